@@ -1,0 +1,118 @@
+/**
+ * The BlockDriver seam: everything that touches a disk image (qemu-img, the IDE device, savevm)
+ * goes through this interface, so a format is one driver beside the others. The interface is
+ * synchronous on purpose: the emulated disk controller answers inside the CPU loop, and qemu-img
+ * overlaps its CPU-heavy work (compression) outside the driver, not inside it.
+ */
+import { LibError } from "../errors.ts";
+
+/** An image could not be opened, created, read or written; `message` is the real tool's wording. */
+export class ImageError extends LibError {}
+
+/** What one extent of the guest-visible disk is, as `qemu-img map` reports it. */
+export interface BlockStatus {
+  /** The extent starts at the offset asked for and is at most the length asked for. */
+  offset: number;
+  length: number;
+  /** Allocated in this image or somewhere in its backing chain. */
+  present: boolean;
+  /** Reads as zeros. */
+  zero: boolean;
+  /** Holds data (rather than a zero flag or nothing). */
+  data: boolean;
+  /** Depth in the backing chain of the layer that answered (0 = this image). */
+  depth: number;
+  /** Where the bytes sit in `filename`, when they sit there uncompressed. */
+  hostOffset?: number;
+  filename?: string;
+  compressed?: boolean;
+}
+
+export interface SnapshotInfo {
+  id: string;
+  name: string;
+  vmStateSize: number;
+  dateSec: number;
+  dateNsec: number;
+  vmClockNs: number;
+  /** Guest instruction count, or undefined when icount was off (stored as -1). */
+  icount?: number;
+}
+
+/** What `qemu-img info` shows; the CLI gives it QEMU's key order. */
+export interface ImageInfo {
+  format: string;
+  filename: string;
+  virtualSize: number;
+  /** Bytes the file occupies on the host disk. */
+  actualSize: number;
+  clusterSize?: number;
+  dirty: boolean;
+  encrypted?: boolean;
+  backingFilename?: string;
+  fullBackingFilename?: string;
+  backingFormat?: string;
+  snapshots: SnapshotInfo[];
+  /** The `format-specific` object, with QEMU's key names in QEMU's order. */
+  formatSpecific?: { type: string; data: Record<string, unknown> };
+}
+
+/** What `qemu-img check` reports, field for field. */
+export interface CheckResult {
+  corruptions: number;
+  leaks: number;
+  checkErrors: number;
+  corruptionsFixed: number;
+  leaksFixed: number;
+  imageEndOffset?: number;
+  totalClusters?: number;
+  allocatedClusters?: number;
+  fragmentedClusters?: number;
+  compressedClusters?: number;
+  /** The per-problem lines the real tool prints on stderr, e.g. `Leaked cluster 5 refcount=1 reference=0`. */
+  messages: string[];
+}
+
+export type Preallocation = "off" | "metadata" | "falloc" | "full";
+
+/** `qemu-img create -o` options, by QEMU's option names. Unset means the format's default. */
+export interface CreateOptions {
+  size: number;
+  backingFile?: string;
+  backingFormat?: string;
+  clusterSize?: number;
+  compat?: "0.10" | "1.1";
+  compressionType?: "zlib" | "zstd";
+  dataFile?: string;
+  dataFileRaw?: boolean;
+  extendedL2?: boolean;
+  lazyRefcounts?: boolean;
+  preallocation?: Preallocation;
+  refcountBits?: number;
+}
+
+export interface OpenOptions {
+  readOnly?: boolean;
+  /** Open the backing chain too (default true); false gives `qemu-img rebase -u` style access. */
+  openBacking?: boolean;
+}
+
+export interface BlockDriver {
+  readonly format: string;
+  readonly filename: string;
+  /** Guest-visible size in bytes. */
+  readonly size: number;
+  readonly readOnly: boolean;
+  /** The opened backing image, if the chain was opened. */
+  readonly backing?: BlockDriver;
+
+  read(offset: number, buf: Uint8Array): void;
+  write(offset: number, buf: Uint8Array): void;
+  writeZeroes(offset: number, length: number, options?: { mayUnmap?: boolean }): void;
+  discard(offset: number, length: number): void;
+  flush(): void;
+  blockStatus(offset: number, length: number): BlockStatus;
+  info(): ImageInfo;
+  check(repair?: "leaks" | "all"): CheckResult;
+  close(): void;
+}
