@@ -67,6 +67,12 @@ export class Bus {
   nmi = false;
   interruptController: InterruptController | undefined;
 
+  /**
+   * Virtual time in nanoseconds: the one clock the devices' timers and the CPU's TSC share. The
+   * machine installs its virtual clock here; the default follows the host's monotonic clock.
+   */
+  nowNs: () => number = () => performance.now() * 1e6;
+
   /** Set when the CPU's run loop must return to the machine soon (a device or signal wants the host). */
   stopRequested = false;
   resetRequested = false;
