@@ -1,2 +1,7 @@
 /** PC devices and the Bus they share with the CPU. */
 export * from "./bus.ts";
+export * from "./clock.ts";
+export * from "./irq.ts";
+export * from "./pic.ts";
+export * from "./pit.ts";
+export * from "./port_b.ts";
