@@ -5,3 +5,6 @@ export * from "./irq.ts";
 export * from "./pic.ts";
 export * from "./pit.ts";
 export * from "./port_b.ts";
+export * from "./rtc.ts";
+export * from "./chardev.ts";
+export * from "./uart.ts";
