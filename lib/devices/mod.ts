@@ -8,3 +8,5 @@ export * from "./port_b.ts";
 export * from "./rtc.ts";
 export * from "./chardev.ts";
 export * from "./uart.ts";
+export * from "./i8042.ts";
+export * from "./legacy_ports.ts";
