@@ -10,3 +10,4 @@ export * from "./chardev.ts";
 export * from "./uart.ts";
 export * from "./i8042.ts";
 export * from "./legacy_ports.ts";
+export * from "./fw_cfg.ts";
