@@ -11,3 +11,7 @@ export * from "./uart.ts";
 export * from "./i8042.ts";
 export * from "./legacy_ports.ts";
 export * from "./fw_cfg.ts";
+export * from "./pci.ts";
+export * from "./i440fx.ts";
+export * from "./piix3.ts";
+export * from "./acpi_pm.ts";
