@@ -1,0 +1,475 @@
+/**
+ * The CPU: an interpreter over decoded blocks. `run(budget)` fetches the block at CS:EIP from the
+ * per-page decode cache (decoding on a miss), executes its instructions through their handlers,
+ * takes pending NMI/INTR between blocks, and turns CpuFaults into exception delivery with the
+ * double/triple-fault rules. It returns when the budget is spent or the host must act.
+ *
+ * Blocks end at control transfers and at instructions that change modes or what code means, so
+ * between blocks the state is always consistent; a block is the unit a later JavaScript compiler
+ * would translate.
+ */
+import type { Bus } from "../devices/bus.ts";
+import { decode, DecodeError } from "./decoder.ts";
+import { CONTRIBUTORY, CpuFault, DB, DF, GP, HAS_ERROR_CODE, NMI, PF } from "./faults.ts";
+import { bindHandler } from "./exec/handlers.ts";
+import { deliver, EV_EXCEPTION, EV_EXTERNAL } from "./interrupts.ts";
+import type { Insn } from "./insn.ts";
+import { Mmu } from "./mmu.ts";
+import { type CpuModel, MODELS } from "./models.ts";
+import { ENDS_BLOCK } from "./opcodes.ts";
+import { REAL_RIGHTS } from "./segmentation.ts";
+import { CR0_ET, CR0_PE, CS, IF, SEG_CODE, SEG_DB, SS, TF, VM } from "./state.ts";
+import { readEflags } from "./flags.ts";
+
+const MAX_BLOCK = 64;
+
+class Block {
+  constructor(readonly insns: Insn[]) {}
+}
+
+/** Why run() returned. */
+export type StopReason = "budget" | "hlt" | "stop" | "shutdown";
+
+/** The FPU's view from the CPU: the FPU engineer's module implements this (lib/cpu/fpu). */
+export interface FpuUnit {
+  /** Executes an x87 escape (D8-DF) already decoded into `i` (ModRM fields, memory operand). */
+  execute(cpu: Cpu, i: Insn): void;
+  /** FWAIT: raises #MF through the CPU if an unmasked exception is pending. */
+  wait(cpu: Cpu): void;
+  fxsave(cpu: Cpu, lin: number): void;
+  fxrstor(cpu: Cpu, lin: number): void;
+  reset(): void;
+}
+
+export interface CpuOptions {
+  /** CPUID model name from models.ts (default qemu32, as qemu-system-i386 uses). */
+  model?: string;
+}
+
+export class Cpu extends Mmu {
+  model: CpuModel;
+  fpu: FpuUnit | undefined;
+  /** Retired instructions since construction (REP string ops count once). */
+  instructions = 0;
+  /** Operand size handed to the INC/DEC/NEG helpers (scratch, avoids closures per instruction). */
+  fSizeNext = 2;
+  /** EIP of the instruction being executed (faults restart there). */
+  insnEip = 0;
+  /** Set by a handler when the rest of the block must not run (code or mode changed). */
+  breakBlock = false;
+  private readonly pageBlocks: (Map<number, Block> | undefined)[] = new Array(1 << 20);
+  /** Host pages whose blocks have an instruction reaching into the key page. */
+  private readonly crossDeps = new Map<number, number[]>();
+  private readonly bound = new Map<object, Insn["h"]>();
+  private readonly bindRow = (e: NonNullable<Insn["entry"]>) => {
+    let h = this.bound.get(e);
+    if (!h) this.bound.set(e, h = bindHandler(e));
+    return h;
+  };
+
+  constructor(bus: Bus, options: CpuOptions = {}) {
+    super(bus);
+    this.model = MODELS[options.model ?? "qemu32"];
+    if (!this.model) throw new RangeError(`unknown CPU model ${options.model}`);
+    bus.onDmaWrite((phys, length) => {
+      for (let p = phys >>> 12; p <= (phys + length - 1) >>> 12; p++) {
+        const host = bus.pageMap[p & 0xfffff];
+        if (host >= 0 && this.codePages[host]) this.invalidateCode(host);
+      }
+    });
+    this.reset();
+  }
+
+  /** Power-on/RESET state (SDM Vol. 3A, Table 9-1): real mode at F000:FFF0. */
+  reset(): void {
+    this.regs.fill(0);
+    this.regs[2] = this.model.resetEdx;
+    this.eip = 0xfff0;
+    this.eflags = 2;
+    this.fOp = 0;
+    this.fAux = 0;
+    for (let s = 0; s < 6; s++) {
+      this.segSel[s] = 0;
+      this.segBase[s] = 0;
+      this.segLimit[s] = 0xffff;
+      this.segRights[s] = REAL_RIGHTS | (s === CS ? SEG_CODE | 0x200 : 0);
+    }
+    this.segSel[CS] = 0xf000;
+    this.segBase[CS] = 0xffff0000 | 0;
+    this.segSel[6] = this.segSel[7] = 0;
+    this.segBase[6] = this.segBase[7] = 0;
+    this.segLimit[6] = this.segLimit[7] = 0xffff;
+    this.segRights[6] = 0x8200;
+    this.segRights[7] = 0x8b00;
+    this.gdtBase = this.idtBase = 0;
+    this.gdtLimit = this.idtLimit = 0xffff;
+    this.cr.fill(0);
+    this.cr[0] = 0x60000000 | CR0_ET;
+    this.dr.fill(0);
+    this.dr[6] = 0xffff0ff0 | 0;
+    this.dr[7] = 0x400;
+    this.msrs.clear();
+    this.msrs.set(0x1b, 0xfee00900n);
+    this.cpl = 0;
+    this.code32 = false;
+    this.stack32 = false;
+    this.halted = false;
+    this.intShadow = 0;
+    this.nmiBlocked = false;
+    this.privilegeChanged();
+    this.flushTlb();
+    this.flushCode();
+    this.fpu?.reset();
+  }
+
+  /** Restores a snapshot() and drops everything cached from the old state. */
+  restore(s: Record<string, unknown>): void {
+    this.restoreState(s);
+    this.privilegeChanged();
+    this.flushTlb();
+    this.flushCode();
+  }
+
+  /**
+   * Sets up 32-bit flat protected mode as a multiboot loader leaves it (CS/DS/ES/FS/GS/SS flat,
+   * CR0.PE, paging off, interrupts off), then EIP and registers as given.
+   */
+  enterFlat32(eip: number, regs: Partial<Record<"eax" | "ebx" | "ecx" | "edx" | "esp", number>> = {}): void {
+    this.cr[0] |= CR0_PE;
+    for (let s = 0; s < 6; s++) {
+      this.segSel[s] = s === CS ? 0x10 : 0x18;
+      this.segBase[s] = 0;
+      this.segLimit[s] = -1;
+      this.segRights[s] = 0x00c09300 | (s === CS ? 0x800 : 0);
+    }
+    this.code32 = this.stack32 = true;
+    this.cpl = 0;
+    this.eflags = 2;
+    this.setArithFlags(0);
+    this.eip = eip;
+    const names = ["eax", "ecx", "edx", "ebx", "esp"] as const;
+    names.forEach((n, k) => {
+      if (regs[n] !== undefined) this.regs[k] = regs[n]!;
+    });
+    this.privilegeChanged();
+    this.flushTlb();
+  }
+
+  setArithFlags(bits: number): void {
+    this.fOp = 0;
+    this.fAux = bits & 0x8d5;
+  }
+
+  get eflagsValue(): number {
+    return readEflags(this);
+  }
+
+  setCpl(cpl: number): void {
+    this.cpl = cpl;
+    this.privilegeChanged();
+  }
+
+  /** After CS changed: recompute CPL and the default operand size. */
+  codeSegmentChanged(): void {
+    if (this.eflags & VM) {
+      this.code32 = false;
+      this.setCpl(3);
+    } else if (this.cr[0] & CR0_PE) {
+      this.code32 = (this.segRights[CS] & SEG_DB) !== 0;
+      this.setCpl(this.segSel[CS] & 3);
+    } else {
+      this.code32 = (this.segRights[CS] & SEG_DB) !== 0;
+      this.setCpl(0);
+    }
+    this.breakBlock = true;
+  }
+
+  // ---- stack ----
+
+  push(size: number, v: number): void {
+    const bytes = size === 2 ? 4 : 2;
+    if (this.stack32) {
+      const sp = (this.regs[4] - bytes) | 0;
+      this.wr(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0, v);
+      this.regs[4] = sp;
+    } else {
+      const sp = (this.regs[4] - bytes) & 0xffff;
+      this.wr(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0, v);
+      this.regs[4] = (this.regs[4] & ~0xffff) | sp;
+    }
+  }
+
+  pop(size: number): number {
+    const bytes = size === 2 ? 4 : 2;
+    if (this.stack32) {
+      const v = this.rd(size === 2 ? 2 : 1, (this.segBase[SS] + this.regs[4]) | 0);
+      this.regs[4] = (this.regs[4] + bytes) | 0;
+      return v;
+    }
+    const sp = this.regs[4] & 0xffff;
+    const v = this.rd(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0);
+    this.regs[4] = (this.regs[4] & ~0xffff) | ((sp + bytes) & 0xffff);
+    return v;
+  }
+
+  /** Reads the stack at ESP + offset without popping (for far returns that may fault). */
+  peek(size: number, offset: number): number {
+    const sp = this.stack32 ? (this.regs[4] + offset) | 0 : (this.regs[4] + offset) & 0xffff;
+    return this.rd(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0);
+  }
+
+  /** Adds to ESP or SP by the stack size. */
+  addSp(n: number): void {
+    if (this.stack32) this.regs[4] = (this.regs[4] + n) | 0;
+    else this.regs[4] = (this.regs[4] & ~0xffff) | ((this.regs[4] + n) & 0xffff);
+  }
+
+  // ---- operands ----
+
+  /** Linear address of the memory operand. */
+  ea(i: Insn): number {
+    let a = i.disp;
+    if (i.base >= 0) a += this.regs[i.base];
+    if (i.index >= 0) a += this.regs[i.index] << i.scale;
+    if (!i.adsize32) a &= 0xffff;
+    return (this.segBase[i.seg] + a) | 0;
+  }
+
+  /** Offset (not linear) of the memory operand, for LEA. */
+  offset(i: Insn): number {
+    let a = i.disp;
+    if (i.base >= 0) a += this.regs[i.base];
+    if (i.index >= 0) a += this.regs[i.index] << i.scale;
+    return i.adsize32 ? a | 0 : a & 0xffff;
+  }
+
+  getReg(size: number, r: number): number {
+    if (size === 2) return this.regs[r];
+    if (size === 1) return this.regs[r] & 0xffff;
+    return r < 4 ? this.regs[r] & 0xff : (this.regs[r - 4] >> 8) & 0xff;
+  }
+
+  setReg(size: number, r: number, v: number): void {
+    if (size === 2) this.regs[r] = v;
+    else if (size === 1) this.regs[r] = (this.regs[r] & ~0xffff) | (v & 0xffff);
+    else if (r < 4) this.regs[r] = (this.regs[r] & ~0xff) | (v & 0xff);
+    else this.regs[r - 4] = (this.regs[r - 4] & ~0xff00) | ((v & 0xff) << 8);
+  }
+
+  /** Reads the E operand (register or memory). */
+  readE(i: Insn, size: number): number {
+    return i.mod === 3 ? this.getReg(size, i.rm) : this.rd(size, this.ea(i));
+  }
+
+  writeE(i: Insn, size: number, v: number): void {
+    if (i.mod === 3) this.setReg(size, i.rm, v);
+    else this.wr(size, this.ea(i), v);
+  }
+
+  /** Supervisor write of a system structure (descriptor busy/accessed bits, TSS). */
+  sysWrite32(lin: number, v: number): void {
+    const cpl = this.cpl;
+    this.cpl = 0;
+    try {
+      this.wr32(lin | 0, v);
+    } finally {
+      this.cpl = cpl;
+    }
+  }
+
+  /** Supervisor read of a system structure (IDT, GDT, TSS) whatever the CPL. */
+  sysRead32(lin: number): number {
+    const cpl = this.cpl;
+    this.cpl = 0;
+    try {
+      return this.rd32(lin | 0);
+    } finally {
+      this.cpl = cpl;
+    }
+  }
+
+  // ---- code cache ----
+
+  flushCode(): void {
+    for (let p = 0; p < this.codePages.length; p++) {
+      if (this.codePages[p]) this.invalidateCode(p);
+    }
+  }
+
+  override invalidateCode(hostPage: number): void {
+    this.codePages[hostPage] = 0;
+    this.pageBlocks[hostPage] = undefined;
+    this.breakBlock = true;
+    const deps = this.crossDeps.get(hostPage);
+    if (deps) {
+      this.crossDeps.delete(hostPage);
+      for (const d of deps) if (this.codePages[d]) this.invalidateCode(d);
+    }
+  }
+
+  private getBlock(): Block {
+    const lin = (this.segBase[CS] + this.eip) | 0;
+    const host = this.hostRead(lin);
+    const key = ((lin & 0xfff) << 1) | (this.code32 ? 1 : 0);
+    if (host >= 0) {
+      const page = host >>> 12;
+      const blocks = this.pageBlocks[page];
+      const hit = blocks?.get(key);
+      if (hit) return hit;
+      const block = this.buildBlock(lin, page);
+      if (!this.codePages[page]) {
+        this.codePages[page] = 1;
+        this.flushTlb();
+      }
+      (this.pageBlocks[page] ??= new Map()).set(key, block);
+      return block;
+    }
+    return this.buildBlock(lin, -1);
+  }
+
+  private buildBlock(lin: number, page: number): Block {
+    const insns: Insn[] = [];
+    let at = lin;
+    const code32 = this.code32;
+    for (;;) {
+      let i: Insn;
+      const start = at;
+      try {
+        i = decode((n) => this.rd8((start + n) | 0), code32, this.bindRow);
+      } catch (e) {
+        if (insns.length) break;
+        if (e instanceof DecodeError) throw new CpuFault(e.vector, 0);
+        throw e;
+      }
+      const end = (at + i.len - 1) | 0;
+      if (page >= 0 && (end ^ at) & ~0xfff) {
+        const other = this.hostRead(end);
+        if (other >= 0) {
+          const p2 = other >>> 12;
+          if (!this.codePages[p2]) {
+            this.codePages[p2] = 1;
+            this.flushTlb();
+          }
+          const deps = this.crossDeps.get(p2);
+          if (deps) deps.push(page);
+          else this.crossDeps.set(p2, [page]);
+        }
+      }
+      insns.push(i);
+      at = (at + i.len) | 0;
+      if (ENDS_BLOCK.has(i.entry!.handler) || insns.length >= MAX_BLOCK || page < 0) break;
+      if ((at ^ lin) & ~0xfff) break;
+    }
+    return new Block(insns);
+  }
+
+  // ---- the run loop ----
+
+  run(budget: number): StopReason {
+    const bus = this.bus;
+    let executed = 0;
+    let reason: StopReason = "budget";
+    while (true) {
+      if (bus.stopRequested) {
+        reason = bus.resetRequested && this.tripleFaulted ? "shutdown" : "stop";
+        break;
+      }
+      if (executed >= budget) break;
+      if (this.intShadow === 0) {
+        if (bus.nmi && !this.nmiBlocked) {
+          bus.nmi = false;
+          this.nmiBlocked = true;
+          this.event(NMI, EV_EXTERNAL, 0);
+        } else if (bus.intr && (this.eflags & IF) && bus.interruptController) {
+          const vector = bus.interruptController.acknowledge();
+          this.event(vector & 0xff, EV_EXTERNAL, 0);
+        }
+      }
+      if (this.halted) {
+        reason = "hlt";
+        break;
+      }
+      let block: Block;
+      try {
+        block = this.getBlock();
+      } catch (e) {
+        this.fault(e);
+        continue;
+      }
+      const insns = block.insns;
+      const n = this.intShadow !== 0 || (this.eflags & TF) ? 1 : insns.length;
+      const singleStep = (this.eflags & TF) !== 0;
+      this.intShadow = 0;
+      this.breakBlock = false;
+      try {
+        for (let k = 0; k < n; k++) {
+          const i = insns[k];
+          const eip = this.eip;
+          this.insnEip = eip;
+          this.eip = this.code32 ? (eip + i.len) | 0 : (eip + i.len) & 0xffff;
+          i.h(this, i);
+          executed++;
+          if (this.breakBlock) break;
+        }
+        if (singleStep && !this.halted) {
+          this.dr[6] |= 0x4000;
+          this.event(DB, EV_EXCEPTION, 0);
+        }
+      } catch (e) {
+        this.fault(e);
+      }
+    }
+    this.instructions += executed;
+    this.lastRun = executed;
+    return reason;
+  }
+
+  /** Instructions retired by the last run() call. */
+  lastRun = 0;
+  private tripleFaulted = false;
+
+  private fault(e: unknown): void {
+    if (!(e instanceof CpuFault)) throw e;
+    this.eip = this.insnEip;
+    this.exception(e.vector, e.errorCode);
+  }
+
+  /** Delivers an exception, applying the double-fault and triple-fault rules. */
+  exception(vector: number, code: number): void {
+    try {
+      deliver(this, vector, EV_EXCEPTION, HAS_ERROR_CODE.has(vector), code);
+    } catch (e2) {
+      if (!(e2 instanceof CpuFault)) throw e2;
+      if (vector === DF) {
+        this.tripleFaulted = true;
+        this.halted = true;
+        this.bus.requestReset();
+        return;
+      }
+      const second = e2.vector;
+      if (
+        (CONTRIBUTORY.has(vector) && CONTRIBUTORY.has(second)) ||
+        (vector === PF && (CONTRIBUTORY.has(second) || second === PF))
+      ) {
+        this.exception(DF, 0);
+      } else {
+        this.exception(second, e2.errorCode);
+      }
+    }
+  }
+
+  /** An event from outside the instruction stream (INTR, NMI) or a trap raised between blocks. */
+  private event(vector: number, kind: number, code: number): void {
+    this.insnEip = this.eip;
+    try {
+      deliver(this, vector, kind, false, code);
+    } catch (e) {
+      this.fault(e);
+    }
+  }
+
+  /** Raises #GP(0) (shared by handlers that check privilege). */
+  gp0(): never {
+    throw new CpuFault(GP, 0);
+  }
+}

@@ -1,0 +1,257 @@
+/**
+ * Linear memory as the CPU sees it: the software TLB, the 2-level page walk (PSE, PGE, WP,
+ * accessed/dirty bits, #PF with CR2 and the error code) and the memory accessors the handlers
+ * use. A TLB entry maps a linear page to a RAM page of `bus.memory`; MMIO, ROM writes and pages
+ * holding decoded code take the slow path, which is where writes to code invalidate the decoded
+ * blocks (self-modifying code).
+ *
+ * The TLB is two direct tables indexed by linear page number (read, write). Entries are the host
+ * page number + 1 (0 = miss). A list of filled entries makes a flush proportional to its use.
+ */
+import type { Bus } from "../devices/bus.ts";
+import { CpuFault, PF } from "./faults.ts";
+import { CpuState, CR0_PG, CR0_WP, CR4_PSE } from "./state.ts";
+
+const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
+const TLB_PAGES = 1 << 20;
+const TLB_LIST = 4096;
+
+/** Access kinds for translate(). */
+export const ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2;
+
+export class Mmu extends CpuState {
+  readonly bus: Bus;
+  readonly mem: Uint8Array;
+  readonly view: DataView;
+  readonly tlbR = new Int32Array(TLB_PAGES);
+  readonly tlbW = new Int32Array(TLB_PAGES);
+  private readonly tlbList = new Int32Array(TLB_LIST);
+  private tlbCount = 0;
+  /** Physical pages holding decoded code: writes to them go through invalidateCode(). */
+  readonly codePages = new Uint8Array(TLB_PAGES);
+  /** The user/supervisor view the TLB was filled for (flushed when it changes under paging). */
+  private tlbUser = false;
+
+  constructor(bus: Bus) {
+    super();
+    this.bus = bus;
+    this.mem = bus.u8;
+    this.view = bus.view;
+    bus.onMapChange(() => this.flushTlb());
+  }
+
+  flushTlb(): void {
+    if (this.tlbCount > TLB_LIST) {
+      this.tlbR.fill(0);
+      this.tlbW.fill(0);
+    } else {
+      for (let k = 0; k < this.tlbCount; k++) {
+        const p = this.tlbList[k];
+        this.tlbR[p] = 0;
+        this.tlbW[p] = 0;
+      }
+    }
+    this.tlbCount = 0;
+  }
+
+  /** INVLPG: drops one linear page. */
+  flushPage(lin: number): void {
+    this.tlbR[lin >>> 12] = 0;
+    this.tlbW[lin >>> 12] = 0;
+  }
+
+  /** Called when CPL crosses between user and supervisor: TLB entries carry the old view. */
+  privilegeChanged(): void {
+    const user = this.cpl === 3;
+    if (user !== this.tlbUser) {
+      this.tlbUser = user;
+      if (this.cr[0] & CR0_PG) this.flushTlb();
+    }
+  }
+
+  /** Overridden by the Cpu: drops decoded blocks of a physical page. */
+  invalidateCode(_physPage: number): void {}
+
+  /** Linear to physical address, walking the page tables; throws #PF. */
+  translate(lin: number, access: number, user = this.cpl === 3): number {
+    lin >>>= 0;
+    if (!(this.cr[0] & CR0_PG)) return lin;
+    const write = access === ACC_WRITE;
+    const bus = this.bus;
+    const pdeAddr = ((this.cr[3] & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
+    const pde = bus.read32(pdeAddr);
+    if (!(pde & PTE_P)) this.pageFault(lin, 0, write, user);
+    let phys: number, perm: number;
+    if ((pde & PTE_PS) && (this.cr[4] & CR4_PSE)) {
+      perm = pde;
+      this.checkPerm(lin, perm, write, user);
+      const want = pde | PTE_A | (write ? PTE_D : 0);
+      if (want !== pde) bus.write32(pdeAddr, want);
+      phys = ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+    } else {
+      const pteAddr = ((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0;
+      const pte = bus.read32(pteAddr);
+      if (!(pte & PTE_P)) this.pageFault(lin, 0, write, user);
+      perm = pde & pte;
+      this.checkPerm(lin, perm, write, user);
+      if (!(pde & PTE_A)) bus.write32(pdeAddr, pde | PTE_A);
+      const want = pte | PTE_A | (write ? PTE_D : 0);
+      if (want !== pte) bus.write32(pteAddr, want);
+      phys = ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0;
+    }
+    return phys;
+  }
+
+  private checkPerm(lin: number, perm: number, write: boolean, user: boolean): void {
+    if (user) {
+      if (!(perm & PTE_U) || (write && !(perm & PTE_W))) this.pageFault(lin, 1, write, user);
+    } else if (write && !(perm & PTE_W) && (this.cr[0] & CR0_WP)) {
+      this.pageFault(lin, 1, write, user);
+    }
+  }
+
+  private pageFault(lin: number, present: number, write: boolean, user: boolean): never {
+    this.cr[2] = lin | 0;
+    throw new CpuFault(PF, present | (write ? 2 : 0) | (user ? 4 : 0));
+  }
+
+  /**
+   * Fills the TLB for a linear page and returns the host page (>= 0), or -1 when the page is not
+   * plain RAM for this access (MMIO, hole, ROM write, code page write).
+   */
+  private fill(lin: number, access: number): number {
+    const phys = (this.translate(lin, access) & this.bus.a20Mask) >>> 0;
+    const ppn = phys >>> 12;
+    const host = this.bus.pageMap[ppn];
+    if (host < 0) return -1;
+    const lpn = lin >>> 12;
+    // System accesses run with CPL forced to 0; they must not leave supervisor entries behind.
+    const cache = (this.cpl === 3) === this.tlbUser;
+    if (access === ACC_WRITE) {
+      if (this.bus.pageReadOnly[ppn] || this.codePages[ppn]) return -1;
+      if (cache) this.tlbW[lpn] = host + 1;
+    } else if (cache) {
+      this.tlbR[lpn] = host + 1;
+    }
+    if (cache) {
+      if (this.tlbCount < TLB_LIST) this.tlbList[this.tlbCount] = lpn;
+      this.tlbCount++;
+    }
+    return host;
+  }
+
+  /** Host offset of a byte of RAM for reading code or data; -1 if it is not RAM. */
+  hostRead(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e) return ((e - 1) << 12) | (lin & 0xfff);
+    const host = this.fill(lin, ACC_READ);
+    return host < 0 ? -1 : (host << 12) | (lin & 0xfff);
+  }
+
+  // ---- data accessors (linear addresses) ----
+
+  rd8(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e) return this.mem[((e - 1) << 12) | (lin & 0xfff)];
+    return this.rdSlow(lin, 0);
+  }
+
+  rd16(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e && (lin & 0xfff) < 0xfff) return this.view.getUint16(((e - 1) << 12) | (lin & 0xfff), true);
+    return this.rdSlow(lin, 1);
+  }
+
+  rd32(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e && (lin & 0xfff) < 0xffd) return this.view.getInt32(((e - 1) << 12) | (lin & 0xfff), true);
+    return this.rdSlow(lin, 2);
+  }
+
+  rd(size: number, lin: number): number {
+    return size === 2 ? this.rd32(lin) : size === 1 ? this.rd16(lin) : this.rd8(lin);
+  }
+
+  wr8(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e) this.mem[((e - 1) << 12) | (lin & 0xfff)] = v;
+    else this.wrSlow(lin, 0, v);
+  }
+
+  wr16(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e && (lin & 0xfff) < 0xfff) this.view.setUint16(((e - 1) << 12) | (lin & 0xfff), v, true);
+    else this.wrSlow(lin, 1, v);
+  }
+
+  wr32(lin: number, v: number): void {
+    const e = this.tlbW[lin >>> 12];
+    if (e && (lin & 0xfff) < 0xffd) this.view.setInt32(((e - 1) << 12) | (lin & 0xfff), v, true);
+    else this.wrSlow(lin, 2, v);
+  }
+
+  wr(size: number, lin: number, v: number): void {
+    if (size === 2) this.wr32(lin, v);
+    else if (size === 1) this.wr16(lin, v);
+    else this.wr8(lin, v);
+  }
+
+  /**
+   * Checks that [lin, lin+bytes) is writable before a read-modify-write touches it, so a faulting
+   * write leaves registers and flags as they were.
+   */
+  probeWrite(lin: number, bytes: number): void {
+    if (!this.tlbW[lin >>> 12]) this.translate(lin, ACC_WRITE);
+    const last = (lin + bytes - 1) | 0;
+    if ((last ^ lin) & ~0xfff && !this.tlbW[last >>> 12]) this.translate(last, ACC_WRITE);
+  }
+
+  private rdSlow(lin: number, size: number): number {
+    const bytes = 1 << size;
+    if ((lin & 0xfff) + bytes > 0x1000) {
+      let v = 0;
+      for (let k = 0; k < bytes; k++) v |= this.rdByte((lin + k) | 0) << (k * 8);
+      return size === 2 ? v : v & 0xffff;
+    }
+    const host = this.fill(lin, ACC_READ);
+    if (host >= 0) {
+      const off = (host << 12) | (lin & 0xfff);
+      return size === 0
+        ? this.mem[off]
+        : size === 1
+        ? this.view.getUint16(off, true)
+        : this.view.getInt32(off, true);
+    }
+    const phys = (this.translate(lin, ACC_READ) & this.bus.a20Mask) >>> 0;
+    return size === 0 ? this.bus.read8(phys) : size === 1 ? this.bus.read16(phys) : this.bus.read32(phys) | 0;
+  }
+
+  private rdByte(lin: number): number {
+    const e = this.tlbR[lin >>> 12];
+    if (e) return this.mem[((e - 1) << 12) | (lin & 0xfff)];
+    return this.rdSlow(lin, 0);
+  }
+
+  private wrSlow(lin: number, size: number, v: number): void {
+    const bytes = 1 << size;
+    if ((lin & 0xfff) + bytes > 0x1000) {
+      this.probeWrite(lin, bytes);
+      for (let k = 0; k < bytes; k++) this.wrSlow((lin + k) | 0, 0, v >>> (k * 8));
+      return;
+    }
+    const host = this.fill(lin, ACC_WRITE);
+    if (host >= 0) {
+      const off = (host << 12) | (lin & 0xfff);
+      if (size === 0) this.mem[off] = v;
+      else if (size === 1) this.view.setUint16(off, v, true);
+      else this.view.setInt32(off, v, true);
+      return;
+    }
+    const phys = (this.translate(lin, ACC_WRITE) & this.bus.a20Mask) >>> 0;
+    const ppn = phys >>> 12;
+    if (size === 0) this.bus.write8(phys, v & 0xff);
+    else if (size === 1) this.bus.write16(phys, v & 0xffff);
+    else this.bus.write32(phys, v >>> 0);
+    if (this.codePages[ppn]) this.invalidateCode(ppn);
+  }
+}

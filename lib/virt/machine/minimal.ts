@@ -1,0 +1,94 @@
+/**
+ * The minimal test machine: a Bus with RAM (A20 on), COM1's transmit register captured with LSR
+ * always ready, isa-debug-exit at 0xF4 (exit status (v << 1) | 1, as QEMU), and the ACPI S5 write
+ * to PM1a_CNT at 0x604 ending the run with status 0. It boots a multiboot image and runs the CPU
+ * until the guest exits, halts with interrupts off, or the instruction budget is spent.
+ */
+import { type AccessSize, Bus, type PortDevice } from "../../devices/bus.ts";
+import { Cpu, type FpuUnit } from "../../cpu/cpu.ts";
+import { loadMultiboot, type MultibootModule } from "./multiboot.ts";
+
+export interface MinimalOptions {
+  ramSize?: number;
+  maxInstructions?: number;
+  cmdline?: string;
+  modules?: MultibootModule[];
+  /** CPU model (models.ts); default qemu32. */
+  cpuModel?: string;
+  /** An FPU to attach (lib/cpu/fpu), for guests that use x87 instructions. */
+  fpu?: FpuUnit;
+}
+
+export interface MinimalResult {
+  serial: Uint8Array;
+  exitStatus: number | undefined;
+  /** Instructions the guest retired (exact; REP string instructions count once). */
+  instructions: number;
+  /** "exit" (isa-debug-exit or S5), "hlt" (halted with nothing to wake it), "budget", "reset". */
+  reason: string;
+}
+
+class SerialCapture implements PortDevice {
+  readonly chunks: number[] = [];
+  portRead(port: number): number {
+    if (port === 0x3fd) return 0x60; // LSR: THR and transmitter empty
+    return 0;
+  }
+  portWrite(port: number, _size: AccessSize, value: number): void {
+    if (port === 0x3f8) this.chunks.push(value & 0xff);
+  }
+}
+
+export function createMinimalMachine(
+  options: MinimalOptions = {},
+): { bus: Bus; cpu: Cpu; serial: SerialCapture } {
+  const bus = new Bus({ ramSize: options.ramSize ?? 128 << 20, romSpace: 0 });
+  const serial = new SerialCapture();
+  bus.registerPorts(0x3f8, 8, serial);
+  bus.registerPorts(0xf4, 1, {
+    portRead: () => 0xff,
+    portWrite: (_p, _s, v) => bus.requestShutdown(((v & 0xff) << 1) | 1),
+  });
+  bus.registerPorts(0x604, 2, {
+    portRead: () => 0,
+    portWrite: (_p, _s, v) => {
+      if ((v & 0x2000) && ((v >> 10) & 7) === 0) bus.requestShutdown(0);
+    },
+  });
+  const cpu = new Cpu(bus, { model: options.cpuModel });
+  if (options.fpu) {
+    cpu.fpu = options.fpu;
+    options.fpu.reset();
+  }
+  return { bus, cpu, serial };
+}
+
+export function runMinimal(image: Uint8Array, options: MinimalOptions = {}): MinimalResult {
+  const { bus, cpu, serial } = createMinimalMachine(options);
+  const boot = loadMultiboot(bus, image, { cmdline: options.cmdline, modules: options.modules });
+  cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx });
+  const max = options.maxInstructions ?? 2_000_000_000;
+  let reason = "budget";
+  while (cpu.instructions < max) {
+    const why = cpu.run(Math.min(max - cpu.instructions, 10_000_000));
+    if (bus.shutdownStatus !== undefined) {
+      reason = "exit";
+      break;
+    }
+    if (bus.resetRequested) {
+      reason = "reset";
+      break;
+    }
+    if (why === "hlt") {
+      // Nothing in this machine raises interrupts: a halted CPU stays halted.
+      reason = "hlt";
+      break;
+    }
+  }
+  return {
+    serial: new Uint8Array(serial.chunks),
+    exitStatus: bus.shutdownStatus,
+    instructions: cpu.instructions,
+    reason,
+  };
+}

@@ -1,0 +1,46 @@
+/**
+ * Every guest under tests/guests/{demo,cpu,fpu,diff}/ that has a golden recorded from the real
+ * qemu-system-i386 (tests/golden/<dir>/<name>.txt and .exit, scripts/record_goldens.ts) runs on
+ * the minimal machine; serial output and exit status must equal QEMU's.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PROJECT } from "../support/tools.ts";
+import { runMinimal } from "../../lib/virt/machine/minimal.ts";
+import { directive } from "../../scripts/record_goldens.ts";
+
+const DIRS = ["demo", "cpu", "fpu", "diff"];
+
+function exists(path: string): boolean {
+  try {
+    Deno.statSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+for (const dir of DIRS) {
+  const guests = join(PROJECT, "tests", "guests", dir);
+  if (!exists(guests)) continue;
+  const names = [...Deno.readDirSync(guests)].filter((e) => e.isFile && e.name.endsWith(".bin"))
+    .map((e) => e.name.slice(0, -4)).sort();
+  for (const name of names) {
+    const golden = join(PROJECT, "tests", "golden", dir, name);
+    if (!exists(golden + ".txt") || !exists(golden + ".exit")) continue;
+    Deno.test(`guest ${dir}/${name} matches qemu-system-i386`, () => {
+      const expectedText = Deno.readTextFileSync(golden + ".txt");
+      const expectedExit = Deno.readTextFileSync(golden + ".exit").trim();
+      // A guest recorded with `; qemu: -cpu MODEL` runs on that model here too.
+      const source = join(guests, name + ".asm");
+      const qemuArgs = exists(source) ? directive(source, "qemu")?.split(/\s+/) ?? [] : [];
+      const cpuModel = qemuArgs.includes("-cpu") ? qemuArgs[qemuArgs.indexOf("-cpu") + 1] : undefined;
+      const r = runMinimal(Deno.readFileSync(join(guests, name + ".bin")), {
+        maxInstructions: 500_000_000,
+        cpuModel,
+      });
+      assert.equal(new TextDecoder().decode(r.serial), expectedText);
+      assert.equal(String(r.exitStatus ?? (r.reason === "budget" ? "timeout" : r.reason)), expectedExit);
+    });
+  }
+}
