@@ -45,7 +45,7 @@ export function insmod(ctx: Context, argv: string[]): number {
     err(parsed.message);
     return 1;
   }
-  const log = new KmodLog("insmod", LOG.ERR);
+  const log = new KmodLog("insmod");
   let verbose: number = LOG.ERR;
   for (const { key } of parsed.options) {
     if (key === "v") verbose++;

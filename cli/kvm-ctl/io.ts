@@ -37,11 +37,11 @@ const NAMES: Record<number, string> = {
 
 /** tools/log.c: messages above the threshold are dropped, and so is the exit that follows them. */
 export class KmodLog {
-  constructor(readonly prog: string, public threshold: number = LOG.ERR) {}
+  constructor(readonly prog: string, public threshold: number = LOG.WARNING) {}
 
   printf(prio: number, msg: string): void {
     if (prio > this.threshold) return;
-    err(`${this.prog}: ${NAMES[prio] ?? `LOG-${prio.toString().padStart(3, "0")}`}: ${msg}\n`);
+    err(`${this.prog}: ${NAMES[prio] ?? `LOG-${prio.toString().padStart(3, "0")}`}: ${msg}`);
     if (prio <= LOG.CRIT) throw new Exit(1);
   }
   error(msg: string): void {

@@ -134,7 +134,7 @@ class Modprobe {
   useBlacklist = false;
   removeHolders = false;
   waitMsec = 0;
-  readonly log = new KmodLog("modprobe", LOG.ERR);
+  readonly log = new KmodLog("modprobe");
   cfg!: ModprobeConfig;
   /** false when -d/-S point at a module directory other than the simulated one. */
   dirUsable = true;

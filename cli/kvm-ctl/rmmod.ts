@@ -24,14 +24,17 @@ export function rmmod(ctx: Context, argv: string[]): number {
     err(parsed.message);
     return 1;
   }
-  const log = new KmodLog("rmmod", LOG.ERR);
+  const log = new KmodLog("rmmod");
   let force = false;
+  let verbose: number = LOG.ERR;
   for (const { key } of parsed.options) {
     if (key === "f") force = true;
+    if (key === "v") verbose++;
     if (key === "h") return out(HELP), 0;
     if (key === "V") return out(KMOD_VERSION), 0;
   }
   if (parsed.operands.length === 0) return log.error("missing module name.\n"), 1;
+  log.threshold = verbose;
   const system = ctx.system();
   let status = 0;
   for (const arg of parsed.operands) {
