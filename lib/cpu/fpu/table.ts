@@ -369,7 +369,7 @@ export const MEMORY_FORMS: readonly X87Form[] = memoryRows.flatMap((rows) => row
 /** Register forms indexed by (opcode - 0xD8) * 64 + (modrm & 0x3F). */
 export const REGISTER_FORMS: readonly X87Form[] = registerGroups.flatMap((groups) =>
   groups.flatMap((g) =>
-    Array.from({ length: 8 }, (_, rm) => build(Array.isArray(g?.[0]) ? (g as Row[])[rm] : g as Row))
+    Array.from({ length: 8 }, (_, rm) => build(g !== null && g.length === 8 ? (g as Row[])[rm] : g as Row))
   )
 );
 

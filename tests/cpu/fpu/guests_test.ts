@@ -1,0 +1,30 @@
+/**
+ * The FPU guests (tests/guests/fpu) run on the FPU through a minimal integer runner and must print
+ * what QEMU printed when their goldens were recorded: byte for byte for the guests QEMU and the SDM
+ * agree on; for fpu_qemu_diff, exactly the documented lines differ (the SDM's answer is ours).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { PROJECT } from "../../support/tools.ts";
+import { MiniMachine } from "./mini_machine.ts";
+
+function runGuest(name: string): { out: string; exit: number } {
+  const m = new MiniMachine(Deno.readFileSync(join(PROJECT, "tests/guests/fpu", `${name}.bin`)));
+  m.run();
+  return { out: m.out, exit: m.exitCode };
+}
+
+function golden(name: string): { out: string; exit: number } {
+  const base = join(PROJECT, "tests/golden/fpu", name);
+  return {
+    out: Deno.readTextFileSync(`${base}.txt`),
+    exit: Number(Deno.readTextFileSync(`${base}.exit`).trim()),
+  };
+}
+
+Deno.test("fpu_exact prints what QEMU printed", () => {
+  const ours = runGuest("fpu_exact");
+  const qemu = golden("fpu_exact");
+  assert.equal(ours.out, qemu.out);
+  assert.equal(ours.exit, qemu.exit);
+});
