@@ -1,0 +1,147 @@
+/**
+ * Builds the PC for a parsed command line and runs it to the end: chardevs, drives, firmware or
+ * kernel, the vCPU from the chosen accelerator; then maps how the guest ended to QEMU's exit
+ * status (isa-debug-exit's value, 0 for poweroff, quit and -no-reboot resets).
+ */
+import type { CharBackend } from "../../lib/devices/chardev.ts";
+import { createVcpu } from "../../lib/virt/accel/tcg.ts";
+import {
+  type KernelKind,
+  kernelKind,
+  KernelLoadError,
+  loadKernel,
+} from "../../lib/virt/machine/kernel_loader.ts";
+import type { AccelName, MachineConfig } from "../../lib/virt/machine/config.ts";
+import { Pc } from "../../lib/virt/machine/pc.ts";
+import { biosRomSpace, installBios } from "../../lib/virt/machine/bios.ts";
+import { hostStrerror } from "./host_errors.ts";
+import { HostChardevs } from "./chardevs.ts";
+import { CliError } from "./cli_error.ts";
+import { openDrives } from "./drives.ts";
+import type { Invocation, Program } from "./parse.ts";
+import { type Cleanup, readBios, readKernel, type Reporter } from "./run.ts";
+import { installLogging } from "./logging.ts";
+
+export interface RunContext {
+  invocation: Invocation;
+  program: Program;
+  reporter: Reporter;
+  cleanup: Cleanup;
+  accel: AccelName;
+  log?: Deno.FsFile;
+}
+
+/** QEMU's default firmware, used when neither -bios nor -kernel is given. */
+export const DEFAULT_BIOS = "/usr/share/seabios/bios-256k.bin";
+const FALLBACK_BIOS = "/usr/share/seabios/bios.bin";
+
+function defaultBios(): string {
+  for (const path of [DEFAULT_BIOS, FALLBACK_BIOS]) {
+    try {
+      if (Deno.statSync(path).isFile) return path;
+    } catch { /* try the next */ }
+  }
+  return "bios-256k.bin";
+}
+
+export async function runMachine(context: RunContext): Promise<number> {
+  const { invocation, reporter, cleanup } = context;
+  const config: MachineConfig = invocation.config;
+  // The chardevs exist before the board; they reach it through this once it does.
+  const board: { pc?: Pc } = {};
+  const chardevs = new HostChardevs({ quit: () => board.pc?.quit(), kick: () => board.pc?.kick() });
+  cleanup.add(() => chardevs.close());
+
+  const serial: (CharBackend | undefined)[] = config.serial.map((spec, i) =>
+    chardevs.open(
+      spec,
+      invocation.serialLocations[i],
+      "could not connect serial device to character backend",
+      invocation.serialLocations[i].replace(/^-serial /, ""),
+    )
+  );
+  const debugcon = config.debugcon
+    ? chardevs.open(config.debugcon, "-debugcon", "invalid character backend", "")
+    : undefined;
+
+  const drives = openDrives(
+    invocation,
+    (lines) => reporter.report(lines.map((text) => ({ text, raw: true }))),
+  );
+
+  const biosPath = config.bios ?? (config.kernel === undefined ? defaultBios() : undefined);
+  const bios = biosPath === undefined ? undefined : readBios(biosPath);
+  const kernel = config.kernel === undefined ? undefined : readKernel(config.kernel);
+
+  const machine = new Pc({
+    ramSize: config.ramSize,
+    serial,
+    debugcon,
+    isaDebugExit: config.isaDebugExit,
+    rtc: config.rtc,
+    noReboot: config.noReboot,
+    noShutdown: config.noShutdown,
+    bootMenu: config.bootMenu,
+    romSpace: bios ? biosRomSpace(bios) : 0,
+  });
+  board.pc = machine;
+  void drives; // the IDE controller takes them when it lands
+  const vcpu = createVcpu(machine.bus, config);
+  machine.vcpu = vcpu;
+  installLogging(machine, vcpu, config, context.log);
+
+  if (bios) installBios(machine.bus, machine.i440fx, bios);
+  if (kernel) {
+    try {
+      const initrds = readInitrds(kernelKind(kernel), config.initrd);
+      const boot = loadKernel(machine, vcpu, kernel, {
+        kernelPath: config.kernel!,
+        cmdline: config.append ?? "",
+        initrds,
+      });
+      machine.onBoot = bios ? boot : () => {
+        machine.programLikeFirmware();
+        boot();
+      };
+    } catch (e) {
+      if (e instanceof KernelLoadError) throw new CliError([{ text: e.message, raw: true }]);
+      throw e;
+    }
+  }
+  if (!kernel && bios) machine.onBoot = () => vcpu.reset();
+  machine.onBoot?.();
+
+  chardevs.start();
+  const exit = await machine.run();
+  switch (exit.kind) {
+    case "shutdown":
+      return exit.status & 0xff;
+    case "reset":
+    case "quit":
+      return 0;
+  }
+}
+
+/** Reads the -initrd files, failing with the message QEMU's loader for this kernel kind gives. */
+function readInitrds(kind: KernelKind, list: string | undefined): { entry: string; data: Uint8Array }[] {
+  if (list === undefined) return [];
+  const entries = kind === "multiboot" ? list.split(",") : [list];
+  return entries.map((entry) => {
+    // A multiboot module is "path args"; a Linux initrd is a path.
+    const path = kind === "multiboot" ? entry.split(" ")[0] : entry;
+    try {
+      return { entry, data: Deno.readFileSync(path) };
+    } catch (e) {
+      if (kind === "multiboot") throw new CliError(`Failed to open file '${path}'`);
+      if (kind === "flat") {
+        throw new CliError([{ text: "qemu: linux kernel too old to load a ram disk", raw: true }]);
+      }
+      throw new CliError([{
+        text: `qemu: error reading initrd ${path}: Failed to open file \u201c${path}\u201d: ${
+          hostStrerror(e)
+        }`,
+        raw: true,
+      }]);
+    }
+  });
+}

@@ -1,0 +1,129 @@
+/**
+ * `-kernel` on the PC: picks the loader by what the image is, as QEMU's x86 loader does: a
+ * multiboot v1 header in the first 8 KiB (multiboot.ts), a Linux setup header "HdrS" (bzImage, boot
+ * protocol 2.x), and otherwise QEMU's protocol-0 path for old zImages and flat real-mode binaries
+ * (setup sectors at 0x90000, the rest at 0x10000, entered in real mode at 9020:0000).
+ *
+ * Without a BIOS the CPU is put straight into the state the firmware and QEMU's option ROM would
+ * leave; the returned function does that again after each machine reset.
+ */
+import type { Cpu } from "../../cpu/cpu.ts";
+import { LibError } from "../../errors.ts";
+import { enterFlat32 } from "./cpu_entry.ts";
+import { pcMemoryMap } from "./e820.ts";
+import { LINUX_LAYOUT, LinuxBootError, parseSetupHeader, prepareLinux } from "./linux_boot.ts";
+import { findMultibootHeader, loadMultiboot, MultibootError } from "./multiboot.ts";
+import type { Pc } from "./pc.ts";
+
+/** A -kernel problem, with the real tool's message (`qemu: invalid kernel header`). */
+export class KernelLoadError extends LibError {}
+
+export interface KernelOptions {
+  /** The -kernel path as given (multiboot passes it to the guest). */
+  kernelPath: string;
+  cmdline: string;
+  /** `-initrd a,b`: one ramdisk for Linux, modules for multiboot; `entry` is the text as given. */
+  initrds: { entry: string; data: Uint8Array }[];
+}
+
+export type KernelKind = "multiboot" | "linux" | "flat";
+
+export function kernelKind(image: Uint8Array): KernelKind {
+  if (parseSetupHeader(image)) return "linux";
+  if (findMultibootHeader(image) >= 0) return "multiboot";
+  return "flat";
+}
+
+/** Loads the kernel into the PC's memory and returns the CPU entry for (re)boot. */
+export function loadKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: KernelOptions): () => void {
+  switch (kernelKind(image)) {
+    case "linux":
+      return loadLinux(pc, cpu, image, options);
+    case "multiboot":
+      return loadMultibootKernel(pc, cpu, image, options);
+    case "flat":
+      return loadFlat(pc, cpu, image, options);
+  }
+}
+
+function loadLinux(pc: Pc, cpu: Cpu, image: Uint8Array, options: KernelOptions): () => void {
+  if (options.initrds.length > 1) throw new KernelLoadError("qemu: linux kernel expects a single initrd");
+  let linux;
+  try {
+    linux = prepareLinux(image, {
+      cmdline: options.cmdline,
+      initrd: options.initrds[0]?.data,
+      ramBelow4g: pc.options.ramSize,
+      e820: pcMemoryMap(pc.options.ramSize),
+    });
+  } catch (e) {
+    if (e instanceof LinuxBootError) throw new KernelLoadError(e.message);
+    throw e;
+  }
+  const bus = pc.bus;
+  return () => {
+    cpu.reset();
+    bus.writeBytes(linux.kernelAddress, linux.kernel);
+    bus.writeBytes(LINUX_LAYOUT.zeroPage, linux.zeroPage);
+    bus.writeBytes(LINUX_LAYOUT.cmdline, linux.cmdline);
+    if (linux.initrd) bus.writeBytes(linux.initrd.address, linux.initrd.data);
+    enterFlat32(cpu, bus, {
+      eip: linux.entry,
+      regs: { esi: LINUX_LAYOUT.zeroPage },
+      codeSelector: 0x10,
+      dataSelector: 0x18,
+      gdtAddress: LINUX_LAYOUT.gdt,
+    });
+  };
+}
+
+/** QEMU's protocol-0 load: setup at 0x90000, the rest at 0x10000, real-mode entry at 9020:0000. */
+function loadFlat(pc: Pc, cpu: Cpu, image: Uint8Array, options: KernelOptions): () => void {
+  const setupSects = image.length > 0x1f1 ? image[0x1f1] || 4 : 4;
+  const setupSize = (setupSects + 1) * 512;
+  if (setupSize > image.length) throw new KernelLoadError("qemu: invalid kernel header");
+  if (options.initrds.length) throw new KernelLoadError("qemu: linux kernel too old to load a ram disk");
+  const bus = pc.bus;
+  return () => {
+    bus.writeBytes(0x90000, image.subarray(0, setupSize));
+    bus.writeBytes(0x10000, image.subarray(setupSize));
+    cpu.reset();
+    const s = cpu.snapshot() as Record<string, unknown> & {
+      segSel: number[];
+      segBase: number[];
+      regs: number[];
+    };
+    for (let seg = 0; seg < 6; seg++) {
+      s.segSel[seg] = seg === 1 ? 0x9020 : 0x9000;
+      s.segBase[seg] = seg === 1 ? 0x90200 : 0x90000;
+    }
+    s.regs[4] = 0xfff0;
+    s.eip = 0;
+    cpu.restore(s);
+  };
+}
+
+/**
+ * Multiboot v1 through multiboot.ts. QEMU passes "<kernel path> <-append>" as the command line and
+ * each `-initrd` entry ("path args") as a module's string.
+ */
+function loadMultibootKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: KernelOptions): () => void {
+  const load = () => {
+    try {
+      return loadMultiboot(pc.bus, image, {
+        cmdline: `${options.kernelPath} ${options.cmdline}`,
+        modules: options.initrds.map((m) => ({ data: m.data, cmdline: m.entry })),
+        ramSize: pc.options.ramSize,
+      });
+    } catch (e) {
+      if (e instanceof MultibootError) throw new KernelLoadError(`qemu: ${e.message}`);
+      throw e;
+    }
+  };
+  load(); // fail now, not at the first boot
+  return () => {
+    const entry = load();
+    cpu.reset();
+    cpu.enterFlat32(entry.entry, { eax: entry.eax, ebx: entry.ebx });
+  };
+}

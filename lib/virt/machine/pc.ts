@@ -1,0 +1,243 @@
+/**
+ * The PC board (`-M pc`, QEMU's pc-i440fx-7.2 as far as this project models it): RAM per `-m`, the
+ * legacy devices at their DESIGN.md ports, the virtual clock shared by devices and CPU, and the run
+ * loop that slices the CPU by the next timer deadline and idles on HLT until a timer or input.
+ *
+ * The board never prints: serial output leaves through the CharBackends the caller passes in, and
+ * `run()` resolves with how the guest ended; the CLI turns that into QEMU's exit status.
+ */
+import { AcpiPm } from "../../devices/acpi_pm.ts";
+import { Bus } from "../../devices/bus.ts";
+import type { CharBackend } from "../../devices/chardev.ts";
+import { VirtualClock } from "../../devices/clock.ts";
+import { FwCfg } from "../../devices/fw_cfg.ts";
+import { I440fx } from "../../devices/i440fx.ts";
+import { I8042 } from "../../devices/i8042.ts";
+import { IsaIrqRouter } from "../../devices/irq.ts";
+import { DebugCon, IsaDebugExit, Port92, PostPort } from "../../devices/legacy_ports.ts";
+import { PciHost } from "../../devices/pci.ts";
+import { PicPair } from "../../devices/pic.ts";
+import { Piix3 } from "../../devices/piix3.ts";
+import { Pit } from "../../devices/pit.ts";
+import { PortB } from "../../devices/port_b.ts";
+import { Rtc } from "../../devices/rtc.ts";
+import { COM_PORTS, Uart } from "../../devices/uart.ts";
+import type { Vcpu } from "../accel/vcpu.ts";
+import type { IsaDebugExitConfig, RtcConfig } from "./config.ts";
+import { pcE820 } from "./e820.ts";
+
+/** How a run ended. */
+export type PcExit =
+  /** A device asked to exit with this status (isa-debug-exit), or the guest powered off (0). */
+  | { kind: "shutdown"; status: number; reason: "debug-exit" | "poweroff" }
+  /** The guest reset (or triple-faulted) under -no-reboot. */
+  | { kind: "reset" }
+  /** The host asked to stop (Ctrl-A x, monitor quit, a signal). */
+  | { kind: "quit" };
+
+export interface PcOptions {
+  ramSize: number;
+  /** Serial backends for COM1..COM4; undefined leaves that port out. */
+  serial: (CharBackend | undefined)[];
+  debugcon?: CharBackend;
+  isaDebugExit?: IsaDebugExitConfig[];
+  rtc?: RtcConfig;
+  noReboot?: boolean;
+  noShutdown?: boolean;
+  bootMenu?: boolean;
+  nographic?: boolean;
+  /** Bytes reserved for ROM images after RAM (the BIOS). */
+  romSpace?: number;
+  /** A manual clock for deterministic tests; the default follows the host. */
+  clock?: VirtualClock;
+}
+
+/** Instructions per slice, bounded so timers fire on time and input is seen promptly. */
+const MIN_SLICE = 1_000;
+const MAX_SLICE = 200_000;
+/** How often (host ms) the loop yields to the event loop for stdin and signals while busy. */
+const YIELD_EVERY_MS = 15;
+/** Longest host sleep while halted, so a quit request is never missed for long. */
+const MAX_IDLE_MS = 50;
+
+export class Pc {
+  readonly bus: Bus;
+  readonly clock: VirtualClock;
+  readonly pic: PicPair;
+  readonly pit: Pit;
+  readonly portB: PortB;
+  readonly rtc: Rtc;
+  readonly i8042: I8042;
+  readonly port92: Port92;
+  readonly post: PostPort;
+  readonly fwCfg: FwCfg;
+  readonly uarts: Uart[] = [];
+  readonly pci: PciHost;
+  readonly i440fx: I440fx;
+  readonly piix3: Piix3;
+  readonly acpi: AcpiPm;
+  readonly irq: IsaIrqRouter;
+  vcpu?: Vcpu;
+  /** Called before each reset with the CPU (for `-d cpu_reset`). */
+  onReset?: () => void;
+  /** Restores the boot state after a machine reset (re-entering a -kernel, or the BIOS reset vector). */
+  onBoot?: () => void;
+  private quitRequested = false;
+  private wake?: () => void;
+  /** Guest instructions per host ms, measured, to size slices by the next deadline. */
+  private insnPerMs = 50_000;
+
+  constructor(readonly options: PcOptions) {
+    this.bus = new Bus({ ramSize: options.ramSize, romSpace: options.romSpace ?? 0 });
+    this.clock = options.clock ?? new VirtualClock();
+    this.bus.nowNs = this.clock.nowNs;
+    const bus = this.bus;
+    this.pic = new PicPair(bus);
+    this.pic.install();
+    this.irq = new IsaIrqRouter(this.pic);
+    this.pit = new Pit(bus, this.clock, this.irq.line(0));
+    this.portB = new PortB(bus, this.pit);
+    this.rtc = new Rtc(bus, this.clock, this.irq.line(8), { base: options.rtc?.base });
+    this.rtc.setMemory(Math.min(options.ramSize, 0xe0000000), 0, 1);
+    this.i8042 = new I8042(bus, this.irq.line(1), this.irq.line(12));
+    this.port92 = new Port92(bus);
+    this.post = new PostPort(bus);
+    options.serial.slice(0, COM_PORTS.length).forEach((backend, i) => {
+      if (!backend) return;
+      const { base, irq } = COM_PORTS[i];
+      this.uarts.push(new Uart(bus, this.clock, base, this.irq.line(irq), backend));
+    });
+    if (options.debugcon) new DebugCon(bus, options.debugcon);
+    for (const d of options.isaDebugExit ?? []) new IsaDebugExit(bus, d.iobase, d.iosize);
+    // PCI 00:00.0 host bridge, 00:01.0 ISA bridge, 00:01.3 ACPI PM, as QEMU's pc places them.
+    this.pci = new PciHost(bus);
+    this.i440fx = new I440fx(bus);
+    this.piix3 = new Piix3(this.irq);
+    this.acpi = new AcpiPm(bus, this.clock, this.irq.line(9));
+    this.pci.setIrqSink(this.piix3);
+    this.pci.add(this.i440fx, 0, 0);
+    this.pci.add(this.piix3, 1, 0);
+    this.pci.add(this.acpi, 1, 3);
+    this.fwCfg = new FwCfg(bus);
+    this.fwCfg.setMachineInfo({
+      ramSize: options.ramSize,
+      nographic: options.nographic,
+      bootMenu: options.bootMenu,
+    });
+    this.fwCfg.addFile("etc/e820", pcE820(options.ramSize));
+  }
+
+  /** Asks the run loop to end with `{ kind: "quit" }` (Ctrl-A x, monitor quit). */
+  quit(): void {
+    this.quitRequested = true;
+    this.bus.stopRequested = true;
+    this.wake?.();
+  }
+
+  /** Input arrived for a device: a halted guest should look again. */
+  kick(): void {
+    this.wake?.();
+  }
+
+  /** Without a BIOS, leave the chipset as SeaBIOS would (ACPI PM I/O at 0x600, so S5 is at 0x604). */
+  programLikeFirmware(): void {
+    this.acpi.programLikeSeaBios(0x600);
+  }
+
+  /** System reset: CPU and devices back to power-on state, then the boot path again. */
+  reset(): void {
+    this.onReset?.();
+    this.bus.resetRequested = false;
+    this.bus.setA20(true);
+    this.vcpu?.reset();
+    this.pic.reset();
+    this.pit.reset();
+    this.i8042.reset();
+    this.i440fx.reset();
+    this.piix3.reset();
+    this.acpi.reset();
+    this.onBoot?.();
+  }
+
+  /**
+   * Runs the guest until it ends. CPU slices are sized so the next timer deadline falls at a slice
+   * boundary; on HLT the loop sleeps on the host until that deadline or until input arrives.
+   */
+  async run(): Promise<PcExit> {
+    const vcpu = this.vcpu;
+    if (!vcpu) throw new Error("Pc.run: no vCPU attached");
+    const bus = this.bus;
+    const clock = this.clock;
+    let lastYield = performance.now();
+    for (;;) {
+      clock.runDue();
+      if (bus.stopRequested) {
+        const exit = this.takeStop();
+        if (exit) return exit;
+      }
+      if (this.frozen) {
+        await this.idle();
+        continue;
+      }
+      const untilNs = clock.nsUntilNextDeadline();
+      const budget = Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.floor((untilNs / 1e6) * this.insnPerMs)));
+      const started = performance.now();
+      const reason = vcpu.run(budget);
+      const now = performance.now();
+      if (reason === "budget" && now > started) {
+        this.insnPerMs = 0.9 * this.insnPerMs + 0.1 * (budget / (now - started));
+      }
+      if (reason === "shutdown" && !bus.stopRequested) bus.requestReset();
+      if (reason === "hlt" && !bus.stopRequested) {
+        if (bus.intr || bus.nmi) continue;
+        await this.idle();
+        lastYield = performance.now();
+      } else if (now - lastYield >= YIELD_EVERY_MS) {
+        await new Promise((resolve) => setTimeout(resolve, 0));
+        lastYield = performance.now();
+      }
+    }
+  }
+
+  /** Handles a stop request; returns the exit when the run is over, undefined to go on. */
+  private takeStop(): PcExit | undefined {
+    const bus = this.bus;
+    bus.stopRequested = false;
+    if (this.quitRequested) return { kind: "quit" };
+    const status = bus.shutdownStatus;
+    // isa-debug-exit always asks for an odd status; 0 is the ACPI soft-off.
+    if (status !== undefined && status !== 0) return { kind: "shutdown", status, reason: "debug-exit" };
+    if (status === 0) {
+      bus.shutdownStatus = undefined;
+      if (!this.options.noShutdown) return { kind: "shutdown", status: 0, reason: "poweroff" };
+      // -no-shutdown: the VM stops where it is; only the host can end the run now.
+      this.clock.pause();
+      this.vcpu!.halted = true;
+      this.frozen = true;
+    }
+    if (bus.resetRequested) {
+      if (this.options.noReboot) return { kind: "reset" };
+      this.reset();
+    }
+    return undefined;
+  }
+
+  /** Set under -no-shutdown after poweroff: the guest never runs again. */
+  private frozen = false;
+
+  /** Sleeps on the host until the next timer deadline, input, or a quit. */
+  private idle(): Promise<void> {
+    const untilNs = this.frozen ? Infinity : this.clock.nsUntilNextDeadline();
+    const ms = Math.min(MAX_IDLE_MS, Math.max(0, untilNs / 1e6));
+    return new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      this.wake = done;
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+    }).then(() => {
+      this.wake = undefined;
+    });
+  }
+}
