@@ -29,8 +29,12 @@ export class ModuleSystem {
     return this.#host ??= readHostConfig(this.root, this.env);
   }
 
-  /** A read-only view of the kernel now; changes made to it are not saved. */
+  /**
+   * A read-only view of the kernel now; changes made to it are not saved. The first use of a
+   * root boots it, so proc/modules and friends exist from then on, as on a running system.
+   */
   snapshot(): Kernel {
+    if (!this.#stateExists()) this.modify(() => {});
     return new Kernel(this.store.read(), this.host);
   }
 
@@ -76,10 +80,5 @@ export class ModuleSystem {
         } catch { /* already absent */ }
       }
     });
-  }
-
-  /** The lock file's path, for tools that want to wait for writers. */
-  get lockPath(): string {
-    return join(this.root, LOCK_FILE);
   }
 }
