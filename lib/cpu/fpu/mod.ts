@@ -11,7 +11,8 @@
  * - WAIT/FWAIT calls `fwait(state, host)`.
  * - FXSAVE/FXRSTOR call `fxsave`/`fxrstor` after the core's own 16-byte alignment (#GP) check; the
  *   core writes/reads the XMM area (offset 160 on) itself if its model has SSE.
- * - The disassembler prints x87 instructions with `x87Disasm(opcode, modrm, "[address]")`, and the
+ * - The disassembler prints x87 instructions with `x87DisasmAtt(opcode, modrm, "0x8(%eax)")` (AT&T, as
+ *   QEMU 7.2's -d in_asm prints them; `x87Disasm` gives Intel syntax), and the
  *   decoder can ask `x87Form(opcode, modrm).op === Op.UD` for reserved encodings.
  */
 export { FpuState } from "./state.ts";
@@ -25,6 +26,7 @@ export {
   OPERAND_PTR,
   REGISTER_FORMS,
   x87Disasm,
+  x87DisasmAtt,
   x87Form,
 } from "./table.ts";
 export type { X87Form } from "./table.ts";

@@ -402,3 +402,70 @@ export function x87Disasm(opcode: number, modrm: number, memory = ""): string {
       return `${f.mnemonic} ${OPERAND_PTR[f.operand]}${memory}`;
   }
 }
+
+/** AT&T size suffix per memory operand kind (m32fp "s", m64fp "l", m80fp "t", m16int "s", ...). */
+const ATT_SUFFIX = ["", "s", "l", "t", "s", "l", "ll", "", "", "", "", "", "", "", ""];
+
+/** Register forms whose AT&T text is not derived from the Intel one: [mnemonic, operands]. */
+const ATT_REGISTER: Record<string, [string, string]> = {
+  fstp1: ["fstpnce", "0i"],
+  fcom2: ["fcom", "i0"],
+  fcomp3: ["fcomp", "i0"],
+  fcomp5: ["fcomp", "i0"],
+  fxch4: ["fxch", "i0"],
+  fxch7: ["fxch", "i0"],
+  fstp8: ["fstp", "0i"],
+  fstp9: ["fstp", "0i"],
+  fneni: ["feni8087_nop", ""],
+  fndisi: ["fdisi8087_nop", ""],
+  fnsetpm: ["fsetpm", ""],
+};
+
+/** AT&T names of DC/DE reg 4-7: the SysV assembler's reversed FSUB/FSUBR and FDIV/FDIVR. */
+const ATT_REVERSED = ["fsub", "fsubr", "fdiv", "fdivr"];
+
+function attOperands(pattern: string, i: number): string {
+  switch (pattern) {
+    case "i":
+      return ` %st(${i})`;
+    case "i0":
+      return ` %st(${i}), %st(0)`;
+    case "0i":
+      return ` %st(0), %st(${i})`;
+    default:
+      return pattern ? ` ${pattern}` : "";
+  }
+}
+
+/**
+ * AT&T text of an x87 instruction as QEMU 7.2's `-d in_asm` prints it (its binutils-derived
+ * disassembler: size suffixes, SysV operand order, "fstpnce" and "feni8087_nop" for the oddities).
+ * `memory` is the formatted AT&T memory operand (e.g. "0x300000" or "0x8(%eax)").
+ */
+export function x87DisasmAtt(opcode: number, modrm: number, memory = ""): string {
+  const f = x87Form(opcode, modrm);
+  if (modrm < 0xc0) return `${f.mnemonic}${ATT_SUFFIX[f.operand]} ${memory}`;
+  const i = modrm & 7;
+  const reg = (modrm >> 3) & 7;
+  const special = ATT_REGISTER[f.mnemonic];
+  if (special) return special[0] + attOperands(special[1], i);
+  let mnemonic = f.mnemonic;
+  if ((opcode === 0xdc || opcode === 0xde) && reg >= 4) {
+    mnemonic = ATT_REVERSED[reg - 4] + (opcode === 0xde ? "p" : "");
+  }
+  let pattern = "";
+  switch (f.operand) {
+    case Operand.STI:
+      pattern = "i";
+      break;
+    case Operand.ST0_STI:
+      pattern = mnemonic.startsWith("fcmov") ? "i0" : "i";
+      break;
+    case Operand.STI_ST0:
+      pattern = opcode === 0xdc ? "0i" : "i";
+      break;
+    case Operand.AX:
+      pattern = "%ax";
+  }
+  return mnemonic + attOperands(pattern, i);
+}
