@@ -15,3 +15,7 @@ export * from "./pci.ts";
 export * from "./i440fx.ts";
 export * from "./piix3.ts";
 export * from "./acpi_pm.ts";
+export * from "./ide_identify.ts";
+export * from "./ide.ts";
+export * from "./atapi.ts";
+export * from "./piix_ide.ts";

@@ -116,10 +116,6 @@ Deno.test("acpi pm: PMBA and PMREGMISC map the block; PM timer; S5 via SLP_EN; A
   const t0 = bus.in(0x608, 4);
   clock.run(1e6);
   const t1 = bus.in(0x608, 4);
-  assert.equal(
-    (t1 - t0) & 0xffffff,
-    Math.floor(PM_TIMER_FREQ / 1000) + (t1 - t0 - Math.floor(PM_TIMER_FREQ / 1000)),
-  );
   assert.ok(Math.abs(((t1 - t0) & 0xffffff) - PM_TIMER_FREQ / 1000) <= 1);
   // The timer overflow (bit 23) sets TMR_STS; with TMR_EN it raises the SCI on IRQ9.
   bus.out(0x602, 2, 0x0001);

@@ -1,0 +1,399 @@
+/**
+ * PIIX IDE through its ports: ATA PIO and bus-master DMA on a raw image file (checked afterwards
+ * with the real qemu-img), LBA48 and CHS addressing, and ATAPI on a CD image.
+ */
+import assert from "node:assert/strict";
+import { Bus } from "../../lib/devices/bus.ts";
+import { VirtualClock } from "../../lib/devices/clock.ts";
+import { IrqLine, type IrqSink } from "../../lib/devices/irq.ts";
+import { IdeDrive } from "../../lib/devices/ide.ts";
+import { PiixIde } from "../../lib/devices/piix_ide.ts";
+import { PciHost } from "../../lib/devices/pci.ts";
+import type { BlockDriver, BlockStatus, CheckResult, ImageInfo } from "../../lib/image/block_driver.ts";
+import { REAL_QEMU_IMG, skipReason } from "../support/tools.ts";
+
+/** A raw image over a real file: enough BlockDriver for the device, until lib/image's raw driver lands. */
+class FileDriver implements BlockDriver {
+  readonly format = "raw";
+  readonly size: number;
+  private readonly file: Deno.FsFile;
+  constructor(readonly filename: string, readonly readOnly = false) {
+    this.file = Deno.openSync(filename, { read: true, write: !readOnly });
+    this.size = this.file.statSync().size;
+  }
+  read(offset: number, buf: Uint8Array): void {
+    this.file.seekSync(offset, Deno.SeekMode.Start);
+    for (let n = 0; n < buf.length;) {
+      const r = this.file.readSync(buf.subarray(n));
+      if (r === null) throw new Error("short read");
+      n += r;
+    }
+  }
+  write(offset: number, buf: Uint8Array): void {
+    this.file.seekSync(offset, Deno.SeekMode.Start);
+    for (let n = 0; n < buf.length;) n += this.file.writeSync(buf.subarray(n));
+  }
+  writeZeroes(offset: number, length: number): void {
+    this.write(offset, new Uint8Array(length));
+  }
+  discard(): void {}
+  flush(): void {
+    this.file.syncSync();
+  }
+  blockStatus(offset: number, length: number): BlockStatus {
+    return { offset, length, present: true, zero: false, data: true, depth: 0 };
+  }
+  info(): ImageInfo {
+    return {
+      format: "raw",
+      filename: this.filename,
+      virtualSize: this.size,
+      actualSize: this.size,
+      dirty: false,
+      snapshots: [],
+    };
+  }
+  check(): CheckResult {
+    return { corruptions: 0, leaks: 0, checkErrors: 0, corruptionsFixed: 0, leaksFixed: 0, messages: [] };
+  }
+  close(): void {
+    this.file.close();
+  }
+}
+
+function imageFile(size: number, fill?: (buf: Uint8Array) => void): string {
+  const path = Deno.makeTempFileSync({ suffix: ".img" });
+  const buf = new Uint8Array(size);
+  fill?.(buf);
+  Deno.writeFileSync(path, buf);
+  return path;
+}
+
+function setup(drives: { disk?: BlockDriver; cdrom?: BlockDriver | "empty" }) {
+  const bus = new Bus({ ramSize: 4 << 20 });
+  const clock = new VirtualClock({ source: "manual" });
+  bus.nowNs = clock.nowNs;
+  const levels = new Map<number, boolean>();
+  const sink: IrqSink = { setIrq: (irq, level) => void levels.set(irq, level) };
+  const host = new PciHost(bus);
+  const ide = new PiixIde(bus, { irq14: new IrqLine(sink, 14), irq15: new IrqLine(sink, 15) });
+  host.add(ide, 1, 1);
+  if (drives.disk) ide.channels[0].attach(0, new IdeDrive({ driver: drives.disk }, 0));
+  if (drives.cdrom) {
+    ide.channels[1].attach(
+      0,
+      new IdeDrive({ kind: "cdrom", driver: drives.cdrom === "empty" ? undefined : drives.cdrom }, 2),
+    );
+  }
+  // Program BAR4 and enable I/O + bus mastering through config space, as firmware does.
+  bus.out(0xcf8, 4, 0x80000920);
+  bus.out(0xcfc, 4, 0xc041);
+  bus.out(0xcf8, 4, 0x80000904);
+  bus.out(0xcfc, 2, 0x0005);
+  return { bus, ide, levels };
+}
+
+function readWords(bus: Bus, port: number, words: number): Uint8Array {
+  const out = new Uint8Array(words * 2);
+  const v = new DataView(out.buffer);
+  for (let i = 0; i < words; i++) v.setUint16(i * 2, bus.in(port, 2), true);
+  return out;
+}
+
+function ataString(block: Uint8Array, word: number, words: number): string {
+  let s = "";
+  for (let i = 0; i < words; i++) s += String.fromCharCode(block[2 * (word + i) + 1], block[2 * (word + i)]);
+  return s.trimEnd();
+}
+
+Deno.test("ide: IDENTIFY DEVICE gives QEMU's strings, geometry and LBA sizes", () => {
+  const path = imageFile(16 << 20);
+  const { bus, levels } = setup({ disk: new FileDriver(path) });
+  assert.equal(bus.in(0x1f7, 1), 0x50);
+  assert.deepEqual([2, 3, 4, 5].map((r) => bus.in(0x1f0 + r, 1)), [1, 1, 0, 0]); // ATA signature
+  bus.out(0x1f6, 1, 0xa0);
+  bus.out(0x1f7, 1, 0xec);
+  assert.equal(levels.get(14), true);
+  assert.equal(bus.in(0x3f6, 1), 0x58); // alt status: DRQ, IRQ still pending
+  assert.equal(levels.get(14), true);
+  assert.equal(bus.in(0x1f7, 1), 0x58);
+  assert.equal(levels.get(14), false);
+  const id = readWords(bus, 0x1f0, 256);
+  const w = (i: number) => id[2 * i] | (id[2 * i + 1] << 8);
+  assert.equal(ataString(id, 27, 20), "QEMU HARDDISK");
+  assert.equal(ataString(id, 10, 10), "QM00001");
+  assert.equal(ataString(id, 23, 4), "2.5+");
+  assert.deepEqual([w(1), w(3), w(6)], [32, 16, 63]);
+  assert.equal(w(60) | (w(61) << 16), 32768);
+  assert.equal(w(100), 32768);
+  assert.equal(w(83) & 0x0400, 0x0400);
+  assert.equal(bus.in(0x1f7, 1), 0x50);
+  // No slave: selecting it reads 0, commands to it are dropped.
+  bus.out(0x1f6, 1, 0xb0);
+  assert.equal(bus.in(0x1f7, 1), 0);
+  Deno.removeSync(path);
+});
+
+Deno.test(
+  "ide: PIO WRITE/READ SECTORS (LBA28, CHS, MULTIPLE) reach the image; real qemu-img agrees" +
+    skipReason(REAL_QEMU_IMG, "qemu-img"),
+  async () => {
+    const path = imageFile(4 << 20);
+    const driver = new FileDriver(path);
+    const { bus } = setup({ disk: driver });
+    const pattern = (lba: number, i: number) => (lba * 7 + i) & 0xff;
+    // WRITE SECTORS, LBA 100, 2 sectors.
+    bus.out(0x1f6, 1, 0xe0);
+    bus.out(0x1f2, 1, 2);
+    bus.out(0x1f3, 1, 100);
+    bus.out(0x1f4, 1, 0);
+    bus.out(0x1f5, 1, 0);
+    bus.out(0x1f7, 1, 0x30);
+    for (let s = 0; s < 2; s++) {
+      assert.equal(bus.in(0x1f7, 1) & 0x08, 0x08);
+      for (let i = 0; i < 512; i += 2) {
+        bus.out(0x1f0, 2, pattern(100 + s, i) | (pattern(100 + s, i + 1) << 8));
+      }
+    }
+    assert.equal(bus.in(0x1f7, 1), 0x50);
+    assert.equal(bus.in(0x1f3, 1), 101); // task file left at the last sector
+    // READ MULTIPLE with 4-sector blocks, via CHS: LBA 100 = C0 H1 S38 (16 heads, 63 sectors).
+    bus.out(0x1f2, 1, 4);
+    bus.out(0x1f7, 1, 0xc6); // SET MULTIPLE 4
+    assert.equal(bus.in(0x1f7, 1), 0x50);
+    bus.out(0x1f6, 1, 0xa1);
+    bus.out(0x1f2, 1, 2);
+    bus.out(0x1f3, 1, 38);
+    bus.out(0x1f4, 1, 0);
+    bus.out(0x1f5, 1, 0);
+    bus.out(0x1f7, 1, 0xc4);
+    const got = readWords(bus, 0x1f0, 512);
+    for (let i = 0; i < 1024; i++) assert.equal(got[i], pattern(100 + (i >> 9), i & 511));
+    assert.equal(bus.in(0x1f7, 1), 0x50);
+    // 32-bit data port reads work too.
+    bus.out(0x1f6, 1, 0xe0);
+    bus.out(0x1f2, 1, 1);
+    bus.out(0x1f3, 1, 101);
+    bus.out(0x1f7, 1, 0x20);
+    assert.equal(
+      bus.in(0x1f0, 4),
+      (pattern(101, 0) | pattern(101, 1) << 8 | pattern(101, 2) << 16 | pattern(101, 3) << 24) >>> 0,
+    );
+    // Out of range: IDNF.
+    bus.out(0x1f6, 1, 0xe0);
+    bus.out(0x1f2, 1, 1);
+    bus.out(0x1f3, 1, 0xff);
+    bus.out(0x1f4, 1, 0xff);
+    bus.out(0x1f5, 1, 0xff);
+    bus.out(0x1f7, 1, 0x20);
+    assert.equal(bus.in(0x1f7, 1), 0x41);
+    assert.equal(bus.in(0x1f1, 1), 0x10);
+    driver.flush();
+    driver.close();
+    if (REAL_QEMU_IMG) {
+      const expected = imageFile(4 << 20, (b) => {
+        for (let s = 0; s < 2; s++) {
+          for (let i = 0; i < 512; i++) b[(100 + s) * 512 + i] = pattern(100 + s, i);
+        }
+      });
+      const out = await new Deno.Command(REAL_QEMU_IMG, {
+        args: ["compare", "-f", "raw", "-F", "raw", path, expected],
+      })
+        .output();
+      assert.equal(new TextDecoder().decode(out.stdout).trim(), "Images are identical.");
+      Deno.removeSync(expected);
+    }
+    Deno.removeSync(path);
+  },
+);
+
+/** Writes a PRD table at 0x8000 with the given [address, length] entries (the last marked EOT). */
+function prdTable(bus: Bus, entries: [number, number][]): void {
+  entries.forEach(([addr, len], i) => {
+    bus.write32(0x8000 + i * 8, addr);
+    bus.write32(0x8000 + i * 8 + 4, (len & 0xffff) | (i === entries.length - 1 ? 0x80000000 : 0));
+  });
+}
+
+Deno.test(
+  "ide: bus-master DMA READ/WRITE DMA EXT (LBA48) through a PRD table; qemu-img sees the writes" +
+    skipReason(REAL_QEMU_IMG, "qemu-img"),
+  async () => {
+    const path = imageFile(8 << 20, (b) => {
+      for (let i = 0; i < b.length; i += 512) b[i] = (i / 512) & 0xff;
+    });
+    const driver = new FileDriver(path);
+    const { bus, ide, levels } = setup({ disk: driver });
+    // Fill guest memory with a pattern and WRITE DMA EXT 16 sectors at LBA 0x1000 from two PRDs.
+    for (let i = 0; i < 8192; i++) bus.write8(0x100000 + i, (i * 13) & 0xff);
+    prdTable(bus, [[0x100000, 4096], [0x101000, 4096]]);
+    bus.out(0xc044, 4, 0x8000);
+    bus.out(0x1f6, 1, 0x40);
+    bus.out(0x1f2, 1, 0); // HOB count
+    bus.out(0x1f2, 1, 16);
+    bus.out(0x1f3, 1, 0);
+    bus.out(0x1f3, 1, 0x00);
+    bus.out(0x1f4, 1, 0);
+    bus.out(0x1f4, 1, 0x10);
+    bus.out(0x1f5, 1, 0);
+    bus.out(0x1f5, 1, 0x00);
+    bus.out(0x1f7, 1, 0x35);
+    assert.equal(bus.in(0x1f7, 1) & 0x08, 0x08); // waiting for the engine
+    bus.out(0xc040, 1, 0x01); // start, direction: from memory
+    assert.equal(levels.get(14), true);
+    assert.equal(bus.in(0xc042, 1) & 0x07, 0x04); // INT set, no longer active
+    bus.out(0xc042, 1, 0x04);
+    bus.out(0xc040, 1, 0x00);
+    assert.equal(bus.in(0x1f7, 1), 0x50);
+    // READ DMA 8 sectors from LBA 0x1004 into one PRD bigger than the transfer: stays active.
+    prdTable(bus, [[0x200000, 0x2000]]);
+    bus.out(0x1f6, 1, 0xe0);
+    bus.out(0x1f2, 1, 8);
+    bus.out(0x1f3, 1, 0x04);
+    bus.out(0x1f4, 1, 0x10);
+    bus.out(0x1f5, 1, 0);
+    bus.out(0xc040, 1, 0x09); // start first this time, direction: to memory
+    bus.out(0x1f7, 1, 0xc8);
+    assert.equal(bus.in(0xc042, 1) & 0x07, 0x05);
+    bus.out(0xc040, 1, 0x00);
+    for (let i = 0; i < 4096; i++) assert.equal(bus.read8(0x200000 + i), ((i + 2048) * 13) & 0xff);
+    for (let i = 4096; i < 8192; i += 512) assert.equal(bus.read8(0x200000 + i), ((i + 2048) * 13) & 0xff);
+    // Past the written range the image's own marker bytes come back.
+    prdTable(bus, [[0x200000, 512]]);
+    bus.out(0x1f2, 1, 1);
+    bus.out(0x1f3, 1, 0x10);
+    bus.out(0xc040, 1, 0x09);
+    bus.out(0x1f7, 1, 0xc8);
+    bus.out(0xc040, 1, 0x00);
+    assert.equal(bus.read8(0x200000), 0x10);
+    assert.equal(ide.bmdma[0].prdAddr, 0x8000);
+    driver.close();
+    if (REAL_QEMU_IMG) {
+      const raw = Deno.makeTempFileSync({ suffix: ".raw" });
+      const conv = await new Deno.Command(REAL_QEMU_IMG, { args: ["convert", "-O", "raw", path, raw] })
+        .output();
+      assert.equal(conv.code, 0);
+      const data = Deno.readFileSync(raw).subarray(0x1000 * 512, 0x1000 * 512 + 8192);
+      for (let i = 0; i < 8192; i++) assert.equal(data[i], (i * 13) & 0xff);
+      Deno.removeSync(raw);
+    }
+    Deno.removeSync(path);
+  },
+);
+
+/** Sends a 12-byte ATAPI packet on the secondary channel. */
+function packet(bus: Bus, cmd: number[], byteLimit = 0xfffe, dma = false): void {
+  bus.out(0x176, 1, 0xa0);
+  bus.out(0x171, 1, dma ? 1 : 0);
+  bus.out(0x174, 1, byteLimit & 0xff);
+  bus.out(0x175, 1, byteLimit >> 8);
+  bus.out(0x177, 1, 0xa0);
+  assert.equal(bus.in(0x177, 1) & 0x08, 0x08);
+  assert.equal(bus.in(0x172, 1) & 3, 1); // CoD
+  const c = [...cmd, ...new Array(12 - cmd.length).fill(0)];
+  for (let i = 0; i < 12; i += 2) bus.out(0x170, 2, c[i] | (c[i + 1] << 8));
+}
+
+function pioIn(bus: Bus): Uint8Array {
+  const chunks: number[] = [];
+  while (bus.in(0x177, 1) & 0x08) {
+    assert.equal(bus.in(0x172, 1) & 3, 2); // IO, data
+    const n = bus.in(0x174, 1) | (bus.in(0x175, 1) << 8);
+    for (let i = 0; i < n; i += 2) {
+      const w = bus.in(0x170, 2);
+      chunks.push(w & 0xff, w >> 8);
+    }
+  }
+  return Uint8Array.from(chunks);
+}
+
+Deno.test("atapi: signature, IDENTIFY PACKET, INQUIRY, READ CAPACITY, READ(10) by PIO and DMA, READ TOC", () => {
+  const path = imageFile(300 * 2048, (b) => {
+    for (let s = 0; s < 300; s++) b.fill(s & 0xff, s * 2048, s * 2048 + 2048);
+  });
+  const { bus } = setup({ cdrom: new FileDriver(path, true) });
+  bus.out(0x176, 1, 0xa0);
+  assert.deepEqual([bus.in(0x174, 1), bus.in(0x175, 1)], [0x14, 0xeb]);
+  bus.out(0x177, 1, 0xec); // IDENTIFY DEVICE aborts on ATAPI
+  assert.equal(bus.in(0x177, 1) & 0x01, 1);
+  bus.out(0x177, 1, 0xa1);
+  const id = readWords(bus, 0x170, 256);
+  assert.equal(id[1] >> 0, 0x85);
+  assert.equal(ataString(id, 27, 20), "QEMU DVD-ROM");
+  packet(bus, [0x12, 0, 0, 0, 36]);
+  const inq = pioIn(bus);
+  assert.equal(inq[0], 0x05);
+  assert.equal(new TextDecoder().decode(inq.subarray(8, 36)), "QEMU    QEMU DVD-ROM    2.5+");
+  assert.equal(bus.in(0x172, 1) & 3, 3);
+  packet(bus, [0x25]);
+  assert.deepEqual([...pioIn(bus)], [0, 0, 0x01, 0x2b, 0, 0, 0x08, 0]);
+  // READ(10) 3 sectors from LBA 5 by PIO with a 2048-byte limit: three DRQ chunks.
+  packet(bus, [0x28, 0, 0, 0, 0, 5, 0, 0, 3], 2048);
+  const data = pioIn(bus);
+  assert.equal(data.length, 3 * 2048);
+  assert.deepEqual([data[0], data[2048], data[4096]], [5, 6, 7]);
+  // The same by DMA.
+  prdTable(bus, [[0x300000, 3 * 2048]]);
+  bus.out(0xc04c, 4, 0x8000);
+  bus.out(0xc048, 1, 0x09);
+  packet(bus, [0x28, 0, 0, 0, 1, 0, 0, 0, 3], 0xfffe, true);
+  assert.equal(bus.in(0xc04a, 1) & 0x05, 0x04);
+  assert.deepEqual([bus.read8(0x300000), bus.read8(0x300800), bus.read8(0x301000)], [0, 1, 2]);
+  assert.equal(bus.in(0x177, 1), 0x50);
+  // READ TOC, LBA form: one data track and the lead-out at 300.
+  packet(bus, [0x43, 0, 0, 0, 0, 0, 0, 0, 32]);
+  assert.deepEqual([...pioIn(bus)], [
+    0,
+    18,
+    1,
+    1,
+    0,
+    0x14,
+    1,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0x16,
+    0xaa,
+    0,
+    0,
+    0,
+    1,
+    0x2c,
+  ]);
+  Deno.removeSync(path);
+});
+
+Deno.test("atapi: no medium, REQUEST SENSE, eject by START STOP UNIT, locking, media events", () => {
+  const path = imageFile(16 * 2048);
+  const { bus } = setup({ cdrom: "empty" });
+  packet(bus, [0x00]);
+  assert.equal(bus.in(0x177, 1) & 0x01, 1);
+  assert.equal(bus.in(0x171, 1), 0x20); // sense key NOT READY in the high nibble
+  packet(bus, [0x03, 0, 0, 0, 18]);
+  const sense = pioIn(bus);
+  assert.deepEqual([sense[2], sense[12]], [2, 0x3a]);
+  Deno.removeSync(path);
+  const path2 = imageFile(16 * 2048);
+  const { bus: bus2 } = setup({ cdrom: new FileDriver(path2, true) });
+  packet(bus2, [0x00]);
+  assert.equal(bus2.in(0x177, 1), 0x50);
+  packet(bus2, [0x1e, 0, 0, 0, 1]); // lock
+  pioIn(bus2);
+  packet(bus2, [0x1b, 0, 0, 0, 0x02]); // eject refused while locked
+  assert.equal(bus2.in(0x171, 1) >> 4, 2);
+  packet(bus2, [0x1e, 0, 0, 0, 0]);
+  packet(bus2, [0x1b, 0, 0, 0, 0x02]);
+  assert.equal(bus2.in(0x177, 1), 0x50);
+  packet(bus2, [0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]);
+  assert.deepEqual([...pioIn(bus2)], [0, 6, 4, 0x10, 3, 1, 0, 0]); // removal, tray open
+  packet(bus2, [0x00]);
+  assert.equal(bus2.in(0x171, 1) >> 4, 2);
+  packet(bus2, [0x1b, 0, 0, 0, 0x03]); // load
+  packet(bus2, [0x4a, 1, 0, 0, 0x10, 0, 0, 0, 8]);
+  assert.deepEqual([...pioIn(bus2)], [0, 6, 4, 0x10, 2, 2, 0, 0]); // new media, present
+  Deno.removeSync(path2);
+});
