@@ -7,7 +7,7 @@
  * Real and virtual-8086 mode store FIP and FDP as 20/32-bit linear addresses (selector * 16 +
  * offset) with FOP packed beside FIP's upper bits, and no selectors.
  */
-import type { FpuHost } from "./host.ts";
+import { CR4_OSFXSR, type FpuHost } from "./host.ts";
 import { FpuState, W_EMPTY, W_FCS, W_FDP, W_FDS, W_FIP, W_FOP, W_MXCSR } from "./state.ts";
 import { fromM80, m80, toM80 } from "./formats.ts";
 
@@ -121,41 +121,47 @@ export function frstor(S: FpuState, H: FpuHost, op32: boolean, seg: number, off:
   for (let i = 0; i < 8; i++) S.regs[S.phys(i)] = regsScratch[i];
 }
 
-/** FXSAVE: the x87 part, MXCSR and MXCSR_MASK of the 512-byte area (bytes 0-159). */
-export function fxsave(S: FpuState, H: FpuHost, op32: boolean, seg: number, off: number): void {
+function osfxsr(H: FpuHost): boolean {
+  return H.cr4 ? (H.cr4() & CR4_OSFXSR) !== 0 : true;
+}
+
+/**
+ * FXSAVE: bytes 0-23 (FCW, FSW, abridged tag, FOP, FIP, FCS, FDP, FDS), MXCSR and MXCSR_MASK when
+ * CR4.OSFXSR is set, and ST(0)-ST(7) as 10-byte values in 16-byte slots. The reserved bytes of
+ * each slot are left as they were, as QEMU does.
+ */
+export function fxsave(S: FpuState, H: FpuHost, _op32: boolean, seg: number, off: number): void {
   const w = S.words;
   const at = (i: number) => (off + i) >>> 0;
   H.write16(seg, at(0), S.fcw);
   H.write16(seg, at(2), S.fsw);
-  H.write8(seg, at(4), ~w[W_EMPTY] & 0xff);
-  H.write8(seg, at(5), 0);
+  H.write16(seg, at(4), ~w[W_EMPTY] & 0xff);
   H.write16(seg, at(6), w[W_FOP] & 0x7ff);
   H.write32(seg, at(8), w[W_FIP]);
-  H.write16(seg, at(12), op32 ? w[W_FCS] : w[W_FCS]);
-  H.write16(seg, at(14), 0);
+  H.write32(seg, at(12), w[W_FCS] & 0xffff);
   H.write32(seg, at(16), w[W_FDP]);
-  H.write16(seg, at(20), w[W_FDS]);
-  H.write16(seg, at(22), 0);
-  H.write32(seg, at(24), w[W_MXCSR]);
-  H.write32(seg, at(28), MXCSR_MASK);
+  H.write32(seg, at(20), w[W_FDS] & 0xffff);
+  if (osfxsr(H)) {
+    H.write32(seg, at(24), w[W_MXCSR]);
+    H.write32(seg, at(28), MXCSR_MASK);
+  }
   for (let i = 0; i < 8; i++) {
     const p = 32 + 16 * i;
     toM80(S.regs[S.phys(i)]);
     H.write32(seg, at(p), m80[0]);
     H.write32(seg, at(p + 4), m80[1]);
     H.write16(seg, at(p + 8), m80[2]);
-    H.write16(seg, at(p + 10), 0);
-    H.write32(seg, at(p + 12), 0);
   }
 }
 
-/** The MXCSR bits a P6 with SSE implements (DAZ is not one of them on a Pentium III). */
-export const MXCSR_MASK = 0x0000ffbf;
+/** The MXCSR bits FXRSTOR accepts (QEMU's CPUs report DAZ, so all of the low 16). */
+export const MXCSR_MASK = 0x0000ffff;
 
-/** FXRSTOR: raises #GP (13) when the image's MXCSR sets a reserved bit. */
+/** FXRSTOR: raises #GP (13) when the image's MXCSR sets a reserved bit (with CR4.OSFXSR set). */
 export function fxrstor(S: FpuState, H: FpuHost, _op32: boolean, seg: number, off: number): void {
   const at = (i: number) => (off + i) >>> 0;
-  const mxcsr = H.read32(seg, at(24)) >>> 0;
+  const withMxcsr = osfxsr(H);
+  const mxcsr = withMxcsr ? H.read32(seg, at(24)) >>> 0 : S.words[W_MXCSR];
   if (mxcsr & ~MXCSR_MASK) H.fault(13);
   for (let i = 0; i < 8; i++) {
     const p = 32 + 16 * i;

@@ -14,6 +14,7 @@ export const SEG_ES = 0, SEG_CS = 1, SEG_SS = 2, SEG_DS = 3, SEG_FS = 4, SEG_GS 
 
 /** The CR0 bits the FPU looks at. */
 export const CR0_MP = 1 << 1, CR0_EM = 1 << 2, CR0_TS = 1 << 3, CR0_NE = 1 << 5;
+export const CR4_OSFXSR = 1 << 9;
 
 /** EFLAGS bits FCOMI/FUCOMI write and FCMOVcc reads. */
 export const EFLAGS_CF = 1 << 0, EFLAGS_PF = 1 << 2, EFLAGS_AF = 1 << 4, EFLAGS_ZF = 1 << 6;
@@ -34,6 +35,8 @@ export interface FpuHost {
   /** Replaces the bits of EFLAGS selected by `mask` with those of `value`. */
   setEflags(mask: number, value: number): void;
   cr0(): number;
+  /** CR4, for OSFXSR (FXSAVE/FXRSTOR touch MXCSR only when it is set). Absent: OSFXSR is taken as set. */
+  cr4?(): number;
   /** True in protected mode outside virtual-8086 mode (picks the FSTENV/FSAVE layout). */
   protectedMode(): boolean;
   /** FNSTSW AX writes AX (bits 15-0 of EAX). */

@@ -28,3 +28,18 @@ Deno.test("fpu_exact prints what QEMU printed", () => {
   assert.equal(ours.out, qemu.out);
   assert.equal(ours.exit, qemu.exit);
 });
+
+Deno.test("fpu_qemu_diff differs from QEMU exactly on the documented lines, and prints the SDM's answers", () => {
+  const ours = runGuest("fpu_qemu_diff");
+  const qemu = golden("fpu_qemu_diff");
+  const sdm = Deno.readTextFileSync(join(PROJECT, "tests/golden/fpu/fpu_qemu_diff.sdm.txt"));
+  assert.equal(ours.out, sdm);
+  assert.equal(ours.exit, qemu.exit);
+  const source = Deno.readTextFileSync(join(PROJECT, "tests/guests/fpu/fpu_qemu_diff.asm"));
+  const documented = [...source.matchAll(/^; \[differs\] (.+?)(?: {2,}.*)?$/gm)].map((m) => m[1].trim())
+    .sort();
+  const a = ours.out.split("\n"), b = qemu.out.split("\n");
+  assert.equal(a.length, b.length);
+  const differing = a.filter((line, i) => line !== b[i]).map((line) => line.split(":")[0]).sort();
+  assert.deepEqual(differing, documented);
+});

@@ -35,7 +35,9 @@ export class MiniMachine implements FpuHost {
   readonly fpu = new FpuState();
   flags = 0x2;
   eip = 0;
-  cr0Value = 0x11 | 0x20;
+  /** CR0 as QEMU's multiboot loader leaves it (PE, ET; NE clear) and CR4 = 0. */
+  cr0Value = 0x11;
+  cr4Value = 0;
   out = "";
   exitCode = -1;
   ferrCount = 0;
@@ -80,6 +82,9 @@ export class MiniMachine implements FpuHost {
   }
   cr0(): number {
     return this.cr0Value;
+  }
+  cr4(): number {
+    return this.cr4Value;
   }
   protectedMode(): boolean {
     return true;
@@ -179,6 +184,23 @@ export class MiniMachine implements FpuHost {
         case 0x0f: {
           const op2 = this.fetch8();
           const modrm = this.fetch8();
+          if (op2 === 0x20 || op2 === 0x22) {
+            // mov eax, cr0/cr4 and back
+            const cr = modrm >> 3 & 7;
+            if ((modrm & 0xc7) !== 0xc0 || (cr !== 0 && cr !== 4)) break;
+            if (op2 === 0x20) r[0] = cr === 0 ? this.cr0Value : this.cr4Value;
+            else if (cr === 0) this.cr0Value = r[0];
+            else this.cr4Value = r[0];
+            return;
+          }
+          if (op2 === 0x01 && modrm === 0x1d) {
+            // lidt [disp32]: remember the #MF (vector 16) gate's offset
+            const base = this.view.getUint32(this.fetch32() + 2, true);
+            const gate = base + 16 * 8;
+            this.mfHandler = (this.view.getUint16(gate, true) | this.view.getUint16(gate + 6, true) << 16) >>>
+              0;
+            return;
+          }
           if (op2 !== 0xae || (modrm & 0xc7) !== 0x05) break;
           const offset = this.fetch32();
           if ((modrm >> 3 & 7) === 0) fxsave(this.fpu, this, true, 3, offset);
@@ -361,6 +383,12 @@ export class MiniMachine implements FpuHost {
           } else this.view.setUint32(addr, this.fetch32(), true);
           return;
         }
+        case 0x0d:
+          this.logic32(r[0] |= this.fetch32());
+          return;
+        case 0x25:
+          this.logic32(r[0] &= this.fetch32());
+          return;
         case 0xf8:
           this.flags &= ~CF;
           return;
