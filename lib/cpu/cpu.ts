@@ -36,8 +36,9 @@ export interface FpuUnit {
   execute(cpu: Cpu, i: Insn): void;
   /** FWAIT: raises #MF through the CPU if an unmasked exception is pending. */
   wait(cpu: Cpu): void;
-  fxsave(cpu: Cpu, lin: number): void;
-  fxrstor(cpu: Cpu, lin: number): void;
+  /** FXSAVE/FXRSTOR to the memory operand of `i` (alignment and #NM already checked). */
+  fxsave(cpu: Cpu, i: Insn): void;
+  fxrstor(cpu: Cpu, i: Insn): void;
   reset(): void;
 }
 
@@ -131,16 +132,30 @@ export class Cpu extends Mmu {
   }
 
   /**
-   * Sets up 32-bit flat protected mode as a multiboot loader leaves it (CS/DS/ES/FS/GS/SS flat,
-   * CR0.PE, paging off, interrupts off), then EIP and registers as given.
+   * Sets up 32-bit flat protected mode as QEMU's multiboot loader leaves it: CR0 = PE|ET, CS =
+   * `cs` (flat 32-bit code), the other segments `ds` (flat data), the GDT as given, paging and
+   * interrupts off. Then EIP and the registers given.
    */
-  enterFlat32(eip: number, regs: Partial<Record<"eax" | "ebx" | "ecx" | "edx" | "esp", number>> = {}): void {
-    this.cr[0] |= CR0_PE;
+  enterFlat32(
+    eip: number,
+    regs: Partial<Record<"eax" | "ebx" | "ecx" | "edx" | "esp", number>> = {},
+    gdt: { base: number; limit: number; cs: number; ds: number } = {
+      base: 0,
+      limit: 0xffff,
+      cs: 8,
+      ds: 0x10,
+    },
+  ): void {
+    this.cr[0] = (this.cr[0] & ~0x6000000f) | CR0_PE | 0x10;
+    this.gdtBase = gdt.base;
+    this.gdtLimit = gdt.limit;
+    this.idtBase = 0;
+    this.idtLimit = 0x3ff;
     for (let s = 0; s < 6; s++) {
-      this.segSel[s] = s === CS ? 0x10 : 0x18;
+      this.segSel[s] = s === CS ? gdt.cs : gdt.ds;
       this.segBase[s] = 0;
       this.segLimit[s] = -1;
-      this.segRights[s] = 0x00c09300 | (s === CS ? 0x800 : 0);
+      this.segRights[s] = s === CS ? 0x00cf9b00 & 0x00f0ff00 : 0x00cf9300 & 0x00f0ff00;
     }
     this.code32 = this.stack32 = true;
     this.cpl = 0;

@@ -39,7 +39,16 @@ export function shift(s: Cpu, op: number, size: number, dst: number, count: numb
       const n = count % (bits + 1);
       if (n === 0) return dst;
       const cin = getCF(s);
-      // Assemble with doubles: up to 33 bits.
+      if (size === 2) {
+        const d = dst >>> 0;
+        const res = ((d << n) | (cin << (n - 1)) | (n === 1 ? 0 : d >>> (33 - n))) | 0;
+        const cf = (d >>> (32 - n)) & 1;
+        const of = ((dst ^ res) >>> 31) & 1;
+        s.fAux = (arithFlags(s) & ~(CF | OF)) | cf | (of << 11);
+        s.fOp = FOP_NONE;
+        return res;
+      }
+      // 8 and 16 bits: the (bits+1)-bit rotation is exact in doubles.
       const wide = dst + cin * 2 ** bits;
       const rot = (wide * 2 ** n + Math.floor(wide / 2 ** (bits + 1 - n))) % 2 ** (bits + 1);
       const res = (rot % 2 ** bits) & mask;
@@ -53,6 +62,15 @@ export function shift(s: Cpu, op: number, size: number, dst: number, count: numb
       const n = count % (bits + 1);
       if (n === 0) return dst;
       const cin = getCF(s);
+      if (size === 2) {
+        const d = dst >>> 0;
+        const res = ((d >>> n) | (cin << (32 - n)) | (n === 1 ? 0 : d << (33 - n))) | 0;
+        const cf = (d >>> (n - 1)) & 1;
+        const of = ((dst ^ res) >>> 31) & 1;
+        s.fAux = (arithFlags(s) & ~(CF | OF)) | cf | (of << 11);
+        s.fOp = FOP_NONE;
+        return res;
+      }
       const wide = dst + cin * 2 ** bits;
       const rot = (Math.floor(wide / 2 ** n) + (wide % 2 ** n) * 2 ** (bits + 1 - n)) % 2 ** (bits + 1);
       const res = (rot % 2 ** bits) & mask;
@@ -118,11 +136,12 @@ function doubleShift(s: Cpu, left: boolean, size: number, dst: number, src: numb
     const d = dst >>> 0, r = src >>> 0;
     if (left) {
       res = ((d << n) | (n === 0 ? 0 : r >>> (32 - n))) | 0;
-      pre = n === 1 ? d : ((d << (n - 1)) | (r >>> (33 - n))) | 0;
+      // QEMU derives CF/OF from the destination alone shifted by n-1.
+      pre = (d << (n - 1)) | 0;
       cf = (d >>> (32 - n)) & 1;
     } else {
       res = ((d >>> n) | (r << (32 - n))) | 0;
-      pre = n === 1 ? d : ((d >>> (n - 1)) | (r << (33 - n))) | 0;
+      pre = (d >>> (n - 1)) | 0;
       cf = (d >>> (n - 1)) & 1;
     }
   } else {
@@ -135,7 +154,8 @@ function doubleShift(s: Cpu, left: boolean, size: number, dst: number, src: numb
     } else {
       const wide = d * 2 ** 32 + r * 2 ** 16 + d;
       res = Math.floor(wide / 2 ** n) % 65536;
-      pre = Math.floor(wide / 2 ** (n - 1)) % 65536;
+      // QEMU (i386 target) takes CF and OF from the 32-bit B:A shifted by n-1, without the upper A.
+      pre = (((r << 16) | d) >>> (n - 1)) & 0xffff;
       cf = pre & 1;
     }
   }

@@ -433,19 +433,19 @@ export const fwaitHandler: Handler = (cpu) => {
 };
 
 export const fxsaveHandler: Handler = (cpu, i) => {
-  if (cpu.cr[0] & (CR0_EM | CR0_TS)) throw new CpuFault(NM);
-  const lin = cpu.ea(i);
-  if (lin & 15) throw new CpuFault(GP, 0);
+  if (cpu.cr[0] & CR0_EM) throw new CpuFault(UD);
+  if (cpu.cr[0] & CR0_TS) throw new CpuFault(NM);
+  if (cpu.ea(i) & 15) throw new CpuFault(GP, 0);
   if (!cpu.fpu) throw new CpuFault(UD);
-  cpu.fpu.fxsave(cpu, lin);
+  cpu.fpu.fxsave(cpu, i);
 };
 
 export const fxrstorHandler: Handler = (cpu, i) => {
-  if (cpu.cr[0] & (CR0_EM | CR0_TS)) throw new CpuFault(NM);
-  const lin = cpu.ea(i);
-  if (lin & 15) throw new CpuFault(GP, 0);
+  if (cpu.cr[0] & CR0_EM) throw new CpuFault(UD);
+  if (cpu.cr[0] & CR0_TS) throw new CpuFault(NM);
+  if (cpu.ea(i) & 15) throw new CpuFault(GP, 0);
   if (!cpu.fpu) throw new CpuFault(UD);
-  cpu.fpu.fxrstor(cpu, lin);
+  cpu.fpu.fxrstor(cpu, i);
 };
 
 export { getZF, markAccessed };

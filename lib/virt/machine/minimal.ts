@@ -5,8 +5,9 @@
  * until the guest exits, halts with interrupts off, or the instruction budget is spent.
  */
 import { type AccessSize, Bus, type PortDevice } from "../../devices/bus.ts";
-import { Cpu, type FpuUnit } from "../../cpu/cpu.ts";
-import { loadMultiboot, type MultibootModule } from "./multiboot.ts";
+import { Cpu } from "../../cpu/cpu.ts";
+import { X87 } from "../../cpu/x87.ts";
+import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS, type MultibootModule } from "./multiboot.ts";
 
 export interface MinimalOptions {
   ramSize?: number;
@@ -15,8 +16,8 @@ export interface MinimalOptions {
   modules?: MultibootModule[];
   /** CPU model (models.ts); default qemu32. */
   cpuModel?: string;
-  /** An FPU to attach (lib/cpu/fpu), for guests that use x87 instructions. */
-  fpu?: FpuUnit;
+  /** Attach the x87 FPU (default true, as every model here has one). */
+  fpu?: boolean;
 }
 
 export interface MinimalResult {
@@ -56,17 +57,19 @@ export function createMinimalMachine(
     },
   });
   const cpu = new Cpu(bus, { model: options.cpuModel });
-  if (options.fpu) {
-    cpu.fpu = options.fpu;
-    options.fpu.reset();
-  }
+  if (options.fpu !== false) cpu.fpu = new X87(cpu);
   return { bus, cpu, serial };
 }
 
 export function runMinimal(image: Uint8Array, options: MinimalOptions = {}): MinimalResult {
   const { bus, cpu, serial } = createMinimalMachine(options);
   const boot = loadMultiboot(bus, image, { cmdline: options.cmdline, modules: options.modules });
-  cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx });
+  cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx }, {
+    base: boot.gdtBase,
+    limit: boot.gdtLimit,
+    cs: MULTIBOOT_CS,
+    ds: MULTIBOOT_DS,
+  });
   const max = options.maxInstructions ?? 2_000_000_000;
   let reason = "budget";
   while (cpu.instructions < max) {

@@ -14,6 +14,24 @@ import { LibError } from "../../errors.ts";
 export const MULTIBOOT_MAGIC = 0x1badb002;
 export const MULTIBOOT_BOOTLOADER_MAGIC = 0x2badb002;
 const MBI_ADDR = 0x9500;
+/**
+ * QEMU 7.2's multiboot option ROM leaves its GDT here (SGDT in a guest shows it): null, flat 32-bit
+ * code (0x08), flat data (0x10, accessed), 16-bit code (0x18), 16-bit data (0x20).
+ */
+export const MULTIBOOT_GDT_BASE = 0xcb2b8;
+const GDT: readonly number[] = [
+  0,
+  0,
+  0x0000ffff,
+  0x00cf9a00,
+  0x0000ffff,
+  0x00cf9300,
+  0x0000ffff,
+  0x00009e00,
+  0x0000ffff,
+  0x00009200,
+];
+export const MULTIBOOT_CS = 0x08, MULTIBOOT_DS = 0x10;
 const MMAP_ADDR = 0x9000;
 
 /** The image is not a multiboot kernel, or its header asks for something impossible. */
@@ -36,6 +54,9 @@ export interface MultibootOptions {
 
 export interface MultibootEntry {
   entry: number;
+  /** The GDT the loader wrote (CS = MULTIBOOT_CS, other segments MULTIBOOT_DS). */
+  gdtBase: number;
+  gdtLimit: number;
   eax: number;
   ebx: number;
   /** Highest byte address used by kernel, modules and strings (exclusive). */
@@ -177,5 +198,15 @@ function buildMbi(bus: Bus, entry: number, kernelEnd: number, options: Multiboot
   v.setUint32(48, MMAP_ADDR, true);
   v.setUint32(64, loaderName, true);
   bus.writeBytes(MBI_ADDR, mbi);
-  return { entry, eax: MULTIBOOT_BOOTLOADER_MAGIC, ebx: MBI_ADDR, end: at };
+  const gdt = new Uint8Array(GDT.length * 4);
+  GDT.forEach((w, k) => new DataView(gdt.buffer).setUint32(k * 4, w, true));
+  bus.writeBytes(MULTIBOOT_GDT_BASE, gdt, true);
+  return {
+    entry,
+    eax: MULTIBOOT_BOOTLOADER_MAGIC,
+    ebx: MBI_ADDR,
+    end: at,
+    gdtBase: MULTIBOOT_GDT_BASE,
+    gdtLimit: gdt.length - 1,
+  };
 }

@@ -1,0 +1,103 @@
+/**
+ * Plugs the x87 FPU (lib/cpu/fpu, its own module) into the integer core: an FpuHost over the Cpu
+ * (segmented memory with the core's faults, lazy EFLAGS, CR0/CR4, #MF/#UD/#GP as CpuFaults) and
+ * the FpuUnit the x87 handlers call. FERR# (CR0.NE=0) goes to `onFerr`, which the PC board routes
+ * to IRQ13; the minimal machine leaves it unconnected.
+ */
+import type { Cpu, FpuUnit } from "./cpu.ts";
+import { CpuFault } from "./faults.ts";
+import { readEflags } from "./flags.ts";
+import { execute, FpuState, fwait, fxrstor, fxsave } from "./fpu/mod.ts";
+import type { FpuHost, FpuInstruction } from "./fpu/mod.ts";
+import type { Insn } from "./insn.ts";
+import { protectedMode } from "./segmentation.ts";
+import { CS } from "./state.ts";
+import { writeEflags } from "./exec/system.ts";
+
+class CoreHost implements FpuHost {
+  constructor(private readonly cpu: Cpu, private readonly unit: X87) {}
+  private lin(seg: number, offset: number): number {
+    return (this.cpu.segBase[seg] + offset) | 0;
+  }
+  read8(seg: number, offset: number): number {
+    return this.cpu.rd8(this.lin(seg, offset));
+  }
+  read16(seg: number, offset: number): number {
+    return this.cpu.rd16(this.lin(seg, offset));
+  }
+  read32(seg: number, offset: number): number {
+    return this.cpu.rd32(this.lin(seg, offset)) >>> 0;
+  }
+  write8(seg: number, offset: number, value: number): void {
+    this.cpu.wr8(this.lin(seg, offset), value);
+  }
+  write16(seg: number, offset: number, value: number): void {
+    this.cpu.wr16(this.lin(seg, offset), value);
+  }
+  write32(seg: number, offset: number, value: number): void {
+    this.cpu.wr32(this.lin(seg, offset), value);
+  }
+  selector(seg: number): number {
+    return this.cpu.segSel[seg];
+  }
+  eflags(): number {
+    return readEflags(this.cpu);
+  }
+  setEflags(mask: number, value: number): void {
+    writeEflags(this.cpu, value, mask);
+  }
+  cr0(): number {
+    return this.cpu.cr[0];
+  }
+  cr4(): number {
+    return this.cpu.cr[4];
+  }
+  protectedMode(): boolean {
+    return protectedMode(this.cpu);
+  }
+  setAx(value: number): void {
+    this.cpu.setReg(1, 0, value);
+  }
+  fault(vector: number): never {
+    throw new CpuFault(vector, 0);
+  }
+  ferr(): void {
+    this.unit.onFerr?.();
+  }
+}
+
+export class X87 implements FpuUnit {
+  readonly state = new FpuState();
+  onFerr: (() => void) | undefined;
+  private readonly host: CoreHost;
+  private readonly ins: FpuInstruction = { cs: 0, eip: 0, operand32: true };
+
+  constructor(cpu: Cpu) {
+    this.host = new CoreHost(cpu, this);
+  }
+
+  execute(cpu: Cpu, i: Insn): void {
+    this.ins.cs = cpu.segSel[CS];
+    this.ins.eip = cpu.insnEip;
+    this.ins.operand32 = i.opsize32;
+    const modrm = (i.mod << 6) | (i.reg << 3) | i.rm;
+    const memory = i.mod !== 3;
+    execute(this.state, this.host, this.ins, i.entry!.opcode, modrm, i.seg, memory ? cpu.offset(i) >>> 0 : 0);
+  }
+
+  wait(_cpu: Cpu): void {
+    fwait(this.state, this.host);
+  }
+
+  fxsave(cpu: Cpu, i: Insn): void {
+    fxsave(this.state, this.host, i.opsize32, i.seg, cpu.offset(i) >>> 0);
+  }
+
+  fxrstor(cpu: Cpu, i: Insn): void {
+    fxrstor(this.state, this.host, i.opsize32, i.seg, cpu.offset(i) >>> 0);
+  }
+
+  reset(): void {
+    this.state.reset();
+  }
+}
