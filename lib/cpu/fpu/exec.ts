@@ -43,6 +43,7 @@ import {
   PC_SINGLE,
   RC_CHOP,
   RC_DOWN,
+  RC_NEAREST,
   RC_UP,
   W_EMPTY,
   W_FCS,
@@ -221,10 +222,26 @@ function finish(r: number, err: number, finiteInputs: boolean): number {
   }
   if (pc === PC_SINGLE && Number.isFinite(r)) {
     const f = R.toFloat32(r, mode);
-    // The second rounding decides unless it was exact; then the first one's error stands.
-    if (R.errSign !== 0) err = R.errSign, r = f;
-    else r = R.direct(r, err, mode), err = R.errSign;
-  } else if (pc === PC_DOUBLE || pc !== PC_SINGLE) {
+    if (R.errSign !== 0) {
+      // r is not a float32, and r - f dominates the first rounding's error, except when r sits
+      // exactly halfway between two floats under round-to-nearest: then that error decides.
+      let out = f;
+      if (mode === RC_NEAREST && err !== 0) {
+        const other = R.nextFloat32(f, r > f ? 1 : -1);
+        if (r - f === other - r && (err > 0) === (other > f)) out = other;
+      }
+      err = Math.sign(r - out);
+      r = out;
+    } else if (err !== 0) {
+      // r is a float32 but the exact value is not: directed modes step one float32 ulp.
+      let out = r;
+      if (mode === RC_DOWN && err < 0) out = R.nextFloat32(r, -1);
+      else if (mode === RC_UP && err > 0) out = R.nextFloat32(r, 1);
+      else if (mode === RC_CHOP && (r > 0 ? err < 0 : err > 0)) out = R.nextFloat32(r, r > 0 ? -1 : 1);
+      if (out !== r) err = -err;
+      r = out;
+    }
+  } else {
     r = R.direct(r, err, mode);
     err = R.errSign;
   }
