@@ -19,3 +19,5 @@ export * from "./ide_identify.ts";
 export * from "./ide.ts";
 export * from "./atapi.ts";
 export * from "./piix_ide.ts";
+export * from "./apic.ts";
+export * from "./ioapic.ts";
