@@ -7,7 +7,7 @@
 import { ErrnoError } from "../../errors.ts";
 import { findModule, findParam } from "./table.ts";
 import { paramAsNumber } from "./params.ts";
-import { processStartTime } from "./state.ts";
+import { ownStartTime } from "./liveness.ts";
 import { isExitReasonName, isStatName, type StatName } from "./stats.ts";
 import { defaultEnv, type EnvLookup, ModuleSystem } from "./system.ts";
 import { resolveRoot } from "./state.ts";
@@ -43,7 +43,7 @@ export class DevKvm {
   static open(options: DevKvmOptions = {}): DevKvm {
     const env = options.env ?? defaultEnv;
     const system = new ModuleSystem(options.root ?? resolveRoot(undefined, env), env);
-    const start = processStartTime(Deno.pid);
+    const start = ownStartTime();
     const handle = system.modify((k) => k.openDevKvm(Deno.pid, start));
     return new DevKvm(system, handle.id, handle.modules[1]);
   }

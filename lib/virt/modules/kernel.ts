@@ -8,7 +8,8 @@
 import { ErrnoError } from "../../errors.ts";
 import { findModule, findParam, MODULES, type ModuleSpec } from "./table.ts";
 import { parseParamValue, splitOptions } from "./params.ts";
-import { handleAlive, type KernelState, type KvmHandle, type LoadedModule } from "./state.ts";
+import type { KernelState, KvmHandle, LoadedModule } from "./state.ts";
+import { aliveHolders } from "./liveness.ts";
 import type { HostConfig } from "./host.ts";
 
 export const VENDOR_MODULES = MODULES.filter((m) => m.vendor).map((m) => m.name);
@@ -45,9 +46,16 @@ export class Kernel {
     return this.state.modules.find((m) => m.name === name);
   }
 
+  /** Liveness of the handles present when first asked; handles opened later are alive. */
+  #alive: Map<number, boolean> | undefined;
+
   /** Handles whose process still runs; dead holders do not count (pruned on the next write). */
   liveHandles(): KvmHandle[] {
-    return this.state.handles.filter(handleAlive);
+    if (!this.#alive) {
+      const verdicts = aliveHolders(this.state.handles);
+      this.#alive = new Map(this.state.handles.map((h, i) => [h.id, verdicts[i]]));
+    }
+    return this.state.handles.filter((h) => this.#alive!.get(h.id) ?? true);
   }
 
   /** Loaded modules that depend on `name` (the entries of /sys/module/<name>/holders/). */

@@ -170,23 +170,3 @@ export class StateStore {
     atomicWrite(file, "");
   }
 }
-
-let procUsable: boolean | undefined;
-
-/** Field 22 of /proc/<pid>/stat (start time in clock ticks), or null when the process is gone. */
-export function processStartTime(pid: number): string | null {
-  try {
-    const stat = Deno.readTextFileSync(`/proc/${pid}/stat`);
-    return stat.slice(stat.lastIndexOf(")") + 2).split(" ")[19] ?? null;
-  } catch {
-    return null;
-  }
-}
-
-/** Whether the process that opened a handle still runs; without a /proc we cannot tell, so yes. */
-export function handleAlive(h: KvmHandle): boolean {
-  procUsable ??= processStartTime(Deno.pid) !== null;
-  if (!procUsable) return true;
-  const start = processStartTime(h.pid);
-  return start !== null && (h.start === null || h.start === start);
-}
