@@ -97,6 +97,14 @@ export interface OpenOptions {
   openBacking?: boolean;
 }
 
+/** How `qemu-img resize` grows or shrinks an image. */
+export interface ResizeOptions {
+  /** How the grown part is allocated (default off). */
+  preallocation?: Preallocation;
+  /** Allow the size to go down (`--shrink`). */
+  shrink?: boolean;
+}
+
 export interface BlockDriver {
   readonly format: string;
   readonly filename: string;
@@ -114,5 +122,30 @@ export interface BlockDriver {
   blockStatus(offset: number, length: number): BlockStatus;
   info(): ImageInfo;
   check(repair?: "leaks" | "all"): CheckResult;
+  /** Changes the guest-visible size (`qemu-img resize`). */
+  resize?(size: number, options?: ResizeOptions): void;
   close(): void;
+
+  // Optional operations qemu-img needs (cli/qemu-img, lib/image/ops); a format without one
+  // answers as QEMU does for a driver without the callback (e.g. "Operation not supported").
+  /** Internal snapshots (`qemu-img snapshot -c/-a/-d`); `idOrName` matches the id first, then the name. */
+  snapshotCreate?(name: string, time: { dateSec: number; dateNsec: number }): void;
+  snapshotApply?(idOrName: string): void;
+  snapshotDelete?(idOrName: string): void;
+  /**
+   * Rewrites the backing file name and format in the header (`rebase`, `commit`); the open
+   * backing chain is not changed. undefined removes the backing file.
+   */
+  changeBackingFile?(filename: string | undefined, format: string | undefined): void;
+  /** Drops every allocation of this layer so it reads through to its backing file (`commit` without -d). */
+  makeEmpty?(): void;
+  /** `qemu-img amend -o`: the options given, by CreateOptions name. */
+  amend?(options: Partial<CreateOptions>): void;
+  /** Cluster size and algorithm for writeCompressed, when the format supports compression. */
+  readonly compression?: { clusterSize: number; type: "zlib" | "zstd" };
+  /**
+   * Writes one whole cluster (at a cluster-aligned guest offset) whose data the caller already
+   * compressed (raw deflate or a zstd frame) so compression can run off the driver's thread.
+   */
+  writeCompressed?(offset: number, compressed: Uint8Array): void;
 }

@@ -1,0 +1,130 @@
+/**
+ * The host file under an image: positioned reads and writes (pread/pwrite, one syscall each via
+ * node:fs), size, truncation, allocation accounting and flushing. Every format driver does its I/O
+ * through this one class, so errno-to-message translation lives in one place.
+ */
+import * as fs from "node:fs";
+import { ImageError } from "./block_driver.ts";
+
+/** strerror(3) texts for the codes node:fs reports, as QEMU prints them after a file name. */
+const STRERROR: Record<string, string> = {
+  ENOENT: "No such file or directory",
+  EACCES: "Permission denied",
+  EISDIR: "Is a directory",
+  EROFS: "Read-only file system",
+  ENOSPC: "No space left on device",
+  EFBIG: "File too large",
+  EINVAL: "Invalid argument",
+  EIO: "Input/output error",
+  ENOTDIR: "Not a directory",
+  EPERM: "Operation not permitted",
+  EEXIST: "File exists",
+  ELOOP: "Too many levels of symbolic links",
+};
+
+/** The strerror text for a node:fs or Deno error, falling back to its message. */
+export function strerror(e: unknown): string {
+  const code = (e as { code?: string }).code;
+  if (code && STRERROR[code]) return STRERROR[code];
+  if (e instanceof Deno.errors.NotFound) return STRERROR.ENOENT;
+  if (e instanceof Deno.errors.PermissionDenied) return STRERROR.EACCES;
+  if (e instanceof Deno.errors.IsADirectory) return STRERROR.EISDIR;
+  return e instanceof Error ? e.message : String(e);
+}
+
+export class HostFile {
+  #closed = false;
+  private constructor(readonly path: string, readonly fd: number, readonly readOnly: boolean) {}
+
+  /** Opens an existing file; the error reads like QEMU's file protocol: `Could not open 'x': <strerror>`. */
+  static open(path: string, readOnly: boolean): HostFile {
+    try {
+      const fd = fs.openSync(path, readOnly ? "r" : "r+");
+      if (fs.fstatSync(fd).isDirectory()) {
+        fs.closeSync(fd);
+        throw Object.assign(new Error("dir"), { code: "EISDIR" });
+      }
+      return new HostFile(path, fd, readOnly);
+    } catch (e) {
+      throw new ImageError(`Could not open '${path}': ${strerror(e)}`, { cause: e });
+    }
+  }
+
+  /** Creates (or truncates) a file for writing, as `qemu-img create` does. */
+  static create(path: string): HostFile {
+    try {
+      return new HostFile(path, fs.openSync(path, "w+"), false);
+    } catch (e) {
+      throw new ImageError(`Could not create '${path}': ${strerror(e)}`, { cause: e });
+    }
+  }
+
+  /** Reads buf.length bytes at pos; bytes past the end of the file read as zeros. Returns bytes read from the file. */
+  pread(buf: Uint8Array, pos: number): number {
+    let done = 0;
+    while (done < buf.length) {
+      let n: number;
+      try {
+        n = fs.readSync(this.fd, buf, done, buf.length - done, pos + done);
+      } catch (e) {
+        throw new ImageError(`Could not read '${this.path}': ${strerror(e)}`, { cause: e });
+      }
+      if (n === 0) break;
+      done += n;
+    }
+    if (done < buf.length) buf.fill(0, done);
+    return done;
+  }
+
+  pwrite(buf: Uint8Array, pos: number): void {
+    if (this.readOnly) throw new ImageError(`Could not write '${this.path}': Bad file descriptor`);
+    let done = 0;
+    while (done < buf.length) {
+      try {
+        done += fs.writeSync(this.fd, buf, done, buf.length - done, pos + done);
+      } catch (e) {
+        throw new ImageError(`Could not write '${this.path}': ${strerror(e)}`, { cause: e });
+      }
+    }
+  }
+
+  size(): number {
+    return fs.fstatSync(this.fd).size;
+  }
+
+  /** Bytes the file occupies on the host disk (st_blocks * 512), what `actual-size` reports. */
+  allocatedBytes(): number {
+    const st = fs.fstatSync(this.fd);
+    return st.blocks !== null && st.blocks !== undefined ? st.blocks * 512 : st.size;
+  }
+
+  truncate(length: number): void {
+    try {
+      fs.ftruncateSync(this.fd, length);
+    } catch (e) {
+      throw new ImageError(`Could not resize '${this.path}': ${strerror(e)}`, { cause: e });
+    }
+  }
+
+  /** Writes real zeros over [pos, pos+length), bounded memory; how `preallocation=full` allocates. */
+  fillZeroes(pos: number, length: number): void {
+    const chunk = new Uint8Array(Math.min(length, 1 << 20));
+    while (length > 0) {
+      const n = Math.min(length, chunk.length);
+      this.pwrite(chunk.subarray(0, n), pos);
+      pos += n;
+      length -= n;
+    }
+  }
+
+  sync(): void {
+    if (this.readOnly) return;
+    fs.fdatasyncSync(this.fd);
+  }
+
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    fs.closeSync(this.fd);
+  }
+}

@@ -1,0 +1,80 @@
+/**
+ * qcow2 cluster compression: compression_type 0 is raw deflate (RFC 1951, no zlib header, 4 KiB
+ * window as QEMU uses), 1 is zstd, both through node:zlib. A compressed cluster sits in
+ * 512-byte-sector granules that may hold the start of the next compressed cluster, so reading one
+ * must stop where its stream ends: inflate ignores trailing bytes on its own, and for zstd the
+ * frame's length is found by walking its block headers (node's zstd refuses trailing bytes).
+ */
+import * as zlib from "node:zlib";
+import { Buffer } from "node:buffer";
+import { ImageError } from "../block_driver.ts";
+
+export const COMPRESSION_ZLIB = 0;
+export const COMPRESSION_ZSTD = 1;
+export const COMPRESSION_NAMES = ["zlib", "zstd"] as const;
+
+/**
+ * Compresses one cluster. Returns undefined when the result would not be smaller than the
+ * cluster, in which case QEMU (and we) store the cluster uncompressed.
+ */
+export function compressCluster(type: number, data: Uint8Array): Uint8Array | undefined {
+  const out = type === COMPRESSION_ZSTD
+    ? zlib.zstdCompressSync(data)
+    : zlib.deflateRawSync(data, { windowBits: 12, memLevel: 9 });
+  return out.length < data.length ? new Uint8Array(out.buffer, out.byteOffset, out.length) : undefined;
+}
+
+/** The async form, so a convert engine can compress several clusters while another is written. */
+export function compressClusterAsync(type: number, data: Uint8Array): Promise<Uint8Array | undefined> {
+  return new Promise((resolve, reject) => {
+    const done = (err: Error | null, out: Buffer) => {
+      if (err) reject(err);
+      else {resolve(
+          out.length < data.length ? new Uint8Array(out.buffer, out.byteOffset, out.length) : undefined,
+        );}
+    };
+    if (type === COMPRESSION_ZSTD) zlib.zstdCompress(data, done);
+    else zlib.deflateRaw(data, { windowBits: 12, memLevel: 9 }, done);
+  });
+}
+
+/** Decompresses a compressed cluster's bytes into `out` (exactly one cluster). */
+export function decompressCluster(type: number, src: Uint8Array, out: Uint8Array): void {
+  let result: Buffer;
+  try {
+    if (type === COMPRESSION_ZSTD) {
+      result = zlib.zstdDecompressSync(src.subarray(0, zstdFrameLength(src)));
+    } else {
+      result = zlib.inflateRawSync(src, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+    }
+  } catch (e) {
+    throw new ImageError(`Could not decompress cluster: ${(e as Error).message}`, { cause: e });
+  }
+  if (result.length < out.length) {
+    throw new ImageError("Could not decompress cluster: stream ended early");
+  }
+  out.set(result.subarray(0, out.length));
+}
+
+/** The length of the zstd frame at the start of src (RFC 8878 section 3.1.1). */
+export function zstdFrameLength(src: Uint8Array): number {
+  if (src.length < 6 || src[0] !== 0x28 || src[1] !== 0xb5 || src[2] !== 0x2f || src[3] !== 0xfd) {
+    throw new ImageError("Could not decompress cluster: not a zstd frame");
+  }
+  const fhd = src[4];
+  const single = (fhd >> 5) & 1;
+  const fcsSize = [single, 2, 4, 8][fhd >> 6];
+  const dictSize = [0, 1, 2, 4][fhd & 3];
+  let off = 5 + (single ? 0 : 1) + dictSize + fcsSize;
+  for (;;) {
+    if (off + 3 > src.length) throw new ImageError("Could not decompress cluster: truncated zstd frame");
+    const header = src[off] | (src[off + 1] << 8) | (src[off + 2] << 16);
+    const type = (header >> 1) & 3;
+    const size = header >>> 3;
+    off += 3 + (type === 1 ? 1 : size);
+    if (header & 1) break;
+  }
+  if (fhd & 4) off += 4;
+  if (off > src.length) throw new ImageError("Could not decompress cluster: truncated zstd frame");
+  return off;
+}
