@@ -1,7 +1,8 @@
 /**
  * The FPU guests (tests/guests/fpu) run on the FPU through a minimal integer runner and must print
  * what QEMU printed when their goldens were recorded: byte for byte for fpu_exact; for fpu_qemu_diff
- * (QEMU departs from the SDM) and fpu_precision (80-bit results we hold in doubles) exactly the
+ * and fpu_unmasked (QEMU departs from the SDM) and fpu_precision (80-bit results we hold in
+ * doubles) exactly the
  * lines marked "[differs]" in the guest's header differ, and our output equals <name>.sdm.txt.
  */
 import assert from "node:assert/strict";
@@ -30,7 +31,7 @@ Deno.test("fpu_exact prints what QEMU printed", () => {
   assert.equal(ours.exit, qemu.exit);
 });
 
-for (const name of ["fpu_qemu_diff", "fpu_precision"]) {
+for (const name of ["fpu_qemu_diff", "fpu_precision", "fpu_unmasked"]) {
   Deno.test(`${name} differs from QEMU exactly on its documented lines, and prints what we committed`, () => {
     const ours = runGuest(name);
     const qemu = golden(name);

@@ -383,6 +383,18 @@ export class MiniMachine implements FpuHost {
           } else this.view.setUint32(addr, this.fetch32(), true);
           return;
         }
+        case 0x83: {
+          const modrm = this.fetch8();
+          if (modrm !== 0xc8) break; // or eax, imm8
+          this.logic32(r[0] |= this.fetch8() << 24 >> 24);
+          return;
+        }
+        case 0x8b: {
+          const modrm = this.fetch8();
+          if ((modrm & 0xc7) !== 0x05) break; // mov r32, [disp32]
+          r[modrm >> 3 & 7] = this.view.getUint32(this.fetch32(), true);
+          return;
+        }
         case 0x0d:
           this.logic32(r[0] |= this.fetch32());
           return;
