@@ -66,7 +66,8 @@ export class IdeDrive {
   /** Sectors per transfer block for READ/WRITE MULTIPLE (0 = not set). */
   multSectors = MAX_MULT_SECTORS;
   writeCache = true;
-  xferMode = 0x0c;
+  /** QEMU reports UDMA mode 5 selected until SET FEATURES says otherwise. */
+  xferMode = 0x45;
 
   // Task file (each drive keeps its own copy; writes go to both, as on the cable).
   feature = 0;
@@ -421,6 +422,7 @@ export class IdeChannel implements PortDevice {
     disk([0x25], (ch, d) => ch.dmaTransfer(d, true), true);
     disk([0xca, 0xcb], (ch, d) => ch.dmaTransfer(d, false));
     disk([0x35], (ch, d) => ch.dmaTransfer(d, false), true);
+    disk([0x06], (ch, d) => ch.dataSetManagement(d), true);
     disk([0x40, 0x41], (ch, d) => ch.verify(d));
     disk([0x42], (ch, d) => ch.verify(d), true);
     disk([0xc6], (ch, d) => {
@@ -485,6 +487,34 @@ export class IdeChannel implements PortDevice {
     t[0xa0] = { atapi: true, run: (ch, d) => ch.packet(d) };
     return t;
   })();
+
+  /** DATA SET MANAGEMENT with TRIM: DMA-out blocks of 8-byte ranges (48-bit LBA, 16-bit count). */
+  private dataSetManagement(d: IdeDrive): void {
+    if (!(d.feature & 1) || !this.dma || !d.driver || d.driver.readOnly) {
+      this.abort(d);
+      return;
+    }
+    const driver = d.driver;
+    const blocks = d.taskCount();
+    const total = d.totalSectors;
+    let bad = false;
+    d.status = READY_STAT | SEEK_STAT | DRQ_STAT;
+    this.dma.submit({
+      toMemory: false,
+      length: blocks * SECTOR_SIZE,
+      transfer: (_pos, chunk) => {
+        const v = new DataView(chunk.buffer, chunk.byteOffset, chunk.length);
+        for (let i = 0; i + 8 <= chunk.length; i += 8) {
+          const count = v.getUint16(i + 6, true);
+          if (!count) continue;
+          const lba = v.getUint32(i, true) + v.getUint16(i + 4, true) * 0x100000000;
+          if (lba + count > total) bad = true;
+          else driver.discard(lba * SECTOR_SIZE, count * SECTOR_SIZE);
+        }
+      },
+      done: (_moved, error) => error !== undefined || bad ? this.abort(d) : this.complete(d),
+    });
+  }
 
   private verify(d: IdeDrive): void {
     if (this.checkRange(d, d.taskSector(), d.taskCount())) {

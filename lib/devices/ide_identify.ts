@@ -81,6 +81,7 @@ export function identifyDevice(p: IdentifyParams): Uint8Array {
   w[66] = 120;
   w[67] = 120;
   w[68] = 120;
+  w[69] = 1 << 14;
   w[80] = 0xf0;
   w[81] = 0x16;
   w[82] = (1 << 14) | (1 << 5) | 1; // NOP, write cache, SMART
@@ -93,6 +94,8 @@ export function identifyDevice(p: IdentifyParams): Uint8Array {
   w[93] = 1 | (1 << 14) | 0x2000;
   const big = BigInt(p.totalSectors);
   for (let i = 0; i < 4; i++) w[100 + i] = Number((big >> BigInt(16 * i)) & 0xffffn);
+  w[106] = 0x6000; // one 512-byte logical sector per physical sector
+  w[169] = 1; // DATA SET MANAGEMENT TRIM
   return toBytes(w);
 }
 
@@ -119,7 +122,6 @@ export function identifyPacketDevice(p: { serial: string; model: string; xferMod
   w[71] = 30;
   w[72] = 30;
   w[80] = 0x1e;
-  w[82] = (1 << 4) | (1 << 9); // PACKET, DEVICE RESET
   w[88] = 0x3f | ((p.xferMode >> 3) === 8 ? 1 << (8 + (p.xferMode & 7)) : 0);
   return toBytes(w);
 }

@@ -14,6 +14,8 @@ export const RTC_HOURS = 0x04, RTC_HOURS_ALARM = 0x05, RTC_DAY_OF_WEEK = 0x06, R
 export const RTC_MONTH = 0x08, RTC_YEAR = 0x09;
 export const RTC_REG_A = 0x0a, RTC_REG_B = 0x0b, RTC_REG_C = 0x0c, RTC_REG_D = 0x0d;
 export const RTC_CENTURY = 0x32;
+/** IBM PS/2 keeps a second copy of the century here; QEMU fills both. */
+export const RTC_PS2_CENTURY = 0x37;
 
 const REG_A_UIP = 0x80;
 const REG_B_SET = 0x80,
@@ -96,7 +98,7 @@ export class Rtc implements PortDevice {
     c[0x5c] = above4g >> 8 & 0xff;
     c[0x5d] = above4g >> 16 & 0xff;
     c[0x5f] = cpus - 1;
-    c[0x14] = 0x06; // equipment: FPU, PS/2 mouse
+    c[0x14] = (c[0x14] & 0xc1) | 0x06; // equipment: FPU, PS/2 mouse (bit 0, floppies, is the machine's)
   }
 
   private wallSecond(now: number): number {
@@ -141,7 +143,40 @@ export class Rtc implements PortDevice {
   }
 
   private writeCentury(d = this.guestDate()): void {
-    this.cmos[RTC_CENTURY] = this.encode(Math.floor(d.getUTCFullYear() / 100));
+    this.cmos[RTC_CENTURY] = this.cmos[RTC_PS2_CENTURY] = this.encode(Math.floor(d.getUTCFullYear() / 100));
+  }
+
+  /**
+   * The hard-disk bytes of a BIOS's CMOS for IDE unit 0 or 1 (primary master/slave), as QEMU's
+   * pc_cmos_init_late writes them: type 0xF with extended type 47 and the user-defined geometry.
+   */
+  setHardDisk(
+    unit: 0 | 1,
+    g: { cylinders: number; heads: number; sectors: number },
+    lbaTranslation = false,
+  ): void {
+    const c = this.cmos;
+    c[0x12] = unit === 0 ? (c[0x12] & 0x0f) | 0xf0 : (c[0x12] & 0xf0) | 0x0f;
+    c[0x19 + unit] = 47;
+    const at = unit === 0 ? 0x1b : 0x24;
+    c[at] = g.cylinders & 0xff;
+    c[at + 1] = g.cylinders >> 8;
+    c[at + 2] = g.heads;
+    c[at + 3] = 0xff; // write precompensation: none
+    c[at + 4] = 0xff;
+    c[at + 5] = 0xc0 | (g.heads > 8 ? 0x08 : 0);
+    c[at + 6] = g.cylinders & 0xff; // landing zone
+    c[at + 7] = g.cylinders >> 8;
+    c[at + 8] = g.sectors;
+    if (lbaTranslation) c[0x39] |= 1 << (unit * 2);
+  }
+
+  /** `-boot order=`: the BIOS boot sequence bytes (a/b floppy 1, c disk 2, d CD 3, n network 4). */
+  setBootOrder(order: string, floppySignatureCheck = true): void {
+    const code = (ch: string | undefined) =>
+      ({ a: 1, b: 1, c: 2, d: 3, n: 4 } as Record<string, number>)[ch ?? ""] ?? 0;
+    this.cmos[0x3d] = (code(order[1]) << 4) | code(order[0]);
+    this.cmos[0x38] = (code(order[2]) << 4) | (floppySignatureCheck ? 0 : 1);
   }
 
   /** Takes registers 0-9 and the century as the new time (after SET is cleared or a time write). */

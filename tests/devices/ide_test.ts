@@ -69,6 +69,152 @@ function imageFile(size: number, fill?: (buf: Uint8Array) => void): string {
   return path;
 }
 
+/**
+ * The non-zero words of IDENTIFY DEVICE (16 MiB disk at ide0) and IDENTIFY PACKET DEVICE (CD at
+ * ide2) as qemu-system-i386 7.2 returned them to a probe guest booted with -kernel.
+ */
+const QEMU_IDENTIFY_DISK_16M: [number, number][] = [
+  [0, 0x40],
+  [1, 0x20],
+  [3, 0x10],
+  [4, 0x7e00],
+  [5, 0x200],
+  [6, 0x3f],
+  [10, 0x514d],
+  [11, 0x3030],
+  [12, 0x3030],
+  [13, 0x3120],
+  [14, 0x2020],
+  [15, 0x2020],
+  [16, 0x2020],
+  [17, 0x2020],
+  [18, 0x2020],
+  [19, 0x2020],
+  [20, 0x3],
+  [21, 0x200],
+  [22, 0x4],
+  [23, 0x322e],
+  [24, 0x352b],
+  [25, 0x2020],
+  [26, 0x2020],
+  [27, 0x5145],
+  [28, 0x4d55],
+  [29, 0x2048],
+  [30, 0x4152],
+  [31, 0x4444],
+  [32, 0x4953],
+  [33, 0x4b20],
+  [34, 0x2020],
+  [35, 0x2020],
+  [36, 0x2020],
+  [37, 0x2020],
+  [38, 0x2020],
+  [39, 0x2020],
+  [40, 0x2020],
+  [41, 0x2020],
+  [42, 0x2020],
+  [43, 0x2020],
+  [44, 0x2020],
+  [45, 0x2020],
+  [46, 0x2020],
+  [47, 0x8010],
+  [48, 0x1],
+  [49, 0xb00],
+  [51, 0x200],
+  [52, 0x200],
+  [53, 0x7],
+  [54, 0x20],
+  [55, 0x10],
+  [56, 0x3f],
+  [57, 0x7e00],
+  [59, 0x110],
+  [60, 0x8000],
+  [62, 0x7],
+  [63, 0x7],
+  [64, 0x3],
+  [65, 0x78],
+  [66, 0x78],
+  [67, 0x78],
+  [68, 0x78],
+  [69, 0x4000],
+  [80, 0xf0],
+  [81, 0x16],
+  [82, 0x4021],
+  [83, 0x7400],
+  [84, 0x4000],
+  [85, 0x4021],
+  [86, 0x3400],
+  [87, 0x4000],
+  [88, 0x203f],
+  [93, 0x6001],
+  [100, 0x8000],
+  [106, 0x6000],
+  [169, 0x1],
+];
+const QEMU_IDENTIFY_CDROM: [number, number][] = [
+  [0, 0x85c0],
+  [10, 0x514d],
+  [11, 0x3030],
+  [12, 0x3030],
+  [13, 0x3320],
+  [14, 0x2020],
+  [15, 0x2020],
+  [16, 0x2020],
+  [17, 0x2020],
+  [18, 0x2020],
+  [19, 0x2020],
+  [20, 0x3],
+  [21, 0x200],
+  [22, 0x4],
+  [23, 0x322e],
+  [24, 0x352b],
+  [25, 0x2020],
+  [26, 0x2020],
+  [27, 0x5145],
+  [28, 0x4d55],
+  [29, 0x2044],
+  [30, 0x5644],
+  [31, 0x2d52],
+  [32, 0x4f4d],
+  [33, 0x2020],
+  [34, 0x2020],
+  [35, 0x2020],
+  [36, 0x2020],
+  [37, 0x2020],
+  [38, 0x2020],
+  [39, 0x2020],
+  [40, 0x2020],
+  [41, 0x2020],
+  [42, 0x2020],
+  [43, 0x2020],
+  [44, 0x2020],
+  [45, 0x2020],
+  [46, 0x2020],
+  [48, 0x1],
+  [49, 0x300],
+  [53, 0x7],
+  [62, 0x7],
+  [63, 0x7],
+  [64, 0x3],
+  [65, 0xb4],
+  [66, 0xb4],
+  [67, 0x12c],
+  [68, 0xb4],
+  [71, 0x1e],
+  [72, 0x1e],
+  [80, 0x1e],
+  [88, 0x203f],
+];
+
+function nonZeroWords(block: Uint8Array): [number, number][] {
+  const out: [number, number][] = [];
+  for (let i = 0; i < 256; i++) {
+    const w = block[2 * i] | (block[2 * i + 1] << 8);
+    if (w) out.push([i, w]);
+  }
+  return out;
+}
+
 function setup(drives: { disk?: BlockDriver; cdrom?: BlockDriver | "empty" }) {
   const bus = new Bus({ ramSize: 4 << 20 });
   const clock = new VirtualClock({ source: "manual" });
@@ -128,6 +274,7 @@ Deno.test("ide: IDENTIFY DEVICE gives QEMU's strings, geometry and LBA sizes", (
   assert.equal(w(100), 32768);
   assert.equal(w(83) & 0x0400, 0x0400);
   assert.equal(bus.in(0x1f7, 1), 0x50);
+  assert.deepEqual(nonZeroWords(id), QEMU_IDENTIFY_DISK_16M);
   // No slave: selecting it reads 0, commands to it are dropped.
   bus.out(0x1f6, 1, 0xb0);
   assert.equal(bus.in(0x1f7, 1), 0);
@@ -320,6 +467,7 @@ Deno.test("atapi: signature, IDENTIFY PACKET, INQUIRY, READ CAPACITY, READ(10) b
   const id = readWords(bus, 0x170, 256);
   assert.equal(id[1] >> 0, 0x85);
   assert.equal(ataString(id, 27, 20), "QEMU DVD-ROM");
+  assert.deepEqual(nonZeroWords(id), QEMU_IDENTIFY_CDROM);
   packet(bus, [0x12, 0, 0, 0, 36]);
   const inq = pioIn(bus);
   assert.equal(inq[0], 0x05);

@@ -110,6 +110,59 @@ Deno.test("rtc: NVRAM memory-size bytes as QEMU's pc machine fills them", () => 
   assert.equal(cmos(bus, 0x40), 0xaa);
 });
 
+/**
+ * Non-zero CMOS bytes 0x00-0x7F as qemu-system-i386 7.2 showed them to a probe guest (-m 128, a
+ * 16 MiB disk at ide0, -rtc base=2006-06-17T16:01:21, default boot order "cad"), without the floppy
+ * bytes (0x10, and bit 0 of 0x14), which belong to QEMU's floppy controller that our pc lacks.
+ */
+const QEMU_CMOS: [number, number][] = [
+  [0x0, 0x21],
+  [0x2, 0x1],
+  [0x4, 0x16],
+  [0x6, 0x7],
+  [0x7, 0x17],
+  [0x8, 0x6],
+  [0x9, 0x6],
+  [0xa, 0x26],
+  [0xb, 0x2],
+  [0xd, 0x80],
+  [0x12, 0xf0],
+  [0x14, 0x6],
+  [0x15, 0x80],
+  [0x16, 0x2],
+  [0x17, 0xff],
+  [0x18, 0xff],
+  [0x19, 0x2f],
+  [0x1b, 0x20],
+  [0x1d, 0x10],
+  [0x1e, 0xff],
+  [0x1f, 0xff],
+  [0x20, 0xc8],
+  [0x21, 0x20],
+  [0x23, 0x3f],
+  [0x30, 0xff],
+  [0x31, 0xff],
+  [0x32, 0x20],
+  [0x35, 0x7],
+  [0x37, 0x20],
+  [0x38, 0x30],
+  [0x3d, 0x12],
+];
+
+Deno.test("rtc: the whole CMOS matches QEMU's pc for the same configuration", () => {
+  const { bus, clock, isa } = machine();
+  const rtc = new Rtc(bus, clock, isa.line(8), { base: "2006-06-17T16:01:21" });
+  rtc.setMemory(128 << 20);
+  rtc.setHardDisk(0, { cylinders: 32, heads: 16, sectors: 63 });
+  rtc.setBootOrder("cad");
+  const got: [number, number][] = [];
+  for (let i = 0; i < 128; i++) {
+    const v = cmos(bus, i);
+    if (v) got.push([i, v]);
+  }
+  assert.deepEqual(got, QEMU_CMOS);
+});
+
 Deno.test("uart: divisor latch, transmit to the backend, THRE interrupt and IIR priorities", () => {
   const { bus, clock, isa } = machine();
   const out = new BufferBackend();
