@@ -342,10 +342,11 @@ export class Qcow2Driver implements BlockDriver {
     if (l1Index >= this.l1.length) return ClusterType.Unallocated;
     const l2 = this.l1[l1Index];
     if (!l2) return ClusterType.Unallocated;
-    if (l2 % this.clusterSize !== 0 || l2 + this.clusterSize > this.file.size()) {
+    let t = this.#l2Cache.get(l2);
+    if (!t) {
       this.#validL2Offset(l2, l1Index);
+      t = this.l2Table(l2);
     }
-    const t = this.l2Table(l2);
     const at = (cluster % this.l2Entries) * this.entryBytes;
     const hi = (this.#hi = t.view.getUint32(at));
     const lo = (this.#lo = t.view.getUint32(at + 4));
@@ -501,7 +502,9 @@ export class Qcow2Driver implements BlockDriver {
       data.set(this.l2Table(old).data);
       this.refs.freeLater(old);
     }
-    const t = { offset, data, view: new DataView(data.buffer), dirty: true };
+    // The table reaches the disk now: the file then covers it and a crash finds no garbage there.
+    this.file.pwrite(data, offset);
+    const t = { offset, data, view: new DataView(data.buffer), dirty: false };
     this.#cacheL2(t);
     this.l1[l1Index] = offset;
     this.l1Copied[l1Index] = 1;
