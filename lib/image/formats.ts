@@ -96,21 +96,16 @@ export function resolveBackingName(overlayPath: string, backing: string): string
 
 /**
  * Opens an image, probing its format when none is given, and (unless openBacking is false) its
- * whole backing chain, each layer read-only. Errors read `Could not open 'FILE': ...` as QEMU's do.
+ * whole backing chain, each layer read-only. Error messages are what QEMU prints after
+ * `Could not open 'FILE': ` (the CLI adds that prefix); a host file that cannot be opened already
+ * reads `Could not open 'FILE': <strerror>`, so the CLI's line shows it twice, as QEMU's does.
  */
 export function openImage(path: string, options: OpenImageOptions = {}): BlockDriver {
   return openLayer(path, options, new Set());
 }
 
 function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): BlockDriver {
-  let format = options.format;
-  try {
-    if (!format) format = probeFormat(path);
-  } catch (e) {
-    throw e instanceof ImageError
-      ? new ImageError(`Could not open '${path}': ${e.message}`, { cause: e })
-      : e;
-  }
+  const format = options.format ?? probeFormat(path);
   const driver = driverFor(format);
   const identity = fileIdentity(path);
   if (identity) seen.add(identity);
@@ -127,14 +122,7 @@ function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): 
       throw e;
     }
   };
-  try {
-    return driver.open(path, options, backing);
-  } catch (e) {
-    if (e instanceof ImageError && !e.message.startsWith(`Could not open '${path}'`)) {
-      throw new ImageError(`Could not open '${path}': ${e.message}`, { cause: e });
-    }
-    throw e;
-  }
+  return driver.open(path, options, backing);
 }
 
 /** A device:inode key, so the same file reached by two names is one layer. */
