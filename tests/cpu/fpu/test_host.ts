@@ -19,6 +19,8 @@ export class TestHost implements FpuHost {
   pm = true;
   ax = 0;
   ferrCount = 0;
+  /** Set to model CR4 (OSFXSR); left undefined, the FPU takes OSFXSR as set. */
+  cr4?: () => number;
   selectors = [0x23, 0x1b, 0x23, 0x2b, 0x33, 0x3b];
   read8(_s: number, o: number): number {
     return this.mem[o];
