@@ -1,0 +1,64 @@
+/** `qemu-img amend -o options`: img_amend() over the driver's amend(). */
+import { LibError } from "../../../lib/errors.ts";
+import { HELP, IMAGE_OPTS, OBJECT, parseCommand } from "../command.ts";
+import { openImage } from "../images.ts";
+import { createHelp, parseCreateOpts, toCreateOptions, wantsHelp } from "../qemu_opts.ts";
+import { CommandError, UsageError, writeOut } from "../report.ts";
+import { checkCacheMode } from "./convert.ts";
+
+/** The qcow2 options amend may change; the rest are creation-only. */
+const AMENDABLE = new Set([
+  "compat",
+  "lazy_refcounts",
+  "refcount_bits",
+  "size",
+  "backing_file",
+  "backing_fmt",
+  "data_file",
+  "data_file_raw",
+]);
+
+export function amend(argv: string[]): number {
+  const opts = parseCommand(argv, ":ho:f:t:pq", [HELP, OBJECT, IMAGE_OPTS, {
+    name: "force",
+    arg: "none",
+    key: "force",
+  }]);
+  checkCacheMode(opts.get("t"));
+  const options = opts.all("o").join(",");
+  if (!options) throw new UsageError("Must specify options (-o)");
+  const fmt = opts.get("f");
+  const filename = opts.operands.length === 1 ? opts.operands[0] : undefined;
+  if (wantsHelp(options) && fmt !== undefined) {
+    writeOut(createHelp(fmt, filename !== undefined));
+    return 0;
+  }
+  if (filename === undefined) throw new CommandError("Expecting one image file name");
+  const bs = openImage(filename, { format: fmt, readOnly: false });
+  try {
+    if (wantsHelp(options)) {
+      writeOut(createHelp(bs.format, true));
+      return 0;
+    }
+    if (!bs.amend) throw new CommandError(`Format driver '${bs.format}' does not support option amendment`);
+    const parsed = parseCreateOpts(bs.format, options);
+    for (const name of Object.keys(parsed.given)) {
+      if (!AMENDABLE.has(name)) {
+        throw new CommandError(
+          `Invalid parameter '${name}'\nThis option is only supported for image creation`,
+        );
+      }
+    }
+    const size = parsed.given.size !== undefined ? Number(parsed.given.size) : bs.size;
+    const changes: Record<string, unknown> = { ...toCreateOptions(bs.format, parsed, size) };
+    if (parsed.given.size === undefined) delete changes.size;
+    bs.amend(changes);
+    bs.flush();
+    return 0;
+  } catch (e) {
+    if (e instanceof LibError) throw new CommandError(e.message);
+    throw e;
+  } finally {
+    bs.close();
+  }
+}

@@ -1,0 +1,60 @@
+/** `qemu-img measure`: img_measure() over lib/image/ops/measure. */
+import type { BlockDriver } from "../../../lib/image/block_driver.ts";
+import { LibError } from "../../../lib/errors.ts";
+import { measure as measureEngine } from "../../../lib/image/ops/measure.ts";
+import { FORCE_SHARE, HELP, IMAGE_OPTS, OBJECT, OUTPUT, outputFormat, parseCommand } from "../command.ts";
+import { formatNames, openImage } from "../images.ts";
+import { parseCreateOpts, toCreateOptions } from "../qemu_opts.ts";
+import { toQemuJson } from "../qjson.ts";
+import { CommandError, UsageError, writeOut } from "../report.ts";
+import { cvtnum } from "../size.ts";
+
+export function measure(argv: string[]): number {
+  const opts = parseCommand(argv, ":hf:O:o:l:", [
+    HELP,
+    IMAGE_OPTS,
+    OBJECT,
+    OUTPUT,
+    { name: "size", arg: "required", key: "size" },
+    FORCE_SHARE,
+  ]);
+  let imgSize: number | undefined;
+  for (const o of opts.list) if (o.key === "size") imgSize = cvtnum("image size", o.value!);
+  const output = outputFormat(opts);
+  if (opts.operands.length > 1) throw new UsageError("At most one filename argument is allowed.");
+  const filename = opts.operands[0];
+  if (filename !== undefined && imgSize !== undefined) {
+    throw new CommandError("--size N cannot be used together with a filename.");
+  }
+  if (filename === undefined && imgSize === undefined) {
+    throw new CommandError("Either --size N or one filename must be specified.");
+  }
+  if (opts.has("l")) throw new CommandError("Measuring a snapshot (-l) is not supported by qemu-kvm-ts");
+  let src: BlockDriver | undefined;
+  try {
+    if (filename !== undefined) src = openImage(filename, { format: opts.get("f"), readOnly: true });
+    const outFmt = opts.get("O") ?? "raw";
+    if (!formatNames().includes(outFmt)) throw new CommandError(`Unknown file format '${outFmt}'`);
+    const parsed = parseCreateOpts(outFmt, opts.all("o").join(","));
+    const size = imgSize ?? (parsed.given.size !== undefined ? Number(parsed.given.size) : 0);
+    const info = measureEngine(outFmt, toCreateOptions(outFmt, parsed, size), src);
+    if (output === "json") {
+      writeOut(
+        toQemuJson({
+          required: info.required,
+          "fully-allocated": info.fullyAllocated,
+          bitmaps: info.bitmaps,
+        }) + "\n",
+      );
+    } else {
+      writeOut(`required size: ${info.required}\nfully allocated size: ${info.fullyAllocated}\n`);
+      if (info.bitmaps !== undefined) writeOut(`bitmaps size: ${info.bitmaps}\n`);
+    }
+    return 0;
+  } catch (e) {
+    if (e instanceof LibError) throw new CommandError(e.message);
+    throw e;
+  } finally {
+    src?.close();
+  }
+}

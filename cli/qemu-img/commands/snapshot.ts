@@ -1,0 +1,83 @@
+/** `qemu-img snapshot -l/-c/-a/-d`: img_snapshot() over the driver's snapshot operations. */
+import { LibError } from "../../../lib/errors.ts";
+import { FORCE_SHARE, HELP, IMAGE_OPTS, OBJECT, parseCommand } from "../command.ts";
+import { SNAPSHOT_HEADER, snapshotLine } from "../image_info.ts";
+import { withImage } from "../images.ts";
+import { errorReport, UsageError, writeOut } from "../report.ts";
+
+type Action = "list" | "apply" | "create" | "delete";
+const ACTIONS: Record<string, Action> = { l: "list", a: "apply", c: "create", d: "delete" };
+
+export function snapshot(argv: string[]): number {
+  const opts = parseCommand(argv, ":la:c:d:f:hqU", [HELP, OBJECT, IMAGE_OPTS, FORCE_SHARE]);
+  let action: Action | undefined;
+  let name = "";
+  for (const o of opts.list) {
+    if (!ACTIONS[o.key]) continue;
+    if (action) throw new UsageError("Cannot mix '-l', '-a', '-c', '-d'");
+    action = ACTIONS[o.key];
+    name = o.value ?? "";
+  }
+  if (opts.operands.length !== 1) throw new UsageError("Expecting one image file name");
+  const readOnly = action === "list";
+  return withImage(opts.operands[0], { format: opts.get("f"), readOnly }, (bs) => {
+    switch (action) {
+      case "list": {
+        const list = bs.info().snapshots;
+        if (list.length > 0) {
+          writeOut(`Snapshot list:\n${SNAPSHOT_HEADER}\n${list.map((s) => snapshotLine(s) + "\n").join("")}`);
+        }
+        return 0;
+      }
+      case "create": {
+        if (!bs.snapshotCreate) {
+          errorReport(`Could not create snapshot '${name}': -95 (Operation not supported)`);
+          return 1;
+        }
+        const now = Date.now();
+        try {
+          bs.snapshotCreate(name, { dateSec: Math.floor(now / 1000), dateNsec: (now % 1000) * 1e6 });
+        } catch (e) {
+          if (!(e instanceof LibError)) throw e;
+          errorReport(`Could not create snapshot '${name}': ${errnoText(e)}`);
+          return 1;
+        }
+        return 0;
+      }
+      case "apply":
+        try {
+          if (!bs.snapshotApply) throw new LibError("Failed to load snapshot: Operation not supported");
+          bs.snapshotApply(name);
+        } catch (e) {
+          if (!(e instanceof LibError)) throw e;
+          errorReport(`Could not apply snapshot '${name}': ${e.message}`);
+          return 1;
+        }
+        return 0;
+      case "delete": {
+        const found = bs.info().snapshots.find((s) => s.id === name) ??
+          bs.info().snapshots.find((s) => s.name === name);
+        if (!found || !bs.snapshotDelete) {
+          errorReport(`Could not delete snapshot '${name}': snapshot not found`);
+          return 1;
+        }
+        try {
+          bs.snapshotDelete(found.id);
+        } catch (e) {
+          if (!(e instanceof LibError)) throw e;
+          errorReport(`Could not delete snapshot '${name}': ${e.message}`);
+          return 1;
+        }
+        return 0;
+      }
+      default:
+        return 0;
+    }
+  });
+}
+
+/** `-errno (strerror)` as img_snapshot() words a failed create. */
+function errnoText(e: LibError): string {
+  const errno = (e as { errno?: number }).errno;
+  return errno ? `-${errno} (${e.message})` : e.message;
+}

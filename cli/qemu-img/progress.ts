@@ -1,0 +1,33 @@
+/**
+ * `-p` progress as qemu-progress.c prints it: `    (NN.NN/100%)` and a carriage return on
+ * stdout, reprinted when the value has moved more than one point (or reaches 100), and a newline
+ * at the end. The real tool prints the same bytes whether or not stdout is a terminal.
+ */
+import { writeOut } from "./report.ts";
+
+export class Progress {
+  #current = 0;
+  #last = 0;
+  #minSkip = 1;
+
+  start(): void {
+    this.#print(0);
+  }
+
+  /** Sets the percentage done. */
+  update(percent: number): void {
+    this.#current = percent;
+    if (percent === 0 || percent - this.#last > this.#minSkip || percent === 100) this.#print(percent);
+  }
+
+  end(): void {
+    this.#print(100);
+    writeOut("\n");
+  }
+
+  #print(value: number): void {
+    this.#last = value;
+    this.#current = value;
+    writeOut(`    (${value.toFixed(2)}/100%)\r`);
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * The engine of `qemu-img convert`, generic over BlockDriver. It walks the sources (concatenated
+ * in order) extent by extent as block status reports them, so unallocated and zero ranges are
+ * never read and, on a target that already reads as zeros, never written. Data is read in chunks
+ * of one reused 2 MiB buffer and split into data and zero runs (`-S`). With compression, clusters
+ * compress in parallel on the thread pool while reading goes on, and are written in guest order
+ * through the driver. Memory is bounded by the buffer plus `inFlight` clusters.
+ */
+import type { BlockDriver } from "../block_driver.ts";
+import { ImageError } from "../block_driver.ts";
+import { compressCluster, type CompressionType } from "./compress.ts";
+import { ScanBuffer } from "./zero.ts";
+
+/** QEMU's IO_BUF_SIZE. */
+export const CHUNK = 2 << 20;
+
+export interface ConvertRequest {
+  sources: BlockDriver[];
+  target: BlockDriver;
+  /** `-c`: write compressed clusters (the target must support writeCompressed). */
+  compress?: boolean;
+  /** `-S` in bytes: zero runs at least this long are not written; 0 writes everything. */
+  minSparse: number;
+  /** The target reads as zeros already (a fresh image, or `--target-is-zero`). */
+  targetIsZero: boolean;
+  /** `-B`: ranges the source's top layer leaves unallocated stay unallocated in the target. */
+  targetHasBacking?: boolean;
+  /** `-m`: how many clusters may be compressing at once. */
+  parallel?: number;
+  /** Called with the fraction done, 0..1, as the copy advances. */
+  onProgress?: (fraction: number) => void;
+}
+
+type Kind = "data" | "zero" | "backing";
+
+/** What one source extent is, for the copy loop: QEMU's BLK_DATA, BLK_ZERO or BLK_BACKING_FILE. */
+function classify(
+  src: BlockDriver,
+  offset: number,
+  length: number,
+  targetHasBacking: boolean,
+): { kind: Kind; length: number } {
+  // Raw block status scans the data for zeros; the copy loop scans what it reads anyway, so
+  // reading once is cheaper than asking first.
+  if (src.format === "raw" && !src.backing) return { kind: "data", length };
+  const s = src.blockStatus(offset, length);
+  if (targetHasBacking && (s.depth > 0 || !s.present)) return { kind: "backing", length: s.length };
+  if (s.zero) return { kind: "zero", length: s.length };
+  if (s.data) return { kind: "data", length: s.length };
+  return { kind: targetHasBacking ? "backing" : "zero", length: s.length };
+}
+
+export async function convert(req: ConvertRequest): Promise<void> {
+  const { target, minSparse } = req;
+  const total = req.sources.reduce((n, s) => n + s.size, 0);
+  const compression = req.compress ? target.compression : undefined;
+  if (req.compress && (!compression || !target.writeCompressed)) {
+    throw new ImageError("Compression not supported for this file format");
+  }
+  const writer = compression
+    ? new CompressedWriter(target, compression.type, compression.clusterSize, req.parallel ?? 8)
+    : undefined;
+  const buf = new ScanBuffer(compression ? Math.max(CHUNK, compression.clusterSize) : CHUNK);
+  let dstBase = 0;
+  let done = 0;
+  for (const src of req.sources) {
+    let offset = 0;
+    while (offset < src.size) {
+      const want = Math.min(CHUNK, src.size - offset);
+      const { kind, length } = classify(src, offset, want, req.targetHasBacking ?? false);
+      const dst = dstBase + offset;
+      if (kind === "zero") {
+        if (!req.targetIsZero) target.writeZeroes(dst, length);
+      } else if (kind === "data") {
+        src.read(offset, buf.bytes.subarray(0, length));
+        if (writer) await writer.put(dst, buf, length, req.targetIsZero);
+        else writeRuns(target, dst, buf, length, minSparse, req.targetIsZero);
+      }
+      offset += length;
+      done += length;
+      req.onProgress?.(total ? done / total : 1);
+    }
+    dstBase += src.size;
+  }
+  if (writer) await writer.drain();
+  target.flush();
+}
+
+/** Writes buf[0, length) to the target at dst, leaving out zero runs of at least minSparse bytes. */
+function writeRuns(
+  target: BlockDriver,
+  dst: number,
+  buf: ScanBuffer,
+  length: number,
+  minSparse: number,
+  targetIsZero: boolean,
+): void {
+  if (minSparse === 0) {
+    target.write(dst, buf.bytes.subarray(0, length));
+    return;
+  }
+  let pos = 0;
+  while (pos < length) {
+    const run = buf.allocatedRun(pos, length - pos, minSparse);
+    if (run.data) target.write(dst + pos, buf.bytes.subarray(pos, pos + run.length));
+    else if (!targetIsZero) target.writeZeroes(dst + pos, run.length);
+    pos += run.length;
+  }
+}
+
+/**
+ * Compresses clusters on the thread pool, at most `parallel` at a time, and writes them in guest
+ * order. Each cluster is copied into one of a fixed set of buffers, since the compression runs
+ * after put() returns and the caller reuses its read buffer.
+ */
+class CompressedWriter {
+  #free: Uint8Array[] = [];
+  #queue: { dst: number; input: Uint8Array; result: Promise<Uint8Array | undefined> }[] = [];
+
+  constructor(
+    readonly target: BlockDriver,
+    readonly type: CompressionType,
+    readonly clusterSize: number,
+    readonly parallel: number,
+  ) {
+    const slots = Math.max(1, parallel);
+    for (let i = 0; i < slots; i++) this.#free.push(new Uint8Array(clusterSize));
+  }
+
+  async put(dst: number, buf: ScanBuffer, length: number, targetIsZero: boolean): Promise<void> {
+    const cs = this.clusterSize;
+    for (let pos = 0; pos < length; pos += cs) {
+      const n = Math.min(cs, length - pos);
+      if (buf.isZero(pos, pos + n - (n % 4))) {
+        if (n % 4 === 0 || buf.bytes.subarray(pos + n - (n % 4), pos + n).every((b) => b === 0)) {
+          if (!targetIsZero) this.target.writeZeroes(dst + pos, n);
+          continue;
+        }
+      }
+      if (this.#free.length === 0) await this.#writeOldest();
+      const input = this.#free.pop()!;
+      input.set(buf.bytes.subarray(pos, pos + n));
+      if (n < cs) input.fill(0, n);
+      // A partial last cluster is written plain: QEMU compresses whole clusters only.
+      const result = n === cs ? compressCluster(this.type, input, cs - 1) : Promise.resolve(undefined);
+      this.#queue.push({ dst: dst + pos, input, result });
+      // Keep the writes behind the compressions, not the other way round.
+      if (this.#queue.length > this.parallel) await this.#writeOldest();
+    }
+  }
+
+  async #writeOldest(): Promise<void> {
+    const item = this.#queue.shift()!;
+    const out = await item.result;
+    const n = Math.min(this.clusterSize, this.target.size - item.dst);
+    if (out) this.target.writeCompressed!(item.dst, out);
+    else this.target.write(item.dst, item.input.subarray(0, n));
+    this.#free.push(item.input);
+  }
+
+  async drain(): Promise<void> {
+    while (this.#queue.length > 0) await this.#writeOldest();
+  }
+}
