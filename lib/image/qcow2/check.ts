@@ -77,6 +77,7 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
       }
       if (l2 + cs > fileSize) continue;
       d.file.pread(table, l2);
+      nextContiguous = 0; // fragmentation is judged within each L2 table, as QEMU does
       for (let j = 0; j < d.l2Entries; j++) {
         const at = j * d.entryBytes;
         const hi = tv.getUint32(at);

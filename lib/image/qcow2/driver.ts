@@ -576,6 +576,7 @@ export class Qcow2Driver implements BlockDriver {
       if (t === ClusterType.Normal && (this.#hi & COPIED_HI)) break;
       count++;
     }
+    this.#l2ForWrite(first); // the L2 table comes before its data, as QEMU places them
     const host = this.refs.alloc(count);
     this.file.pwrite(buf.subarray(pos, pos + count * cs), host);
     for (let i = 0; i < count; i++) this.#setEntry(first + i, host + i * cs, 0xffffffff, 0);
@@ -1103,7 +1104,10 @@ export class Qcow2Driver implements BlockDriver {
         cluster++;
         continue;
       }
-      const run = Math.min(end - cluster, this.l2Entries - (cluster % this.l2Entries));
+      let run = 1;
+      const maxRun = Math.min(end - cluster, this.l2Entries - (cluster % this.l2Entries));
+      while (run < maxRun && this.#lookup(cluster + run) === ClusterType.Unallocated) run++;
+      this.#l2ForWrite(cluster);
       const host = this.refs.alloc(run);
       if (mode === "falloc" || mode === "full") this.file.fillZeroes(host, run * cs);
       else if (host + run * cs > this.file.size()) this.file.truncate(host + run * cs);
