@@ -611,6 +611,9 @@ function fcmovCondition(op: number): boolean {
   }
 }
 
+/** FADDP..FDIVRP to the operation they pop after. */
+const POPPING_BASE = [Op.ADD, Op.MUL, Op.SUB, Op.SUBR, Op.DIV, Op.DIVR];
+
 function executeRegister(opcode: number, op: number, i: number): void {
   switch (op) {
     case Op.ADD:
@@ -626,7 +629,7 @@ function executeRegister(opcode: number, op: number, i: number): void {
     case Op.DIVP:
     case Op.DIVRP: {
       const popAfter = op >= Op.ADDP;
-      const base = popAfter ? [Op.ADD, Op.MUL, Op.SUB, Op.SUBR, Op.DIV, Op.DIVR][op - Op.ADDP] : op;
+      const base = popAfter ? POPPING_BASE[op - Op.ADDP] : op;
       const dest = opcode === 0xd8 ? 0 : i;
       if (!bothValid(i, dest, popAfter)) return;
       arith(base, dest, S.st(i), 0, popAfter);

@@ -15,7 +15,6 @@
  *   QEMU 7.2's -d in_asm prints them; `x87Disasm` gives Intel syntax), and the
  *   decoder can ask `x87Form(opcode, modrm).op === Op.UD` for reserved encodings.
  */
-export { FpuState } from "./state.ts";
 export * from "./state.ts";
 export * from "./host.ts";
 export {
