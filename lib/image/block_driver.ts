@@ -144,8 +144,10 @@ export interface BlockDriver {
   /** Cluster size and algorithm for writeCompressed, when the format supports compression. */
   readonly compression?: { clusterSize: number; type: "zlib" | "zstd" };
   /**
-   * Writes one whole cluster (at a cluster-aligned guest offset) whose data the caller already
-   * compressed (raw deflate or a zstd frame) so compression can run off the driver's thread.
+   * Writes one whole cluster (at a cluster-aligned guest offset, `data` uncompressed) whose
+   * compressed form the caller may have produced already (raw deflate or a zstd frame), so
+   * compression can run off the driver's thread; null stores it uncompressed, undefined lets
+   * the driver compress.
    */
-  writeCompressed?(offset: number, compressed: Uint8Array): void;
+  writeCompressed?(offset: number, data: Uint8Array, compressed?: Uint8Array | null): void;
 }
