@@ -183,6 +183,12 @@ export class MiniMachine implements FpuHost {
           return;
         case 0x0f: {
           const op2 = this.fetch8();
+          if (op2 === 0x84 || op2 === 0x85) {
+            // jz/jnz rel32
+            const rel = this.fetch32() | 0;
+            if (((this.flags & ZF) !== 0) === (op2 === 0x84)) this.eip = (this.eip + rel) >>> 0;
+            return;
+          }
           const modrm = this.fetch8();
           if (op2 === 0x20 || op2 === 0x22) {
             // mov eax, cr0/cr4 and back
@@ -383,10 +389,53 @@ export class MiniMachine implements FpuHost {
           } else this.view.setUint32(addr, this.fetch32(), true);
           return;
         }
+        case 0x69: {
+          const modrm = this.fetch8();
+          if (modrm !== 0xc0) break; // imul eax, eax, imm32
+          r[0] = Math.imul(r[0], this.fetch32());
+          return;
+        }
+        case 0x05:
+          r[0] = r[0] + this.fetch32();
+          return;
+        case 0x09:
+        case 0x33: {
+          const modrm = this.fetch8();
+          if ((modrm & 0xc7) !== 0x05 || modrm >> 3 & 7) break;
+          const addr = this.fetch32();
+          const v = this.view.getUint32(addr, true);
+          if (op === 0x09) {
+            const res = v | r[0];
+            this.view.setUint32(addr, res, true); // or [disp32], eax
+            this.logic32(res);
+          } else this.logic32(r[0] ^= v); // xor eax, [disp32]
+          return;
+        }
+        case 0xc1: {
+          const modrm = this.fetch8();
+          const n = this.fetch8() & 31;
+          if (modrm === 0xe8) r[0] = r[0] >>> n; // shr eax, imm8 (flags unused by the guests)
+          else if (modrm === 0xc0) r[0] = r[0] << n | r[0] >>> (32 - n); // rol eax, imm8
+          else break;
+          return;
+        }
+        case 0xff: {
+          const modrm = this.fetch8();
+          if (modrm !== 0x0d) break; // dec dword [disp32]
+          const addr = this.fetch32();
+          const cf = this.flags & CF;
+          const v = (this.view.getUint32(addr, true) - 1) >>> 0;
+          this.view.setUint32(addr, v, true);
+          this.logic32(v);
+          this.flags |= cf;
+          return;
+        }
         case 0x83: {
           const modrm = this.fetch8();
-          if (modrm !== 0xc8) break; // or eax, imm8
-          this.logic32(r[0] |= this.fetch8() << 24 >> 24);
+          const imm = this.fetch8() << 24 >> 24;
+          if (modrm === 0xc8) this.logic32(r[0] |= imm); // or eax, imm8
+          else if (modrm === 0xe0) this.logic32(r[0] &= imm); // and eax, imm8
+          else break;
           return;
         }
         case 0x8b: {
