@@ -24,7 +24,24 @@ import { readEflags } from "./flags.ts";
 const MAX_BLOCK = 64;
 
 class Block {
-  constructor(readonly insns: Insn[]) {}
+  /** Up to two successors by linear address (taken and fall-through), valid while `gen` holds. */
+  next0: Block | undefined = undefined;
+  next1: Block | undefined = undefined;
+  gen = -1;
+  constructor(
+    readonly insns: Insn[],
+    readonly start: number,
+    readonly end: number,
+    readonly lin: number,
+    readonly code32: boolean,
+  ) {}
+}
+
+/** Chunk bits of codeMask covering [start, end) within a page. */
+function chunkBits(start: number, end: number): number {
+  const first = start >> 7, last = (Math.min(end, 4096) - 1) >> 7;
+  if (last < first) return 0;
+  return (last - first === 31 ? -1 : ((1 << (last - first + 1)) - 1) << first) | 0;
 }
 
 /** Why run() returned. */
@@ -58,7 +75,9 @@ export class Cpu extends Mmu {
   insnEip = 0;
   /** Set by a handler when the rest of the block must not run (code or mode changed). */
   breakBlock = false;
-  private readonly pageBlocks: (Map<number, Block> | undefined)[] = new Array(1 << 20);
+  private readonly pageBlocks = new Map<number, Map<number, Block>>();
+  /** Per host page with code: 1 for each byte some decoded block covers. */
+  private readonly codeBytes = new Map<number, Uint8Array>();
   /** Host pages whose blocks have an instruction reaching into the key page. */
   private readonly crossDeps = new Map<number, number[]>();
   private readonly bound = new Map<object, Insn["h"]>();
@@ -75,7 +94,9 @@ export class Cpu extends Mmu {
     bus.onDmaWrite((phys, length) => {
       for (let p = phys >>> 12; p <= (phys + length - 1) >>> 12; p++) {
         const host = bus.pageMap[p & 0xfffff];
-        if (host >= 0 && this.codePages[host]) this.invalidateCode(host);
+        if (host < 0 || !this.codeMask[host]) continue;
+        const from = Math.max(phys, p * 4096), to = Math.min(phys + length, (p + 1) * 4096);
+        this.codeWritten(host, from & 0xfff, to - from);
       }
     });
     this.reset();
@@ -306,20 +327,74 @@ export class Cpu extends Mmu {
   // ---- code cache ----
 
   flushCode(): void {
-    for (let p = 0; p < this.codePages.length; p++) {
-      if (this.codePages[p]) this.invalidateCode(p);
-    }
+    for (const p of [...this.pageBlocks.keys()]) this.dropPage(p);
   }
 
-  override invalidateCode(hostPage: number): void {
-    this.codePages[hostPage] = 0;
-    this.pageBlocks[hostPage] = undefined;
+  /** Drops every block of a host page and of the pages whose blocks reach into it. */
+  private dropPage(hostPage: number): void {
+    this.codeMask[hostPage] = 0;
+    this.codeBytes.delete(hostPage);
+    this.pageBlocks.delete(hostPage);
     this.breakBlock = true;
+    this.codeGen++;
     const deps = this.crossDeps.get(hostPage);
     if (deps) {
       this.crossDeps.delete(hostPage);
-      for (const d of deps) if (this.codePages[d]) this.invalidateCode(d);
+      for (const d of deps) if (this.codeMask[d]) this.dropPage(d);
     }
+  }
+
+  override codeWritten(hostPage: number, offset: number, length: number): void {
+    const bits = chunkBits(offset, offset + length);
+    if (!(this.codeMask[hostPage] & bits)) return;
+    // The chunk holds code; the byte map says whether these bytes do.
+    const bytes = this.codeBytes.get(hostPage);
+    if (bytes) {
+      let hit = false;
+      for (let k = offset; k < offset + length && k < 4096; k++) {
+        if (bytes[k]) {
+          hit = true;
+          break;
+        }
+      }
+      if (!hit) return;
+    }
+    const deps = this.crossDeps.get(hostPage);
+    if (deps) {
+      this.crossDeps.delete(hostPage);
+      for (const d of deps) if (this.codeMask[d]) this.dropPage(d);
+    }
+    const blocks = this.pageBlocks.get(hostPage);
+    let mask = 0;
+    bytes?.fill(0);
+    if (blocks) {
+      for (const [key, b] of blocks) {
+        if (b.start < offset + length && b.end > offset) {
+          blocks.delete(key);
+          this.breakBlock = true;
+          this.codeGen++;
+        } else {
+          mask |= chunkBits(b.start, b.end);
+          bytes?.fill(1, b.start, Math.min(b.end, 4096));
+        }
+      }
+    }
+    // Keep the page marked while blocks remain; an empty page lets writes use the TLB again.
+    this.codeMask[hostPage] = mask;
+    if (!mask) {
+      this.codeBytes.delete(hostPage);
+      this.pageBlocks.delete(hostPage);
+    }
+  }
+
+  private markCode(hostPage: number, start: number, end: number): void {
+    const had = this.codeMask[hostPage];
+    this.codeMask[hostPage] = had | chunkBits(start, end);
+    let bytes = this.codeBytes.get(hostPage);
+    if (!bytes) this.codeBytes.set(hostPage, bytes = new Uint8Array(4096));
+    bytes.fill(1, start, Math.min(end, 4096));
+    // Write TLB entries for the page must go: writes to code take the slow path.
+    if (!had) this.flushTlb();
   }
 
   private getBlock(): Block {
@@ -328,15 +403,13 @@ export class Cpu extends Mmu {
     const key = ((lin & 0xfff) << 1) | (this.code32 ? 1 : 0);
     if (host >= 0) {
       const page = host >>> 12;
-      const blocks = this.pageBlocks[page];
+      const blocks = this.pageBlocks.get(page);
       const hit = blocks?.get(key);
       if (hit) return hit;
       const block = this.buildBlock(lin, page);
-      if (!this.codePages[page]) {
-        this.codePages[page] = 1;
-        this.flushTlb();
-      }
-      (this.pageBlocks[page] ??= new Map()).set(key, block);
+      this.markCode(page, block.start, block.end);
+      if (blocks) blocks.set(key, block);
+      else this.pageBlocks.set(page, new Map([[key, block]]));
       return block;
     }
     return this.buildBlock(lin, -1);
@@ -361,10 +434,7 @@ export class Cpu extends Mmu {
         const other = this.hostRead(end);
         if (other >= 0) {
           const p2 = other >>> 12;
-          if (!this.codePages[p2]) {
-            this.codePages[p2] = 1;
-            this.flushTlb();
-          }
+          this.markCode(p2, 0, (end & 0xfff) + 1);
           const deps = this.crossDeps.get(p2);
           if (deps) deps.push(page);
           else this.crossDeps.set(p2, [page]);
@@ -375,7 +445,7 @@ export class Cpu extends Mmu {
       if (ENDS_BLOCK.has(i.entry!.handler) || insns.length >= MAX_BLOCK || page < 0) break;
       if ((at ^ lin) & ~0xfff) break;
     }
-    return new Block(insns);
+    return new Block(insns, lin & 0xfff, (lin & 0xfff) + ((at - lin) | 0), lin, code32);
   }
 
   // ---- the run loop ----
@@ -384,6 +454,7 @@ export class Cpu extends Mmu {
     const bus = this.bus;
     let executed = 0;
     let reason: StopReason = "budget";
+    let prev: Block | undefined;
     while (true) {
       if (bus.stopRequested) {
         reason = bus.resetRequested && this.tripleFaulted ? "shutdown" : "stop";
@@ -404,13 +475,32 @@ export class Cpu extends Mmu {
         reason = "hlt";
         break;
       }
-      let block: Block;
-      try {
-        block = this.getBlock();
-      } catch (e) {
-        this.fault(e);
-        continue;
+      let block: Block | undefined;
+      const lin = (this.segBase[CS] + this.eip) | 0;
+      if (prev !== undefined && prev.gen === this.codeGen) {
+        // Chained successor: skips the TLB and cache lookups for hot paths.
+        const a = prev.next0, b = prev.next1;
+        if (a !== undefined && a.lin === lin && a.code32 === this.code32) block = a;
+        else if (b !== undefined && b.lin === lin && b.code32 === this.code32) block = b;
       }
+      if (block === undefined) {
+        try {
+          block = this.getBlock();
+        } catch (e) {
+          prev = undefined;
+          this.fault(e);
+          continue;
+        }
+        if (prev !== undefined) {
+          if (prev.gen !== this.codeGen) {
+            prev.gen = this.codeGen;
+            prev.next0 = block;
+            prev.next1 = undefined;
+          } else if (prev.next0 === undefined) prev.next0 = block;
+          else prev.next1 = block;
+        }
+      }
+      prev = undefined;
       const insns = block.insns;
       const n = this.intShadow !== 0 || (this.eflags & TF) ? 1 : insns.length;
       const singleStep = (this.eflags & TF) !== 0;
@@ -426,6 +516,7 @@ export class Cpu extends Mmu {
           executed++;
           if (this.breakBlock) break;
         }
+        if (!this.breakBlock && n === insns.length) prev = block;
         if (singleStep && !this.halted) {
           this.dr[6] |= 0x4000;
           this.event(DB, EV_EXCEPTION, 0);

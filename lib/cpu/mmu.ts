@@ -27,8 +27,12 @@ export class Mmu extends CpuState {
   readonly tlbW = new Int32Array(TLB_PAGES);
   private readonly tlbList = new Int32Array(TLB_LIST);
   private tlbCount = 0;
-  /** Physical pages holding decoded code: writes to them go through invalidateCode(). */
-  readonly codePages = new Uint8Array(TLB_PAGES);
+  /**
+   * Per host page, which 128-byte chunks hold decoded code (bit n = bytes n*128..n*128+127). Writes
+   * to a page with code take the slow path, and only writes that hit a marked chunk drop blocks, so
+   * data next to code does not cost a re-decode.
+   */
+  readonly codeMask = new Uint32Array(TLB_PAGES);
   /** The user/supervisor view the TLB was filled for (flushed when it changes under paging). */
   private tlbUser = false;
 
@@ -40,7 +44,11 @@ export class Mmu extends CpuState {
     bus.onMapChange(() => this.flushTlb());
   }
 
+  /** Bumped whenever a linear-to-code mapping may change: cached block links are then stale. */
+  codeGen = 0;
+
   flushTlb(): void {
+    this.codeGen++;
     if (this.tlbCount > TLB_LIST) {
       this.tlbR.fill(0);
       this.tlbW.fill(0);
@@ -56,6 +64,7 @@ export class Mmu extends CpuState {
 
   /** INVLPG: drops one linear page. */
   flushPage(lin: number): void {
+    this.codeGen++;
     this.tlbR[lin >>> 12] = 0;
     this.tlbW[lin >>> 12] = 0;
   }
@@ -69,8 +78,8 @@ export class Mmu extends CpuState {
     }
   }
 
-  /** Overridden by the Cpu: drops decoded blocks of a physical page. */
-  invalidateCode(_physPage: number): void {}
+  /** Overridden by the Cpu: drops decoded blocks overlapping [offset, offset+length) of a host page. */
+  codeWritten(_hostPage: number, _offset: number, _length: number): void {}
 
   /** Linear to physical address, walking the page tables; throws #PF. */
   translate(lin: number, access: number, user = this.cpl === 3): number {
@@ -128,8 +137,9 @@ export class Mmu extends CpuState {
     // System accesses run with CPL forced to 0; they must not leave supervisor entries behind.
     const cache = (this.cpl === 3) === this.tlbUser;
     if (access === ACC_WRITE) {
-      if (this.bus.pageReadOnly[ppn] || this.codePages[ppn]) return -1;
-      if (cache) this.tlbW[lpn] = host + 1;
+      if (this.bus.pageReadOnly[ppn]) return -1;
+      // Pages with decoded code get a negative entry: writes check the code map first (wrSlow).
+      if (cache) this.tlbW[lpn] = this.codeMask[host] ? -(host + 1) : host + 1;
     } else if (cache) {
       this.tlbR[lpn] = host + 1;
     }
@@ -174,19 +184,19 @@ export class Mmu extends CpuState {
 
   wr8(lin: number, v: number): void {
     const e = this.tlbW[lin >>> 12];
-    if (e) this.mem[((e - 1) << 12) | (lin & 0xfff)] = v;
+    if (e > 0) this.mem[((e - 1) << 12) | (lin & 0xfff)] = v;
     else this.wrSlow(lin, 0, v);
   }
 
   wr16(lin: number, v: number): void {
     const e = this.tlbW[lin >>> 12];
-    if (e && (lin & 0xfff) < 0xfff) this.view.setUint16(((e - 1) << 12) | (lin & 0xfff), v, true);
+    if (e > 0 && (lin & 0xfff) < 0xfff) this.view.setUint16(((e - 1) << 12) | (lin & 0xfff), v, true);
     else this.wrSlow(lin, 1, v);
   }
 
   wr32(lin: number, v: number): void {
     const e = this.tlbW[lin >>> 12];
-    if (e && (lin & 0xfff) < 0xffd) this.view.setInt32(((e - 1) << 12) | (lin & 0xfff), v, true);
+    if (e > 0 && (lin & 0xfff) < 0xffd) this.view.setInt32(((e - 1) << 12) | (lin & 0xfff), v, true);
     else this.wrSlow(lin, 2, v);
   }
 
@@ -239,19 +249,21 @@ export class Mmu extends CpuState {
       for (let k = 0; k < bytes; k++) this.wrSlow((lin + k) | 0, 0, v >>> (k * 8));
       return;
     }
-    const host = this.fill(lin, ACC_WRITE);
+    const e = this.tlbW[lin >>> 12];
+    const host = e < 0 ? -e - 1 : this.fill(lin, ACC_WRITE);
     if (host >= 0) {
       const off = (host << 12) | (lin & 0xfff);
       if (size === 0) this.mem[off] = v;
       else if (size === 1) this.view.setUint16(off, v, true);
       else this.view.setInt32(off, v, true);
+      if (this.codeMask[host]) this.codeWritten(host, lin & 0xfff, bytes);
       return;
     }
     const phys = (this.translate(lin, ACC_WRITE) & this.bus.a20Mask) >>> 0;
-    const ppn = phys >>> 12;
     if (size === 0) this.bus.write8(phys, v & 0xff);
     else if (size === 1) this.bus.write16(phys, v & 0xffff);
     else this.bus.write32(phys, v >>> 0);
-    if (this.codePages[ppn]) this.invalidateCode(ppn);
+    const page = this.bus.pageMap[phys >>> 12];
+    if (page >= 0 && this.codeMask[page]) this.codeWritten(page, phys & 0xfff, bytes);
   }
 }
