@@ -6,7 +6,7 @@
 import type { BlockDriver, CreateOptions } from "../../lib/image/block_driver.ts";
 import { LibError } from "../../lib/errors.ts";
 import * as registry from "../../lib/image/registry.ts";
-import { CommandError } from "./report.ts";
+import { CommandError, writeErr } from "./report.ts";
 
 export interface OpenRequest {
   format?: string;
@@ -26,8 +26,19 @@ export function openImage(filename: string, request: OpenRequest = {}): BlockDri
     if (request.format !== undefined && !registry.formatNames().includes(request.format)) {
       throw new CommandError(`Could not open '${filename}': Unknown driver '${request.format}'`);
     }
+    let format = request.format;
+    if (format === undefined && request.readOnly === false) {
+      format = registry.probeFormat(filename);
+      if (format === "raw") {
+        writeErr(
+          `WARNING: Image format was not specified for '${filename}' and probing guessed raw.\n` +
+            "         Automatically detecting the format is dangerous for raw images, write operations on block 0 will be restricted.\n" +
+            "         Specify the 'raw' format explicitly to remove the restrictions.\n",
+        );
+      }
+    }
     return registry.openImage(filename, {
-      format: request.format,
+      format,
       readOnly: request.readOnly ?? true,
       openBacking: request.openBacking ?? true,
     });

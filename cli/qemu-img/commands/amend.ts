@@ -2,7 +2,8 @@
 import { LibError } from "../../../lib/errors.ts";
 import { HELP, IMAGE_OPTS, OBJECT, parseCommand } from "../command.ts";
 import { openImage } from "../images.ts";
-import { createHelp, parseCreateOpts, toCreateOptions, wantsHelp } from "../qemu_opts.ts";
+import { OPTION_TABLES, type OptionSpec } from "../../../lib/image/create_options.ts";
+import { parseCreateOpts, toCreateOptions, wantsHelp } from "../qemu_opts.ts";
 import { CommandError, UsageError, writeOut } from "../report.ts";
 import { checkCacheMode } from "./convert.ts";
 
@@ -30,14 +31,14 @@ export function amend(argv: string[]): number {
   const fmt = opts.get("f");
   const filename = opts.operands.length === 1 ? opts.operands[0] : undefined;
   if (wantsHelp(options) && fmt !== undefined) {
-    writeOut(createHelp(fmt, filename !== undefined));
+    writeOut(amendHelp(fmt));
     return 0;
   }
   if (filename === undefined) throw new CommandError("Expecting one image file name");
   const bs = openImage(filename, { format: fmt, readOnly: false });
   try {
     if (wantsHelp(options)) {
-      writeOut(createHelp(bs.format, true));
+      writeOut(amendHelp(bs.format));
       return 0;
     }
     if (!bs.amend) throw new CommandError(`Format driver '${bs.format}' does not support option amendment`);

@@ -31,7 +31,7 @@ export function bench(argv: string[]): number {
     const v = o.value!;
     switch (o.key) {
       case "c":
-        count = cvtnum("request count", v, 1n, INT_MAX);
+        count = cvtnum("request count", v, 0n, INT_MAX);
         break;
       case "d":
         depth = cvtnum("queue depth", v, 1n, INT_MAX);

@@ -2,6 +2,7 @@
 import type { BlockDriver } from "../../../lib/image/block_driver.ts";
 import { LibError } from "../../../lib/errors.ts";
 import { commit as commitEngine } from "../../../lib/image/ops/commit.ts";
+import { makeEmpty } from "../../../lib/image/ops/capabilities.ts";
 import { HELP, IMAGE_OPTS, OBJECT, oneFilename, parseCommand } from "../command.ts";
 import { openImage } from "../images.ts";
 import { Progress } from "../progress.ts";
@@ -20,6 +21,7 @@ export function commit(argv: string[]): number {
   const baseName = opts.get("b");
   const top = openImage(filename, { format: opts.get("f"), readOnly: false });
   let base: BlockDriver | undefined;
+  let closed = false;
   try {
     // Find the base in the chain: by name with -b, else the immediate backing file.
     const chain: { filename: string; format?: string }[] = [];
@@ -45,15 +47,27 @@ export function commit(argv: string[]): number {
     base = openImage(chain[depth - 1].filename, { format: chain[depth - 1].format, readOnly: false });
     const progress = opts.has("p") && !quiet ? new Progress() : undefined;
     progress?.start();
+    // -b implies -d: other users of the intermediate images must not be invalidated.
+    const keepTop = opts.has("d") || baseName !== undefined;
     commitEngine({
       top,
       base,
       depth,
-      // -b implies -d: other users of the intermediate images must not be invalidated.
-      keepTop: opts.has("d") || baseName !== undefined,
+      keepTop: true,
       onProgress: progress ? (f) => progress.update(f * 100) : undefined,
     });
     progress?.end();
+    if (!keepTop) {
+      top.close();
+      closed = true;
+      const bare = openImage(filename, { format: top.format, readOnly: false, openBacking: false });
+      try {
+        makeEmpty(bare);
+        bare.flush();
+      } finally {
+        bare.close();
+      }
+    }
     if (!quiet) writeOut("Image committed.\n");
     return 0;
   } catch (e) {
@@ -61,6 +75,6 @@ export function commit(argv: string[]): number {
     throw e;
   } finally {
     base?.close();
-    top.close();
+    if (!closed) top.close();
   }
 }

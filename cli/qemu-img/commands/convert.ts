@@ -19,7 +19,7 @@ export function checkCacheMode(mode: string | undefined): void {
 }
 
 export async function convert(argv: string[]): Promise<number> {
-  const opts = parseCommand(argv, ":hf:O:B:Cco:l:S:pt:T:qnm:WUr:", [
+  const opts = parseCommand(argv, ":hf:O:B:CcF:o:l:S:pt:T:qnm:WUr:", [
     HELP,
     OBJECT,
     IMAGE_OPTS,
@@ -130,7 +130,6 @@ export async function convert(argv: string[]): Promise<number> {
       throw new CommandError(`Output image is too small for the input image(s)`);
     }
     const progress = opts.has("p") && !quiet ? new Progress() : undefined;
-    progress?.start();
     await convertEngine({
       sources,
       target,

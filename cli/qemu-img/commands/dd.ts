@@ -4,7 +4,7 @@ import { LibError } from "../../../lib/errors.ts";
 import { FORCE_SHARE, HELP, IMAGE_OPTS, parseCommand } from "../command.ts";
 import { createImage, formatNames, openImage } from "../images.ts";
 import { parseCreateOpts, toCreateOptions } from "../qemu_opts.ts";
-import { CommandError } from "../report.ts";
+import { CommandError, errorReport } from "../report.ts";
 import { cvtnum } from "../size.ts";
 
 const INT_MAX = 2147483647n;
@@ -21,6 +21,7 @@ export function dd(argv: string[]): number {
     const key = eq < 0 ? arg : arg.slice(0, eq);
     const value = eq < 0 ? "" : arg.slice(eq + 1);
     if (eq < 0) throw new CommandError(`unrecognized operand ${arg}`);
+    const unknown = () => new CommandError(`unrecognized operand ${key}`);
     switch (key) {
       case "bs":
         bsz = cvtnum("bs", value, 1n, INT_MAX);
@@ -38,7 +39,7 @@ export function dd(argv: string[]): number {
         output = value;
         break;
       default:
-        throw new CommandError(`unrecognized operand ${arg}`);
+        throw unknown();
     }
   }
   if (input === undefined || output === undefined) {
@@ -66,7 +67,11 @@ export function dd(argv: string[]): number {
       }
       throw e;
     }
-    if (beyond) return 0;
+    if (beyond) {
+      // The real tool reports it and still succeeds, leaving an empty output image.
+      errorReport(`${input}: cannot skip to specified offset`);
+      return 0;
+    }
     dst = openImage(output, { format: outFmt, readOnly: false });
     const buf = new Uint8Array(bsz);
     for (let inPos = start, outPos = 0; inPos < size;) {

@@ -2,6 +2,7 @@
 import type { BlockDriver } from "../../../lib/image/block_driver.ts";
 import { LibError } from "../../../lib/errors.ts";
 import { rebaseCopy } from "../../../lib/image/ops/rebase.ts";
+import { changeBackingFile } from "../../../lib/image/ops/capabilities.ts";
 import { FORCE_SHARE, HELP, IMAGE_OPTS, OBJECT, parseCommand } from "../command.ts";
 import { openImage } from "../images.ts";
 import { Progress } from "../progress.ts";
@@ -57,8 +58,7 @@ export function rebase(argv: string[]): number {
       );
     }
     if (target === undefined) newFmt = undefined;
-    if (!image.changeBackingFile) throw new CommandError("Operation not supported");
-    image.changeBackingFile(target, newFmt);
+    changeBackingFile(image, target, newFmt);
     image.flush();
     return 0;
   } catch (e) {

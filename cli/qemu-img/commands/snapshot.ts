@@ -3,6 +3,7 @@ import { LibError } from "../../../lib/errors.ts";
 import { FORCE_SHARE, HELP, IMAGE_OPTS, OBJECT, parseCommand } from "../command.ts";
 import { SNAPSHOT_HEADER, snapshotLine } from "../image_info.ts";
 import { withImage } from "../images.ts";
+import { snapshotApply, snapshotCreate, snapshotDelete } from "../../../lib/image/ops/capabilities.ts";
 import { errorReport, UsageError, writeOut } from "../report.ts";
 
 type Action = "list" | "apply" | "create" | "delete";
@@ -30,13 +31,11 @@ export function snapshot(argv: string[]): number {
         return 0;
       }
       case "create": {
-        if (!bs.snapshotCreate) {
-          errorReport(`Could not create snapshot '${name}': -95 (Operation not supported)`);
-          return 1;
-        }
-        const now = Date.now();
         try {
-          bs.snapshotCreate(name, { dateSec: Math.floor(now / 1000), dateNsec: (now % 1000) * 1e6 });
+          if (!snapshotCreate(bs, name, Date.now())) {
+            errorReport(`Could not create snapshot '${name}': -95 (Operation not supported)`);
+            return 1;
+          }
         } catch (e) {
           if (!(e instanceof LibError)) throw e;
           errorReport(`Could not create snapshot '${name}': ${errnoText(e)}`);
@@ -45,9 +44,16 @@ export function snapshot(argv: string[]): number {
         return 0;
       }
       case "apply":
+        if (!bs.info().snapshots.some((s) => s.id === name || s.name === name)) {
+          errorReport(
+            `Could not apply snapshot '${name}': Failed to load snapshot: No such file or directory`,
+          );
+          return 1;
+        }
         try {
-          if (!bs.snapshotApply) throw new LibError("Failed to load snapshot: Operation not supported");
-          bs.snapshotApply(name);
+          if (!snapshotApply(bs, name)) {
+            throw new LibError("Failed to load snapshot: Operation not supported");
+          }
         } catch (e) {
           if (!(e instanceof LibError)) throw e;
           errorReport(`Could not apply snapshot '${name}': ${e.message}`);
@@ -57,12 +63,12 @@ export function snapshot(argv: string[]): number {
       case "delete": {
         const found = bs.info().snapshots.find((s) => s.id === name) ??
           bs.info().snapshots.find((s) => s.name === name);
-        if (!found || !bs.snapshotDelete) {
+        if (!found) {
           errorReport(`Could not delete snapshot '${name}': snapshot not found`);
           return 1;
         }
         try {
-          bs.snapshotDelete(found.id);
+          if (!snapshotDelete(bs, found.id)) throw new LibError("Operation not supported");
         } catch (e) {
           if (!(e instanceof LibError)) throw e;
           errorReport(`Could not delete snapshot '${name}': ${e.message}`);

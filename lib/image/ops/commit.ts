@@ -3,7 +3,8 @@
  * reading through the chain from the top so each range carries its newest contents, then
  * (unless asked to keep it) empties the top so it reads through to the base again.
  */
-import type { BlockDriver } from "../block_driver.ts";
+import { type BlockDriver, ImageError } from "../block_driver.ts";
+import { makeEmpty } from "./capabilities.ts";
 import { CHUNK } from "./convert.ts";
 import { ScanBuffer } from "./zero.ts";
 
@@ -14,13 +15,18 @@ export interface CommitRequest {
   depth: number;
   /** `-d`: leave the top as it was. */
   keepTop?: boolean;
+  /**
+   * The top opened a second way, without its backing chain, for emptying: a driver that sees
+   * its backing file must keep discarded ranges reading as zeros, which is not emptying.
+   */
+  topWithoutBacking?: BlockDriver;
   onProgress?: (fraction: number) => void;
 }
 
 export function commit(req: CommitRequest): void {
   const { top, base, depth } = req;
   if (base.size < top.size) {
-    if (!base.resize) throw new Error("Cannot grow the base image");
+    if (!base.resize) throw new ImageError("Cannot grow the base image");
     base.resize(top.size, {});
   }
   const buf = new ScanBuffer(CHUNK);
@@ -41,8 +47,7 @@ export function commit(req: CommitRequest): void {
   }
   base.flush();
   if (!req.keepTop) {
-    if (!top.makeEmpty) throw new Error("Image format does not support emptying");
-    top.makeEmpty();
-    top.flush();
+    makeEmpty(req.topWithoutBacking ?? top);
+    (req.topWithoutBacking ?? top).flush();
   }
 }

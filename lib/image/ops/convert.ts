@@ -8,6 +8,7 @@
  */
 import type { BlockDriver } from "../block_driver.ts";
 import { ImageError } from "../block_driver.ts";
+import { compressionOf } from "./capabilities.ts";
 import { compressCluster, type CompressionType } from "./compress.ts";
 import { ScanBuffer } from "./zero.ts";
 
@@ -27,7 +28,10 @@ export interface ConvertRequest {
   targetHasBacking?: boolean;
   /** `-m`: how many clusters may be compressing at once. */
   parallel?: number;
-  /** Called with the fraction done, 0..1, as the copy advances. */
+  /**
+   * Called with the fraction done, 0..1, as QEMU counts it: of the bytes that are copied (data,
+   * and zeros too when `minSparse` is 0), found by a first pass over block status.
+   */
   onProgress?: (fraction: number) => void;
 }
 
@@ -39,10 +43,11 @@ function classify(
   offset: number,
   length: number,
   targetHasBacking: boolean,
+  exact: boolean,
 ): { kind: Kind; length: number } {
   // Raw block status scans the data for zeros; the copy loop scans what it reads anyway, so
-  // reading once is cheaper than asking first.
-  if (src.format === "raw" && !src.backing) return { kind: "data", length };
+  // reading once is cheaper than asking first. Progress reporting needs the real extents.
+  if (!exact && src.format === "raw" && !src.backing) return { kind: "data", length };
   const s = src.blockStatus(offset, length);
   if (targetHasBacking && (s.depth > 0 || !s.present)) return { kind: "backing", length: s.length };
   if (s.zero) return { kind: "zero", length: s.length };
@@ -52,9 +57,8 @@ function classify(
 
 export async function convert(req: ConvertRequest): Promise<void> {
   const { target, minSparse } = req;
-  const total = req.sources.reduce((n, s) => n + s.size, 0);
-  const compression = req.compress ? target.compression : undefined;
-  if (req.compress && (!compression || !target.writeCompressed)) {
+  const compression = req.compress ? compressionOf(target) : undefined;
+  if (req.compress && !compression) {
     throw new ImageError("Compression not supported for this file format");
   }
   const writer = compression
@@ -63,11 +67,24 @@ export async function convert(req: ConvertRequest): Promise<void> {
   const buf = new ScanBuffer(compression ? Math.max(CHUNK, compression.clusterSize) : CHUNK);
   let dstBase = 0;
   let done = 0;
+  const counted = (kind: Kind) => kind === "data" || (minSparse === 0 && kind === "zero");
+  let toCopy = 0;
+  if (req.onProgress) {
+    for (const src of req.sources) {
+      for (let offset = 0; offset < src.size;) {
+        const c = classify(src, offset, src.size - offset, req.targetHasBacking ?? false, true);
+        if (counted(c.kind)) toCopy += c.length;
+        offset += c.length;
+      }
+    }
+    req.onProgress(0);
+  }
+  const exact = req.onProgress !== undefined;
   for (const src of req.sources) {
     let offset = 0;
     while (offset < src.size) {
       const want = Math.min(CHUNK, src.size - offset);
-      const { kind, length } = classify(src, offset, want, req.targetHasBacking ?? false);
+      const { kind, length } = classify(src, offset, want, req.targetHasBacking ?? false, exact);
       const dst = dstBase + offset;
       if (kind === "zero") {
         if (!req.targetIsZero) target.writeZeroes(dst, length);
@@ -77,8 +94,10 @@ export async function convert(req: ConvertRequest): Promise<void> {
         else writeRuns(target, dst, buf, length, minSparse, req.targetIsZero);
       }
       offset += length;
-      done += length;
-      req.onProgress?.(total ? done / total : 1);
+      if (req.onProgress && counted(kind)) {
+        done += length;
+        req.onProgress(toCopy ? done / toCopy : 1);
+      }
     }
     dstBase += src.size;
   }
@@ -153,7 +172,7 @@ class CompressedWriter {
     const item = this.#queue.shift()!;
     const out = await item.result;
     const n = Math.min(this.clusterSize, this.target.size - item.dst);
-    if (out) this.target.writeCompressed!(item.dst, out);
+    if (n === this.clusterSize) this.target.writeCompressed!(item.dst, item.input, out ?? null);
     else this.target.write(item.dst, item.input.subarray(0, n));
     this.#free.push(item.input);
   }

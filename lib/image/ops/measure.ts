@@ -92,7 +92,8 @@ export function measure(
   if (divUp(virtualSize / clusterSize, clusterSize / l2Entry) * 8 > 32 << 20) {
     throw new ImageError("The image size is too large (try using a larger cluster size)");
   }
-  let required = virtualSize;
+  // Without a source only preallocated data counts; metadata is in fully-allocated already.
+  let required = prealloc === "falloc" || prealloc === "full" ? virtualSize : 0;
   if (src) {
     virtualSize = roundUp(src.size, clusterSize);
     required = prealloc === "off" || prealloc === "metadata" ? dataBytes(src, clusterSize) : virtualSize;
