@@ -17,7 +17,34 @@ const AMENDABLE = new Set([
   "backing_fmt",
   "data_file",
   "data_file_raw",
+  "encrypt.iter-time",
 ]);
+
+/** LUKS keyslot options that exist only for amend (listed, not implemented: we do not encrypt). */
+const AMEND_ONLY: OptionSpec[] = [
+  { name: "encrypt.keyslot", type: "num", help: "Select a single keyslot to modify explicitly" },
+  {
+    name: "encrypt.new-secret",
+    type: "str",
+    help: "New secret to set in the matching keyslots. Empty string to erase",
+  },
+  { name: "encrypt.old-secret", type: "str", help: "Select all keyslots that match this password" },
+  { name: "encrypt.state", type: "str", help: "Select new state of affected keyslots (active/inactive)" },
+];
+
+/** print_amend_option_help(). */
+function amendHelp(format: string): string {
+  if (format !== "qcow2") {
+    throw new CommandError(`Format driver '${format}' does not support option amendment`);
+  }
+  const options = [
+    ...(OPTION_TABLES[format]?.options ?? []).filter((o) => AMENDABLE.has(o.name)),
+    ...AMEND_ONLY,
+  ]
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return `Amend options for '${format}':\n` +
+    options.map((o) => `  ${`${o.name}=<${o.type}>`.padEnd(22)} - ${o.help}\n`).join("");
+}
 
 export function amend(argv: string[]): number {
   const opts = parseCommand(argv, ":ho:f:t:pq", [HELP, OBJECT, IMAGE_OPTS, {
