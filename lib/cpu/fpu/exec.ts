@@ -220,27 +220,32 @@ function finish(r: number, err: number, finiteInputs: boolean): number {
     signal(flags);
     return r;
   }
-  if (pc === PC_SINGLE && Number.isFinite(r)) {
-    const f = R.toFloat32(r, mode);
+  if (pc === PC_SINGLE && Number.isFinite(r) && r !== 0) {
+    // Precision control narrows the significand to 24 bits but keeps the exponent range, so round
+    // the significand alone (scaled into [1, 2), where float32 has no overflow or denormals).
+    const e = R.exponentOf(r);
+    let m = R.scaleB(r, -e);
+    const f = R.toFloat32(m, mode);
     if (R.errSign !== 0) {
-      // r is not a float32, and r - f dominates the first rounding's error, except when r sits
+      // m is not a float32, and m - f dominates the first rounding's error, except when m sits
       // exactly halfway between two floats under round-to-nearest: then that error decides.
       let out = f;
       if (mode === RC_NEAREST && err !== 0) {
-        const other = R.nextFloat32(f, r > f ? 1 : -1);
-        if (r - f === other - r && (err > 0) === (other > f)) out = other;
+        const other = R.nextFloat32(f, m > f ? 1 : -1);
+        if (m - f === other - m && (err > 0) === (other > f)) out = other;
       }
-      err = Math.sign(r - out);
-      r = out;
+      err = Math.sign(m - out);
+      m = out;
     } else if (err !== 0) {
-      // r is a float32 but the exact value is not: directed modes step one float32 ulp.
-      let out = r;
-      if (mode === RC_DOWN && err < 0) out = R.nextFloat32(r, -1);
-      else if (mode === RC_UP && err > 0) out = R.nextFloat32(r, 1);
-      else if (mode === RC_CHOP && (r > 0 ? err < 0 : err > 0)) out = R.nextFloat32(r, r > 0 ? -1 : 1);
-      if (out !== r) err = -err;
-      r = out;
+      // m is a float32 but the exact value is not: directed modes step one float32 ulp.
+      let out = m;
+      if (mode === RC_DOWN && err < 0) out = R.nextFloat32(m, -1);
+      else if (mode === RC_UP && err > 0) out = R.nextFloat32(m, 1);
+      else if (mode === RC_CHOP && (m > 0 ? err < 0 : err > 0)) out = R.nextFloat32(m, m > 0 ? -1 : 1);
+      if (out !== m) err = -err;
+      m = out;
     }
+    r = R.scaleB(m, e);
   } else {
     r = R.direct(r, err, mode);
     err = R.errSign;

@@ -17,6 +17,11 @@
 ; [differs] fsave                QEMU saves FOP as 0.
 ; [differs] frstor+fsave       SDM: FRSTOR loads FIP/FCS/FDP/FDS/FOP. QEMU does not.
 ; [differs] fxsave             SDM: FXSAVE stores FOP, FIP, FCS, FDP, FDS. QEMU: 0.
+; [differs] pc single nearest div  With PC=single QEMU 7.2 misrounds: the exact quotient's
+; [differs] pc single down mul       24-bit rounding is ...eed (nearest) and the product's
+;                                    floor is ...c2; QEMU gives ...eee and ...c4.
+; [differs] pc single frndint  SDM: precision control does not apply to FRNDINT. QEMU
+;                                rounds its result to 24 bits.
 %include "multiboot.inc"
 %include "../fpu/fpu_report.inc"
 
@@ -89,6 +94,25 @@ fdiv_site:
     fxsave [BUF + 0x400]
     DUMP "fxsave", BUF + 0x400, 160
     fninit
+
+    ; precision control "single" (QEMU misrounds; the exact results are in the header)
+    mov word [BUF + 0xffc], 0x007f
+    fldcw [BUF + 0xffc]
+    fld qword [p2a]
+    fdiv qword [p2b]
+    ST64 "pc single nearest div"
+    mov word [BUF + 0xffc], 0x047f
+    fldcw [BUF + 0xffc]
+    fld qword [p1a]
+    fmul qword [p1b]
+    ST64 "pc single down mul"
+    fld qword [p2b]
+    frndint
+    ST64 "pc single frndint"
+    fld qword [f64_3p5]
+    fmul qword [f64_3p5]
+    ST64 "pc single exact mul"
+    fninit
     ret
 
 align 16
@@ -101,3 +125,7 @@ f64_tiny:  dq 0x0000000000000100
 i32_5:     dd 5
 i32_18:    dd 18
 i32_m17:   dd -17
+p1a:       dq -3.2937838555014586e-31
+p1b:       dq -1.7255813343268676e-24
+p2a:       dq 0x43bb1d4f5d96c5b0
+p2b:       dq 0xc396e6594d63ea62
