@@ -19,22 +19,38 @@ function envArgv0(): string | undefined {
   }
 }
 
-export async function main(args: string[], argv0 = envArgv0() ?? "qemu-system-x86_64"): Promise<number> {
+/** Where the process's own messages go; tests pass collectors. */
+export interface ProcessIo {
+  stdout(text: string): void;
+  stderr(text: string): void;
+}
+
+const encoder = new TextEncoder();
+const STDIO: ProcessIo = {
+  stdout: (text) => void Deno.stdout.writeSync(encoder.encode(text)),
+  stderr: (text) => void Deno.stderr.writeSync(encoder.encode(text)),
+};
+
+export async function main(
+  args: string[],
+  argv0 = envArgv0() ?? "qemu-system-x86_64",
+  io: ProcessIo = STDIO,
+): Promise<number> {
   const program = programFor(argv0);
-  const encoder = new TextEncoder();
   const report = (lines: ReportLine[]) =>
-    Deno.stderr.writeSync(encoder.encode(lines.map((l) => formatLine(program.name, l) + "\n").join("")));
+    io.stderr(lines.map((l) => formatLine(program.name, l) + "\n").join(""));
   const warn = (text: string, location?: string, hint?: string) =>
     report([{ text: `warning: ${text}`, location }, ...(hint ? [{ text: hint, raw: true }] : [])]);
   try {
     const parsed = parseCommandLine(args, program, warn);
     if (parsed.kind === "print") {
-      await Deno.stdout.write(encoder.encode(parsed.stdout));
+      io.stdout(parsed.stdout);
       return parsed.exitCode;
     }
     return await runInvocation(parsed, program, { report, warn });
   } catch (error) {
     if (error instanceof CliError) {
+      if (error.stdout) io.stdout(error.stdout);
       report(error.lines);
       return error.exitCode;
     }

@@ -114,6 +114,8 @@ class MuxBackend extends QueuedBackend {
     for (const b of bytes) {
       if (this.escape) {
         this.escape = false;
+        // What came before the escape reaches the device first, as the mux delivers byte by byte.
+        if (forDevice.length) super.input(forDevice.splice(0));
         this.command(b, forDevice);
       } else if (b === CTRL_A) {
         this.escape = true;

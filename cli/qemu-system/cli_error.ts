@@ -16,6 +16,8 @@ export interface ReportLine {
 export class CliError extends Error {
   readonly lines: ReportLine[];
   readonly exitCode: number;
+  /** What QEMU had already printed on stdout when it failed (the monitor banner, say). */
+  stdout?: string;
   constructor(lines: ReportLine[] | string, options: { location?: string; exitCode?: number } = {}) {
     const list = typeof lines === "string" ? [{ text: lines, location: options.location }] : lines;
     super(list.map((l) => l.text).join("\n"));

@@ -82,6 +82,7 @@ export async function runMachine(context: RunContext): Promise<number> {
     noReboot: config.noReboot,
     noShutdown: config.noShutdown,
     bootMenu: config.bootMenu,
+    nographic: config.nographic,
     romSpace: bios ? biosRomSpace(bios) : 0,
   });
   board.pc = machine;
@@ -109,7 +110,8 @@ export async function runMachine(context: RunContext): Promise<number> {
     }
   }
   if (!kernel && bios) machine.onBoot = () => vcpu.reset();
-  machine.onBoot?.();
+  // QEMU's system reset at startup: -d cpu_reset logs it, then firmware or kernel entry.
+  machine.reset();
 
   chardevs.start();
   const exit = await machine.run();

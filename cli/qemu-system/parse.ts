@@ -17,7 +17,7 @@ import { LOG_ITEMS, logUsage } from "./log_items.ts";
 import { helpText, lookupOption } from "./options.ts";
 import { type OptPair, parseBool, parseNumber, parseOpts } from "./qemu_opts.ts";
 import { parseSize, SIZE_HINT } from "./size.ts";
-import { versionLines } from "./version.ts";
+import { QEMU_VERSION, versionLines } from "./version.ts";
 
 export const MACHINE_TYPE = "pc-i440fx-7.2";
 
@@ -79,6 +79,7 @@ class Builder {
       snapshot: false,
       serial: [],
       isaDebugExit: [],
+      nographic: false,
       noReboot: false,
       noShutdown: false,
       log: new Set(),
@@ -131,7 +132,7 @@ class Builder {
       case "display":
         return this.display(arg, location);
       case "nographic":
-        this.nographic = true;
+        this.nographic = c.nographic = true;
         return;
       case "kernel":
         c.kernel = arg;
@@ -273,7 +274,7 @@ class Builder {
       }
     }
     if (drive.file === undefined && drive.format === undefined) {
-      if (arg.includes(".")) throw new CliError("Must specify either driver or file", { location });
+      if (drive.unknown !== undefined) throw new CliError("Must specify either driver or file", { location });
       if ((drive.media ?? "disk") === "disk") throw new CliError("Device needs media, but drive is empty");
     }
     if (drive.unknown !== undefined) {
@@ -554,10 +555,15 @@ class Builder {
       }
       if (spec && (spec.kind === "stdio" || spec.kind === "mux-stdio")) {
         if (stdioUser) {
-          throw new CliError([
+          const error = new CliError([
             { text: "cannot use stdio by multiple character devices", location },
             { text: `${what} '${text}'`, location },
           ]);
+          // The monitor got stdio first and had greeted before the serial port failed.
+          if (c.monitor) {
+            error.stdout = `QEMU ${QEMU_VERSION} monitor - type 'help' for more information\r\n(qemu) `;
+          }
+          throw error;
         }
         stdioUser = true;
       }

@@ -61,6 +61,8 @@ export interface MachineConfig {
   monitor?: CharSpec;
   debugcon?: CharSpec;
   isaDebugExit: IsaDebugExitConfig[];
+  /** `-nographic`: no display; firmware is told so (fw_cfg) and puts its console on COM1. */
+  nographic: boolean;
   noReboot: boolean;
   noShutdown: boolean;
   name?: string;

@@ -28,6 +28,12 @@ export interface KernelOptions {
 
 export type KernelKind = "multiboot" | "linux" | "flat";
 
+const MBI_MEM_LOWER = 4;
+const BIOS_BASE_MEMORY_KB = 639;
+
+/** Below multiboot.ts's memory map (0x9000) and info structure (0x9500). */
+const MULTIBOOT_GDT = 0x8f00;
+
 export function kernelKind(image: Uint8Array): KernelKind {
   if (parseSetupHeader(image)) return "linux";
   if (findMultibootHeader(image) >= 0) return "multiboot";
@@ -123,7 +129,18 @@ function loadMultibootKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: Kerne
   load(); // fail now, not at the first boot
   return () => {
     const entry = load();
+    // QEMU's multiboot option ROM takes mem_lower from INT 12h, which reports 639 KiB on the PC
+    // (SeaBIOS keeps the top KiB for its EBDA); multiboot.ts writes 640.
+    pc.bus.write32(entry.ebx + MBI_MEM_LOWER, BIOS_BASE_MEMORY_KB);
     cpu.reset();
-    cpu.enterFlat32(entry.entry, { eax: entry.eax, ebx: entry.ebx });
+    // QEMU's multiboot option ROM leaves a GDT with flat code at 0x10 and data at 0x18 loaded, so
+    // a guest may take interrupts before loading its own; ours sits below the memory map.
+    enterFlat32(cpu, pc.bus, {
+      eip: entry.entry,
+      regs: { eax: entry.eax, ebx: entry.ebx },
+      codeSelector: 0x10,
+      dataSelector: 0x18,
+      gdtAddress: MULTIBOOT_GDT,
+    });
   };
 }

@@ -10,7 +10,7 @@ import { AcpiPm } from "../../devices/acpi_pm.ts";
 import { Bus } from "../../devices/bus.ts";
 import type { CharBackend } from "../../devices/chardev.ts";
 import { VirtualClock } from "../../devices/clock.ts";
-import { FwCfg } from "../../devices/fw_cfg.ts";
+import { FwCfg, le16 } from "../../devices/fw_cfg.ts";
 import { I440fx } from "../../devices/i440fx.ts";
 import { I8042 } from "../../devices/i8042.ts";
 import { IsaIrqRouter } from "../../devices/irq.ts";
@@ -51,6 +51,8 @@ export interface PcOptions {
   /** A manual clock for deterministic tests; the default follows the host. */
   clock?: VirtualClock;
 }
+
+export const DEBUGCON_IOBASE = 0xe9;
 
 /** Instructions per slice, bounded so timers fire on time and input is seen promptly. */
 const MIN_SLICE = 1_000;
@@ -107,7 +109,8 @@ export class Pc {
       const { base, irq } = COM_PORTS[i];
       this.uarts.push(new Uart(bus, this.clock, base, this.irq.line(irq), backend));
     });
-    if (options.debugcon) new DebugCon(bus, options.debugcon);
+    // QEMU's -debugcon is an isa-debugcon at its default iobase, 0xE9 (Bochs' port).
+    if (options.debugcon) new DebugCon(bus, options.debugcon, DEBUGCON_IOBASE);
     for (const d of options.isaDebugExit ?? []) new IsaDebugExit(bus, d.iobase, d.iosize);
     // PCI 00:00.0 host bridge, 00:01.0 ISA bridge, 00:01.3 ACPI PM, as QEMU's pc places them.
     this.pci = new PciHost(bus);
@@ -125,6 +128,10 @@ export class Pc {
       bootMenu: options.bootMenu,
     });
     this.fwCfg.addFile("etc/e820", pcE820(options.ramSize));
+    // Without a display SeaBIOS mirrors its console (banner, boot messages) on COM1, as under QEMU.
+    if (options.nographic && this.uarts.length) {
+      this.fwCfg.addFile("etc/sercon-port", le16(COM_PORTS[0].base));
+    }
   }
 
   /** Asks the run loop to end with `{ kind: "quit" }` (Ctrl-A x, monitor quit). */
