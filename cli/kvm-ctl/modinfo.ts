@@ -33,9 +33,9 @@ Options:
 \t-n, --filename              Print only 'filename'
 \t-0, --null                  Use \\0 instead of \\n
 \t-m, --modname               Handle argument as module name instead of alias or filename
-\t-F, --field FIELD           Print only provided FIELD
-\t-k, --set-version VERSION   Use VERSION instead of $(uname -r)
-\t-b, --basedir DIR           Use DIR as filesystem root for /lib/modules
+\t-F, --field=FIELD           Print only provided FIELD
+\t-k, --set-version=VERSION   Use VERSION instead of \`uname -r\`
+\t-b, --basedir=DIR           Use DIR as filesystem root for /lib/modules
 \t-V, --version               Show version
 \t-h, --help                  Show this help
 `;

@@ -10,18 +10,19 @@ import { lookup, modulePath, probeInsert, type Resolved, runCommand } from "../.
 import { MODULES, type ModuleSpec, transitiveDepends } from "../../lib/virt/modules/table.ts";
 import type { ModuleSystem } from "../../lib/virt/modules/system.ts";
 import { getoptLong, longTable } from "./getopt.ts";
-import { type Context, Exit, KMOD_VERSION, KmodLog, LOG, out } from "./io.ts";
+import { type Context, err, Exit, KMOD_VERSION, KmodLog, LOG, out } from "./io.ts";
 import { optionsFromArray, symbolCrc } from "./kmod_util.ts";
+import { moduleFromFile } from "./module_file.ts";
 
 const SHORT = "arw:RibfDcnC:d:S:sqvVh";
+/** kmod 31's long options; the old spellings are plain synonyms there (later kmods warn). */
 const LONG = longTable([
   ["all", "a"],
   ["remove", "r"],
-  ["remove-dependencies", "remove-dependencies"],
+  ["remove-dependencies", "remove-holders"],
   ["remove-holders", "remove-holders"],
   ["wait", "w", true],
-  ["resolve-alias", "resolve-alias"],
-  ["show-alias", "R"],
+  ["resolve-alias", "R"],
   ["first-time", "first-time"],
   ["ignore-install", "i"],
   ["ignore-remove", "i"],
@@ -30,13 +31,13 @@ const LONG = longTable([
   ["force-modversion", "force-modversion"],
   ["force-vermagic", "force-vermagic"],
   ["show-depends", "D"],
-  ["showconfig", "showconfig"],
+  ["showconfig", "c"],
   ["show-config", "c"],
   ["show-modversions", "show-modversions"],
-  ["dump-modversions", "dump-modversions"],
+  ["dump-modversions", "show-modversions"],
   ["show-exports", "show-exports"],
   ["dry-run", "n"],
-  ["show", "show"],
+  ["show", "n"],
   ["config", "C", true],
   ["dirname", "d", true],
   ["set-version", "S", true],
@@ -47,36 +48,21 @@ const LONG = longTable([
   ["help", "h"],
 ]);
 
-/** Deprecated spellings: the warning kmod prints, and the option they stand for. */
-const DEPRECATED: Record<string, [string, string]> = {
-  "remove-dependencies": ["--remove-dependencies", "remove-holders"],
-  "resolve-alias": ["--resolve-alias", "R"],
-  showconfig: ["--showconfig", "c"],
-  "dump-modversions": ["--dump-modversions", "show-modversions"],
-  show: ["--show", "n"],
-};
-const REPLACEMENT: Record<string, string> = {
-  "remove-holders": "--remove-holders",
-  R: "--show-alias",
-  c: "--show-config",
-  "show-modversions": "--show-modversions",
-  n: "--dry-run",
-};
-
 const HELP = `Usage:
 \tmodprobe [options] [-i] [-b] modulename
 \tmodprobe [options] -a [-i] [-b] modulename [modulename...]
 \tmodprobe [options] -r [-i] modulename
 \tmodprobe [options] -r -a [-i] modulename [modulename...]
 \tmodprobe [options] -c
-\tmodprobe [options] --show-modversions filename
+\tmodprobe [options] --dump-modversions filename
 Management Options:
 \t-a, --all                   Consider every non-argument to
 \t                            be a module name to be inserted
 \t                            or removed (-r)
 \t-r, --remove                Remove modules instead of inserting
+\t    --remove-dependencies   Deprecated: use --remove-holders
 \t    --remove-holders        Also remove module holders (use together with -r)
-\t-w, --wait MSEC             When removing a module, wait up to MSEC for
+\t-w, --wait <MSEC>           When removing a module, wait up to MSEC for
 \t                            module's refcount to become 0 so it can be
 \t                            removed (use together with -r)
 \t    --first-time            Fail if module already inserted or removed
@@ -84,23 +70,26 @@ Management Options:
 \t-i, --ignore-remove         Ignore remove commands
 \t-b, --use-blacklist         Apply blacklist to resolved alias.
 \t-f, --force                 Force module insertion or removal.
-\t                            implies --force-modversion and
+\t                            implies --force-modversions and
 \t                            --force-vermagic
 \t    --force-modversion      Ignore module's version
 \t    --force-vermagic        Ignore module's version magic
 
 Query Options:
-\t-R, --show-alias            Print module(s) matching given alias and exit
-\t-D, --show-depends          Print module dependencies and exit
-\t-c, --show-config           Print known configuration and exit
-\t    --show-modversions      Print module symbol version and exit
-\t    --show-exports          Print module exported symbol versions and exit
+\t-R, --resolve-alias         Only lookup and print alias and exit
+\t-D, --show-depends          Only print module dependencies and exit
+\t-c, --showconfig            Print out known configuration and exit
+\t-c, --show-config           Same as --showconfig
+\t    --show-modversions      Dump module symbol version and exit
+\t    --dump-modversions      Same as --show-modversions
+\t    --show-exports          Only print module exported symbol versions and exit
 
 General Options:
 \t-n, --dry-run               Do not execute operations, just print out
-\t-C, --config FILE           Use FILE instead of default search paths
-\t-d, --dirname DIR           Use DIR as filesystem root for /lib/modules
-\t-S, --set-version VERSION   Use VERSION instead of $(uname -r)
+\t-n, --show                  Same as --dry-run
+\t-C, --config=FILE           Use FILE instead of default search paths
+\t-d, --dirname=DIR           Use DIR as filesystem root for /lib/modules
+\t-S, --set-version=VERSION   Use VERSION instead of \`uname -r\`
 \t-s, --syslog                print to syslog, not stderr
 \t-q, --quiet                 disable messages
 \t-v, --verbose               enables more messages
@@ -310,12 +299,11 @@ class Modprobe {
       ...c.remove.map(([m, cmd]) => `remove ${m} ${cmd}`),
       ...c.aliases.map(([a, m]) => `alias ${a} ${m}`),
       ...c.options.map(([m, o]) => `options ${m} ${o}`),
+      // softdep_to_char writes the post: part right after the pre: list, with no space between.
       ...c.softdeps.map((s) =>
-        `softdep ${s.module} ` +
-        [s.pre.length ? `pre: ${s.pre.join(" ")}` : "", s.post.length ? `post: ${s.post.join(" ")}` : ""]
-          .filter((x) => x).join(" ")
+        `softdep ${s.module} ` + (s.pre.length ? `pre: ${s.pre.join(" ")}` : "") +
+        (s.post.length ? `post: ${s.post.join(" ")}` : "")
       ),
-      ...c.weakdeps.map(([m, deps]) => `weakdep ${m} ${deps.join(" ")}`),
     ];
     out(lines.map((l) => l + "\n").join(""));
     out("\n# End of configuration files. Dumping indexes now:\n\n");
@@ -325,9 +313,12 @@ class Modprobe {
 
   /** --show-modversions / --show-exports: `0x<crc>\t<symbol>` per symbol. */
   showSymbols(name: string, which: "imports" | "exports"): boolean {
-    const list = this.fromAny(name);
-    if (!list) return false;
-    for (const { spec } of list) {
+    const spec = this.dirUsable ? moduleFromFile(this.system, name) : undefined;
+    if (!spec || !name.includes("/")) {
+      this.LOG(`Module ${name} not found.\n`);
+      return false;
+    }
+    {
       const syms = which === "exports"
         ? spec.exports
         : ["module_layout", ...spec.depends.flatMap((d) => MODULES.find((m) => m.name === d)!.exports)];
@@ -343,18 +334,13 @@ export function modprobe(ctx: Context, argv: string[]): number {
   const args = [...envOptions(Deno.env.get("MODPROBE_OPTIONS")), ...argv];
   const parsed = getoptLong("modprobe", args, SHORT, LONG);
   if (!parsed.ok) {
-    Deno.stderr.writeSync(new TextEncoder().encode(parsed.message));
+    err(parsed.message);
     return 1;
   }
   let useAll = false, doRemove = false, showConfig = false, showModversions = false, showExports = false;
   const configPaths: string[] = [];
   let root: string | undefined, kversion: string | undefined;
-  for (let { key, arg } of parsed.options) {
-    if (DEPRECATED[key]) {
-      const [old, now] = DEPRECATED[key];
-      mp.log.warn(`${old} is deprecated and scheduled for removal; use ${REPLACEMENT[now]}\n`);
-      key = now;
-    }
+  for (const { key, arg } of parsed.options) {
     switch (key) {
       case "a":
         mp.logPriority = LOG.WARNING;
@@ -406,8 +392,8 @@ export function modprobe(ctx: Context, argv: string[]): number {
         showExports = true;
         break;
       case "n":
+        // kmod 31: a dry run alone prints nothing; -v (or -D) shows the actions.
         mp.dryRun = true;
-        mp.doShow = true;
         break;
       case "C":
         configPaths.push(arg!);
@@ -446,7 +432,8 @@ export function modprobe(ctx: Context, argv: string[]): number {
   }
   mp.log.threshold = mp.verbose;
   mp.cfg = readConfig(system.root, configPaths.length ? configPaths : undefined);
-  for (const e of mp.cfg.errors) mp.log.error(e + "\n");
+  // libkmod logs these while kmod_new() parses the files, before modprobe installs its logger.
+  for (const e of mp.cfg.errors) err(e + "\n");
   try {
     let ok: boolean;
     if (showConfig) {

@@ -1,4 +1,4 @@
-/** `kvm-ctl rmmod`: kmod's tools/rmmod.c, with check_module_inuse unless -f. */
+/** `kvm-ctl rmmod`: kmod 31's tools/rmmod.c, with check_module_inuse unless -f. */
 import { ErrnoError } from "../../lib/errors.ts";
 import { normalizeModuleName } from "../../lib/virt/modules/table.ts";
 import { getoptLong, longTable } from "./getopt.ts";
@@ -8,10 +8,11 @@ import { isModuleFilename, pathToModname } from "./module_file.ts";
 const LONG = longTable([["force", "f"], ["syslog", "s"], ["verbose", "v"], ["version", "V"], ["help", "h"]]);
 
 const HELP = `Usage:
-\trmmod [options] modulenames
+\trmmod [options] modulename ...
 Options:
-\t-f, --force       DANGEROUS: forces a module unload and may
-\t                  crash your machine
+\t-f, --force       forces a module unload and may crash your
+\t                  machine. This requires Forced Module Removal
+\t                  option in your kernel. DANGEROUS
 \t-s, --syslog      print to syslog, not stderr
 \t-v, --verbose     enables more messages
 \t-V, --version     show version
@@ -19,7 +20,8 @@ Options:
 `;
 
 export function rmmod(ctx: Context, argv: string[]): number {
-  const parsed = getoptLong("rmmod", argv, "fsvVh", LONG);
+  // kmod 31 still lists -w in its short options but no longer handles it.
+  const parsed = getoptLong("rmmod", argv, "fsvVwh", LONG);
   if (!parsed.ok) {
     err(parsed.message);
     return 1;
@@ -32,6 +34,7 @@ export function rmmod(ctx: Context, argv: string[]): number {
     if (key === "v") verbose++;
     if (key === "h") return out(HELP), 0;
     if (key === "V") return out(KMOD_VERSION), 0;
+    if (key === "w") return log.error("unexpected getopt_long() value 'w'.\n"), 1;
   }
   if (parsed.operands.length === 0) return log.error("missing module name.\n"), 1;
   log.threshold = verbose;

@@ -109,17 +109,21 @@ Deno.test("show-config dumps the configuration and the indexes; bad lines are re
   await write(
     root,
     "etc/modprobe.d/all.conf",
-    "blacklist kvm_amd\noptions kvm-intel nested=0\nalias virt kvm\nsoftdep kvm pre: irqbypass\nfrobnicate kvm\n",
+    "blacklist kvm_amd\noptions kvm-intel nested=0\nalias virt kvm\nsoftdep kvm pre: irqbypass post: x\n" +
+      "frobnicate kvm\nweakdep kvm x\ninclude /etc/other\n",
   );
   const r = await kctl(root, ["modprobe", "-c"]);
   assert.equal(r.code, 0);
+  const file = `${root}/etc/modprobe.d/all.conf`;
   assert.equal(
     r.stderr,
-    `modprobe: ERROR: ${root}/etc/modprobe.d/all.conf line 5: ignoring bad line starting with 'frobnicate'\n`,
+    `libkmod: ERROR ../libkmod/libkmod-config.c:712 kmod_config_parse: ${file} line 5: ignoring bad line starting with 'frobnicate'\n` +
+      `libkmod: ERROR ../libkmod/libkmod-config.c:712 kmod_config_parse: ${file} line 6: ignoring bad line starting with 'weakdep'\n` +
+      `libkmod: ERROR ../libkmod/libkmod-config.c:708 kmod_config_parse: ${file}: command include is deprecated and not parsed anymore\n`,
   );
   assert.ok(
     r.stdout.startsWith(
-      "blacklist kvm_amd\nalias virt kvm\noptions kvm_intel nested=0\nsoftdep kvm pre: irqbypass\n" +
+      "blacklist kvm_amd\nalias virt kvm\noptions kvm_intel nested=0\nsoftdep kvm pre: irqbypasspost: x\n" +
         "\n# End of configuration files. Dumping indexes now:\n\n",
     ),
     r.stdout,

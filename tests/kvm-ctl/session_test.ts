@@ -85,15 +85,16 @@ Deno.test("modprobe: unknown module, -q, -a, missing parameters, bad options", a
   assert.deepEqual([r.code, r.stderr], [1, "modprobe: option requires an argument -- 'w'\n"]);
   r = await kctl(root, ["modprobe", "-r", "-w", "abc", "kvm"]);
   assert.deepEqual([r.code, r.stderr], [1, "modprobe: ERROR: unexpected wait value 'abc'.\n"]);
-  r = await kctl(root, ["modprobe", "--show", "-r", "kvm"]);
-  assert.deepEqual(
-    [r.code, r.stdout, r.stderr],
-    [0, "rmmod kvm\n", "modprobe: WARNING: --show is deprecated and scheduled for removal; use --dry-run\n"],
-  );
+  r = await kctl(root, ["modprobe", "--show", "-v", "-r", "kvm"]);
+  assert.deepEqual([r.code, r.stdout, r.stderr], [0, "rmmod kvm\n", ""]);
   r = await kctl(root, ["modprobe", "-V"]);
   assert.match(r.stdout, /^kmod version 31\n/);
   r = await kctl(root, ["modprobe", "-h"]);
   assert.match(r.stdout, /^Usage:\n\tmodprobe \[options\] \[-i\] \[-b\] modulename\n/);
+  r = await kctl(root, ["modprobe", "--show-modversions", "kvm"]);
+  assert.deepEqual([r.code, r.stderr], [1, "modprobe: FATAL: Module kvm not found.\n"]);
+  r = await kctl(root, ["modprobe", "--show-exports", KVM_KO]);
+  assert.match(r.stdout, /^0x[0-9a-f]{8}\tkvm_init$/m);
   r = await kctl(root, ["modprobe", "-S", "5.15.0-1-generic", "kvm"]);
   assert.deepEqual([r.code, r.stderr], [
     1,
@@ -103,7 +104,10 @@ Deno.test("modprobe: unknown module, -q, -a, missing parameters, bad options", a
 
 Deno.test("modprobe: -n, -v, -D, -R and -r -n print kmod's action lines", async () => {
   const root = await tempRoot();
-  let r = await kctl(root, ["modprobe", "-n", "kvm_intel", "nested=1"]);
+  // kmod 31: -n alone prints nothing; with -v it prints what it would do.
+  let r = await kctl(root, ["modprobe", "-n", "kvm_intel"]);
+  assert.deepEqual([r.code, r.stdout], [0, ""]);
+  r = await kctl(root, ["modprobe", "-nv", "kvm_intel", "nested=1"]);
   assert.deepEqual(
     [r.code, r.stdout],
     [0, `insmod ${IRQBYPASS_KO} \ninsmod ${KVM_KO} \ninsmod ${KVM_INTEL_KO} nested=1\n`],
@@ -117,7 +121,7 @@ Deno.test("modprobe: -n, -v, -D, -R and -r -n print kmod's action lines", async 
   assert.equal(r.stdout, `insmod ${IRQBYPASS_KO} \ninsmod ${KVM_KO} \ninsmod ${KVM_INTEL_KO} \n`);
   r = await kctl(root, ["modprobe", "-R", "devname:kvm"]);
   assert.deepEqual([r.code, r.stdout], [0, "kvm\n"]);
-  r = await kctl(root, ["modprobe", "-r", "-n", "kvm_intel"]);
+  r = await kctl(root, ["modprobe", "-r", "-n", "-v", "kvm_intel"]);
   assert.deepEqual([r.code, r.stdout], [0, "rmmod kvm_intel\n"]);
   r = await kctl(root, ["modprobe", "-r", "-v", "kvm_intel"]);
   assert.deepEqual([r.code, r.stdout], [0, "rmmod kvm_intel\nrmmod kvm\n"]);
@@ -190,8 +194,8 @@ Deno.test("insmod: kmod's texts for dependencies, existing modules and missing f
     1,
     "insmod: ERROR: this tool does not support loading from stdin!\n",
   ]);
-  r = await kctl(root, ["insmod", "-q", "kvm"]);
-  assert.deepEqual([r.code, r.stderr], [1, "insmod: invalid option -- 'q'\n"]);
+  r = await kctl(root, ["insmod", "-v", "kvm"]);
+  assert.deepEqual([r.code, r.stderr], [1, "insmod: invalid option -- 'v'\n"]);
 });
 
 Deno.test("rmmod: not loaded, holders, -f, several names, usage errors", async () => {
@@ -217,9 +221,9 @@ Deno.test("rmmod: not loaded, holders, -f, several names, usage errors", async (
   r = await kctl(root, ["rmmod"]);
   assert.deepEqual([r.code, r.stderr], [1, "rmmod: ERROR: missing module name.\n"]);
   r = await kctl(root, ["rmmod", "-w", "10", "kvm"]);
-  assert.deepEqual([r.code, r.stderr], [1, "rmmod: invalid option -- 'w'\n"]);
+  assert.deepEqual([r.code, r.stderr], [1, "rmmod: ERROR: unexpected getopt_long() value 'w'.\n"]);
   r = await kctl(root, ["lsmod", "extra"]);
-  assert.deepEqual([r.code, r.stderr], [1, "lsmod: ERROR: too many arguments provided.\n"]);
+  assert.deepEqual([r.code, r.stderr], [1, "Usage: lsmod\n"]);
 });
 
 Deno.test("modprobe --remove-holders removes kvm_intel before kvm", async () => {

@@ -1,7 +1,7 @@
 /**
  * modprobe.d configuration (modprobe.d(5), libkmod-config.c): the search path under the state
- * root, file shadowing and ordering, line continuation, and the commands alias, blacklist,
- * options, install, remove, softdep and weakdep. Module names fold `-` to `_`.
+ * root, file shadowing and ordering, line continuation, and the commands kmod 31 knows: alias,
+ * blacklist, options, install, remove and softdep (weakdep came later). Module names fold `-` to `_`.
  */
 import { basename, join } from "node:path";
 import { normalizeModuleName } from "./table.ts";
@@ -28,8 +28,7 @@ export interface ModprobeConfig {
   aliases: [string, string][];
   options: [string, string][];
   softdeps: Softdep[];
-  weakdeps: [string, string[]][];
-  /** Lines kmod rejects, as its "ignoring bad line" messages. */
+  /** What libkmod logs about the files (bad lines, retired commands), as its default logger prints it. */
   errors: string[];
 }
 
@@ -41,12 +40,17 @@ function emptyConfig(): ModprobeConfig {
     aliases: [],
     options: [],
     softdeps: [],
-    weakdeps: [],
     errors: [],
   };
 }
 
 const rest = (line: string, words: number): string => line.trim().split(/\s+/).slice(words).join(" ");
+
+/**
+ * libkmod's default logger (Debian/Ubuntu build it with debugging on) names its source file and
+ * line: these are kmod 31's, where kmod_config_parse reports a line.
+ */
+const LIBKMOD_ERROR = "libkmod: ERROR ../libkmod/libkmod-config.c";
 
 type Handler = (cfg: ModprobeConfig, words: string[], line: string) => boolean;
 
@@ -70,8 +74,6 @@ const COMMANDS: Record<string, Handler> = {
     c.softdeps.push(dep);
     return true;
   },
-  weakdep: (c, w) =>
-    w.length >= 3 && !!c.weakdeps.push([normalizeModuleName(w[1]), w.slice(2).map(normalizeModuleName)]),
 };
 
 export function parseConfigText(cfg: ModprobeConfig, text: string, filename: string): void {
@@ -84,8 +86,18 @@ export function parseConfigText(cfg: ModprobeConfig, text: string, filename: str
     if (trimmed === "" || trimmed.startsWith("#")) continue;
     const words = trimmed.split(/\s+/);
     const handler = Object.hasOwn(COMMANDS, words[0]) ? COMMANDS[words[0]] : undefined;
-    if (!handler || !handler(cfg, words, trimmed)) {
-      cfg.errors.push(`${filename} line ${start}: ignoring bad line starting with '${words[0]}'`);
+    if (words[0] === "include" || words[0] === "config") {
+      cfg.errors.push(
+        `${LIBKMOD_ERROR}:708 kmod_config_parse: ${filename}: command ${
+          words[0]
+        } is deprecated and not parsed anymore`,
+      );
+    } else if (!handler || !handler(cfg, words, trimmed)) {
+      cfg.errors.push(
+        `${LIBKMOD_ERROR}:712 kmod_config_parse: ${filename} line ${start}: ignoring bad line starting with '${
+          words[0]
+        }'`,
+      );
     }
   }
 }

@@ -7,7 +7,7 @@
 import { join } from "node:path";
 import { Kernel } from "./kernel.ts";
 import { type HostConfig, readHostConfig } from "./host.ts";
-import { KERNEL_LOG, type KernelState, LOCK_FILE, StateStore } from "./state.ts";
+import { KERNEL_LOG, type KernelState, StateStore } from "./state.ts";
 import { applyViews, renderViews } from "./views.ts";
 
 export type EnvLookup = (name: string) => string | undefined;
