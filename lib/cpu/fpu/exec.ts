@@ -212,7 +212,7 @@ function finish(r: number, err: number, finiteInputs: boolean): number {
   let flags = 0;
   if (!Number.isFinite(r) && finiteInputs) {
     flags = FSW_OE | FSW_PE;
-    const max = pc === PC_SINGLE ? 3.4028234663852886e38 : Number.MAX_VALUE;
+    const max = pc === PC_SINGLE ? (2 - 2 ** -23) * 2 ** 1023 : Number.MAX_VALUE;
     if (mode === RC_CHOP || (mode === RC_DOWN && r > 0) || (mode === RC_UP && r < 0)) {
       r = r > 0 ? max : -max;
       setC1(false);

@@ -1,6 +1,7 @@
 ; Seeded random vectors for the rounding machinery: 2048 operand pairs (an LCG,
 ; seed 0x2545F491) with exponents within 2^±128, each combined by FADD, FSUB,
-; FMUL, FDIV, FSQRT, FRNDINT and stored to m64, plus FST m32, under precision
+; FMUL, FDIV, FSQRT, FRNDINT and stored to m64, plus FST m32, FISTP m64/m32,
+; FBSTP and FCOMP (condition codes), under precision
 ; control "double" in all four rounding modes. With 53-bit precision an 80-bit
 ; FPU rounds exactly as ours does (results here stay inside the double range), so
 ; every checksum must match QEMU's. PC=single is left out: QEMU 7.2 misrounds
@@ -33,10 +34,11 @@
     or [%1 + 4], eax
 %endmacro
 
-; FOLD: SUM = rol(SUM, 5) ^ R.lo ^ R.hi ^ (FSW & 0x3d); clears the exceptions.
+; FOLD: SUM = rol(SUM, 5) ^ R.lo ^ R.hi ^ (FSW & (C3 C2 C0 IE ZE OE UE PE));
+; clears the exceptions.
 %macro FOLD 0
     fnstsw ax
-    and eax, 0x3d
+    and eax, 0x453d
     xor eax, [R]
     xor eax, [R + 4]
     mov [TMP], eax
@@ -84,6 +86,19 @@ main:
     mov dword [R + 4], 0
     fld qword [A]
     fstp dword [R]
+    FOLD
+    fld qword [A]
+    fistp qword [R]
+    FOLD
+    mov dword [R + 4], 0
+    fld qword [B]
+    fistp dword [R]
+    FOLD
+    fld qword [A]
+    fbstp [R]
+    FOLD
+    fld qword [A]
+    fcomp qword [B]
     FOLD
 %assign rc rc + 1
 %endrep
