@@ -130,6 +130,15 @@ export class Qcow2Driver implements BlockDriver {
       this.writeHeader();
     };
     this.refs.lazy = (header.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0n;
+    this.refs.overlapCheck = (cluster, n, appending) => {
+      const what = this.metadataAt(cluster, n, appending);
+      if (what) {
+        this.corruption(
+          `Preventing invalid allocation of ${n} cluster(s) at offset ${hex(cluster * this.clusterSize)} ` +
+            `(overlaps with ${what})`,
+        );
+      }
+    };
     const l1Raw = new Uint8Array(header.l1Size * 8);
     file.pread(l1Raw, header.l1TableOffset);
     const v = new DataView(l1Raw.buffer);
@@ -301,6 +310,25 @@ export class Qcow2Driver implements BlockDriver {
   /** Forgets cached L2 tables (after check/snapshot code rewrote them on disk). */
   dropL2Cache(): void {
     this.#l2Cache.clear();
+  }
+
+  /** Which metadata structure (QEMU's names) clusters [cluster, cluster+n) overlap, if any. */
+  metadataAt(cluster: number, n: number, appending = false): string | undefined {
+    const cs = this.clusterSize;
+    const hits = (offset: number, bytes: number) =>
+      bytes > 0 && offset < (cluster + n) * cs && offset + bytes > cluster * cs;
+    if (cluster === 0) return "qcow2_header";
+    if (hits(this.header.l1TableOffset, this.l1.length * 8)) return "active L1 table";
+    if (hits(this.refs.tableOffset, this.refs.tableClusters * cs)) return "refcount table";
+    if (hits(this.header.snapshotsOffset, this.snapshotsSize)) return "snapshot table";
+    for (const s of this.snapshotList) if (hits(s.l1TableOffset, s.l1Size * 8)) return "inactive L1 table";
+    // Past the end of everything in use only tables the checks above cover can lie; the
+    // per-entry scans are for runs reusing space inside the image.
+    if (appending) return undefined;
+    for (let i = 0; i < this.l1.length; i++) if (this.l1[i] && hits(this.l1[i], cs)) return "active L2 table";
+    const t = this.refs.table;
+    for (let i = 0; i < t.length; i++) if (t[i] && hits(t[i], cs)) return "refcount block";
+    return undefined;
   }
 
   /** Signals inconsistent metadata: sets the corrupt bit (when writable) and throws EIO. */

@@ -36,6 +36,11 @@ export class Refcounts {
   #pendingFrees: number[] = [];
   /** Called with the new table offset and clusters once a moved table is on disk. */
   onTableMoved: (offset: number, clusters: number) => void = () => {};
+  /**
+   * Called with each run about to be allocated; throws when it would land on live metadata (the
+   * refcounts lied: a corrupt image). The driver installs QEMU's overlap check here.
+   */
+  overlapCheck: (cluster: number, n: number, appending: boolean) => void = () => {};
   /** Set for lazy_refcounts: dirty blocks are written only on flush, never for ordering. */
   lazy = false;
   /** Byte offset in the current compressed-data cluster where the next compressed cluster may go. */
@@ -143,6 +148,7 @@ export class Refcounts {
         }
       }
       if (created && !this.#runFree(start, n)) continue;
+      this.overlapCheck(start, n, start >= this.endCluster);
       for (let c = start; c < start + n; c++) this.set(c, 1);
       if (start === this.freeHint) this.freeHint = start + n;
       return start * this.clusterSize;
