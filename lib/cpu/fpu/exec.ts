@@ -273,11 +273,6 @@ function compare(x: number, y: number, unordered: boolean, pre: number): number 
   return code;
 }
 
-/** FCOM-family result into C3/C2/C0 (C1 cleared). */
-function setCompare(code: number): void {
-  setCC(code);
-}
-
 /** FCOMI-family result into ZF/PF/CF; OF, SF and AF are cleared. */
 function setEflagsCompare(code: number): void {
   const v = (code & FSW_C3 ? EFLAGS_ZF : 0) | (code & FSW_C2 ? EFLAGS_PF : 0) |
@@ -527,7 +522,7 @@ function executeMemory(op: number, kind: number, ins: FpuInstruction, seg: numbe
         code = compare(S.st(0), v, false, memFlags);
         if (code < 0) return;
       }
-      setCompare(code);
+      setCC(code);
       if (op === Op.COMP) S.pop();
       return;
     }
@@ -662,7 +657,7 @@ function executeRegister(opcode: number, op: number, i: number): void {
         if (code < 0) return;
       }
       if (eflags) setEflagsCompare(code);
-      else setCompare(code);
+      else setCC(code);
       if (op === Op.COMP || op === Op.UCOMP || op === Op.COMIP || op === Op.UCOMIP) S.pop();
       else if (op === Op.COMPP || op === Op.UCOMPP) S.pop(), S.pop();
       return;
@@ -795,11 +790,11 @@ function unaryOrTranscendental(op: number): void {
       return;
     case Op.TST: {
       if (S.isEmpty(0)) {
-        if (!underflow()) setCompare(CMP_UN);
+        if (!underflow()) setCC(CMP_UN);
         return;
       }
       const code = compare(S.st(0), 0, false, 0);
-      if (code >= 0) setCompare(code);
+      if (code >= 0) setCC(code);
       return;
     }
     case Op.SQRT: {
@@ -1043,28 +1038,28 @@ function twoOperand(op: number): void {
   } else if (op === Op.PATAN) {
     r = Math.atan2(y, x);
     if (r !== 0) flags = FSW_PE;
-  } else {
-    const arg = op === Op.YL2X ? x : x; // YL2XP1 works on ST(0)+1 without forming it
-    if (
-      op === Op.YL2X && (arg < 0 || (arg === 0 && y === 0) || (arg === 1 && !Number.isFinite(y)) ||
-        (arg === Infinity && y === 0))
-    ) {
+  } else if (op === Op.YL2X) {
+    // ST(1) * log2(ST(0)): invalid for negative ST(0), 0 * log2(0), inf * log2(1), 0 * log2(inf).
+    if (x < 0 || (x === 0 && y === 0) || (x === 1 && !Number.isFinite(y)) || (x === Infinity && y === 0)) {
       flags = FSW_IE;
       r = F.DEFAULT_NAN;
-    } else if (op === Op.YL2X && arg === 0) {
+    } else if (x === 0) {
       flags = FSW_ZE;
       r = y > 0 ? -Infinity : Infinity;
-    } else if (op === Op.YL2XP1 && (arg < -1 || (!Number.isFinite(y) && arg === 0))) {
+    } else {
+      const log = Math.log2(x);
+      r = y * log;
+      // Exact powers of two give exact logarithms; everything else is rounded.
+      if (Number.isFinite(r) && !(Number.isInteger(log) && Math.abs(log) < 1100)) flags = FSW_PE;
+    }
+  } else {
+    // FYL2XP1: ST(1) * log2(ST(0) + 1), computed with log1p so small ST(0) keep their precision.
+    if (x < -1 || (!Number.isFinite(y) && x === 0)) {
       flags = FSW_IE;
       r = F.DEFAULT_NAN;
     } else {
-      const log = op === Op.YL2X ? Math.log2(arg) : Math.log1p(arg) / Math.LN2;
-      r = y * log;
-      if (
-        r === r && Number.isFinite(r) && !(op === Op.YL2X && Number.isInteger(log) && Math.abs(log) < 1100)
-      ) {
-        flags = FSW_PE;
-      }
+      r = y * (Math.log1p(x) / Math.LN2);
+      if (Number.isFinite(r) && x !== 0) flags = FSW_PE;
     }
   }
   if (flags && signal(flags) && unmasked(flags & (FSW_IE | FSW_ZE))) return;
