@@ -300,6 +300,15 @@ Deno.test("param: list, read, write, and sysfs refusals", async () => {
   assert.equal(r.code, 1);
   r = await kctl(root, ["param", "kvm-intel"]);
   assert.match(r.stdout, /^enlightened_vmcs=Y\n(.*\n)*nested=Y\n/);
+  // Writes straight into the files behave as sysfs: valid 0644 writes stick, others are put back.
+  await Deno.writeTextFile(`${root}/sys/module/kvm/parameters/report_ignored_msrs`, "0\n");
+  await Deno.writeTextFile(`${root}/sys/module/kvm/parameters/enable_pmu`, "N\n");
+  await Deno.writeTextFile(`${root}/sys/module/kvm/parameters/min_timer_period_us`, "soon\n");
+  r = await kctl(root, ["param", "kvm", "report_ignored_msrs"]);
+  assert.equal(r.stdout, "N\n");
+  assert.equal(read(root, "sys/module/kvm/parameters/report_ignored_msrs"), "N\n");
+  assert.equal(read(root, "sys/module/kvm/parameters/enable_pmu"), "Y\n");
+  assert.equal(read(root, "sys/module/kvm/parameters/min_timer_period_us"), "200\n");
   const mode = Deno.statSync(`${root}/sys/module/kvm/parameters/tdp_mmu`).mode! & 0o777;
   assert.equal(mode, 0o444);
   assert.equal(Deno.statSync(`${root}/sys/module/kvm/parameters/ignore_msrs`).mode! & 0o777, 0o644);

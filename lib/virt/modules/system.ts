@@ -9,6 +9,7 @@ import { Kernel } from "./kernel.ts";
 import { type HostConfig, readHostConfig } from "./host.ts";
 import { KERNEL_LOG, type KernelState, StateStore } from "./state.ts";
 import { applyViews, renderViews } from "./views.ts";
+import { adoptSysfsWrites } from "./sysfs_writes.ts";
 
 export type EnvLookup = (name: string) => string | undefined;
 
@@ -35,7 +36,13 @@ export class ModuleSystem {
    */
   snapshot(): Kernel {
     if (!this.#stateExists()) this.modify(() => {});
-    return new Kernel(this.store.read(), this.host);
+    const kernel = new Kernel(this.store.read(), this.host);
+    // Someone wrote a sysfs file directly: take it in (or put it back) under the lock first.
+    if (adoptSysfsWrites(this.root, kernel).length) {
+      this.modify(() => {});
+      return new Kernel(this.store.read(), this.host);
+    }
+    return kernel;
   }
 
   modify<T>(fn: (kernel: Kernel) => T): T {
@@ -45,6 +52,7 @@ export class ModuleSystem {
       const state = this.store.read();
       const before = exists ? renderViews(new Kernel(structuredClone(state), host)) : undefined;
       const kernel = new Kernel(state, host);
+      for (const rel of adoptSysfsWrites(this.root, kernel)) before?.files.delete(rel);
       kernel.pruneDeadHandles();
       let result: T;
       try {
