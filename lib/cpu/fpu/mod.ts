@@ -13,7 +13,21 @@
  *   core writes/reads the XMM area (offset 160 on) itself if its model has SSE.
  * - The disassembler prints x87 instructions with `x87DisasmAtt(opcode, modrm, "0x8(%eax)")` (AT&T, as
  *   QEMU 7.2's -d in_asm prints them; `x87Disasm` gives Intel syntax), and the
- *   decoder can ask `x87Form(opcode, modrm).op === Op.UD` for reserved encodings.
+ *   decoder can ask `x87Form(opcode, modrm).op === Op.UD` for reserved encodings; FISTTP forms carry
+ *   `sse3: true` (the core raises #UD on CPU models without SSE3).
+ *
+ * Where this FPU departs from a Pentium Pro (all covered by tests/guests/fpu):
+ * - data registers are doubles: results that need more than 53 significand bits (PC=extended),
+ *   the FLD constants, FPATAN/F2XM1/FYL2X/FYL2XP1, 64-bit integers and 18-digit BCD above 2^53,
+ *   and m80 values with more than 53 significant bits lose their low bits; exponents beyond the
+ *   double range overflow to infinity or flush to zero (extended denormals load as 0 with DE);
+ * - unmasked overflow/underflow on register results deliver the masked result (no 2^±24576 bias);
+ * - FSIN/FCOS/FPTAN use the host's double functions (as QEMU 7.2 does).
+ * Where it follows the SDM and QEMU 7.2 does not (fpu_qemu_diff, fpu_unmasked): stack faults,
+ * C1 as the round-up bit, FPREM1's quotient bits, FOP and the pointers in FSTENV/FSAVE/FXSAVE and
+ * FRSTOR, DE on denormal m32/m64 loads, unmasked IE/ZE/OE leaving the destination alone, #MF at
+ * the next waiting x87 instruction (not only at FWAIT), FLDCW/FLDENV/FRSTOR recomputing ES/B,
+ * FRNDINT ignoring precision control, and correct rounding under PC=single.
  */
 export * from "./state.ts";
 export * from "./host.ts";
