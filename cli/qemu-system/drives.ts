@@ -1,50 +1,52 @@
 /**
- * Opens the drives of a command line as QEMU's block layer does at startup: the file must open
- * (read-write unless read-only), the format is probed when not given (with QEMU's warning when
- * probing says raw), and `-snapshot`/`snapshot=on` drives are marked for a throw-away overlay.
+ * Opens the drives of a command line as QEMU's block layer does at startup: through lib/image's
+ * registry (probing the format when none is given, with QEMU's warning when probing says raw),
+ * read-write unless read-only, and for `-snapshot`/`snapshot=on` drives behind a temporary qcow2
+ * overlay whose backing file is the image: the guest's writes land in the overlay, which is
+ * deleted at exit, so the image is never written.
  */
+import { resolve } from "node:path";
+import type { BlockDriver } from "../../lib/image/block_driver.ts";
+import { ImageError } from "../../lib/image/block_driver.ts";
+import { createImage, openImage, probeFormat } from "../../lib/image/formats.ts";
 import type { DriveConfig } from "../../lib/virt/machine/config.ts";
 import { CliError } from "./cli_error.ts";
-import { hostStrerror } from "./host_errors.ts";
 import type { Invocation } from "./parse.ts";
+import type { Cleanup } from "./run.ts";
 
 export interface OpenDrive {
   config: DriveConfig;
-  format: "raw" | "qcow2";
-  /** Writes go to a temporary overlay (dropped at exit) rather than the file. */
-  snapshot: boolean;
+  driver: BlockDriver;
 }
 
-const QCOW2_MAGIC = [0x51, 0x46, 0x49, 0xfb];
-
-function probe(path: string): "raw" | "qcow2" {
-  const file = Deno.openSync(path, { read: true });
+function open(path: string, options: { format?: string; readOnly: boolean }, location: string): BlockDriver {
   try {
-    const head = new Uint8Array(4);
-    const n = file.readSync(head) ?? 0;
-    return n === 4 && QCOW2_MAGIC.every((b, i) => head[i] === b) ? "qcow2" : "raw";
-  } finally {
-    file.close();
+    return openImage(path, options);
+  } catch (e) {
+    if (e instanceof ImageError) throw new CliError(e.message, { location });
+    throw e;
   }
 }
 
-/** `printRaw` prints lines without the program name (QEMU's block-layer WARNING). */
-export function openDrives(invocation: Invocation, printRaw: (lines: string[]) => void): OpenDrive[] {
+/** `printRaw` prints lines without the program name (the block layer's WARNING). */
+export function openDrives(
+  invocation: Invocation,
+  printRaw: (lines: string[]) => void,
+  cleanup: Cleanup,
+): OpenDrive[] {
   const opened: OpenDrive[] = [];
   invocation.config.drives.forEach((drive, i) => {
     const location = invocation.driveLocations[i];
     if (drive.file === "") return; // an empty CD-ROM drive
     const snapshot = drive.snapshot || invocation.config.snapshot;
-    try {
-      const file = Deno.openSync(drive.file, { read: true, write: !drive.readOnly && !snapshot });
-      if (file.statSync().isDirectory) throw Object.assign(new Error("dir"), { code: "EISDIR" });
-      file.close();
-    } catch (e) {
-      throw new CliError(`Could not open '${drive.file}': ${hostStrerror(e)}`, { location });
-    }
-    let format = drive.format;
+    let format: string | undefined = drive.format;
     if (format === undefined) {
-      format = probe(drive.file);
+      try {
+        format = probeFormat(drive.file);
+      } catch (e) {
+        if (e instanceof ImageError) throw new CliError(e.message, { location });
+        throw e;
+      }
       if (format === "raw") {
         printRaw([
           `WARNING: Image format was not specified for '${drive.file}' and probing guessed raw.`,
@@ -54,7 +56,21 @@ export function openDrives(invocation: Invocation, printRaw: (lines: string[]) =
         ]);
       }
     }
-    opened.push({ config: drive, format, snapshot });
+    let driver = open(drive.file, { format, readOnly: drive.readOnly || snapshot }, location);
+    if (snapshot && !drive.readOnly) {
+      const overlay = Deno.makeTempFileSync({ prefix: "vl.", dir: Deno.env.get("TMPDIR") ?? "/var/tmp" });
+      cleanup.add(() => Deno.removeSync(overlay));
+      const size = driver.size;
+      driver.close();
+      createImage(overlay, "qcow2", { size, backingFile: resolve(drive.file), backingFormat: format });
+      driver = open(overlay, { format: "qcow2", readOnly: false }, location);
+    }
+    const final = driver;
+    cleanup.add(() => {
+      if (!drive.readOnly && !snapshot) final.flush();
+      final.close();
+    });
+    opened.push({ config: drive, driver });
   });
   return opened;
 }

@@ -67,6 +67,7 @@ export async function runMachine(context: RunContext): Promise<number> {
   const drives = openDrives(
     invocation,
     (lines) => reporter.report(lines.map((text) => ({ text, raw: true }))),
+    cleanup,
   );
 
   const biosPath = config.bios ?? (config.kernel === undefined ? defaultBios() : undefined);
@@ -86,7 +87,9 @@ export async function runMachine(context: RunContext): Promise<number> {
     romSpace: bios ? biosRomSpace(bios) : 0,
   });
   board.pc = machine;
-  void drives; // the IDE controller takes them when it lands
+  for (const { config: drive, driver } of drives) {
+    if (drive.interface === "ide") machine.attachIde(drive.index, drive.media, driver);
+  }
   const vcpu = createVcpu(machine.bus, config);
   machine.vcpu = vcpu;
   installLogging(machine, vcpu, config, context.log);

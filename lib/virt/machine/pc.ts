@@ -17,6 +17,9 @@ import { IsaIrqRouter } from "../../devices/irq.ts";
 import { DebugCon, IsaDebugExit, Port92, PostPort } from "../../devices/legacy_ports.ts";
 import { PciHost } from "../../devices/pci.ts";
 import { PicPair } from "../../devices/pic.ts";
+import { IdeDrive } from "../../devices/ide.ts";
+import { PiixIde } from "../../devices/piix_ide.ts";
+import type { BlockDriver } from "../../image/block_driver.ts";
 import { Piix3 } from "../../devices/piix3.ts";
 import { Pit } from "../../devices/pit.ts";
 import { PortB } from "../../devices/port_b.ts";
@@ -78,6 +81,7 @@ export class Pc {
   readonly i440fx: I440fx;
   readonly piix3: Piix3;
   readonly acpi: AcpiPm;
+  readonly ide: PiixIde;
   readonly irq: IsaIrqRouter;
   vcpu?: Vcpu;
   /** Called before each reset with the CPU (for `-d cpu_reset`). */
@@ -112,7 +116,7 @@ export class Pc {
     // QEMU's -debugcon is an isa-debugcon at its default iobase, 0xE9 (Bochs' port).
     if (options.debugcon) new DebugCon(bus, options.debugcon, DEBUGCON_IOBASE);
     for (const d of options.isaDebugExit ?? []) new IsaDebugExit(bus, d.iobase, d.iosize);
-    // PCI 00:00.0 host bridge, 00:01.0 ISA bridge, 00:01.3 ACPI PM, as QEMU's pc places them.
+    // PCI 00:00.0 host bridge, 00:01.0 ISA bridge, 00:01.1 IDE, 00:01.3 ACPI PM, as QEMU's pc has them.
     this.pci = new PciHost(bus);
     this.i440fx = new I440fx(bus);
     this.piix3 = new Piix3(this.irq);
@@ -120,6 +124,8 @@ export class Pc {
     this.pci.setIrqSink(this.piix3);
     this.pci.add(this.i440fx, 0, 0);
     this.pci.add(this.piix3, 1, 0);
+    this.ide = new PiixIde(bus, { irq14: this.irq.line(14), irq15: this.irq.line(15) });
+    this.pci.add(this.ide, 1, 1);
     this.pci.add(this.acpi, 1, 3);
     this.fwCfg = new FwCfg(bus);
     this.fwCfg.setMachineInfo({
@@ -146,9 +152,19 @@ export class Pc {
     this.wake?.();
   }
 
-  /** Without a BIOS, leave the chipset as SeaBIOS would (ACPI PM I/O at 0x600, so S5 is at 0x604). */
+  /** Puts a drive at IDE position 0-3 (primary master, primary slave, secondary master, slave). */
+  attachIde(index: number, media: "disk" | "cdrom", driver: BlockDriver): void {
+    const drive = new IdeDrive({ kind: media, driver }, index);
+    this.ide.channels[index >> 1].attach((index & 1) as 0 | 1, drive);
+  }
+
+  /**
+   * Without a BIOS, leave the chipset as SeaBIOS would: ACPI PM I/O at 0x600 (so S5 is at 0x604),
+   * IDE bus-master registers at 0xC040.
+   */
   programLikeFirmware(): void {
     this.acpi.programLikeSeaBios(0x600);
+    this.ide.programLikeSeaBios(0xc040);
   }
 
   /** System reset: CPU and devices back to power-on state, then the boot path again. */
@@ -163,6 +179,7 @@ export class Pc {
     this.i440fx.reset();
     this.piix3.reset();
     this.acpi.reset();
+    this.ide.reset();
     this.onBoot?.();
   }
 
