@@ -13,6 +13,8 @@ export interface ProcInfo {
 
 /** /proc/<pid>/stat of each pid that exists, or undefined when sh cannot be run here. */
 export function readProcStats(pids: number[]): Map<number, ProcInfo> | undefined {
+  // Asking first keeps Deno from prompting on a terminal when the permission was not granted.
+  if (Deno.permissions.querySync({ name: "run", command: "sh" }).state !== "granted") return undefined;
   const safe = pids.filter((p) => Number.isInteger(p) && p > 0);
   const script = `for p in ${safe.join(" ")}; do read -r l < /proc/$p/stat 2>/dev/null && echo "$l"; done; :`;
   let stdout: Uint8Array;
