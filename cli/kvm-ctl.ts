@@ -74,6 +74,15 @@ export function main(args: string[]): number {
       err(`kvm-ctl: ${e.message}\n`);
       return 1;
     }
+    // The state root itself is unusable (not a directory, no permission): say so, without a trace.
+    if (
+      e instanceof Deno.errors.PermissionDenied || e instanceof Deno.errors.NotADirectory ||
+      e instanceof Deno.errors.AlreadyExists || e instanceof Deno.errors.NotFound ||
+      e instanceof Deno.errors.IsADirectory
+    ) {
+      err(`kvm-ctl: ${e.message}\n`);
+      return 1;
+    }
     throw e;
   }
 }

@@ -87,6 +87,14 @@ Deno.test("a state directory that is a file gives a clear error, not a crash", a
   assert.match(r.stderr, /^kvm-ctl: state file .*state\.json is corrupted \(.*\); run 'kvm-ctl --root/);
 });
 
+Deno.test("a state root below a regular file is reported, not a crash", async () => {
+  const dir = await tempRoot();
+  await Deno.writeTextFile(`${dir}/plain`, "");
+  const r = await kctl(`${dir}/plain/kvm`, ["lsmod"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, new RegExp(`^kvm-ctl: .*${dir}/plain/kvm.*\n$`));
+});
+
 Deno.test("concurrency: parallel modprobe/rmmod leave a consistent state and lose no update", async () => {
   const root = await tempRoot();
   const runs: Promise<unknown>[] = [];
