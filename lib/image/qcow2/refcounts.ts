@@ -150,7 +150,7 @@ export class Refcounts {
       if (created && !this.#runFree(start, n)) continue;
       this.overlapCheck(start, n, start >= this.endCluster);
       for (let c = start; c < start + n; c++) this.set(c, 1);
-      if (start === this.freeHint) this.freeHint = start + n;
+      this.freeHint = start + n; // as QEMU's free_cluster_index: holes left behind come back when freed
       return start * this.clusterSize;
     }
   }
