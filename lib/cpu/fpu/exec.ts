@@ -482,6 +482,10 @@ export function execute(
   if (form.op === Op.UD) host.fault(6);
   if (form.wait && (S.words[W_FSW] & FSW_ES)) pending();
   const memory = modrm < 0xc0;
+  if (memory) executeMemory(form.op, form.operand, ins, seg, offset);
+  else executeRegister(opcode, form.op, modrm & 7);
+  // Recorded once the instruction has run (an FP exception it raised included), so a host fault
+  // part-way leaves the pointers naming the previous instruction.
   if (form.recordsIp) {
     S.words[W_FIP] = ins.eip;
     S.words[W_FCS] = ins.cs;
@@ -491,8 +495,6 @@ export function execute(
       S.words[W_FDS] = host.selector(seg);
     }
   }
-  if (memory) executeMemory(form.op, form.operand, ins, seg, offset);
-  else executeRegister(opcode, form.op, modrm & 7);
 }
 
 function executeMemory(op: number, kind: number, ins: FpuInstruction, seg: number, off: number): void {

@@ -28,6 +28,8 @@ import {
   FSW_SF,
   FSW_ZE,
   fwait,
+  W_FDP,
+  W_FOP,
 } from "../../../lib/cpu/fpu/mod.ts";
 
 const isFault = (vector: number) => (e: unknown) => e instanceof TestFault && e.vector === vector;
@@ -221,6 +223,8 @@ Deno.test("a host fault during a store propagates and leaves the stack as it was
   assert.throws(() => r.mem(0xdd, 3, 0x9000), isFault(14)); // fstp m64
   assert.equal(r.st(0), 1.5);
   assert.equal(r.fpu.ftw, 0x3fff);
+  assert.equal(r.fpu.words[W_FDP], 0x8000); // still the FLD's operand
+  assert.equal(r.fpu.words[W_FOP], 0x505);
 });
 
 Deno.test("FXCH, FFREE(P), FINCSTP/FDECSTP, FCHS/FABS, constants, FNINIT", () => {
