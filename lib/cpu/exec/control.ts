@@ -4,7 +4,7 @@
  * the stack switch on a call to an inner level) and hand TSS and task-gate targets to task.ts.
  */
 import type { Cpu } from "../cpu.ts";
-import { BP, CpuFault, DB, GP, NP, OF as OF_VEC, SS as SS_FAULT, TS } from "../faults.ts";
+import { BP, CpuFault, GP, NP, OF as OF_VEC, SS as SS_FAULT, TS, UD } from "../faults.ts";
 import { condition, getOF, readEflags } from "../flags.ts";
 import type { Handler, Insn } from "../insn.ts";
 import { deliver, EV_EXCEPTION, EV_SOFTWARE } from "../interrupts.ts";
@@ -132,7 +132,10 @@ export const intoHandler: Handler = (cpu) => {
   if (getOF(cpu)) deliver(cpu, OF_VEC, EV_SOFTWARE, false, 0);
 };
 
-export const int1Handler: Handler = (cpu) => deliver(cpu, DB, EV_EXCEPTION, false, 0);
+/** INT1/ICEBP: qemu-system-i386 7.2 (TCG) raises #UD for F1, and so do we. */
+export const int1Handler: Handler = () => {
+  throw new CpuFault(UD);
+};
 
 export const hltHandler: Handler = (cpu) => {
   if (cpu.cpl !== 0) throw new CpuFault(GP, 0);

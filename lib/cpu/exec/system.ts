@@ -194,7 +194,7 @@ export const cltsHandler: Handler = (cpu) => {
 
 export function setCr0(cpu: Cpu, v: number): void {
   if ((v & CR0_PG) && !(v & CR0_PE)) throw new CpuFault(GP, 0);
-  if ((v & 0x60000000) === 0x20000000) throw new CpuFault(GP, 0); // NW without CD
+  // The SDM's #GP for NW without CD is not raised: QEMU 7.2 accepts it (tests/guests/cpu/exceptions).
   const old = cpu.cr[0];
   cpu.cr[0] = v | 0x10; // ET is hardwired on P6
   if ((old ^ v) & (CR0_PG | CR0_PE | 0x10000)) {

@@ -29,6 +29,8 @@ export interface MinimalResult {
   reason: string;
 }
 
+const SERIAL_LIMIT = 16 << 20;
+
 class SerialCapture implements PortDevice {
   readonly chunks: number[] = [];
   portRead(port: number): number {
@@ -36,7 +38,8 @@ class SerialCapture implements PortDevice {
     return 0;
   }
   portWrite(port: number, _size: AccessSize, value: number): void {
-    if (port === 0x3f8) this.chunks.push(value & 0xff);
+    // Bounded: a runaway guest must not take the host's memory with it.
+    if (port === 0x3f8 && this.chunks.length < SERIAL_LIMIT) this.chunks.push(value & 0xff);
   }
 }
 
