@@ -238,6 +238,8 @@ export class Bus {
       if (page >= 0) {
         const start = (page << PAGE_SHIFT) | (addr & 0xfff);
         into.set(this.u8.subarray(start, start + chunk), i);
+      } else if (page === PAGE_UNMAPPED) {
+        into.fill(0xff, i, i + chunk); // floats high, as read8 does, without a call per byte
       } else {
         for (let j = 0; j < chunk; j++) into[i + j] = this.read8(addr + j);
       }
@@ -256,7 +258,7 @@ export class Bus {
         if (force || !this.pageReadOnly[index]) {
           this.u8.set(data.subarray(i, i + chunk), (page << PAGE_SHIFT) | (addr & 0xfff));
         }
-      } else {
+      } else if (page !== PAGE_UNMAPPED) {
         for (let j = 0; j < chunk; j++) this.write8(addr + j, data[i + j]);
       }
       i += chunk;

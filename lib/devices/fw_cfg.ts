@@ -52,6 +52,7 @@ const DMA_ERROR = 0x01, DMA_READ = 0x02, DMA_SKIP = 0x04, DMA_SELECT = 0x08, DMA
 /** "QEMU CFG", what a read of the DMA address register returns. */
 const DMA_SIGNATURE = new TextEncoder().encode("QEMU CFG");
 const FILE_NAME_MAX = 56;
+const DMA_ZERO_CHUNK = new Uint8Array(0x10000);
 
 export interface FwCfgItem {
   data: Uint8Array;
@@ -281,9 +282,14 @@ export class FwCfg implements PortDevice {
       const available = item ? Math.max(0, item.data.length - this.offset) : 0;
       const n = Math.min(length, available);
       if (read) {
-        const out = new Uint8Array(length);
-        if (n) out.set(item!.data.subarray(this.offset, this.offset + n));
-        this.bus.writeBytes(address, out);
+        // The item's bytes, then zeros for the rest of the buffer, in bounded chunks.
+        if (n) this.bus.writeBytes(address, item!.data.subarray(this.offset, this.offset + n));
+        for (let done = n; done < length; done += DMA_ZERO_CHUNK.length) {
+          this.bus.writeBytes(
+            address + done,
+            DMA_ZERO_CHUNK.subarray(0, Math.min(DMA_ZERO_CHUNK.length, length - done)),
+          );
+        }
       } else if (write) {
         if (!item?.writable || n < length) {
           status |= DMA_ERROR;

@@ -54,8 +54,12 @@ export class Rtc implements PortDevice {
   index = 0;
   /** Port 0x70 bit 7: NMIs are masked (the machine consults this before raising an NMI). */
   nmiMasked = false;
-  /** Guest wall time in ns since the epoch = virtual now + this. */
-  private offsetNs: number;
+  /**
+   * Guest wall time is refSec seconds since the epoch at virtual time refNs. Kept apart because
+   * epoch nanoseconds (~1.7e18) exceed a double's exact integers; both terms here stay exact.
+   */
+  private refSec: number;
+  private refNs: number;
   private readonly periodicTimer: Timer;
   private readonly updateTimer: Timer;
   /** Second last seen by `lazyFlags`, so UF is set even with the update interrupt off. */
@@ -69,7 +73,9 @@ export class Rtc implements PortDevice {
     options: RtcOptions = {},
   ) {
     const hostMs = (options.hostNowMs ?? Date.now)();
-    this.offsetNs = rtcBaseMs(options.base, hostMs) * 1e6 - clock.nowNs();
+    const baseMs = rtcBaseMs(options.base, hostMs);
+    this.refSec = Math.floor(baseMs / 1000);
+    this.refNs = clock.nowNs() - (baseMs - this.refSec * 1000) * 1e6;
     this.cmos[RTC_REG_A] = 0x26;
     this.cmos[RTC_REG_B] = REG_B_24H;
     this.cmos[RTC_REG_D] = 0x80;
@@ -102,12 +108,17 @@ export class Rtc implements PortDevice {
   }
 
   private wallSecond(now: number): number {
-    return Math.floor((now + this.offsetNs) / NS_PER_SEC);
+    return this.refSec + Math.floor((now - this.refNs) / NS_PER_SEC);
   }
 
   /** The guest's wall-clock Date now (UTC fields carry the guest's time). */
   guestDate(now = this.clock.nowNs()): Date {
-    return new Date(Math.floor((now + this.offsetNs) / 1e6));
+    return new Date(this.refSec * 1000 + Math.floor((now - this.refNs) / 1e6));
+  }
+
+  /** Nanoseconds into the current guest second. */
+  private fraction(now: number): number {
+    return (((now - this.refNs) % NS_PER_SEC) + NS_PER_SEC) % NS_PER_SEC;
   }
 
   private encode(v: number): number {
@@ -191,7 +202,9 @@ export class Rtc implements PortDevice {
       this.decode(c[RTC_MINUTES]),
       this.decode(c[RTC_SECONDS]),
     );
-    this.offsetNs = ms * 1e6 - now;
+    // The divider chain keeps its phase: only the seconds change.
+    this.refNs = now - this.fraction(now);
+    this.refSec = ms / 1000;
     this.lastSecond = this.wallSecond(now);
     this.armUpdate(now);
   }
@@ -214,13 +227,12 @@ export class Rtc implements PortDevice {
       this.periodicTimer.del();
       return;
     }
-    const wall = now + this.offsetNs;
-    this.periodicTimer.mod(now + (period - (wall % period)));
+    // Periods divide a second, so ticks stay aligned to the update cycle.
+    this.periodicTimer.mod(now + (period - (this.fraction(now) % period)));
   }
 
   private armUpdate(now: number): void {
-    const wall = now + this.offsetNs;
-    this.updateTimer.mod(now + (NS_PER_SEC - (((wall % NS_PER_SEC) + NS_PER_SEC) % NS_PER_SEC)));
+    this.updateTimer.mod(now + (NS_PER_SEC - this.fraction(now)));
   }
 
   private periodicTick(now: number): void {
@@ -265,8 +277,7 @@ export class Rtc implements PortDevice {
     const period = this.periodNs();
     if (!period || this.cmos[RTC_REG_B] & REG_B_PIE) return;
     if (
-      Math.floor((now + this.offsetNs) / period) !==
-        Math.floor((this.lastPeriodicTick + this.offsetNs) / period)
+      Math.floor((now - this.refNs) / period) !== Math.floor((this.lastPeriodicTick - this.refNs) / period)
     ) {
       this.cmos[RTC_REG_C] |= REG_C_PF;
     }
@@ -290,7 +301,7 @@ export class Rtc implements PortDevice {
         return this.cmos[i];
       case RTC_REG_A: {
         let a = this.cmos[RTC_REG_A] & ~REG_A_UIP;
-        const frac = (((now + this.offsetNs) % NS_PER_SEC) + NS_PER_SEC) % NS_PER_SEC;
+        const frac = this.fraction(now);
         if (this.running() && frac >= NS_PER_SEC - UIP_LEAD_NS) a |= REG_A_UIP;
         return a;
       }
