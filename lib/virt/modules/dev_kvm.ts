@@ -92,7 +92,7 @@ export class DevKvm {
       Object.assign(h.stats, update.stats);
       Object.assign(h.exitReasons, update.exitReasons);
       if (update.vcpus !== undefined) h.vcpus = update.vcpus;
-    });
+    }, { checkLiveness: false });
   }
 
   /** close(): drops the references. Safe to call twice. */

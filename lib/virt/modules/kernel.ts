@@ -49,6 +49,14 @@ export class Kernel {
   /** Liveness of the handles present when first asked; handles opened later are alive. */
   #alive: Map<number, boolean> | undefined;
 
+  /**
+   * Takes another Kernel's liveness verdicts (same handles), or with "trust" counts every handle
+   * alive without asking the OS: for a VM's own frequent updates, leaving pruning to kvm-ctl.
+   */
+  shareLiveness(from: Kernel | "trust"): void {
+    this.#alive = from === "trust" ? new Map(this.state.handles.map((h) => [h.id, true])) : from.#alive;
+  }
+
   /** Handles whose process still runs; dead holders do not count (pruned on the next write). */
   liveHandles(): KvmHandle[] {
     if (!this.#alive) {

@@ -45,13 +45,20 @@ export class ModuleSystem {
     return kernel;
   }
 
-  modify<T>(fn: (kernel: Kernel) => T): T {
+  /**
+   * `checkLiveness: false` skips asking the OS which /dev/kvm holders still run (one `sh` per
+   * transaction): for a running VM's statistics, where the caller is itself a live holder.
+   */
+  modify<T>(fn: (kernel: Kernel) => T, options: { checkLiveness?: boolean } = {}): T {
     const host = this.host;
     return this.store.withLock(() => {
       const exists = this.#stateExists();
       const state = this.store.read();
-      const before = exists ? renderViews(new Kernel(structuredClone(state), host)) : undefined;
+      const old = new Kernel(structuredClone(state), host);
+      if (options.checkLiveness === false) old.shareLiveness("trust");
+      const before = exists ? renderViews(old) : undefined;
       const kernel = new Kernel(state, host);
+      kernel.shareLiveness(old);
       for (const rel of adoptSysfsWrites(this.root, kernel)) before?.files.delete(rel);
       kernel.pruneDeadHandles();
       let result: T;
