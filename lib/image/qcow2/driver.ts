@@ -1137,8 +1137,15 @@ export class Qcow2Driver implements BlockDriver {
       while (run < maxRun && this.#lookup(cluster + run) === ClusterType.Unallocated) run++;
       this.#l2ForWrite(cluster);
       const host = this.refs.alloc(run);
+      const fileEnd = this.file.size();
       if (mode === "falloc" || mode === "full") this.file.fillZeroes(host, run * cs);
-      else if (host + run * cs > this.file.size()) this.file.truncate(host + run * cs);
+      else {
+        // Reused clusters may hold old data; fresh ones past the end of the file are zeros.
+        if (host < fileEnd && !this.extendedL2) {
+          this.file.fillZeroes(host, Math.min(run * cs, fileEnd - host));
+        }
+        if (host + run * cs > fileEnd) this.file.truncate(host + run * cs);
+      }
       for (let i = 0; i < run; i++) {
         this.#setEntry(cluster + i, host + i * cs, 0, this.extendedL2 ? 0xffffffff : 0);
         if (!this.extendedL2 && this.header.version >= 3 && this.backing === undefined) {

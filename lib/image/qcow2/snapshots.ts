@@ -50,7 +50,7 @@ export function updateRefcounts(d: Qcow2Driver, l1: Float64Array, addend: number
   }
 }
 
-/** Sets COPIED on active L1/L2 entries exactly where the refcount is 1. */
+/** Sets COPIED on active L1 entries and on the data entries of active L2 tables exactly where the refcount is 1. */
 export function fixCopiedFlags(d: Qcow2Driver): void {
   const cs = d.clusterSize;
   d.dropL2Cache();
@@ -61,7 +61,7 @@ export function fixCopiedFlags(d: Qcow2Driver): void {
     if (!l2) continue;
     const own = d.refs.get(l2 / cs) === 1;
     d.l1Copied[i] = own ? 1 : 0;
-    if (!own) continue;
+    // Shared tables too: COPIED on a data entry means the same to every tree holding the table.
     d.file.pread(table, l2);
     let changed = false;
     for (let j = 0; j < d.l2Entries; j++) {
