@@ -23,12 +23,34 @@ export class ExitStatus extends Error {
 
 const encoder = new TextEncoder();
 
+/** Where output goes: the process's stdout and stderr, or a capture (tests run the CLI in-process). */
+let sink = {
+  out: (text: string) => writeAll(Deno.stdout, encoder.encode(text)),
+  err: (text: string) => writeAll(Deno.stderr, encoder.encode(text)),
+};
+
 export function writeOut(text: string): void {
-  writeAll(Deno.stdout, encoder.encode(text));
+  sink.out(text);
 }
 
 export function writeErr(text: string): void {
-  writeAll(Deno.stderr, encoder.encode(text));
+  sink.err(text);
+}
+
+/** Runs fn with stdout and stderr collected into strings. */
+export async function captureOutput<T>(
+  fn: () => Promise<T>,
+): Promise<{ result: T; stdout: string; stderr: string }> {
+  const saved = sink;
+  let stdout = "";
+  let stderr = "";
+  sink = { out: (t) => void (stdout += t), err: (t) => void (stderr += t) };
+  try {
+    const result = await fn();
+    return { result, stdout, stderr };
+  } finally {
+    sink = saved;
+  }
 }
 
 function writeAll(stream: { writeSync(p: Uint8Array): number }, bytes: Uint8Array): void {

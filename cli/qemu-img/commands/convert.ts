@@ -66,9 +66,6 @@ export async function convert(argv: string[]): Promise<number> {
   checkCacheMode(opts.get("T"));
   if (targetIsZero && !skipCreate) throw new CommandError("--target-is-zero requires use of -n flag");
   if (compress && opts.has("C")) throw new CommandError("Cannot enable copy offloading when -c is used");
-  if (backing !== undefined && backingFmt === undefined) {
-    throw new CommandError("Use of backing file requires explicit backing format");
-  }
   if (opts.has("bitmaps")) throw new CommandError("--bitmaps is not supported by qemu-kvm-ts");
   if (opts.has("target-image-opts")) {
     throw new CommandError("--target-image-opts is not supported by qemu-kvm-ts");
@@ -98,6 +95,9 @@ export async function convert(argv: string[]): Promise<number> {
       sources.push(openImage(name, { format: opts.get("f"), readOnly: true }));
     }
     const total = sources.reduce((n, s) => n + s.size, 0);
+    if (backing !== undefined && backingFmt === undefined) {
+      throw new CommandError("Use of backing file requires explicit backing format");
+    }
     if (!formatNames().includes(outFmt)) throw new CommandError(`Unknown file format '${outFmt}'`);
     if (!skipCreate) {
       // img_convert() creates with bdrv_create() directly: no Formatting line, no backing probe.

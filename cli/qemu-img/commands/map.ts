@@ -44,7 +44,9 @@ export function map(argv: string[]): number {
   const output = outputFormat(opts);
   const filename = oneFilename(opts);
   withImage(filename, { format: opts.get("f"), readOnly: true }, (bs) => {
-    writeOut(renderMap(mapEntries(bs, start, maxLength), output));
+    const { text, error } = renderMap(mapEntries(bs, start, maxLength), output);
+    writeOut(text);
+    if (error) throw new CommandError(error);
   });
   return 0;
 }
@@ -103,13 +105,18 @@ function mergeable(curr: MapEntry, next: MapEntry): boolean {
 
 const hex = (n: number) => (n === 0 ? "0" : "0x" + n.toString(16));
 
-/** dump_map_entry() over the list. The human form folds zero and unallocated runs together before merging. */
-export function renderMap(entries: MapEntry[], output: "human" | "json"): string {
+/**
+ * dump_map_entry() over the list. The human form folds zero and unallocated runs together before
+ * merging, and stops (with `error`) at data it cannot map, after printing what came before.
+ */
+export function renderMap(entries: MapEntry[], output: "human" | "json"): { text: string; error?: string } {
   if (output === "json") {
-    return "[" + entries.map((e) =>
-      `{ "start": ${e.start}, "length": ${e.length}, "depth": ${e.depth}, "present": ${e.present}, ` +
-      `"zero": ${e.zero}, "data": ${e.data}${e.offset !== undefined ? `, "offset": ${e.offset}` : ""}}`
-    ).join(",\n") + "]\n";
+    return {
+      text: "[" + entries.map((e) =>
+        `{ "start": ${e.start}, "length": ${e.length}, "depth": ${e.depth}, "present": ${e.present}, ` +
+        `"zero": ${e.zero}, "data": ${e.data}${e.offset !== undefined ? `, "offset": ${e.offset}` : ""}}`
+      ).join(",\n") + "]\n",
+    };
   }
   let out = `${"Offset".padEnd(16)}${"Length".padEnd(16)}${"Mapped to".padEnd(16)}File\n`;
   // The human form re-merges after treating every non-data or zero extent alike.
@@ -126,7 +133,7 @@ export function renderMap(entries: MapEntry[], output: "human" | "json"): string
   }
   for (const e of folded) {
     if (e.data && e.offset === undefined) {
-      throw new CommandError("File contains external, encrypted or compressed clusters.");
+      return { text: out, error: "File contains external, encrypted or compressed clusters." };
     }
     if (e.data && !e.zero) {
       out += `${hex(e.start).padEnd(16)}${hex(e.length).padEnd(16)}${hex(e.offset ?? 0).padEnd(16)}${
@@ -134,5 +141,5 @@ export function renderMap(entries: MapEntry[], output: "human" | "json"): string
       }\n`;
     }
   }
-  return out;
+  return { text: out };
 }

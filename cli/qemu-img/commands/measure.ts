@@ -6,7 +6,7 @@ import { FORCE_SHARE, HELP, IMAGE_OPTS, OBJECT, OUTPUT, outputFormat, parseComma
 import { formatNames, openImage } from "../images.ts";
 import { parseCreateOpts, toCreateOptions } from "../qemu_opts.ts";
 import { toQemuJson } from "../qjson.ts";
-import { CommandError, UsageError, writeOut } from "../report.ts";
+import { CommandError, writeOut } from "../report.ts";
 import { cvtnum } from "../size.ts";
 
 export function measure(argv: string[]): number {
@@ -21,7 +21,7 @@ export function measure(argv: string[]): number {
   let imgSize: number | undefined;
   for (const o of opts.list) if (o.key === "size") imgSize = cvtnum("image size", o.value!);
   const output = outputFormat(opts);
-  if (opts.operands.length > 1) throw new UsageError("At most one filename argument is allowed.");
+  if (opts.operands.length > 1) throw new CommandError("At most one filename argument is allowed.");
   const filename = opts.operands[0];
   if (filename !== undefined && imgSize !== undefined) {
     throw new CommandError("--size N cannot be used together with a filename.");

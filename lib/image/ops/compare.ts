@@ -34,7 +34,12 @@ export function compareImages(
     const s1 = a.blockStatus(offset, size1 - offset);
     const s2 = b.blockStatus(offset, size2 - offset);
     let chunk = Math.min(s1.length, s2.length);
-    if (options.strict && (s1.present !== s2.present || s1.zero !== s2.zero || s1.data !== s2.data)) {
+    // Strict mode compares the whole status word, which includes whether a host offset is known.
+    if (
+      options.strict &&
+      (s1.present !== s2.present || s1.zero !== s2.zero || s1.data !== s2.data ||
+        (s1.hostOffset === undefined) !== (s2.hostOffset === undefined))
+    ) {
       lines.push(`Strict mode: Offset ${offset} block status mismatch!`);
       return { status: 1, lines };
     }
