@@ -882,7 +882,8 @@ export class Qcow2Driver implements BlockDriver {
   // ---- status and info -------------------------------------------------------------------------
 
   blockStatus(offset: number, length: number): BlockStatus {
-    this.#checkRange(offset, length);
+    // A length past the end is clamped (callers walk "to the end" with large lengths).
+    this.#checkRange(offset, Math.min(length, this.size - offset));
     const cs = this.clusterSize;
     const end = offset + Math.min(length, this.size - offset);
     const first = Math.floor(offset / cs);

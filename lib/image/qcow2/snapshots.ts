@@ -112,7 +112,7 @@ export function createSnapshot(d: Qcow2Driver, name: string, now: number): void 
     vmClockNs: 0,
     vmStateSize: 0,
     diskSize: d.size,
-    icount: -1,
+    icount: 0, // what `qemu-img snapshot -c` stores (no guest ran, so no instructions counted)
     unknownExtra: new Uint8Array(0),
   };
   d.snapshotList.push(sn);

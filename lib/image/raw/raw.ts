@@ -93,7 +93,8 @@ export class RawDriver implements BlockDriver {
   }
 
   blockStatus(offset: number, length: number): BlockStatus {
-    this.#checkRange(offset, length);
+    // A length past the end is clamped (callers walk "to the end" with large lengths).
+    this.#checkRange(offset, Math.min(length, this.#size - offset));
     length = Math.min(length, this.#size - offset);
     const fileSize = this.#file.size();
     const status = (len: number, zero: boolean): BlockStatus => ({
