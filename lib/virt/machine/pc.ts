@@ -56,6 +56,8 @@ export interface PcOptions {
 }
 
 export const DEBUGCON_IOBASE = 0xe9;
+/** Size of one BIOS linker/loader command; an all-zero command is skipped. */
+const TABLE_LOADER_ENTRY = 128;
 
 /** Instructions per slice, bounded so timers fire on time and input is seen promptly. */
 const MIN_SLICE = 1_000;
@@ -134,6 +136,10 @@ export class Pc {
       bootMenu: options.bootMenu,
     });
     this.fwCfg.addFile("etc/e820", pcE820(options.ramSize));
+    // QEMU hands SeaBIOS its ACPI tables through etc/table-loader, and SeaBIOS then puts the PIIX4
+    // PM block at 0x600 (else at 0xB000). We build no ACPI tables yet: an empty loader script gets
+    // the same PM placement, and SeaBIOS falls back to its own tables.
+    this.fwCfg.addFile("etc/table-loader", new Uint8Array(TABLE_LOADER_ENTRY * 4));
     // Without a display SeaBIOS mirrors its console (banner, boot messages) on COM1, as under QEMU.
     if (options.nographic && this.uarts.length) {
       this.fwCfg.addFile("etc/sercon-port", le16(COM_PORTS[0].base));
