@@ -10,6 +10,7 @@ import type { CheckResult } from "../block_driver.ts";
 import { COMPRESSED_HI, COPIED_HI, entryOffset, type Qcow2Driver, ZERO_LO } from "./driver.ts";
 import { INCOMPAT } from "./header.ts";
 import { fixCopiedFlags, readL1 } from "./snapshots.ts";
+import { bitmapReferences } from "./bitmaps.ts";
 
 const hex = (n: number) => n.toString(16);
 /** A 64-bit entry from its halves, in %PRIx64 form. */
@@ -135,6 +136,10 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
     checkL1(sn.l1TableOffset, readL1(d, sn.l1TableOffset, sn.l1Size), false);
   }
   inc(d.header.snapshotsOffset, d.snapshotsSize);
+  if (d.bitmaps.length && d.header.bitmaps) {
+    const bm = d.header.bitmaps;
+    bitmapReferences(d.file, bm.bitmapDirectoryOffset, bm.bitmapDirectorySize, d.bitmaps, inc);
+  }
   inc(d.refs.tableOffset, d.refs.tableClusters * cs);
   const refTable = d.refs.table;
   for (let i = 0; i < refTable.length; i++) {

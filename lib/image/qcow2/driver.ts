@@ -43,6 +43,7 @@ import { checkImage } from "./check.ts";
 import * as snapshots from "./snapshots.ts";
 import { createQcow2 } from "./create.ts";
 import { type AmendOptions, amendQcow2 } from "./amend.ts";
+import { type BitmapEntry, bitmapInfo, markBitmapsInUse, readBitmapDirectory } from "./bitmaps.ts";
 
 export const COPIED_HI = 0x80000000;
 export const COMPRESSED_HI = 0x40000000;
@@ -52,8 +53,8 @@ export function entryOffset(hi: number, lo: number): number {
   return (hi & 0x00ffffff) * 4294967296 + ((lo & ~0x1ff) >>> 0);
 }
 
-/** How many L2 tables the cache holds. */
-const L2_CACHE_TABLES = 64;
+/** Bytes of L2 tables the cache holds (at least 4 tables): 16 MiB maps 128 GiB at 64 KiB clusters. */
+const L2_CACHE_BYTES = 16 << 20;
 /** Apply pending refcount decrements once this many are waiting. */
 const MAX_PENDING_FREES = 4096;
 
@@ -92,6 +93,8 @@ export class Qcow2Driver implements BlockDriver {
   /** Bytes the snapshot table occupies. */
   snapshotsSize = 0;
   backing?: BlockDriver;
+  /** Persistent bitmaps, when the bitmaps extension is present and consistent (autoclear bit 0). */
+  bitmaps: BitmapEntry[] = [];
   #l2Cache = new Map<number, L2Table>();
   #l1Dirty = false;
   #headerDirty = false;
@@ -201,6 +204,15 @@ export class Qcow2Driver implements BlockDriver {
       }
       driver = new Qcow2Driver(file, header, options);
       driver.#loadSnapshots();
+      const bm = header.bitmaps;
+      if (bm && (header.autoclearFeatures & AUTOCLEAR.bitmaps) && bm.nbBitmaps) {
+        driver.bitmaps = readBitmapDirectory(
+          file,
+          bm.bitmapDirectoryOffset,
+          bm.bitmapDirectorySize,
+          bm.nbBitmaps,
+        );
+      }
       if (header.backingFile && options.openBacking !== false) {
         driver.backing = openBacking(header.backingFile, header.backingFormat, true);
       }
@@ -295,9 +307,10 @@ export class Qcow2Driver implements BlockDriver {
 
   #cacheL2(t: L2Table): void {
     this.#l2Cache.set(t.offset, t);
-    if (this.#l2Cache.size <= L2_CACHE_TABLES) return;
+    const max = Math.max(4, L2_CACHE_BYTES / this.clusterSize);
+    if (this.#l2Cache.size <= max) return;
     for (const [off, e] of this.#l2Cache) {
-      if (this.#l2Cache.size <= L2_CACHE_TABLES) break;
+      if (this.#l2Cache.size <= max) break;
       if (e.dirty) {
         // The refcounts of the clusters it references must be on disk first.
         if (!this.refs.lazy) this.refs.flush();
@@ -506,6 +519,9 @@ export class Qcow2Driver implements BlockDriver {
       this.header.incompatibleFeatures |= INCOMPAT.dirty;
       this.writeHeader();
       this.file.sync();
+    }
+    if (!this.#markedDirty && this.bitmaps.length && this.header.bitmaps) {
+      markBitmapsInUse(this.file, this.header.bitmaps.bitmapDirectoryOffset, this.bitmaps);
     }
     this.#markedDirty = true;
     this.#cbufHost = -1;
@@ -971,6 +987,7 @@ export class Qcow2Driver implements BlockDriver {
     const data: Record<string, unknown> = { compat: v3 ? "1.1" : "0.10" };
     data["compression-type"] = COMPRESSION_NAMES[h.compressionType] ?? "zlib";
     if (v3) data["lazy-refcounts"] = (h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0n;
+    if (this.bitmaps.length) data["bitmaps"] = bitmapInfo(this.bitmaps);
     data["refcount-bits"] = 2 ** h.refcountOrder;
     if (v3) {
       data["corrupt"] = this.corrupt;

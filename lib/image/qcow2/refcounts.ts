@@ -15,8 +15,8 @@
 import { ImageError } from "../block_driver.ts";
 import type { HostFile } from "../host_file.ts";
 
-/** How many refcount blocks the cache keeps before writing back the least recently used. */
-const CACHE_BLOCKS = 32;
+/** Bytes of refcount blocks the cache keeps (at least 4 blocks) before writing back the least recently used. */
+const CACHE_BYTES = 4 << 20;
 
 export class Refcounts {
   readonly clusterSize: number;
@@ -93,9 +93,10 @@ export class Refcounts {
 
   #insert(index: number, entry: { offset: number; data: Uint8Array; view: DataView; dirty: boolean }): void {
     this.#cache.set(index, entry);
-    if (this.#cache.size > CACHE_BLOCKS) {
+    const max = Math.max(4, CACHE_BYTES / this.clusterSize);
+    if (this.#cache.size > max) {
       for (const [i, e] of this.#cache) {
-        if (this.#cache.size <= CACHE_BLOCKS) break;
+        if (this.#cache.size <= max) break;
         if (e.dirty) this.file.pwrite(e.data, e.offset);
         this.#cache.delete(i);
       }

@@ -191,3 +191,33 @@ Deno.test(`real internal snapshots are listed and applied by us${skipReason(both
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  `persistent bitmaps are reported, counted by check, and flagged in-use by our writes${
+    skipReason(both, "qemu-img/qemu-io")
+  }`,
+  { ignore: !both },
+  () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir, "bm.qcow2");
+      qemuImg(["create", "-q", "-f", "qcow2", path, String(SIZE)]);
+      qemuImg(["bitmap", "--add", path, "b0"]);
+      qemuImg(["bitmap", "--add", "-g", "128k", path, "b1"]);
+      qemuImg(["bitmap", "--disable", path, "b1"]);
+      qemuIo(["-c", "write -P 3 0 64k", path]);
+      const d = openImage(path);
+      const real = JSON.parse(qemuImg(["info", "--output=json", "-U", path]).stdout);
+      assert.deepEqual(d.info().formatSpecific, real["format-specific"]);
+      assert.deepEqual(d.check().messages, []);
+      d.write(65536, new Uint8Array(512).fill(1));
+      d.close();
+      assert.equal(realCheck(path).code, 0);
+      const after =
+        JSON.parse(qemuImg(["info", "--output=json", path]).stdout)["format-specific"].data.bitmaps;
+      assert.deepEqual(after.map((b: { flags: string[] }) => b.flags), [["in-use", "auto"], ["in-use"]]);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
