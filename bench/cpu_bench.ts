@@ -216,7 +216,7 @@ async function main(): Promise<void> {
     );
   } else {
     console.log(
-      `\nOur CPU could not run the benchmark guest: ${"error" in counted ? counted.error : "no count"}.`,
+      `\nOur CPU could not run the benchmark guest (${"error" in counted ? counted.error : "no count"})`,
     );
   }
   if (reference) console.log("\nGuest output (QEMU):\n\n```\n" + reference.trimEnd() + "\n```");
