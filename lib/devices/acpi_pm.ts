@@ -9,6 +9,18 @@ import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
 import type { IrqLine } from "./irq.ts";
 import { movePorts, PCI_STATUS_DEVSEL_MEDIUM, PCI_STATUS_FAST_BACK, PciDevice } from "./pci.ts";
+import { type DeviceState, loadFields, saveFields } from "./state.ts";
+
+const PM_STATE = [
+  "pm1Sts",
+  "pm1En",
+  "pm1Cnt",
+  "gpeSts",
+  "gpeEn",
+  "apmCnt",
+  "apmSts",
+  "lastTimerMsb",
+] as const;
 
 export const PM_TIMER_FREQ = 3579545;
 export const ACPI_PM_PMBA = 0x40, ACPI_PM_PMREGMISC = 0x80;
@@ -108,6 +120,19 @@ export class AcpiPm extends PciDevice implements PortDevice {
   /** The ACPI PM timer's 24-bit value now. */
   timerValue(now = this.clock.nowNs()): number {
     return Math.floor(now * PM_TIMER_FREQ / 1e9) & TIMER_MASK;
+  }
+
+  protected override saveExtra(): DeviceState {
+    return saveFields(this, PM_STATE);
+  }
+
+  protected override loadExtra(state: DeviceState): void {
+    loadFields(this, PM_STATE, state);
+  }
+
+  protected override stateLoaded(): void {
+    this.updatePmIo();
+    this.updateSci();
   }
 
   protected override configWritten(offset: number, size: number): void {

@@ -9,6 +9,30 @@
  */
 import type { AccessSize, Bus, InterruptController, MmioDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
+import { type DeviceState, loadFields, saveFields, type Stateful } from "./state.ts";
+
+const LAPIC_STATE = [
+  "id",
+  "baseMsr",
+  "tpr",
+  "ldr",
+  "dfr",
+  "svr",
+  "esr",
+  "icrLo",
+  "icrHi",
+  "lvt",
+  "lvtCmci",
+  "isr",
+  "irr",
+  "tmr",
+  "divideConfig",
+  "initialCount",
+  "countShift",
+  "loadTime",
+  "lint0Level",
+  "lint1Level",
+] as const;
 
 export const APIC_DEFAULT_BASE = 0xfee00000;
 export const MSR_APICBASE_BSP = 1 << 8, MSR_APICBASE_ENABLE = 1 << 11;
@@ -35,7 +59,7 @@ export interface EoiListener {
   eoi(vector: number): void;
 }
 
-export class LocalApic implements MmioDevice, InterruptController {
+export class LocalApic implements MmioDevice, InterruptController, Stateful {
   id: number;
   baseMsr: number;
   tpr = 0;
@@ -101,6 +125,18 @@ export class LocalApic implements MmioDevice, InterruptController {
     this.countShift = 1;
     this.initialCount = 0;
     this.timer.del();
+    this.updateIntr();
+  }
+
+  saveState(): DeviceState {
+    return saveFields(this, LAPIC_STATE);
+  }
+
+  loadState(state: DeviceState): void {
+    loadFields(this, LAPIC_STATE, state);
+    this.map();
+    this.timer.del();
+    this.armTimer(this.clock.nowNs());
     this.updateIntr();
   }
 

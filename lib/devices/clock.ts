@@ -11,6 +11,8 @@
  * A "manual" clock only moves by `advance()`/`warpTo()`; tests and deterministic runs use it.
  */
 
+const MAX_FIRINGS_PER_RUN = 100_000;
+
 export type TimerCallback = (nowNs: number) => void;
 
 /** One deadline in the queue. Re-arm with `mod`, cancel with `del`; a fired timer is disarmed. */
@@ -99,7 +101,9 @@ export class VirtualClock {
     this.firing = true;
     let fired = 0;
     try {
-      for (;;) {
+      // The cap keeps the host responsive if a device keeps re-arming a deadline already due;
+      // what is left fires on the next call, after the CPU has had its slice.
+      for (; fired < MAX_FIRINGS_PER_RUN;) {
         const now = this.nowNs();
         if (this.earliest > now) break;
         let due: Timer | undefined;
@@ -147,6 +151,16 @@ export class VirtualClock {
     }
     this.warpTo(end);
     this.runDue();
+  }
+
+  /**
+   * Sets virtual time to exactly t, backwards too (loadvm restores the saved clock before the
+   * devices). Timers keep their absolute deadlines; devices re-arm theirs when they load state.
+   */
+  restore(t: number): void {
+    if (this.paused) this.pausedAt = t;
+    else this.offset = this.manual ? t : t - VirtualClock.hostNs();
+    this.last = t;
   }
 
   pause(): void {

@@ -6,6 +6,7 @@
  * name as QEMU 7.2 keeps them, with selector keys from 0x20 in that order.
  */
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
+import type { DeviceState, Stateful } from "./state.ts";
 
 /** The well-known selector keys. */
 export const FwCfgKey = {
@@ -102,7 +103,7 @@ export interface FwCfgOptions {
   dma?: boolean;
 }
 
-export class FwCfg implements PortDevice {
+export class FwCfg implements PortDevice, Stateful {
   private readonly items = new Map<number, FwCfgItem>();
   private readonly files = new Map<string, FwCfgItem>();
   private current: FwCfgItem | undefined;
@@ -221,6 +222,18 @@ export class FwCfg implements PortDevice {
     });
     for (let k = FwCfgKey.FILE_FIRST + names.length; this.items.has(k); k++) this.items.delete(k);
     this.items.set(FwCfgKey.FILE_DIR, { data: dir });
+  }
+
+  /** The selection and read position; the items themselves come from the machine's configuration. */
+  saveState(): DeviceState {
+    return { key: this.currentKey, offset: this.offset, dmaAddr: Array.from(this.dmaAddr) };
+  }
+
+  loadState(state: DeviceState): void {
+    this.currentKey = Number(state.key);
+    this.current = this.items.get(this.currentKey);
+    this.offset = Number(state.offset);
+    if (Array.isArray(state.dmaAddr)) this.dmaAddr.set(state.dmaAddr as number[]);
   }
 
   select(key: number): void {

@@ -52,6 +52,10 @@ export class I440fx extends PciDevice {
     this.updatePam();
   }
 
+  protected override stateLoaded(): void {
+    this.updatePam();
+  }
+
   protected override configWritten(offset: number, size: number): void {
     if (offset < I440FX_PAM + 7 && offset + size > I440FX_PAM) this.updatePam();
   }

@@ -7,6 +7,24 @@
  */
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { IrqLine } from "./irq.ts";
+import { type DeviceState, loadFields, saveFields, type Stateful } from "./state.ts";
+
+const I8042_STATE = [
+  "queue",
+  "mode",
+  "status",
+  "outport",
+  "pendingCommand",
+  "kbdPendingParam",
+  "auxPendingParam",
+  "scancodeSet",
+  "kbdEnabled",
+  "auxEnabled",
+  "auxSampleRate",
+  "auxResolution",
+  "ram",
+  "lastRead",
+] as const;
 
 const STAT_OBF = 0x01, STAT_SELFTEST = 0x04, STAT_CMD = 0x08, STAT_UNLOCKED = 0x10, STAT_AUX_OBF = 0x20;
 const MODE_KBD_INT = 0x01, MODE_MOUSE_INT = 0x02, MODE_SYS = 0x04, MODE_DISABLE_KBD = 0x10;
@@ -20,7 +38,7 @@ const KBD_PARAM_CMDS = new Set([0xed, 0xf0, 0xf3]);
 /** Mouse commands that take one parameter byte. */
 const AUX_PARAM_CMDS = new Set([0xe8, 0xf3]);
 
-export class I8042 implements PortDevice {
+export class I8042 implements PortDevice, Stateful {
   /** Bytes waiting for the guest; bit 8 marks bytes from the aux (mouse) port. */
   private readonly queue: number[] = [];
   mode = MODE_KBD_INT | MODE_MOUSE_INT;
@@ -53,6 +71,16 @@ export class I8042 implements PortDevice {
     this.outport = OUT_RESET | OUT_A20 | 0xcc;
     this.pendingCommand = 0;
     this.updateIrq();
+  }
+
+  /** Restores the controller; A20 is the Bus's state and is restored with it, not from here. */
+  loadState(state: DeviceState): void {
+    loadFields(this, I8042_STATE, state);
+    this.updateIrq();
+  }
+
+  saveState(): DeviceState {
+    return saveFields(this, I8042_STATE);
   }
 
   /** Queues keyboard bytes as the keyboard sends them (scancodes, for `sendkey`). */

@@ -17,6 +17,7 @@ import {
   MAX_MULT_SECTORS,
 } from "./ide_identify.ts";
 import { atapiPacket, AtapiState } from "./atapi.ts";
+import { type DeviceState, loadFields, saveFields, sub, subList } from "./state.ts";
 
 export const ERR_STAT = 0x01, DRQ_STAT = 0x08, SEEK_STAT = 0x10, WRERR_STAT = 0x20, READY_STAT = 0x40;
 export const BUSY_STAT = 0x80;
@@ -93,7 +94,12 @@ export class IdeDrive {
   /** Remaining sectors of a multi-block PIO command, and where the next block starts. */
   remaining = 0;
   nextLba = 0;
-  writing = false;
+  /** Sectors per DRQ block of the running PIO command. */
+  perBlock = 1;
+  /** What the running PIO transfer is, so a restored snapshot can carry on with it. */
+  pioKind: PioKind = "";
+  /** An ATA DMA command waiting for the bus master to start: [toMemory, lba, count], or null. */
+  dmaPending: [boolean, number, number] | null = null;
   readonly atapi = new AtapiState();
 
   constructor(options: IdeDriveOptions = {}, index = 0) {
@@ -194,6 +200,51 @@ export class IdeDrive {
 
 type AtaHandler = (ch: IdeChannel, d: IdeDrive) => void;
 
+/**
+ * "" none, "read"/"write" ATA sector PIO, "single" a one-block reply, "packet" the ATAPI command
+ * bytes, "atapi" an ATAPI data phase.
+ */
+export type PioKind = "" | "read" | "write" | "single" | "packet" | "atapi";
+
+const DRIVE_STATE = [
+  "multSectors",
+  "writeCache",
+  "xferMode",
+  "feature",
+  "nsector",
+  "sector",
+  "lcyl",
+  "hcyl",
+  "hobFeature",
+  "hobNsector",
+  "hobSector",
+  "hobLcyl",
+  "hobHcyl",
+  "select",
+  "status",
+  "error",
+  "lba48",
+  "ioBuffer",
+  "dataPos",
+  "dataEnd",
+  "remaining",
+  "nextLba",
+  "perBlock",
+  "pioKind",
+  "dmaPending",
+] as const;
+const ATAPI_STATE = [
+  "senseKey",
+  "asc",
+  "dma",
+  "byteCountLimit",
+  "locked",
+  "trayOpen",
+  "mediaEvent",
+  "unitAttention",
+] as const;
+const CHANNEL_STATE = ["unit", "control", "irqPending"] as const;
+
 /** Properties of the ATA commands: handler and whether the command uses 48-bit addressing. */
 interface AtaCommand {
   run: AtaHandler;
@@ -208,7 +259,7 @@ export class IdeChannel implements PortDevice {
   readonly drives: [IdeDrive | undefined, IdeDrive | undefined] = [undefined, undefined];
   unit = 0;
   control = 0;
-  private irqPending = false;
+  irqPending = false;
   dma: DmaEngine | undefined;
 
   constructor(readonly iobase: number, readonly ctrlbase: number, private readonly irq: IrqLine) {}
@@ -266,16 +317,18 @@ export class IdeChannel implements PortDevice {
   }
 
   /** Offers bytes [0, length) of d.ioBuffer to the guest's data-port reads (or writes). */
-  startPio(d: IdeDrive, length: number, end: () => void): void {
+  startPio(d: IdeDrive, length: number, end: () => void, kind: PioKind = "atapi"): void {
     d.dataPos = 0;
     d.dataEnd = length;
     d.endTransfer = end;
+    d.pioKind = kind;
     d.status = READY_STAT | SEEK_STAT | DRQ_STAT;
   }
 
   private stopPio(d: IdeDrive): void {
     d.dataPos = d.dataEnd = 0;
     d.endTransfer = undefined;
+    d.pioKind = "";
     d.status &= ~DRQ_STAT;
   }
 
@@ -295,26 +348,28 @@ export class IdeChannel implements PortDevice {
     if (!this.checkRange(d, lba, count)) return;
     d.nextLba = lba;
     d.remaining = count;
-    const next = () => {
-      if (d.remaining === 0) {
-        this.stopPio(d);
-        d.status = READY_STAT | SEEK_STAT;
-        return;
-      }
-      const n = Math.min(perBlock, d.remaining);
-      try {
-        d.driver!.read(d.nextLba * SECTOR_SIZE, d.ioBuffer.subarray(0, n * SECTOR_SIZE));
-      } catch {
-        this.fail(d, UNC_ERR);
-        return;
-      }
-      d.nextLba += n;
-      d.remaining -= n;
-      d.setTaskSector(d.nextLba - 1);
-      this.startPio(d, n * SECTOR_SIZE, next);
-      this.raiseIrq();
-    };
-    next();
+    d.perBlock = perBlock;
+    this.pioReadNext(d);
+  }
+
+  private pioReadNext(d: IdeDrive): void {
+    if (d.remaining === 0) {
+      this.stopPio(d);
+      d.status = READY_STAT | SEEK_STAT;
+      return;
+    }
+    const n = Math.min(d.perBlock, d.remaining);
+    try {
+      d.driver!.read(d.nextLba * SECTOR_SIZE, d.ioBuffer.subarray(0, n * SECTOR_SIZE));
+    } catch {
+      this.fail(d, UNC_ERR);
+      return;
+    }
+    d.nextLba += n;
+    d.remaining -= n;
+    d.setTaskSector(d.nextLba - 1);
+    this.startPio(d, n * SECTOR_SIZE, () => this.pioReadNext(d), "read");
+    this.raiseIrq();
   }
 
   /** WRITE SECTORS / WRITE MULTIPLE: DRQ without IRQ for the first block, IRQ after each block. */
@@ -327,32 +382,37 @@ export class IdeChannel implements PortDevice {
     }
     d.nextLba = lba;
     d.remaining = count;
-    let n = Math.min(perBlock, d.remaining);
-    const written = () => {
-      try {
-        d.driver!.write(d.nextLba * SECTOR_SIZE, d.ioBuffer.subarray(0, n * SECTOR_SIZE));
-      } catch {
-        this.fail(d, UNC_ERR);
-        return;
-      }
-      d.nextLba += n;
-      d.remaining -= n;
-      d.setTaskSector(d.nextLba - 1);
-      if (d.remaining === 0) {
-        this.stopPio(d);
-        this.complete(d);
-        return;
-      }
-      n = Math.min(perBlock, d.remaining);
-      this.startPio(d, n * SECTOR_SIZE, written);
-      this.raiseIrq();
-    };
-    this.startPio(d, n * SECTOR_SIZE, written);
+    d.perBlock = perBlock;
+    this.startPio(d, Math.min(perBlock, count) * SECTOR_SIZE, () => this.pioWriteBlock(d), "write");
+  }
+
+  /** The guest filled a block: write it, then ask for the next or finish. */
+  private pioWriteBlock(d: IdeDrive): void {
+    const n = d.dataEnd / SECTOR_SIZE;
+    try {
+      d.driver!.write(d.nextLba * SECTOR_SIZE, d.ioBuffer.subarray(0, n * SECTOR_SIZE));
+    } catch {
+      this.fail(d, UNC_ERR);
+      return;
+    }
+    d.nextLba += n;
+    d.remaining -= n;
+    d.setTaskSector(d.nextLba - 1);
+    if (d.remaining === 0) {
+      this.stopPio(d);
+      this.complete(d);
+      return;
+    }
+    this.startPio(d, Math.min(d.perBlock, d.remaining) * SECTOR_SIZE, () => this.pioWriteBlock(d), "write");
+    this.raiseIrq();
   }
 
   /** READ/WRITE DMA: status shows DRQ until the bus master moves the data. */
   dmaTransfer(d: IdeDrive, toMemory: boolean): void {
-    const lba = d.taskSector(), count = d.taskCount();
+    this.resubmitDma(d, toMemory, d.taskSector(), d.taskCount());
+  }
+
+  private resubmitDma(d: IdeDrive, toMemory: boolean, lba: number, count: number): void {
     if (!this.checkRange(d, lba, count)) return;
     if (!toMemory && d.driver!.readOnly) {
       this.abort(d);
@@ -365,11 +425,13 @@ export class IdeChannel implements PortDevice {
     const base = lba * SECTOR_SIZE;
     const driver = d.driver!;
     d.status = READY_STAT | SEEK_STAT | DRQ_STAT;
+    d.dmaPending = [toMemory, lba, count];
     this.dma.submit({
       toMemory,
       length: count * SECTOR_SIZE,
       transfer: (pos, chunk) => toMemory ? driver.read(base + pos, chunk) : driver.write(base + pos, chunk),
       done: (moved, error) => {
+        d.dmaPending = null;
         if (error !== undefined) {
           this.fail(d, toMemory ? UNC_ERR : ABRT_ERR);
           return;
@@ -399,14 +461,14 @@ export class IdeChannel implements PortDevice {
     const mult = (d: IdeDrive) => d.multSectors || 0;
     disk([0xec], (ch, d) => {
       d.ioBuffer.set(d.identifyBlock());
-      ch.startPio(d, 512, () => ch.finishPio(d));
+      ch.startPio(d, 512, () => ch.finishPio(d), "single");
       ch.raiseIrq();
     });
     t[0xa1] = {
       atapi: true,
       run: (ch, d) => {
         d.ioBuffer.set(d.identifyBlock());
-        ch.startPio(d, 512, () => ch.finishPio(d));
+        ch.startPio(d, 512, () => ch.finishPio(d), "single");
         ch.raiseIrq();
       },
     };
@@ -567,11 +629,53 @@ export class IdeChannel implements PortDevice {
     d.atapi.dma = (d.feature & 1) !== 0;
     d.atapi.byteCountLimit = (d.hcyl << 8 | d.lcyl) || 0xfffe;
     d.nsector = 0x01; // CoD
-    this.startPio(d, 12, () => {
-      const cmd = d.ioBuffer.slice(0, 12);
-      this.stopPio(d);
-      atapiPacket(this, d, cmd);
+    this.startPio(d, 12, () => this.packetReceived(d), "packet");
+  }
+
+  private packetReceived(d: IdeDrive): void {
+    const cmd = d.ioBuffer.slice(0, 12);
+    this.stopPio(d);
+    atapiPacket(this, d, cmd);
+  }
+
+  /**
+   * Channel, drive and ATAPI registers with any PIO block in flight. A transfer resumes where it was,
+   * except an ATAPI data phase, which ends at the restored block (the guest's driver times out and
+   * retries, as after a lost interrupt).
+   */
+  saveState(): DeviceState {
+    return {
+      ...saveFields(this, CHANNEL_STATE),
+      drives: this.drives.map((d) =>
+        d ? { ...saveFields(d, DRIVE_STATE), atapi: saveFields(d.atapi, ATAPI_STATE) } : null
+      ),
+    };
+  }
+
+  loadState(state: DeviceState): void {
+    loadFields(this, CHANNEL_STATE, state);
+    subList(state, "drives", 2).forEach((s, i) => {
+      const d = this.drives[i];
+      if (!d || !s) return;
+      loadFields(d, DRIVE_STATE, s);
+      loadFields(d.atapi, ATAPI_STATE, sub(s, "atapi"));
+      const ends: Record<PioKind, (() => void) | undefined> = {
+        "": undefined,
+        read: () => this.pioReadNext(d),
+        write: () => this.pioWriteBlock(d),
+        single: () => this.finishPio(d),
+        packet: () => this.packetReceived(d),
+        atapi: () => this.finishPio(d),
+      };
+      d.endTransfer = ends[d.pioKind];
+      if (d.dmaPending) {
+        // Re-issue the DMA command that was waiting for the bus master.
+        const [toMemory, lba, count] = d.dmaPending;
+        d.remaining = count;
+        this.resubmitDma(d, toMemory, lba, count);
+      }
     });
+    this.irq.set(this.irqPending && !(this.control & CTRL_NIEN));
   }
 
   /** Ends a single-block PIO command once the guest read its data. */

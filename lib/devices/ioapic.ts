@@ -8,6 +8,9 @@
 import type { AccessSize, Bus, MmioDevice } from "./bus.ts";
 import type { IrqSink } from "./irq.ts";
 import type { EoiListener, LocalApic } from "./apic.ts";
+import { type DeviceState, loadFields, saveFields, type Stateful } from "./state.ts";
+
+const IOAPIC_STATE = ["id", "ioregsel", "rteLo", "rteHi", "irr", "levels"] as const;
 
 export const IOAPIC_DEFAULT_BASE = 0xfec00000;
 export const IOAPIC_PINS = 24;
@@ -16,7 +19,7 @@ const RTE_MASKED = 1 << 16, RTE_LEVEL = 1 << 15, RTE_REMOTE_IRR = 1 << 14, RTE_D
 /** Bits software may write in the low dword (not delivery status or remote IRR). */
 const RTE_LO_WRITABLE = 0x1afff;
 
-export class IoApic implements MmioDevice, IrqSink, EoiListener {
+export class IoApic implements MmioDevice, IrqSink, EoiListener, Stateful {
   id = 0;
   ioregsel = 0;
   /** Redirection entries, low and high dwords. */
@@ -36,6 +39,14 @@ export class IoApic implements MmioDevice, IrqSink, EoiListener {
     this.rteLo.fill(RTE_MASKED);
     this.rteHi.fill(0);
     this.irr = 0;
+  }
+
+  saveState(): DeviceState {
+    return saveFields(this, IOAPIC_STATE);
+  }
+
+  loadState(state: DeviceState): void {
+    loadFields(this, IOAPIC_STATE, state);
   }
 
   setIrq(pin: number, level: boolean): void {

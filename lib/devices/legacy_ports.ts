@@ -5,9 +5,10 @@
  */
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { CharBackend } from "./chardev.ts";
+import type { DeviceState, Stateful } from "./state.ts";
 
 /** Port 0x92: bit 1 gates A20, a 0->1 write of bit 0 resets the CPU. */
-export class Port92 implements PortDevice {
+export class Port92 implements PortDevice, Stateful {
   value = 0x02;
 
   constructor(private readonly bus: Bus) {
@@ -16,6 +17,14 @@ export class Port92 implements PortDevice {
 
   portRead(_port: number, _size: AccessSize): number {
     return this.value;
+  }
+
+  saveState(): DeviceState {
+    return { value: this.value };
+  }
+
+  loadState(state: DeviceState): void {
+    this.value = Number(state.value) & 3;
   }
 
   portWrite(_port: number, _size: AccessSize, value: number): void {

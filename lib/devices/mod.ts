@@ -21,3 +21,4 @@ export * from "./atapi.ts";
 export * from "./piix_ide.ts";
 export * from "./apic.ts";
 export * from "./ioapic.ts";
+export * from "./state.ts";

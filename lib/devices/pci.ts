@@ -6,6 +6,7 @@
  * PIIX reset control register. INTx lines go to an IrqSink keyed by (device number, pin).
  */
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
+import { type DeviceState, DeviceStateError, type Stateful } from "./state.ts";
 
 export const PCI_VENDOR_ID = 0x00, PCI_COMMAND = 0x04, PCI_STATUS = 0x06, PCI_REVISION_ID = 0x08;
 export const PCI_CLASS_PROG = 0x09, PCI_HEADER_TYPE = 0x0e, PCI_BASE_ADDRESS_0 = 0x10;
@@ -41,7 +42,7 @@ export interface PciIrqSink {
 }
 
 /** One PCI function's configuration space and BARs. Subclasses add their registers' behaviour. */
-export class PciDevice {
+export class PciDevice implements Stateful {
   readonly config = new Uint8Array(256);
   readonly wmask = new Uint8Array(256);
   readonly w1cmask = new Uint8Array(256);
@@ -153,6 +154,29 @@ export class PciDevice {
   protected configWritten(_offset: number, _size: number): void {}
 
   reset(): void {}
+
+  /** Config space plus whatever a subclass adds (`saveExtra`). */
+  saveState(): DeviceState {
+    return { config: Array.from(this.config), intx: this.intxLevel, ...this.saveExtra() };
+  }
+
+  loadState(state: DeviceState): void {
+    const config = state.config;
+    if (!Array.isArray(config) || config.length !== 256) throw new DeviceStateError("bad PCI config space");
+    this.config.set(config as number[]);
+    this.intxLevel = state.intx === true;
+    this.loadExtra(state);
+    this.updateMappings();
+    this.updateIntx();
+    this.stateLoaded();
+  }
+
+  protected saveExtra(): DeviceState {
+    return {};
+  }
+  protected loadExtra(_state: DeviceState): void {}
+  /** Hook: config space was replaced wholesale; re-derive mappings and outputs. */
+  protected stateLoaded(): void {}
 }
 
 /** Helper for BAR handlers: moves a port range from old to new base on the Bus. */
@@ -164,7 +188,7 @@ export function movePorts(bus: Bus, old: number, addr: number, count: number, de
 }
 
 /** The host side of configuration mechanism #1 and bus 0's functions. */
-export class PciHost implements PortDevice {
+export class PciHost implements PortDevice, Stateful {
   /** The CONFIG_ADDRESS register (0xCF8). */
   configAddress = 0;
   readonly functions: (PciDevice | undefined)[] = new Array(256);
@@ -175,6 +199,16 @@ export class PciHost implements PortDevice {
   constructor(private readonly bus: Bus) {
     bus.registerPorts(0xcf8, 8, this);
     bus.registerPorts(0xcf9, 1, this);
+  }
+
+  /** The host side only; each function saves its own configuration space. */
+  saveState(): DeviceState {
+    return { configAddress: this.configAddress, rcr: this.rcr };
+  }
+
+  loadState(state: DeviceState): void {
+    this.configAddress = Number(state.configAddress) >>> 0;
+    this.rcr = Number(state.rcr) & 0xff;
   }
 
   /** Plugs a function in at slot.fn of bus 0. */

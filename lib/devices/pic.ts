@@ -7,9 +7,29 @@
  */
 import type { AccessSize, Bus, InterruptController, PortDevice } from "./bus.ts";
 import type { IrqSink } from "./irq.ts";
+import { type DeviceState, loadFields, saveFields, type Stateful, subList } from "./state.ts";
 
 /** ELCR bits the PIIX lets software set: IRQ0-2 (master) and IRQ8, IRQ13 (slave) are always edge. */
 const ELCR_MASK = [0xf8, 0xde] as const;
+
+const I8259_STATE = [
+  "lastIrr",
+  "irr",
+  "imr",
+  "isr",
+  "priorityAdd",
+  "irqBase",
+  "readRegSelect",
+  "poll",
+  "specialMask",
+  "initState",
+  "autoEoi",
+  "rotateOnAutoEoi",
+  "specialFullyNested",
+  "init4",
+  "singleMode",
+  "elcr",
+] as const;
 
 /** One 8259A. */
 export class I8259 {
@@ -99,7 +119,7 @@ export class I8259 {
 }
 
 /** The master/slave pair, wired to the CPU's INTR line through the Bus. */
-export class PicPair implements IrqSink, InterruptController, PortDevice {
+export class PicPair implements IrqSink, InterruptController, PortDevice, Stateful {
   readonly chips: [I8259, I8259] = [new I8259(true, ELCR_MASK[0]), new I8259(false, ELCR_MASK[1])];
   /** Level of the master's INT output; the local APIC reads it for LINT0 (ExtINT). */
   output = false;
@@ -121,6 +141,16 @@ export class PicPair implements IrqSink, InterruptController, PortDevice {
   reset(): void {
     this.chips[0].reset();
     this.chips[1].reset();
+    this.update();
+  }
+
+  saveState(): DeviceState {
+    return { chips: this.chips.map((c) => saveFields(c, I8259_STATE)) };
+  }
+
+  loadState(state: DeviceState): void {
+    subList(state, "chips", 2).forEach((s, i) => loadFields(this.chips[i], I8259_STATE, s));
+    this.output = false;
     this.update();
   }
 

@@ -5,6 +5,9 @@
  */
 import type { IrqSink } from "./irq.ts";
 import { PCI_STATUS_DEVSEL_MEDIUM, PciDevice, type PciIrqSink } from "./pci.ts";
+import { type DeviceState, loadFields, saveFields } from "./state.ts";
+
+const PIIX3_STATE = ["sourceLevel", "pirqCount"] as const;
 
 export const PIIX_PIRQC = 0x60;
 
@@ -71,6 +74,18 @@ export class Piix3 extends PciDevice implements PciIrqSink {
   route(pirq: number): number {
     const r = this.config[PIIX_PIRQC + pirq];
     return r & 0x80 ? -1 : r & 0x0f;
+  }
+
+  protected override saveExtra(): DeviceState {
+    return saveFields(this, PIIX3_STATE);
+  }
+
+  protected override loadExtra(state: DeviceState): void {
+    loadFields(this, PIIX3_STATE, state);
+  }
+
+  protected override stateLoaded(): void {
+    this.updatePirqs();
   }
 
   protected override configWritten(offset: number, size: number): void {

@@ -10,6 +10,9 @@ import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { IrqLine } from "./irq.ts";
 import { type DmaEngine, type DmaJob, IdeChannel } from "./ide.ts";
 import { movePorts, PCI_STATUS_DEVSEL_MEDIUM, PCI_STATUS_FAST_BACK, PciDevice } from "./pci.ts";
+import { type DeviceState, loadFields, saveFields, subList } from "./state.ts";
+
+const BMDMA_STATE = ["cmd", "status", "prdAddr"] as const;
 
 export const BM_CMD_START = 0x01, BM_CMD_READ = 0x08;
 export const BM_STATUS_ACTIVE = 0x01, BM_STATUS_ERROR = 0x02, BM_STATUS_INT = 0x04;
@@ -148,6 +151,21 @@ export class PiixIde extends PciDevice implements PortDevice {
     this.writeConfig(0x40, 2, 0x8000);
     this.writeConfig(0x42, 2, 0x8000);
     this.writeConfig(0x04, 2, 0x0103);
+  }
+
+  protected override saveExtra(): DeviceState {
+    return {
+      bmdma: this.bmdma.map((b) => saveFields(b, BMDMA_STATE)),
+      channels: this.channels.map((c) => c.saveState()),
+    };
+  }
+
+  protected override loadExtra(state: DeviceState): void {
+    subList(state, "bmdma", 2).forEach((s, i) => {
+      this.bmdma[i].cancel();
+      loadFields(this.bmdma[i], BMDMA_STATE, s);
+    });
+    subList(state, "channels", 2).forEach((s, i) => this.channels[i].loadState(s));
   }
 
   protected override barMoved(n: number, old: number, addr: number): void {

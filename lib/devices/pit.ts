@@ -8,6 +8,25 @@
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
 import type { IrqLine } from "./irq.ts";
+import { type DeviceState, loadFields, saveFields, type Stateful, subList } from "./state.ts";
+
+const CHANNEL_STATE = [
+  "count",
+  "latchedCount",
+  "countLatched",
+  "statusLatched",
+  "status",
+  "readState",
+  "writeState",
+  "writeLatch",
+  "rwMode",
+  "mode",
+  "bcd",
+  "gate",
+  "countLoadTime",
+  "loaded",
+  "waitingGate",
+] as const;
 
 export const PIT_FREQ = 1193182;
 const NS_PER_SEC = 1e9;
@@ -264,7 +283,7 @@ export class PitChannel {
   }
 }
 
-export class Pit implements PortDevice {
+export class Pit implements PortDevice, Stateful {
   readonly channels: PitChannel[];
 
   /** irq0 is the line for channel 0's OUT (ISA IRQ0). */
@@ -286,6 +305,15 @@ export class Pit implements PortDevice {
       ch.gate = ch.index !== 2;
       ch.update(this.clock.nowNs());
     }
+  }
+
+  saveState(): DeviceState {
+    return { channels: this.channels.map((c) => saveFields(c, CHANNEL_STATE)) };
+  }
+
+  loadState(state: DeviceState): void {
+    subList(state, "channels", 3).forEach((s, i) => loadFields(this.channels[i], CHANNEL_STATE, s));
+    for (const ch of this.channels) ch.update(this.clock.nowNs());
   }
 
   portRead(port: number, _size: AccessSize): number {

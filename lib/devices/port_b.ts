@@ -5,14 +5,23 @@
  */
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { Pit } from "./pit.ts";
+import type { DeviceState, Stateful } from "./state.ts";
 
 const REFRESH_PERIOD_NS = 15085;
 
-export class PortB implements PortDevice {
+export class PortB implements PortDevice, Stateful {
   speakerData = false;
 
   constructor(private readonly bus: Bus, private readonly pit: Pit) {
     bus.registerPorts(0x61, 1, this);
+  }
+
+  saveState(): DeviceState {
+    return { speakerData: this.speakerData };
+  }
+
+  loadState(state: DeviceState): void {
+    this.speakerData = state.speakerData === true;
   }
 
   portRead(_port: number, _size: AccessSize): number {

@@ -8,6 +8,17 @@
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
 import type { IrqLine } from "./irq.ts";
+import { type DeviceState, loadFields, saveFields, type Stateful } from "./state.ts";
+
+const RTC_STATE = [
+  "cmos",
+  "index",
+  "nmiMasked",
+  "refSec",
+  "refNs",
+  "lastSecond",
+  "lastPeriodicTick",
+] as const;
 
 export const RTC_SECONDS = 0x00, RTC_SECONDS_ALARM = 0x01, RTC_MINUTES = 0x02, RTC_MINUTES_ALARM = 0x03;
 export const RTC_HOURS = 0x04, RTC_HOURS_ALARM = 0x05, RTC_DAY_OF_WEEK = 0x06, RTC_DAY_OF_MONTH = 0x07;
@@ -49,7 +60,7 @@ export function rtcBaseMs(base: string | undefined, hostNowMs: number): number {
 const toBcd = (v: number) => ((v / 10 | 0) << 4) | (v % 10);
 const fromBcd = (v: number) => (v >> 4) * 10 + (v & 0xf);
 
-export class Rtc implements PortDevice {
+export class Rtc implements PortDevice, Stateful {
   readonly cmos = new Uint8Array(128);
   index = 0;
   /** Port 0x70 bit 7: NMIs are masked (the machine consults this before raising an NMI). */
@@ -86,6 +97,18 @@ export class Rtc implements PortDevice {
     this.armUpdate(clock.nowNs());
     this.writeCentury();
     bus.registerPorts(0x70, 2, this);
+  }
+
+  saveState(): DeviceState {
+    return saveFields(this, RTC_STATE);
+  }
+
+  loadState(state: DeviceState): void {
+    loadFields(this, RTC_STATE, state);
+    const now = this.clock.nowNs();
+    this.armUpdate(now);
+    this.armPeriodic(now);
+    this.irq.set((this.cmos[RTC_REG_C] & REG_C_IRQF) !== 0);
   }
 
   /** Fills the NVRAM bytes SeaBIOS and older BIOSes read, as QEMU's pc_cmos_init does. */

@@ -9,6 +9,24 @@ import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { CharBackend, CharFrontend } from "./chardev.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
 import type { IrqLine } from "./irq.ts";
+import { type DeviceState, loadFields, saveFields, type Stateful } from "./state.ts";
+
+const UART_STATE = [
+  "rbrFifo",
+  "fifoHead",
+  "fifoCount",
+  "divider",
+  "ier",
+  "iir",
+  "lcr",
+  "mcr",
+  "lsr",
+  "msr",
+  "scr",
+  "fcr",
+  "thrIpending",
+  "timeoutIpending",
+] as const;
 
 export const COM_PORTS = [{ base: 0x3f8, irq: 4 }, { base: 0x2f8, irq: 3 }, { base: 0x3e8, irq: 4 }, {
   base: 0x2e8,
@@ -30,9 +48,9 @@ const FIFO_SIZE = 16;
 const TRIGGER_LEVELS = [1, 4, 8, 14] as const;
 const UART_CLOCK_HZ = 115200;
 
-export class Uart implements PortDevice, CharFrontend {
+export class Uart implements PortDevice, CharFrontend, Stateful {
   rbrFifo = new Uint8Array(FIFO_SIZE);
-  private fifoHead = 0;
+  fifoHead = 0;
   fifoCount = 0;
   divider = 12;
   ier = 0;
@@ -44,8 +62,8 @@ export class Uart implements PortDevice, CharFrontend {
   scr = 0;
   fcr = 0;
   /** THR-empty interrupt pending (cleared by reading IIR while it shows, or by writing THR). */
-  private thrIpending = true;
-  private timeoutIpending = false;
+  thrIpending = true;
+  timeoutIpending = false;
   private readonly timeoutTimer: Timer;
   onDrain?: () => void;
   private readonly one = new Uint8Array(1);
@@ -65,6 +83,35 @@ export class Uart implements PortDevice, CharFrontend {
     });
     bus.registerPorts(base, 8, this);
     backend?.attach?.(this);
+  }
+
+  /** Power-on state (the backend stays attached). */
+  reset(): void {
+    this.fifoHead = this.fifoCount = 0;
+    this.divider = 12;
+    this.ier = 0;
+    this.lcr = 0;
+    this.mcr = MCR_OUT2;
+    this.lsr = LSR_THRE | LSR_TEMT;
+    this.msr = MSR_DCD | MSR_DSR | MSR_CTS;
+    this.scr = 0;
+    this.fcr = 0;
+    this.thrIpending = true;
+    this.timeoutIpending = false;
+    this.timeoutTimer.del();
+    this.updateIrq();
+  }
+
+  saveState(): DeviceState {
+    const timeout = this.timeoutTimer.pending ? this.timeoutTimer.deadline : null;
+    return { ...saveFields(this, UART_STATE), timeout };
+  }
+
+  loadState(state: DeviceState): void {
+    loadFields(this, UART_STATE, state);
+    if (typeof state.timeout === "number") this.timeoutTimer.mod(state.timeout);
+    else this.timeoutTimer.del();
+    this.updateIrq();
   }
 
   attach(backend: CharBackend): void {
