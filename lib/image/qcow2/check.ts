@@ -105,7 +105,7 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
           continue;
         }
         const host = entryOffset(hi, lo);
-        if (!host) continue;
+        if (!host && !(d.data !== d.file && (hi & COPIED_HI))) continue;
         if (active) {
           res.allocatedClusters!++;
           if (nextContiguous && host !== nextContiguous) res.fragmentedClusters!++;
@@ -117,7 +117,8 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
           continue;
         }
         void ZERO_LO;
-        inc(host, cs);
+        // With an external data file the data clusters are not refcounted.
+        if (d.data === d.file) inc(host, cs);
       }
     }
   };
@@ -232,7 +233,7 @@ function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
       const lo = v.getUint32(at + 4);
       if (hi & COMPRESSED_HI) continue;
       const host = entryOffset(hi, lo);
-      if (!host || host % cs !== 0) continue;
+      if (!host || host % cs !== 0 || d.data !== d.file) continue;
       const r = d.refs.get(host / cs);
       if ((r === 1) !== ((hi & COPIED_HI) !== 0)) {
         res.messages.push(

@@ -64,7 +64,9 @@ export function qcow2CreateHeader(o: CreateOptions): Qcow2Header {
     }
   }
   if (o.dataFileRaw && !o.dataFile) throw new ImageError("data-file-raw requires data-file");
-  if (o.dataFile) throw new ImageError("External data files are not supported by this qemu-img");
+  if (o.dataFile && o.backingFile && o.dataFileRaw) {
+    throw new ImageError("Backing file and data-file-raw cannot be used at the same time");
+  }
   if (o.backingFile && (o.preallocation ?? "off") !== "off" && !o.extendedL2) {
     throw new ImageError(
       "Backing file and preallocation can only be used at the same time if extended_l2 is on",
@@ -76,6 +78,14 @@ export function qcow2CreateHeader(o: CreateOptions): Qcow2Header {
   let incompat = 0n;
   if (zstd) incompat |= INCOMPAT.compression;
   if (o.extendedL2) incompat |= INCOMPAT.extendedL2;
+  if (o.dataFile) {
+    if (!v3) {
+      throw new ImageError(
+        `External data files are only supported with compatibility level 1.1 and above ${V3_HINT}`,
+      );
+    }
+    incompat |= INCOMPAT.dataFile;
+  }
   return {
     version: v3 ? 3 : 2,
     backingFileOffset: 0,
@@ -98,6 +108,7 @@ export function qcow2CreateHeader(o: CreateOptions): Qcow2Header {
     extraFields: new Uint8Array(v3 ? V3_HEADER_LENGTH - 105 : 0),
     backingFile: o.backingFile,
     backingFormat: o.backingFile ? o.backingFormat : undefined,
+    dataFile: o.dataFile,
     featureNames: new Map(),
     unknownExtensions: [],
   };
@@ -111,6 +122,17 @@ export function createQcow2(
   if (o.size % 512 !== 0) throw new ImageError("Image size must be a multiple of 512 bytes");
   const h = qcow2CreateHeader(o);
   const cs = 2 ** h.clusterBits;
+  if (o.dataFile) {
+    // The data file is a raw image of the guest size (QEMU creates it through the raw driver).
+    // Like QEMU 7.2, by the name as given (relative to the working directory, not the image).
+    const data = HostFile.create(o.dataFile);
+    try {
+      data.truncate(o.size);
+      if (o.size > 0) data.pwrite(new Uint8Array(Math.min(o.size, 4096)), 0);
+    } finally {
+      data.close();
+    }
+  }
   const file = HostFile.create(path);
   try {
     // As QEMU does, the image is born empty and then grown to its size.

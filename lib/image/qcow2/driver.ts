@@ -93,6 +93,8 @@ export class Qcow2Driver implements BlockDriver {
   /** Bytes the snapshot table occupies. */
   snapshotsSize = 0;
   backing?: BlockDriver;
+  /** Where guest data lives: the external data file when there is one, else the image file. */
+  data: HostFile;
   /** Persistent bitmaps, when the bitmaps extension is present and consistent (autoclear bit 0). */
   bitmaps: BitmapEntry[] = [];
   #l2Cache = new Map<number, L2Table>();
@@ -153,6 +155,7 @@ export class Qcow2Driver implements BlockDriver {
       this.l1Copied[i] = hi >>> 31;
     }
     this.snapshotList = [];
+    this.data = file;
     this.#cow = new Uint8Array(this.clusterSize);
     this.#cbuf = new Uint8Array(this.clusterSize);
     this.#zeroCluster = new Uint8Array(this.clusterSize);
@@ -182,9 +185,7 @@ export class Qcow2Driver implements BlockDriver {
       if (header.cryptMethod !== 0) {
         throw new ImageError("Encrypted images are not supported by this qemu-img");
       }
-      if (header.incompatibleFeatures & INCOMPAT.dataFile) {
-        throw new ImageError("External data files are not supported by this qemu-img");
-      }
+
       if ((header.incompatibleFeatures & INCOMPAT.corrupt) && !readOnly) {
         throw new ImageError("qcow2: Image is corrupt; cannot be opened read/write");
       }
@@ -203,6 +204,15 @@ export class Qcow2Driver implements BlockDriver {
         );
       }
       driver = new Qcow2Driver(file, header, options);
+      if (header.incompatibleFeatures & INCOMPAT.dataFile) {
+        if (!header.dataFile) throw new ImageError("'data-file' is required for this image");
+        // QEMU 7.2 opens the data file by its name as stored, relative to the working directory.
+        try {
+          driver.data = HostFile.open(header.dataFile, readOnly);
+        } catch (e) {
+          throw new ImageError(`Could not open data file: ${(e as Error).message}`, { cause: e });
+        }
+      }
       driver.#loadSnapshots();
       const bm = header.bitmaps;
       if (bm && (header.autoclearFeatures & AUTOCLEAR.bitmaps) && bm.nbBitmaps) {
@@ -220,6 +230,7 @@ export class Qcow2Driver implements BlockDriver {
       return driver;
     } catch (e) {
       driver?.backing?.close();
+      if (driver && driver.data !== file) driver.data.close();
       file.close();
       throw e;
     }
@@ -400,9 +411,11 @@ export class Qcow2Driver implements BlockDriver {
 
   #classify(hi: number, lo: number): ClusterType {
     if (hi & COMPRESSED_HI) return ClusterType.Compressed;
-    if (this.extendedL2) return entryOffset(hi, lo) ? ClusterType.Normal : ClusterType.Unallocated;
+    // With an external data file, guest cluster 0 lives at host offset 0: COPIED marks it allocated.
+    const allocated = entryOffset(hi, lo) !== 0 || ((hi & COPIED_HI) !== 0 && this.data !== this.file);
+    if (this.extendedL2) return allocated ? ClusterType.Normal : ClusterType.Unallocated;
     if (lo & ZERO_LO) return ClusterType.Zero;
-    return entryOffset(hi, lo) ? ClusterType.Normal : ClusterType.Unallocated;
+    return allocated ? ClusterType.Normal : ClusterType.Unallocated;
   }
 
   /** Host byte offset and byte length of the compressed cluster in the last lookup. */
@@ -446,7 +459,7 @@ export class Qcow2Driver implements BlockDriver {
           if (entryOffset(this.#hi, this.#lo) !== host - inCluster + (next - cluster) * cs) break;
           n += Math.min(cs, buf.length - pos - n);
         }
-        this.file.pread(buf.subarray(pos, pos + n), host + inCluster);
+        this.data.pread(buf.subarray(pos, pos + n), host + inCluster);
       } else if (type === ClusterType.Compressed) {
         this.#readCompressed(this.#hi, this.#lo);
         buf.set(this.#cbuf.subarray(inCluster, inCluster + n), pos);
@@ -471,7 +484,7 @@ export class Qcow2Driver implements BlockDriver {
       const n = Math.min(sc * (idx + 1) - at, out.length - pos);
       if (alloc & (1 << idx)) {
         this.#checkHost(host, cluster);
-        this.file.pread(out.subarray(pos, pos + n), host + at);
+        this.data.pread(out.subarray(pos, pos + n), host + at);
       } else if (zero & (1 << idx)) {
         out.fill(0, pos, pos + n);
       } else {
@@ -574,7 +587,7 @@ export class Qcow2Driver implements BlockDriver {
           // A write in place must also mark its subclusters allocated.
           const mask = subclusterMask(inCluster, n, this.subclusterSize);
           if (((this.#bmLo & mask) >>> 0) !== mask || (this.#bmHi & mask)) {
-            this.file.pwrite(buf.subarray(pos, pos + n), host + inCluster);
+            this.data.pwrite(buf.subarray(pos, pos + n), host + inCluster);
             this.#fillUnallocatedSubclusters(cluster, host, inCluster, n);
             pos += n;
             continue;
@@ -589,7 +602,7 @@ export class Qcow2Driver implements BlockDriver {
           if (this.extendedL2 && (this.#bmLo >>> 0) !== 0xffffffff) break;
           len += Math.min(cs, buf.length - pos - len);
         }
-        this.file.pwrite(buf.subarray(pos, pos + len), host + inCluster);
+        this.data.pwrite(buf.subarray(pos, pos + len), host + inCluster);
         pos += len;
         continue;
       }
@@ -621,8 +634,8 @@ export class Qcow2Driver implements BlockDriver {
       count++;
     }
     this.#l2ForWrite(first); // the L2 table comes before its data, as QEMU places them
-    const host = this.refs.alloc(count);
-    this.file.pwrite(buf.subarray(pos, pos + count * cs), host);
+    const host = this.#allocData(first, count);
+    this.data.pwrite(buf.subarray(pos, pos + count * cs), host);
     for (let i = 0; i < count; i++) this.#setEntry(first + i, host + i * cs, 0xffffffff, 0);
     return count * cs;
   }
@@ -637,8 +650,8 @@ export class Qcow2Driver implements BlockDriver {
       const end = Math.ceil((inCluster + data.length) / sc) * sc;
       this.#readCluster(cluster, cow);
       cow.set(data, inCluster);
-      const host = this.refs.alloc(1);
-      this.file.pwrite(cow.subarray(start, end), host + start);
+      const host = this.#allocData(cluster, 1);
+      this.data.pwrite(cow.subarray(start, end), host + start);
       const mask = subclusterMask(start, end - start, sc);
       this.#lookup(cluster);
       this.#setEntry(cluster, host, (this.#bmLo | mask) >>> 0, (this.#bmHi & ~mask) >>> 0);
@@ -646,8 +659,8 @@ export class Qcow2Driver implements BlockDriver {
     }
     this.#readCluster(cluster, cow);
     cow.set(data, inCluster);
-    const host = this.refs.alloc(1);
-    this.file.pwrite(cow, host);
+    const host = this.#allocData(cluster, 1);
+    this.data.pwrite(cow, host);
     this.#setEntry(cluster, host, 0xffffffff, 0);
   }
 
@@ -666,7 +679,7 @@ export class Qcow2Driver implements BlockDriver {
       const piece = this.#cow.subarray(0, e - s);
       if (zero & (1 << idx)) piece.fill(0);
       else this.#readBacking(cluster * this.clusterSize + s, piece);
-      this.file.pwrite(piece, host + s);
+      this.data.pwrite(piece, host + s);
     }
     const mask = subclusterMask(start, end - start, sc);
     this.#lookup(cluster);
@@ -683,17 +696,27 @@ export class Qcow2Driver implements BlockDriver {
     const hi = t.view.getUint32(at);
     const lo = t.view.getUint32(at + 4);
     if (!keepOld) this.#release(hi, lo);
-    t.view.setUint32(at, host ? (COPIED_HI | Math.floor(host / 4294967296)) >>> 0 : 0);
+    const allocated = host !== 0 || this.data !== this.file;
+    t.view.setUint32(at, allocated ? (COPIED_HI | Math.floor(host / 4294967296)) >>> 0 : 0);
     t.view.setUint32(at + 4, host >>> 0);
     if (this.extendedL2) {
       t.view.setUint32(at + 8, zero >>> 0);
-      t.view.setUint32(at + 12, host ? alloc >>> 0 : 0);
+      t.view.setUint32(at + 12, allocated ? alloc >>> 0 : 0);
     }
     t.dirty = true;
   }
 
+  /**
+   * Host clusters for guest clusters [cluster, cluster+n): from the refcounted allocator, or with
+   * an external data file at the guest offset itself, unrefcounted, as QEMU places them.
+   */
+  #allocData(cluster: number, n: number): number {
+    return this.data === this.file ? this.refs.alloc(n) : cluster * this.clusterSize;
+  }
+
   /** Queues the decrement for whatever host storage an L2 entry referenced. */
   #release(hi: number, lo: number): void {
+    if (this.data !== this.file) return;
     if (hi & COMPRESSED_HI) {
       const [off, len] = this.compressedExtent(hi, lo);
       this.refs.freeCompressedLater(off, len);
@@ -800,6 +823,9 @@ export class Qcow2Driver implements BlockDriver {
       throw new ImageError("Compressed writes must be whole clusters");
     }
     this.#checkRange(offset, data.length);
+    if (this.data !== this.file) {
+      throw new ImageError("Compression is not supported with external data files");
+    }
     this.#beginWrite();
     let whole = data;
     if (data.length < cs) {
@@ -873,6 +899,7 @@ export class Qcow2Driver implements BlockDriver {
   flush(): void {
     if (this.readOnly) return;
     this.flushMetadata();
+    if (this.data !== this.file) this.data.sync();
     this.file.sync();
   }
 
@@ -890,6 +917,7 @@ export class Qcow2Driver implements BlockDriver {
       }
     } finally {
       this.#closed = true;
+      if (this.data !== this.file) this.data.close();
       this.file.close();
       this.backing?.close();
     }
@@ -930,7 +958,7 @@ export class Qcow2Driver implements BlockDriver {
           data: true,
           depth: 0,
           hostOffset: host + inCluster,
-          filename: this.filename,
+          filename: this.data.path,
         };
         break;
       case ClusterType.Compressed:
@@ -965,7 +993,7 @@ export class Qcow2Driver implements BlockDriver {
         data: true,
         depth: 0,
         hostOffset: host + inCluster,
-        filename: this.filename,
+        filename: this.data.path,
       };
     }
     if (k === 1) return { offset, length, present: true, zero: true, data: false, depth: 0 };
@@ -989,6 +1017,10 @@ export class Qcow2Driver implements BlockDriver {
     if (v3) data["lazy-refcounts"] = (h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0n;
     if (this.bitmaps.length) data["bitmaps"] = bitmapInfo(this.bitmaps);
     data["refcount-bits"] = 2 ** h.refcountOrder;
+    if (h.incompatibleFeatures & INCOMPAT.dataFile) {
+      if (h.dataFile) data["data-file"] = h.dataFile;
+      data["data-file-raw"] = (h.autoclearFeatures & AUTOCLEAR.dataFileRaw) !== 0n;
+    }
     if (v3) {
       data["corrupt"] = this.corrupt;
       data["extended-l2"] = this.extendedL2;
@@ -1033,6 +1065,9 @@ export class Qcow2Driver implements BlockDriver {
 
   /** `qemu-img snapshot -c`: records the current disk state under `name`. */
   createSnapshot(name: string, now = Date.now()): void {
+    if (this.data !== this.file) {
+      throw new ImageError("qcow2: Internal snapshots are not supported with an external data file");
+    }
     this.#beginWrite();
     this.flushMetadata();
     snapshots.createSnapshot(this, name, now);
@@ -1154,15 +1189,15 @@ export class Qcow2Driver implements BlockDriver {
       const maxRun = Math.min(end - cluster, this.l2Entries - (cluster % this.l2Entries));
       while (run < maxRun && this.#lookup(cluster + run) === ClusterType.Unallocated) run++;
       this.#l2ForWrite(cluster);
-      const host = this.refs.alloc(run);
-      const fileEnd = this.file.size();
-      if (mode === "falloc" || mode === "full") this.file.fillZeroes(host, run * cs);
+      const host = this.#allocData(cluster, run);
+      const fileEnd = this.data.size();
+      if (mode === "falloc" || mode === "full") this.data.fillZeroes(host, run * cs);
       else {
         // Reused clusters may hold old data; fresh ones past the end of the file are zeros.
         if (host < fileEnd && !this.extendedL2) {
-          this.file.fillZeroes(host, Math.min(run * cs, fileEnd - host));
+          this.data.fillZeroes(host, Math.min(run * cs, fileEnd - host));
         }
-        if (host + run * cs > fileEnd) this.file.truncate(host + run * cs);
+        if (host + run * cs > fileEnd) this.data.truncate(host + run * cs);
       }
       for (let i = 0; i < run; i++) {
         this.#setEntry(cluster + i, host + i * cs, 0, this.extendedL2 ? 0xffffffff : 0);

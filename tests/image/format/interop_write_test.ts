@@ -43,6 +43,11 @@ const CASES: Case[] = [
     backing: true,
     compress: true,
   },
+  { name: "data_file", options: { dataFile: "img.data" } },
+  {
+    name: "data_file_raw extended_l2",
+    options: { dataFile: "img.data", dataFileRaw: true, extendedL2: true },
+  },
   { name: "preallocation=metadata", options: { preallocation: "metadata" } },
   { name: "preallocation=full", options: { preallocation: "full" }, size: 2 << 20 },
 ];
@@ -97,6 +102,7 @@ for (const c of CASES) {
         const path = join(dir, "img.qcow2");
         const mirror = new Uint8Array(size);
         const options: CreateOptions = { size, ...c.options };
+        if (options.dataFile) options.dataFile = join(dir, options.dataFile);
         if (c.backing) {
           const base = join(dir, "base.qcow2");
           qemuImg(["create", "-q", "-f", "qcow2", base, String(size - (1 << 20))]);
