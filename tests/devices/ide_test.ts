@@ -9,62 +9,23 @@ import { IrqLine, type IrqSink } from "../../lib/devices/irq.ts";
 import { IdeDrive } from "../../lib/devices/ide.ts";
 import { PiixIde } from "../../lib/devices/piix_ide.ts";
 import { PciHost } from "../../lib/devices/pci.ts";
-import type { BlockDriver, BlockStatus, CheckResult, ImageInfo } from "../../lib/image/block_driver.ts";
+import type { BlockDriver } from "../../lib/image/block_driver.ts";
+import { createImage, openImage } from "../../lib/image/formats.ts";
 import { REAL_QEMU_IMG, skipReason } from "../support/tools.ts";
 
-/** A raw image over a real file: enough BlockDriver for the device, until lib/image's raw driver lands. */
-class FileDriver implements BlockDriver {
-  readonly format = "raw";
-  readonly size: number;
-  private readonly file: Deno.FsFile;
-  constructor(readonly filename: string, readonly readOnly = false) {
-    this.file = Deno.openSync(filename, { read: true, write: !readOnly });
-    this.size = this.file.statSync().size;
-  }
-  read(offset: number, buf: Uint8Array): void {
-    this.file.seekSync(offset, Deno.SeekMode.Start);
-    for (let n = 0; n < buf.length;) {
-      const r = this.file.readSync(buf.subarray(n));
-      if (r === null) throw new Error("short read");
-      n += r;
-    }
-  }
-  write(offset: number, buf: Uint8Array): void {
-    this.file.seekSync(offset, Deno.SeekMode.Start);
-    for (let n = 0; n < buf.length;) n += this.file.writeSync(buf.subarray(n));
-  }
-  writeZeroes(offset: number, length: number): void {
-    this.write(offset, new Uint8Array(length));
-  }
-  discard(): void {}
-  flush(): void {
-    this.file.syncSync();
-  }
-  blockStatus(offset: number, length: number): BlockStatus {
-    return { offset, length, present: true, zero: false, data: true, depth: 0 };
-  }
-  info(): ImageInfo {
-    return {
-      format: "raw",
-      filename: this.filename,
-      virtualSize: this.size,
-      actualSize: this.size,
-      dirty: false,
-      snapshots: [],
-    };
-  }
-  check(): CheckResult {
-    return { corruptions: 0, leaks: 0, checkErrors: 0, corruptionsFixed: 0, leaksFixed: 0, messages: [] };
-  }
-  close(): void {
-    this.file.close();
-  }
+/** Opens an image through lib/image's registry, as the machine does for -drive. */
+function open(path: string, format = "raw", readOnly = false): BlockDriver {
+  return openImage(path, { format, readOnly });
 }
 
 function imageFile(size: number, fill?: (buf: Uint8Array) => void): string {
   const path = Deno.makeTempFileSync({ suffix: ".img" });
+  if (!fill) {
+    Deno.truncateSync(path, size);
+    return path;
+  }
   const buf = new Uint8Array(size);
-  fill?.(buf);
+  fill(buf);
   Deno.writeFileSync(path, buf);
   return path;
 }
@@ -254,7 +215,7 @@ function ataString(block: Uint8Array, word: number, words: number): string {
 
 Deno.test("ide: IDENTIFY DEVICE gives QEMU's strings, geometry and LBA sizes", () => {
   const path = imageFile(16 << 20);
-  const { bus, levels } = setup({ disk: new FileDriver(path) });
+  const { bus, levels } = setup({ disk: open(path) });
   assert.equal(bus.in(0x1f7, 1), 0x50);
   assert.deepEqual([2, 3, 4, 5].map((r) => bus.in(0x1f0 + r, 1)), [1, 1, 0, 0]); // ATA signature
   bus.out(0x1f6, 1, 0xa0);
@@ -286,7 +247,7 @@ Deno.test(
     skipReason(REAL_QEMU_IMG, "qemu-img"),
   async () => {
     const path = imageFile(4 << 20);
-    const driver = new FileDriver(path);
+    const driver = open(path);
     const { bus } = setup({ disk: driver });
     const pattern = (lba: number, i: number) => (lba * 7 + i) & 0xff;
     // WRITE SECTORS, LBA 100, 2 sectors.
@@ -369,7 +330,7 @@ Deno.test(
     const path = imageFile(8 << 20, (b) => {
       for (let i = 0; i < b.length; i += 512) b[i] = (i / 512) & 0xff;
     });
-    const driver = new FileDriver(path);
+    const driver = open(path);
     const { bus, ide, levels } = setup({ disk: driver });
     // Fill guest memory with a pattern and WRITE DMA EXT 16 sectors at LBA 0x1000 from two PRDs.
     for (let i = 0; i < 8192; i++) bus.write8(0x100000 + i, (i * 13) & 0xff);
@@ -458,7 +419,7 @@ Deno.test("atapi: signature, IDENTIFY PACKET, INQUIRY, READ CAPACITY, READ(10) b
   const path = imageFile(300 * 2048, (b) => {
     for (let s = 0; s < 300; s++) b.fill(s & 0xff, s * 2048, s * 2048 + 2048);
   });
-  const { bus } = setup({ cdrom: new FileDriver(path, true) });
+  const { bus } = setup({ cdrom: open(path, "raw", true) });
   bus.out(0x176, 1, 0xa0);
   assert.deepEqual([bus.in(0x174, 1), bus.in(0x175, 1)], [0x14, 0xeb]);
   bus.out(0x177, 1, 0xec); // IDENTIFY DEVICE aborts on ATAPI
@@ -526,7 +487,7 @@ Deno.test("atapi: no medium, REQUEST SENSE, eject by START STOP UNIT, locking, m
   assert.deepEqual([sense[2], sense[12]], [2, 0x3a]);
   Deno.removeSync(path);
   const path2 = imageFile(16 * 2048);
-  const { bus: bus2 } = setup({ cdrom: new FileDriver(path2, true) });
+  const { bus: bus2 } = setup({ cdrom: open(path2, "raw", true) });
   packet(bus2, [0x00]);
   assert.equal(bus2.in(0x177, 1), 0x50);
   packet(bus2, [0x1e, 0, 0, 0, 1]); // lock
@@ -545,3 +506,74 @@ Deno.test("atapi: no medium, REQUEST SENSE, eject by START STOP UNIT, locking, m
   assert.deepEqual([...pioIn(bus2)], [0, 6, 4, 0x10, 2, 2, 0, 0]); // new media, present
   Deno.removeSync(path2);
 });
+
+Deno.test(
+  "ide: DMA and PIO writes into a qcow2 image through lib/image; the real qemu-img checks and reads them" +
+    skipReason(REAL_QEMU_IMG, "qemu-img"),
+  async () => {
+    const dir = Deno.makeTempDirSync();
+    const path = `${dir}/disk.qcow2`;
+    createImage(path, "qcow2", { size: 64 << 20 });
+    const driver = open(path, "qcow2");
+    const { bus } = setup({ disk: driver });
+    // 128 sectors by DMA at LBA 2048 (1 MiB in), then one sector by PIO at LBA 100000.
+    for (let i = 0; i < 65536; i++) bus.write8(0x100000 + i, (i * 31 + 7) & 0xff);
+    prdTable(bus, [[0x100000, 0x10000]]);
+    bus.out(0xc044, 4, 0x8000);
+    bus.out(0x1f6, 1, 0xe0);
+    bus.out(0x1f2, 1, 128);
+    bus.out(0x1f3, 1, 0x00);
+    bus.out(0x1f4, 1, 0x08);
+    bus.out(0x1f5, 1, 0x00);
+    bus.out(0x1f7, 1, 0xca);
+    bus.out(0xc040, 1, 0x01);
+    assert.equal(bus.in(0xc042, 1) & 0x07, 0x04);
+    bus.out(0xc040, 1, 0);
+    assert.equal(bus.in(0x1f7, 1), 0x50);
+    bus.out(0x1f2, 1, 1);
+    bus.out(0x1f3, 1, 100000 & 0xff);
+    bus.out(0x1f4, 1, (100000 >> 8) & 0xff);
+    bus.out(0x1f5, 1, 100000 >> 16);
+    bus.out(0x1f7, 1, 0x30);
+    for (let i = 0; i < 256; i++) bus.out(0x1f0, 2, 0xbeef);
+    assert.equal(bus.in(0x1f7, 1), 0x50);
+    bus.out(0x1f7, 1, 0xe7); // FLUSH CACHE
+    assert.equal(bus.in(0x1f7, 1), 0x50);
+    driver.close();
+    if (REAL_QEMU_IMG) {
+      const check = await new Deno.Command(REAL_QEMU_IMG, { args: ["check", path] }).output();
+      assert.equal(
+        check.code,
+        0,
+        new TextDecoder().decode(check.stdout) + new TextDecoder().decode(check.stderr),
+      );
+      const raw = `${dir}/disk.raw`;
+      const conv = await new Deno.Command(REAL_QEMU_IMG, { args: ["convert", "-O", "raw", path, raw] })
+        .output();
+      assert.equal(conv.code, 0);
+      const f = Deno.openSync(raw);
+      const got = new Uint8Array(65536);
+      f.seekSync(2048 * 512, Deno.SeekMode.Start);
+      f.readSync(got);
+      for (let i = 0; i < 65536; i++) assert.equal(got[i], (i * 31 + 7) & 0xff);
+      const sector = new Uint8Array(512);
+      f.seekSync(100000 * 512, Deno.SeekMode.Start);
+      f.readSync(sector);
+      f.close();
+      assert.deepEqual([sector[0], sector[1], sector[510], sector[511]], [0xef, 0xbe, 0xef, 0xbe]);
+    }
+    // Our driver reads back what the device wrote, through the device again.
+    const again = open(path, "qcow2", true);
+    const { bus: bus2 } = setup({ disk: again });
+    bus2.out(0x1f6, 1, 0xe0);
+    bus2.out(0x1f2, 1, 1);
+    bus2.out(0x1f3, 1, 0x01);
+    bus2.out(0x1f4, 1, 0x08);
+    bus2.out(0x1f5, 1, 0);
+    bus2.out(0x1f7, 1, 0x20);
+    const w = bus2.in(0x1f0, 2);
+    assert.equal(w, ((512 * 31 + 7) & 0xff) | (((513 * 31 + 7) & 0xff) << 8));
+    again.close();
+    Deno.removeSync(dir, { recursive: true });
+  },
+);
