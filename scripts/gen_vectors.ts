@@ -21,7 +21,8 @@
  * R: each result register (EAX, then EDX for the forms that write it), 6 chars of 6 bits, most
  * significant first, char = 0x30 + bits ('0'..'o'); F: the arithmetic flags after the instruction
  * as one such char, bits CF, OF, PF, AF, ZF, SF from bit 0 up; S: '.' normal completion, '#' #DE
- * raised with the exception frame's EIP on the faulting instruction, '!' #DE with a wrong EIP.
+ * raised with the exception frame's EIP on the faulting instruction, '!' #DE with a wrong EIP, 'f' an
+ * EFLAGS bit other than the six changed (they are compared in the guest, not printed).
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -523,6 +524,7 @@ main:
     shl ecx, 10                        ; OF
     or eax, ecx
     or eax, 0x02
+    mov [vf], eax
     push eax
     mov eax, [ebp + F_FAULT]
     mov [fault_eip], eax
@@ -537,6 +539,12 @@ main:
     mov [ra], eax
     mov [rd], edx
     pop dword [rf]
+    mov eax, [rf]                      ; the flags these instructions never write must not move
+    xor eax, [vf]
+    test eax, ~0x8d5
+    jz .record
+    mov byte [status], 'f'
+.record:
     ; the record
     cmp dword [count], 0
     jne .have_prefix
@@ -714,6 +722,7 @@ va:        dd 0
 vb:        dd 0
 vc:        dd 0
 vd:        dd 0
+vf:        dd 0
 ra:        dd 0
 rd:        dd 0
 rf:        dd 0

@@ -64,6 +64,7 @@ main:
     shl ecx, 10                        ; OF
     or eax, ecx
     or eax, 0x02
+    mov [vf], eax
     push eax
     mov eax, [ebp + F_FAULT]
     mov [fault_eip], eax
@@ -78,6 +79,12 @@ main:
     mov [ra], eax
     mov [rd], edx
     pop dword [rf]
+    mov eax, [rf]                      ; the flags these instructions never write must not move
+    xor eax, [vf]
+    test eax, ~0x8d5
+    jz .record
+    mov byte [status], 'f'
+.record:
     ; the record
     cmp dword [count], 0
     jne .have_prefix
@@ -2238,6 +2245,7 @@ va:        dd 0
 vb:        dd 0
 vc:        dd 0
 vd:        dd 0
+vf:        dd 0
 ra:        dd 0
 rd:        dd 0
 rf:        dd 0
