@@ -224,6 +224,11 @@ export class FwCfg implements PortDevice, Stateful {
     this.items.set(FwCfgKey.FILE_DIR, { data: dir });
   }
 
+  reset(): void {
+    this.select(FwCfgKey.SIGNATURE);
+    this.dmaAddr.fill(0);
+  }
+
   /** The selection and read position; the items themselves come from the machine's configuration. */
   saveState(): DeviceState {
     return { key: this.currentKey, offset: this.offset, dmaAddr: Array.from(this.dmaAddr) };

@@ -19,6 +19,10 @@ export class Port92 implements PortDevice, Stateful {
     return this.value;
   }
 
+  reset(): void {
+    this.value = 0x02;
+  }
+
   saveState(): DeviceState {
     return { value: this.value };
   }

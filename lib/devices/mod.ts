@@ -22,3 +22,4 @@ export * from "./piix_ide.ts";
 export * from "./apic.ts";
 export * from "./ioapic.ts";
 export * from "./state.ts";
+export * from "./keymap.ts";

@@ -99,6 +99,14 @@ export class Rtc implements PortDevice, Stateful {
     bus.registerPorts(0x70, 2, this);
   }
 
+  /** System reset, as QEMU's rtc_reset: time and NVRAM stay, interrupt enables and flags clear. */
+  reset(): void {
+    this.cmos[RTC_REG_B] &= ~(REG_B_PIE | REG_B_AIE | REG_B_UIE | 0x08);
+    this.cmos[RTC_REG_C] = 0;
+    this.irq.lower();
+    this.armPeriodic(this.clock.nowNs());
+  }
+
   saveState(): DeviceState {
     return saveFields(this, RTC_STATE);
   }

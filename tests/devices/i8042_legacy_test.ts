@@ -5,6 +5,7 @@ import { BufferBackend } from "../../lib/devices/chardev.ts";
 import { IrqLine, type IrqSink } from "../../lib/devices/irq.ts";
 import { I8042 } from "../../lib/devices/i8042.ts";
 import { DebugCon, IsaDebugExit, Port92, PostPort } from "../../lib/devices/legacy_ports.ts";
+import { keyBytes, keyComboBytes, UnknownKeyError } from "../../lib/devices/keymap.ts";
 
 function setup() {
   const bus = new Bus({ ramSize: 2 << 20 });
@@ -99,4 +100,15 @@ Deno.test("port 0x92, POST, debugcon and isa-debug-exit", () => {
   assert.equal(bus.in(0x402, 1), 0xe9);
   bus.out(0xf4, 1, 0x10);
   assert.equal(bus.shutdownStatus, 0x21);
+});
+
+Deno.test("i8042: sendkey combos arrive as translated set-1 scancodes with E0 prefixes", () => {
+  const { bus, kbc, levels } = setup();
+  kbc.keyboardInput(keyComboBytes("ctrl-alt-delete"));
+  assert.equal(levels.get(1), true);
+  const got: number[] = [];
+  while (bus.in(0x64, 1) & 1) got.push(bus.in(0x60, 1));
+  assert.deepEqual(got, [0x1d, 0x38, 0xe0, 0x53, 0xe0, 0xd3, 0xb8, 0x9d]);
+  assert.deepEqual(keyBytes("a", true), [0x1e]);
+  assert.throws(() => keyBytes("nosuchkey", true), UnknownKeyError);
 });
