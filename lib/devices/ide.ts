@@ -262,6 +262,9 @@ export class IdeChannel implements PortDevice {
   irqPending = false;
   dma: DmaEngine | undefined;
 
+  /** Register latches for slots without a drive. */
+  private readonly emptySlots: [IdeDrive, IdeDrive] = [new IdeDrive({}, 0), new IdeDrive({}, 1)];
+
   constructor(readonly iobase: number, readonly ctrlbase: number, private readonly irq: IrqLine) {}
 
   attach(unit: 0 | 1, drive: IdeDrive): void {
@@ -732,18 +735,28 @@ export class IdeChannel implements PortDevice {
     if (d.dataPos >= d.dataEnd) d.endTransfer?.();
   }
 
+  /** The task file of unit i: the drive's, or the latch an empty slot still has on the cable. */
+  private regs(i: number): IdeDrive {
+    return this.drives[i] ?? this.emptySlots[i];
+  }
+
+  /**
+   * QEMU's rule for an empty slot: error and status read 0 when the selected drive is absent, the
+   * other task-file registers read 0 only when the whole channel is empty, the device register
+   * always reads back.
+   */
   portRead(port: number, size: AccessSize): number {
-    if (port === this.ctrlbase) {
-      const d = this.current;
-      if (!this.drives[0] && !this.drives[1]) return 0xff;
-      return d ? d.status : 0;
-    }
+    const empty = !this.drives[0] && !this.drives[1];
+    if (port === this.ctrlbase) return empty || !this.current ? 0 : this.current.status;
     const reg = port - this.iobase;
     if (reg === 0) return this.dataRead(size);
-    const d = this.current;
+    const d = this.regs(this.unit);
     const hob = (this.control & CTRL_HOB) !== 0;
-    if (!this.drives[0] && !this.drives[1]) return 0xff;
-    if (!d) return reg === 6 ? 0xa0 | (this.unit << 4) : 0;
+    if (reg === 6) return d.select;
+    if (empty || (!this.current && (reg === 1 || reg === 7))) {
+      if (reg === 7 && this.irqPending) this.lowerIrq();
+      return 0;
+    }
     switch (reg) {
       case 1:
         return hob ? d.hobFeature : d.error;
@@ -780,8 +793,7 @@ export class IdeChannel implements PortDevice {
     }
     // Task-file writes reach both drives; the previous value moves to the HOB register.
     this.control &= ~CTRL_HOB;
-    for (const d of this.drives) {
-      if (!d) continue;
+    for (const d of [this.regs(0), this.regs(1)]) {
       switch (reg) {
         case 1:
           d.hobFeature = d.feature;

@@ -236,9 +236,15 @@ Deno.test("ide: IDENTIFY DEVICE gives QEMU's strings, geometry and LBA sizes", (
   assert.equal(w(83) & 0x0400, 0x0400);
   assert.equal(bus.in(0x1f7, 1), 0x50);
   assert.deepEqual(nonZeroWords(id), QEMU_IDENTIFY_DISK_16M);
-  // No slave: selecting it reads 0, commands to it are dropped.
+  // No slave: its status reads 0 and commands to it are dropped, but its task file still latches
+  // (SeaBIOS and libata probe with patterns); a channel with no drive at all reads 0 throughout.
   bus.out(0x1f6, 1, 0xb0);
   assert.equal(bus.in(0x1f7, 1), 0);
+  bus.out(0x1f2, 1, 0x55);
+  assert.equal(bus.in(0x1f2, 1), 0x55);
+  assert.equal(bus.in(0x1f6, 1), 0xb0);
+  bus.out(0x172, 1, 0x55);
+  assert.deepEqual([bus.in(0x172, 1), bus.in(0x177, 1), bus.in(0x376, 1)], [0, 0, 0]);
   Deno.removeSync(path);
 });
 
