@@ -138,6 +138,7 @@ export async function convert(argv: string[]): Promise<number> {
       targetIsZero: skipCreate ? targetIsZero : backing === undefined,
       targetHasBacking: backing !== undefined,
       parallel: parallel * 2,
+      sync: (opts.get("t") ?? "unsafe") !== "unsafe",
       onProgress: progress ? (f) => progress.update(f * 100) : undefined,
     });
     progress?.end();

@@ -9,7 +9,7 @@
 import type { BlockDriver } from "../block_driver.ts";
 import { ImageError } from "../block_driver.ts";
 import { compressionOf } from "./capabilities.ts";
-import { compressCluster, type CompressionType } from "./compress.ts";
+import { type Compressed, type CompressionType, CompressorPool, compressSync } from "./compress.ts";
 import { ScanBuffer } from "./zero.ts";
 
 /** QEMU's IO_BUF_SIZE. */
@@ -26,6 +26,11 @@ export interface ConvertRequest {
   targetIsZero: boolean;
   /** `-B`: ranges the source's top layer leaves unallocated stay unallocated in the target. */
   targetHasBacking?: boolean;
+  /**
+   * Flush the target to stable storage at the end. qemu-img convert writes with cache=unsafe
+   * unless `-t` says otherwise, so by default it does not.
+   */
+  sync?: boolean;
   /** `-m`: how many clusters may be compressing at once. */
   parallel?: number;
   /**
@@ -80,29 +85,38 @@ export async function convert(req: ConvertRequest): Promise<void> {
     req.onProgress(0);
   }
   const exact = req.onProgress !== undefined;
-  for (const src of req.sources) {
-    let offset = 0;
-    while (offset < src.size) {
-      const want = Math.min(CHUNK, src.size - offset);
-      const { kind, length } = classify(src, offset, want, req.targetHasBacking ?? false, exact);
-      const dst = dstBase + offset;
-      if (kind === "zero") {
-        if (!req.targetIsZero) target.writeZeroes(dst, length);
-      } else if (kind === "data") {
-        src.read(offset, buf.bytes.subarray(0, length));
-        if (writer) await writer.put(dst, buf, length, req.targetIsZero);
-        else writeRuns(target, dst, buf, length, minSparse, req.targetIsZero);
-      }
-      offset += length;
-      if (req.onProgress && counted(kind)) {
-        done += length;
-        req.onProgress(toCopy ? done / toCopy : 1);
-      }
-    }
-    dstBase += src.size;
+  try {
+    await copyAll();
+  } catch (e) {
+    writer?.abort();
+    throw e;
   }
   if (writer) await writer.drain();
-  target.flush();
+  if (req.sync) target.flush();
+
+  async function copyAll(): Promise<void> {
+    for (const src of req.sources) {
+      let offset = 0;
+      while (offset < src.size) {
+        const want = Math.min(CHUNK, src.size - offset);
+        const { kind, length } = classify(src, offset, want, req.targetHasBacking ?? false, exact);
+        const dst = dstBase + offset;
+        if (kind === "zero") {
+          if (!req.targetIsZero) target.writeZeroes(dst, length);
+        } else if (kind === "data") {
+          src.read(offset, buf.bytes.subarray(0, length));
+          if (writer) await writer.put(dst, buf, length, req.targetIsZero);
+          else writeRuns(target, dst, buf, length, minSparse, req.targetIsZero);
+        }
+        offset += length;
+        if (req.onProgress && counted(kind)) {
+          done += length;
+          req.onProgress(toCopy ? done / toCopy : 1);
+        }
+      }
+      dstBase += src.size;
+    }
+  }
 }
 
 /** Writes buf[0, length) to the target at dst, leaving out zero runs of at least minSparse bytes. */
@@ -128,13 +142,17 @@ function writeRuns(
 }
 
 /**
- * Compresses clusters on the thread pool, at most `parallel` at a time, and writes them in guest
- * order. Each cluster is copied into one of a fixed set of buffers, since the compression runs
- * after put() returns and the caller reuses its read buffer.
+ * Compresses clusters on the worker pool, with at most `parallel` in flight, and writes them in
+ * guest order. Each cluster is copied into one of a fixed set of buffers, since it travels to a
+ * worker after put() returns and the caller reuses its read buffer.
  */
 class CompressedWriter {
   #free: Uint8Array[] = [];
-  #queue: { dst: number; input: Uint8Array; result: Promise<Uint8Array | undefined> }[] = [];
+  #queue: { dst: number; length: number; result: Promise<Compressed> }[] = [];
+  #pool: CompressorPool;
+  #inWorker = 0;
+  /** Clusters the worker may hold at once; more would leave the main thread idle. */
+  #workerShare = 2;
 
   constructor(
     readonly target: BlockDriver,
@@ -142,42 +160,58 @@ class CompressedWriter {
     readonly clusterSize: number,
     readonly parallel: number,
   ) {
-    const slots = Math.max(1, parallel);
-    for (let i = 0; i < slots; i++) this.#free.push(new Uint8Array(clusterSize));
+    for (let i = 0; i < Math.max(1, parallel); i++) this.#free.push(new Uint8Array(clusterSize));
+    this.#pool = new CompressorPool(type);
   }
 
   async put(dst: number, buf: ScanBuffer, length: number, targetIsZero: boolean): Promise<void> {
     const cs = this.clusterSize;
     for (let pos = 0; pos < length; pos += cs) {
       const n = Math.min(cs, length - pos);
-      if (buf.isZero(pos, pos + n - (n % 4))) {
-        if (n % 4 === 0 || buf.bytes.subarray(pos + n - (n % 4), pos + n).every((b) => b === 0)) {
-          if (!targetIsZero) this.target.writeZeroes(dst + pos, n);
-          continue;
-        }
+      const whole = n - (n % 4);
+      if (buf.isZero(pos, pos + whole) && buf.bytes.subarray(pos + whole, pos + n).every((b) => b === 0)) {
+        if (!targetIsZero) this.target.writeZeroes(dst + pos, n);
+        continue;
       }
       if (this.#free.length === 0) await this.#writeOldest();
       const input = this.#free.pop()!;
       input.set(buf.bytes.subarray(pos, pos + n));
-      if (n < cs) input.fill(0, n);
-      // A partial last cluster is written plain: QEMU compresses whole clusters only.
-      const result = n === cs ? compressCluster(this.type, input, cs - 1) : Promise.resolve(undefined);
-      this.#queue.push({ dst: dst + pos, input, result });
-      // Keep the writes behind the compressions, not the other way round.
-      if (this.#queue.length > this.parallel) await this.#writeOldest();
+      if (n < cs) {
+        // A partial last cluster is written plain: QEMU compresses whole clusters only.
+        this.#queue.push({ dst: dst + pos, length: n, result: Promise.resolve({ input, output: null }) });
+      } else if (this.#inWorker < this.#workerShare) {
+        // Keep the worker's queue short and do the rest here, so both threads stay busy.
+        this.#inWorker++;
+        const result = this.#pool.compress(input, cs - 1).then((r) => {
+          this.#inWorker--;
+          return r;
+        });
+        this.#queue.push({ dst: dst + pos, length: n, result });
+      } else {
+        const output = compressSync(this.type, input, cs - 1);
+        this.#queue.push({ dst: dst + pos, length: n, result: Promise.resolve({ input, output }) });
+      }
     }
   }
 
   async #writeOldest(): Promise<void> {
     const item = this.#queue.shift()!;
-    const out = await item.result;
-    const n = Math.min(this.clusterSize, this.target.size - item.dst);
-    if (n === this.clusterSize) this.target.writeCompressed!(item.dst, item.input, out ?? null);
-    else this.target.write(item.dst, item.input.subarray(0, n));
-    this.#free.push(item.input);
+    const { input, output } = await item.result;
+    if (item.length === this.clusterSize) this.target.writeCompressed!(item.dst, input, output);
+    else this.target.write(item.dst, input.subarray(0, item.length));
+    this.#free.push(input);
   }
 
   async drain(): Promise<void> {
-    while (this.#queue.length > 0) await this.#writeOldest();
+    try {
+      while (this.#queue.length > 0) await this.#writeOldest();
+    } finally {
+      this.#pool.close();
+    }
+  }
+
+  /** Stops the workers without writing what is queued (the copy failed). */
+  abort(): void {
+    this.#pool.close();
   }
 }
