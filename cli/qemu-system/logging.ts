@@ -1,18 +1,93 @@
 /**
- * `-d`/`-D`: QEMU's debug log. Items the board can see from outside the CPU are written here:
- * cpu_reset (the register dump before each reset), guest_errors and unimp (reserved for devices
- * that report them). The log goes to the -D file, or stderr.
+ * `-d`/`-D`: QEMU's debug log, in QEMU's formats where our CPU can supply the facts.
+ *
+ * - cpu_reset: the register dump (lib/virt/machine/cpu_dump.ts) before each system reset;
+ * - in_asm: each block the CPU decodes, as QEMU prints a translated block ("IN:" and one line per
+ *   instruction with address, bytes and AT&T text from lib/cpu/disasm); our blocks end where
+ *   lib/cpu's do, which is not always where QEMU's TBs end;
+ * - int: exceptions and external interrupts in protected mode, QEMU's one-line summary then the
+ *   register dump (software INT n is not seen: the CPU delivers it inside the instruction).
+ *
+ * lib/cpu has no tracing hooks yet, so in_asm and int wrap the Cpu instance's block builder and
+ * event/exception entry points; they cost nothing when these items are off. The log goes to the
+ * -D file, or stderr.
  */
 import type { Cpu } from "../../lib/cpu/cpu.ts";
+import { disassemble, formatInAsm } from "../../lib/cpu/disasm/att.ts";
 import type { MachineConfig } from "../../lib/virt/machine/config.ts";
-import type { Pc } from "../../lib/virt/machine/pc.ts";
 import { dumpCpuState } from "../../lib/virt/machine/cpu_dump.ts";
+import type { Pc } from "../../lib/virt/machine/pc.ts";
+
+interface BlockLike {
+  insns: { len: number }[];
+}
+
+/** The Cpu internals the tracing wraps (private in lib/cpu; checked at run time). */
+interface CpuInternals {
+  buildBlock?(lin: number, page: number): BlockLike;
+  event?(vector: number, kind: number, code: number): void;
+  exception(vector: number, code: number): void;
+}
+
+const hex = (v: number, width: number) => (v >>> 0).toString(16).padStart(width, "0");
 
 export function installLogging(pc: Pc, cpu: Cpu, config: MachineConfig, file?: Deno.FsFile): void {
   if (!config.log.size) return;
   const encoder = new TextEncoder();
   const write = (text: string) => (file ?? Deno.stderr).writeSync(encoder.encode(text));
-  if (config.log.has("cpu_reset")) {
-    pc.onReset = () => write(`CPU Reset (CPU 0)\n${dumpCpuState(cpu)}`);
+  const internals = cpu as unknown as CpuInternals;
+  if (config.log.has("cpu_reset")) pc.onReset = () => write(`CPU Reset (CPU 0)\n${dumpCpuState(cpu)}`);
+  if (config.log.has("in_asm") && internals.buildBlock) {
+    const build = internals.buildBlock.bind(cpu);
+    internals.buildBlock = (lin, page) => {
+      const block = build(lin, page);
+      write(inAsm(cpu, lin, block));
+      return block;
+    };
   }
+  if (config.log.has("int")) {
+    let count = 0;
+    const log = (vector: number, code: number) => {
+      if (!(cpu.cr[0] & 1)) return;
+      const cs = cpu.segSel[1], eip = cpu.eip;
+      const tail = vector === 14 ? ` CR2=${hex(cpu.cr[2], 8)}` : ` env->regs[R_EAX]=${hex(cpu.regs[0], 8)}`;
+      write(
+        `${String(count++).padStart(6)}: v=${hex(vector, 2)} e=${hex(code, 4)} i=0 cpl=${cpu.cpl} ` +
+          `IP=${hex(cs, 4)}:${hex(eip, 8)} pc=${hex(cpu.segBase[1] + eip, 8)} ` +
+          `SP=${hex(cpu.segSel[2], 4)}:${hex(cpu.regs[4], 8)}${tail}\n${dumpCpuState(cpu)}`,
+      );
+    };
+    const exception = internals.exception.bind(cpu);
+    internals.exception = (vector, code) => {
+      log(vector, code);
+      exception(vector, code);
+    };
+    if (internals.event) {
+      const event = internals.event.bind(cpu);
+      internals.event = (vector, kind, code) => {
+        log(vector, code);
+        event(vector, kind, code);
+      };
+    }
+  }
+}
+
+/** One block as QEMU's in_asm shows a TB. */
+function inAsm(cpu: Cpu, lin: number, block: BlockLike): string {
+  const lines = ["----------------", "IN: "];
+  let at = lin;
+  for (const insn of block.insns) {
+    const fetch = (n: number) => {
+      try {
+        return cpu.rd8((at + n) | 0);
+      } catch {
+        return 0;
+      }
+    };
+    const { text } = disassemble(fetch, at >>> 0, cpu.code32);
+    const bytes = Uint8Array.from({ length: insn.len }, (_, k) => fetch(k));
+    lines.push(formatInAsm(at >>> 0, bytes, text));
+    at = (at + insn.len) | 0;
+  }
+  return lines.join("\n") + "\n\n";
 }

@@ -171,3 +171,32 @@ Deno.test("-accel kvm on a host without the kvm modules fails as QEMU does", asy
   );
   assert.equal(result.code, 1);
 });
+
+Deno.test({
+  name: `-d in_asm,int write QEMU's block and interrupt lines${
+    skipReason(REAL_QEMU_I386, "qemu-system-i386")
+  }`,
+  ignore: !REAL_QEMU_I386,
+  async fn() {
+    const guest = join(PROJECT, "tests", "guests", "pc", "triple_fault.bin");
+    const args = (
+      log: string,
+    ) => ["-kernel", guest, "-display", "none", "-no-reboot", "-d", "in_asm,int", "-D", log];
+    const ourLog = join(TMP, "ours.log"), realLog = join(TMP, "real.log");
+    await new Deno.Command(REAL_QEMU_I386!, { args: args(realLog), stdin: "null" }).output();
+    const result = await runCli("qemu-system", args(ourLog));
+    assert.equal(result.code, 0);
+    const ours = Deno.readTextFileSync(ourLog), real = Deno.readTextFileSync(realLog);
+    // QEMU's log starts in SeaBIOS and its multiboot option ROM; compare from the kernel's entry block.
+    const entryBlock = (text: string) => {
+      const start = text.indexOf("----------------\nIN: \n0x00100020:");
+      return text.slice(start, text.indexOf("\n\n", start) + 2);
+    };
+    assert.match(entryBlock(ours), /movl {5}\$0x90000, %esp/);
+    assert.equal(entryBlock(ours), entryBlock(real), "the entry block: address, bytes and AT&T text");
+    // The double fault: QEMU numbers it 2 (it also logs the int3 as i=1), our count starts at the #GP.
+    const doubleFault = (text: string) =>
+      text.split("\n").find((l) => l.includes(" v=08 "))!.replace(/^ *\d+: /, "");
+    assert.equal(doubleFault(ours), doubleFault(real));
+  },
+});

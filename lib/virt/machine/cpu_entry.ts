@@ -6,8 +6,11 @@
 import type { Cpu } from "../../cpu/cpu.ts";
 import type { Bus } from "../../devices/bus.ts";
 
-/** Code: type 0xB (execute/read, accessed), S, P, D/B, G. Data: type 3 (read/write, accessed). */
-const FLAT_CODE_RIGHTS = 0xcf9b00;
+/**
+ * Code: type 0xA (execute/read), S, P, D/B, G; data: type 3 (read/write, accessed). These are the
+ * descriptor caches QEMU's option ROMs leave, as `-d int` shows them.
+ */
+const FLAT_CODE_RIGHTS = 0xcf9a00;
 const FLAT_DATA_RIGHTS = 0xcf9300;
 
 export interface Flat32Entry {
@@ -59,7 +62,8 @@ export function enterFlat32(cpu: Cpu, bus: Bus, entry: Flat32Entry): void {
     s.segRights[seg] = code ? FLAT_CODE_RIGHTS : FLAT_DATA_RIGHTS;
   }
   s.gdt = [entry.gdtAddress, gdt.length - 1];
-  s.cr[0] = (s.cr[0] | 1) & ~(1 << 31);
+  // Protection on, paging off, and caches on (SeaBIOS clears CD and NW): CR0 = PE | ET.
+  s.cr[0] = 0x11;
   s.cpl = 0;
   s.code32 = true;
   s.stack32 = true;

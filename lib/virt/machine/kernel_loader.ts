@@ -133,13 +133,13 @@ function loadMultibootKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: Kerne
     // (SeaBIOS keeps the top KiB for its EBDA); multiboot.ts writes 640.
     pc.bus.write32(entry.ebx + MBI_MEM_LOWER, BIOS_BASE_MEMORY_KB);
     cpu.reset();
-    // QEMU's multiboot option ROM leaves a GDT with flat code at 0x10 and data at 0x18 loaded, so
+    // QEMU's multiboot option ROM leaves a GDT with flat code at 0x08 and data at 0x10 loaded, so
     // a guest may take interrupts before loading its own; ours sits below the memory map.
     enterFlat32(cpu, pc.bus, {
       eip: entry.entry,
       regs: { eax: entry.eax, ebx: entry.ebx },
-      codeSelector: 0x10,
-      dataSelector: 0x18,
+      codeSelector: 0x08,
+      dataSelector: 0x10,
       gdtAddress: MULTIBOOT_GDT,
     });
   };

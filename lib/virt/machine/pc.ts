@@ -66,6 +66,8 @@ const MAX_SLICE = 200_000;
 const YIELD_EVERY_MS = 15;
 /** Longest host sleep while halted, so a quit request is never missed for long. */
 const MAX_IDLE_MS = 50;
+/** A halted guest's sleep ends this much before the deadline, which virtual time then jumps to. */
+const EARLY_WAKE_MS = 1;
 
 export class Pc {
   readonly bus: Bus;
@@ -255,19 +257,32 @@ export class Pc {
   /** Set under -no-shutdown after poweroff: the guest never runs again. */
   private frozen = false;
 
-  /** Sleeps on the host until the next timer deadline, input, or a quit. */
-  private idle(): Promise<void> {
+  /**
+   * Sleeps on the host until just before the next timer deadline (or input, or a quit), then moves
+   * virtual time exactly to that deadline and fires it. Timers then see the instant they asked
+   * for, not a late host time: a PIT mode 2 pulse lasts one 838 ns input clock, and a late look
+   * would find OUT already high again and lose the edge. Virtual time runs ahead of the host by at
+   * most the early-wake margin per halt, as clock.ts's policy allows; it never goes back.
+   */
+  private async idle(): Promise<void> {
     const untilNs = this.frozen ? Infinity : this.clock.nsUntilNextDeadline();
-    const ms = Math.min(MAX_IDLE_MS, Math.max(0, untilNs / 1e6));
-    return new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      this.wake = done;
-      function done() {
-        clearTimeout(timer);
-        resolve();
-      }
-    }).then(() => {
+    const ms = Math.min(MAX_IDLE_MS, Math.max(0, untilNs / 1e6 - EARLY_WAKE_MS));
+    let woken = false;
+    if (ms > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(done, ms);
+        this.wake = () => {
+          woken = true;
+          done();
+        };
+        function done() {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
       this.wake = undefined;
-    });
+    }
+    if (woken || this.frozen || this.bus.stopRequested) return;
+    if (this.clock.nsUntilNextDeadline() <= EARLY_WAKE_MS * 1e6) this.clock.warpToNextDeadline();
   }
 }
