@@ -195,6 +195,8 @@ interface Form {
   edx: boolean;
   weight: number;
   count?: number;
+  /** The destination is the dword at `scratch`: EAX is stored there first and read back after. */
+  mem?: boolean;
 }
 
 interface Group {
@@ -208,23 +210,29 @@ function aluForms(): Form[] {
   const forms: Form[] = [];
   for (const s of SIZES) {
     const gen = pool("general", s.mask, GENERAL);
-    for (const op of ["add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test"]) {
-      forms.push({
-        name: `${op}${s.bits}`,
-        insn: `${op} ${s.a}, ${s.b}`,
-        pools: [gen, gen, null, null],
-        edx: false,
-        weight: 1,
-      });
-    }
-    for (const op of ["inc", "dec", "neg", "not"]) {
-      forms.push({
-        name: `${op}${s.bits}`,
-        insn: `${op} ${s.a}`,
-        pools: [gen, null, null, null],
-        edx: false,
-        weight: 1,
-      });
+    const sized = { 8: "byte", 16: "word", 32: "dword" }[s.bits];
+    // Each operation on a register and on a memory destination (the read-modify-write path).
+    for (const [suffix, dest, mem] of [["", s.a, false], ["m", `${sized} [scratch]`, true]] as const) {
+      for (const op of ["add", "adc", "sub", "sbb", "and", "or", "xor", "cmp", "test"]) {
+        forms.push({
+          name: `${op}${s.bits}${suffix}`,
+          insn: `${op} ${dest}, ${s.b}`,
+          pools: [gen, gen, null, null],
+          edx: false,
+          weight: 1,
+          mem,
+        });
+      }
+      for (const op of ["inc", "dec", "neg", "not"]) {
+        forms.push({
+          name: `${op}${s.bits}${suffix}`,
+          insn: `${op} ${dest}`,
+          pools: [gen, null, null, null],
+          edx: false,
+          weight: 1,
+          mem,
+        });
+      }
     }
   }
   return forms;
@@ -444,7 +452,9 @@ export function source(g: Group): string {
   for (const f of g.forms) for (const p of f.pools) if (p) pools.set(p.name, p);
   const total = g.forms.reduce((n, f) => n + f.count!, 0);
   const stubs = g.forms.map((f, i) =>
-    `stub_${i}: ; ${f.name}\n${guard(f, i)}insn_${i}:\n    ${f.insn}\n    ret`
+    f.mem
+      ? `stub_${i}: ; ${f.name}\n    mov [scratch], eax\ninsn_${i}:\n    ${f.insn}\n    mov eax, [scratch]\n    ret`
+      : `stub_${i}: ; ${f.name}\n${guard(f, i)}insn_${i}:\n    ${f.insn}\n    ret`
   )
     .join("\n");
   const names = g.forms.map((f, i) => `name_${i}: db "= ${f.name} ${f.insn.replace(/"/g, "")}", 10, 0`).join(
@@ -732,6 +742,8 @@ count:     dd 0
 cursor:    dd 0
 fault_eip: dd 0
 status:    db 0
+align 4
+scratch:   dd 0
 align 4
 forms:
 ${table}

@@ -73,7 +73,7 @@ Deno.test("the replayed operands of the ADD vectors give QEMU's recorded results
   let checked = 0;
   for (const input of vectors(all.find((g) => g.name === "alu")!)) {
     if (!input.form.name.startsWith("add")) continue;
-    const bits = Number(input.form.name.slice(3));
+    const bits = parseInt(input.form.name.slice(3));
     const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
     const want = ((input.eax & ~mask) | ((input.eax + input.ebx) & mask)) >>> 0;
     const got = decodeRecord(recs[input.index]);

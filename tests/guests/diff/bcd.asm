@@ -376,6 +376,8 @@ cursor:    dd 0
 fault_eip: dd 0
 status:    db 0
 align 4
+scratch:   dd 0
+align 4
 forms:
     dd stub_0, 9440, name_0, pool_bcd_ffff, 0, 0, 0, 0, insn_0
     dd stub_1, 9440, name_1, pool_bcd_ffff, 0, 0, 0, 0, insn_1

@@ -506,6 +506,8 @@ cursor:    dd 0
 fault_eip: dd 0
 status:    db 0
 align 4
+scratch:   dd 0
+align 4
 forms:
     dd stub_0, 5296, name_0, pool_general_ff, pool_general_ff, 0, pool_general_ff, 0, insn_0
     dd stub_1, 5296, name_1, pool_general_ff, pool_general_ff, 0, pool_general_ff, 0, insn_1

@@ -2256,6 +2256,8 @@ cursor:    dd 0
 fault_eip: dd 0
 status:    db 0
 align 4
+scratch:   dd 0
+align 4
 forms:
     dd stub_0, 2080, name_0, pool_general_ff, 0, pool_counts_ff, 0, 0, insn_0
     dd stub_1, 352, name_1, pool_general_ff, 0, pool_counts_ff, 0, 0, insn_1
