@@ -6,7 +6,10 @@
  *   instruction with address, bytes and AT&T text from lib/cpu/disasm); our blocks end where
  *   lib/cpu's do, which is not always where QEMU's TBs end;
  * - int: exceptions and external interrupts in protected mode, QEMU's one-line summary then the
- *   register dump (software INT n is not seen: the CPU delivers it inside the instruction).
+ *   register dump (software INT n is not seen: the CPU delivers it inside the instruction);
+ * - cpu: the register dump before each block the CPU looks up, exec: QEMU's "Trace" line per block
+ *   with CS base and EIP (the host code pointer and TB flags QEMU shows have no meaning here: 0).
+ *   lib/cpu chains blocks, so like QEMU without `nochain` these show block lookups, not every block.
  *
  * lib/cpu has no tracing hooks yet, so in_asm and int wrap the Cpu instance's block builder and
  * event/exception entry points; they cost nothing when these items are off. The log goes to the
@@ -25,6 +28,7 @@ interface BlockLike {
 /** The Cpu internals the tracing wraps (private in lib/cpu; checked at run time). */
 interface CpuInternals {
   buildBlock?(lin: number, page: number): BlockLike;
+  getBlock?(): BlockLike;
   event?(vector: number, kind: number, code: number): void;
   exception(vector: number, code: number): void;
 }
@@ -43,6 +47,19 @@ export function installLogging(pc: Pc, cpu: Cpu, config: MachineConfig, file?: D
       const block = build(lin, page);
       write(inAsm(cpu, lin, block));
       return block;
+    };
+  }
+  if ((config.log.has("cpu") || config.log.has("exec")) && internals.getBlock) {
+    const getBlock = internals.getBlock.bind(cpu);
+    const dump = config.log.has("cpu"), exec = config.log.has("exec");
+    internals.getBlock = () => {
+      if (dump) write(dumpCpuState(cpu));
+      if (exec) {
+        write(
+          `Trace 0: 0x0 [${hex(cpu.segBase[1], 8)}/${hex(cpu.segBase[1] + cpu.eip, 8)}/00000000/00000000] \n`,
+        );
+      }
+      return getBlock();
     };
   }
   if (config.log.has("int")) {

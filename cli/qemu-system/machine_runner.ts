@@ -113,6 +113,11 @@ export async function runMachine(context: RunContext): Promise<number> {
     }
   }
   if (!kernel && bios) machine.onBoot = () => vcpu.reset();
+  // QEMU writes the boot order to CMOS when the machine is done, after loading the kernel.
+  if (config.bootOrder.length > 3) throw new CliError("Too many boot devices for PC");
+  const invalid = [...config.bootOrder].find((c) => !"abcdn".includes(c));
+  if (invalid) throw new CliError(`Invalid boot device for PC: '${invalid}'`);
+  machine.setBootOrder(config.bootOrder);
   // QEMU's system reset at startup: -d cpu_reset logs it, then firmware or kernel entry.
   machine.reset();
 

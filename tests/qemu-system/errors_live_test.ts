@@ -58,6 +58,8 @@ export const ERROR_CASES: string[][] = [
   ["-display", "none,foo=1"],
   ["-boot", "order=z"],
   ["-boot", "order=cc"],
+  ["-boot", "order=cdna"],
+  ["-boot", "once=e"],
   ["-boot", "order=cx,menu=maybe"],
   ["-rtc", "base=foo"],
   ["-rtc", "foo=1"],

@@ -10,7 +10,7 @@ import { AcpiPm } from "../../devices/acpi_pm.ts";
 import { Bus } from "../../devices/bus.ts";
 import type { CharBackend } from "../../devices/chardev.ts";
 import { VirtualClock } from "../../devices/clock.ts";
-import { FwCfg, le16 } from "../../devices/fw_cfg.ts";
+import { FwCfg, FwCfgKey, le16 } from "../../devices/fw_cfg.ts";
 import { I440fx } from "../../devices/i440fx.ts";
 import { I8042 } from "../../devices/i8042.ts";
 import { IsaIrqRouter } from "../../devices/irq.ts";
@@ -56,6 +56,7 @@ export interface PcOptions {
 }
 
 export const DEBUGCON_IOBASE = 0xe9;
+const BOOT_DEVICE_CODES: Record<string, number> = { a: 1, b: 1, c: 2, d: 3, n: 4 };
 /** Size of one BIOS linker/loader command; an all-zero command is skipped. */
 const TABLE_LOADER_ENTRY = 128;
 
@@ -158,6 +159,20 @@ export class Pc {
   /** Input arrived for a device: a halted guest should look again. */
   kick(): void {
     this.wake?.();
+  }
+
+  /**
+   * `-boot order=`: QEMU writes the first three boot devices to CMOS 0x3D and 0x38 (floppy 1,
+   * disk 2, CD-ROM 3, network 4), where SeaBIOS reads the legacy boot order, and the first one to
+   * fw_cfg's BOOT_DEVICE item.
+   */
+  setBootOrder(order: string): void {
+    const code = (c: string | undefined) => (c === undefined ? 0 : BOOT_DEVICE_CODES[c] ?? 0);
+    const cmos = this.rtc.cmos;
+    cmos[0x3d] = (code(order[1]) << 4) | code(order[0]);
+    // Low bit set: skip the floppy boot-signature check, as QEMU's default fd_bootchk=on leaves clear.
+    cmos[0x38] = code(order[2]) << 4;
+    this.fwCfg.addI16(FwCfgKey.BOOT_DEVICE, order.charCodeAt(0) || 0);
   }
 
   /** Puts a drive at IDE position 0-3 (primary master, primary slave, secondary master, slave). */
