@@ -17,7 +17,7 @@ import {
   MAX_MULT_SECTORS,
 } from "./ide_identify.ts";
 import { atapiPacket, AtapiState } from "./atapi.ts";
-import { type DeviceState, loadFields, saveFields, sub, subList } from "./state.ts";
+import { type DeviceState, DeviceStateError, loadFields, saveFields, sub, subList } from "./state.ts";
 
 export const ERR_STAT = 0x01, DRQ_STAT = 0x08, SEEK_STAT = 0x10, WRERR_STAT = 0x20, READY_STAT = 0x40;
 export const BUSY_STAT = 0x80;
@@ -224,7 +224,6 @@ const DRIVE_STATE = [
   "status",
   "error",
   "lba48",
-  "ioBuffer",
   "dataPos",
   "dataEnd",
   "remaining",
@@ -649,18 +648,25 @@ export class IdeChannel implements PortDevice {
   saveState(): DeviceState {
     return {
       ...saveFields(this, CHANNEL_STATE),
-      drives: this.drives.map((d) =>
-        d ? { ...saveFields(d, DRIVE_STATE), atapi: saveFields(d.atapi, ATAPI_STATE) } : null
-      ),
+      // Empty slots too: their task-file latches are guest-visible. Only the live part of the
+      // PIO buffer is kept.
+      drives: [0, 1].map((i) => {
+        const d = this.regs(i);
+        const io = Array.from(d.ioBuffer.subarray(0, d.dataEnd));
+        return { ...saveFields(d, DRIVE_STATE), io, atapi: saveFields(d.atapi, ATAPI_STATE) };
+      }),
     };
   }
 
   loadState(state: DeviceState): void {
     loadFields(this, CHANNEL_STATE, state);
     subList(state, "drives", 2).forEach((s, i) => {
-      const d = this.drives[i];
-      if (!d || !s) return;
+      const d = this.regs(i);
       loadFields(d, DRIVE_STATE, s);
+      if (!Array.isArray(s.io) || s.io.length > d.ioBuffer.length) {
+        throw new DeviceStateError("bad IDE buffer");
+      }
+      d.ioBuffer.set(s.io as number[]);
       loadFields(d.atapi, ATAPI_STATE, sub(s, "atapi"));
       const ends: Record<PioKind, (() => void) | undefined> = {
         "": undefined,
@@ -816,7 +822,7 @@ export class IdeChannel implements PortDevice {
           d.hcyl = value;
           break;
         case 6:
-          d.select = (value & ~0x10) | 0xa0;
+          d.select = value | 0xa0;
           break;
       }
     }
