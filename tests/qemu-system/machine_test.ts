@@ -200,3 +200,37 @@ Deno.test({
     assert.equal(doubleFault(ours), doubleFault(real));
   },
 });
+
+Deno.test({
+  name: `a guest reset boots the kernel again, as under qemu-system-i386${
+    skipReason(REAL_QEMU_I386, "qemu-system-i386")
+  }`,
+  ignore: !REAL_QEMU_I386,
+  async fn() {
+    const args = [
+      "-kernel",
+      join(PROJECT, "tests", "guests", "pc", "reset.bin"),
+      "-display",
+      "none",
+      "-serial",
+      "stdio",
+      "-device",
+      "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ];
+    const real = await new Deno.Command(REAL_QEMU_I386!, { args, stdin: "null" }).output();
+    const ours = await runCli("qemu-system", args);
+    assert.equal(ours.stdout, decoder.decode(real.stdout));
+    assert.match(ours.stdout, /second boot/);
+    assert.equal(ours.code, real.code);
+  },
+});
+
+Deno.test("-no-shutdown: the guest's poweroff stops it, and the run ends only when the host says so", async () => {
+  const vm = spawn(["-nographic", "-no-shutdown", "-kernel", DEMO]);
+  await vm.until("Goodbye.\n");
+  await new Promise((resolve) => setTimeout(resolve, 300));
+  await vm.send("\x01x");
+  const result = await vm.finish();
+  assert.match(result.stdout, /Goodbye\.\nQEMU: Terminated\n\r$/);
+  assert.equal(result.code, 0);
+});
