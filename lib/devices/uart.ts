@@ -139,9 +139,12 @@ export class Uart implements PortDevice, CharFrontend, Stateful {
   }
 
   private receiveByte(b: number): void {
-    const capacity = this.fifoEnabled ? FIFO_SIZE : 1;
-    if (this.fifoCount >= capacity) {
+    if (!this.fifoEnabled && this.fifoCount > 0) {
+      // 16450 mode: the new character overwrites the unread one.
       this.lsr |= LSR_OE;
+      this.rbrFifo[this.fifoHead] = b;
+    } else if (this.fifoCount >= FIFO_SIZE) {
+      this.lsr |= LSR_OE; // a full FIFO drops the new character
     } else {
       this.rbrFifo[(this.fifoHead + this.fifoCount) % FIFO_SIZE] = b;
       this.fifoCount++;

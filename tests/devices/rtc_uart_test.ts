@@ -191,7 +191,7 @@ Deno.test("uart: divisor latch, transmit to the backend, THRE interrupt and IIR 
   assert.equal(bus.in(0x3fa, 1), 0x06);
   assert.equal(bus.in(0x3fd, 1) & 0x03, 0x03);
   assert.equal(bus.in(0x3fa, 1), 0x04);
-  assert.equal(bus.in(0x3f8, 1), 0x78);
+  assert.equal(bus.in(0x3f8, 1), 0x7a); // without a FIFO the newer character overwrote "x"
 });
 
 Deno.test("uart: FIFO trigger level, character timeout, loopback and modem status", () => {
