@@ -1,0 +1,130 @@
+/**
+ * The QMP conversation the transcript tests hold with a VM running tests/guests/monitor/counter.bin:
+ * one list of raw lines, played against Debian's qemu-system-i386 to record the golden transcript
+ * (record_qmp.ts) and against ours to compare JSON shapes (qmp_transcript_test.ts).
+ */
+
+/** Raw lines sent in order; some are malformed on purpose. */
+export const QMP_STEPS: string[] = [
+  `{"execute": "query-status"}`,
+  `{"execute": "qmp_capabilities", "id": "neg-1"}`,
+  `{"execute": "qmp_capabilities"}`,
+  `{"execute": "query-status", "id": 7}`,
+  `{"execute": "query-version"}`,
+  `{"execute": "query-name"}`,
+  `{"execute": "query-kvm"}`,
+  `{"execute": "query-cpus-fast"}`,
+  `{"execute": "query-block"}`,
+  `{"execute": "stop"}`,
+  `{"execute": "query-status"}`,
+  `{"execute": "stop"}`,
+  `{"execute": "cont"}`,
+  `{"execute": "cont"}`,
+  `{"execute": "system_reset"}`,
+  `{"execute": "no-such-command", "id": "x"}`,
+  `{"execute": "eject", "arguments": {"device": 1}}`,
+  `{"execute": "eject", "arguments": {"device": "nope"}}`,
+  `{"execute": "eject"}`,
+  `{"execute": "query-status", "arguments": {"bogus": 1}}`,
+  `{"execute": "blockdev-change-medium", "arguments": {"device": "nope", "filename": "/nonexistent"}}`,
+  `{"exec": "query-status"}`,
+  `[1, 2]`,
+  `{"execute": 5}`,
+  `{"execute": "query-status", "arguments": []}`,
+  `{"execute": "query-status", "id": {"a": [1, "b"]}}`,
+  `{"execute": "human-monitor-command", "arguments": {"command-line": "info status"}}`,
+  `{"execute": "human-monitor-command", "arguments": {"command-line": "bogus"}}`,
+  `{"execute": "human-monitor-command", "arguments": {"command-line": "info registers"}}`,
+  `{"execute": "human-monitor-command", "arguments": {"command-line": "info kvm"}}`,
+  `{"execute": "human-monitor-command", "arguments": {"command-line": "info version"}}`,
+  `{"execute": "human-monitor-command", "arguments": {}}`,
+  `{"execute": "system_powerdown"}`,
+  `{"execute": "query-commands"}`,
+  `{"execute": "quit"}`,
+];
+
+/** Lines that are not JSON at all; QEMU answers each once the parser gives up on it. */
+export const QMP_MALFORMED: string[] = [`{"execute": "query-status"`, `}`, `nonsense`];
+
+/** One step's traffic: what was sent and every message received for it (replies and events). */
+export interface TranscriptStep {
+  sent: string;
+  received: unknown[];
+}
+
+/** Reads newline-delimited JSON messages from a stream. */
+export class LineReader {
+  private buffer = "";
+  private readonly decoder = new TextDecoder();
+  private readonly queue: unknown[] = [];
+  closed = false;
+  constructor(private readonly conn: Deno.Conn) {}
+
+  /** Next message, or undefined at EOF or after `timeoutMs`. */
+  async next(timeoutMs: number): Promise<unknown | undefined> {
+    const deadline = Date.now() + timeoutMs;
+    while (!this.queue.length && !this.closed) {
+      const left = deadline - Date.now();
+      if (left <= 0) break;
+      await this.fill(left);
+    }
+    return this.queue.shift();
+  }
+
+  private pendingRead?: Promise<number | null>;
+  private readBuf = new Uint8Array(65536);
+
+  private async fill(timeoutMs: number): Promise<void> {
+    this.pendingRead ??= this.conn.read(this.readBuf).catch(() => null);
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const timeout = new Promise<"timeout">((r) => timer = setTimeout(() => r("timeout"), timeoutMs));
+    const n = await Promise.race([this.pendingRead, timeout]);
+    clearTimeout(timer);
+    if (n === "timeout") return;
+    this.pendingRead = undefined;
+    if (n === null) {
+      this.closed = true;
+      return;
+    }
+    this.buffer += this.decoder.decode(this.readBuf.subarray(0, n));
+    let nl: number;
+    while ((nl = this.buffer.indexOf("\n")) >= 0) {
+      const line = this.buffer.slice(0, nl).trim();
+      this.buffer = this.buffer.slice(nl + 1);
+      if (line) this.queue.push(JSON.parse(line));
+    }
+  }
+}
+
+const isReply = (m: unknown) => typeof m === "object" && m !== null && ("return" in m || "error" in m);
+
+/**
+ * Plays the steps on a connection whose greeting has been read: after each line, waits for its
+ * reply (malformed input may get one), then gathers events that follow within `settleMs`.
+ */
+export async function playSteps(
+  conn: Deno.Conn,
+  reader: LineReader,
+  steps: string[],
+  settleMs = 150,
+): Promise<TranscriptStep[]> {
+  const out: TranscriptStep[] = [];
+  const encoder = new TextEncoder();
+  for (const sent of steps) {
+    await conn.write(encoder.encode(sent + "\n"));
+    const received: unknown[] = [];
+    for (;;) {
+      const m = await reader.next(5000);
+      if (m === undefined) break;
+      received.push(m);
+      if (isReply(m)) break;
+    }
+    for (;;) {
+      const m = await reader.next(settleMs);
+      if (m === undefined) break;
+      received.push(m);
+    }
+    out.push({ sent, received });
+  }
+  return out;
+}
