@@ -1,33 +1,22 @@
-/** The subcommand table: qemu-img's img_cmds[]. */
+/**
+ * The subcommand table: qemu-img's img_cmds[]. Each command's module is loaded only when it
+ * runs, so a quick `info` or `check` does not pay for parsing convert's engine and compressors.
+ */
 import type { Command } from "../command.ts";
-import { amend } from "./amend.ts";
-import { bench } from "./bench.ts";
-import { check } from "./check.ts";
-import { commit } from "./commit.ts";
-import { compare } from "./compare.ts";
-import { convert } from "./convert.ts";
-import { create } from "./create.ts";
-import { dd } from "./dd.ts";
-import { info } from "./info.ts";
-import { map } from "./map.ts";
-import { measure } from "./measure.ts";
-import { rebase } from "./rebase.ts";
-import { resize } from "./resize.ts";
-import { snapshot } from "./snapshot.ts";
 
-export const COMMANDS: Record<string, Command> = {
-  amend,
-  bench,
-  check,
-  commit,
-  compare,
-  convert,
-  create,
-  dd,
-  info,
-  map,
-  measure,
-  snapshot,
-  rebase,
-  resize,
+export const COMMANDS: Record<string, () => Promise<Command>> = {
+  amend: async () => (await import("./amend.ts")).amend,
+  bench: async () => (await import("./bench.ts")).bench,
+  check: async () => (await import("./check.ts")).check,
+  commit: async () => (await import("./commit.ts")).commit,
+  compare: async () => (await import("./compare.ts")).compare,
+  convert: async () => (await import("./convert.ts")).convert,
+  create: async () => (await import("./create.ts")).create,
+  dd: async () => (await import("./dd.ts")).dd,
+  info: async () => (await import("./info.ts")).info,
+  map: async () => (await import("./map.ts")).map,
+  measure: async () => (await import("./measure.ts")).measure,
+  snapshot: async () => (await import("./snapshot.ts")).snapshot,
+  rebase: async () => (await import("./rebase.ts")).rebase,
+  resize: async () => (await import("./resize.ts")).resize,
 };
