@@ -21,6 +21,8 @@ export class GdbSession {
   private noAck = false;
   /** A c/s is in flight: the next debug stop is answered with a stop reply. */
   private running = false;
+  /** gdb offered the multiprocess extensions: thread ids are written p1.1, as QEMU then does. */
+  private multiprocess = false;
   closed = false;
 
   constructor(private readonly target: PcTarget, private readonly send: (text: string) => void) {
@@ -69,13 +71,16 @@ export class GdbSession {
   private stopReply(why: DebugStop): string {
     switch (why.kind) {
       case "exited":
-        return `W${(why.status & 0xff).toString(16).padStart(2, "0")}`;
+        // QEMU's stub reports every end of the VM as a normal exit (gdb_exit(0)), whatever the guest's status.
+        return "W00";
       case "interrupt":
-        return `T${hex2(SIGINT)}thread:01;`;
+        return `T${hex2(SIGINT)}thread:${this.thread()};`;
       case "watch":
-        return `T${hex2(SIGTRAP)}thread:01;${why.type}:${why.address.toString(16).padStart(8, "0")};`;
+        return `T${hex2(SIGTRAP)}thread:${this.thread()};${why.type}:${
+          why.address.toString(16).padStart(8, "0")
+        };`;
       default:
-        return `T${hex2(SIGTRAP)}thread:01;`;
+        return `T${hex2(SIGTRAP)}thread:${this.thread()};`;
     }
   }
 
@@ -84,7 +89,7 @@ export class GdbSession {
     const cpu = this.target.cpu;
     switch (p[0]) {
       case "?":
-        return `T${hex2(SIGTRAP)}thread:01;`;
+        return `T${hex2(SIGTRAP)}thread:${this.thread()};`;
       case "g": {
         let out = "";
         for (let n = 0; n < I386_REGISTERS.length; n++) out += toHex(readRegister(cpu, n)!);
@@ -148,7 +153,7 @@ export class GdbSession {
       case "H":
         return "OK";
       case "T":
-        return p === "T1" || p === "Tp1.1" || p === "T01" ? "OK" : "E22";
+        return /^T(p0*1\.)?0*1$/.test(p) ? "OK" : "E22";
       case "v":
         return this.vCommand(p);
       case "q":
@@ -156,6 +161,11 @@ export class GdbSession {
         return this.query(p);
     }
     return "";
+  }
+
+  /** The one vCPU's thread id in the form gdb negotiated. */
+  private thread(): string {
+    return this.multiprocess ? "p01.01" : "01";
   }
 
   private resume(step: boolean): void {
@@ -182,7 +192,9 @@ export class GdbSession {
 
   private query(p: string): string {
     if (p.startsWith("qSupported")) {
-      return "PacketSize=1000;qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;vContSupported+";
+      this.multiprocess = p.includes("multiprocess+");
+      return "PacketSize=1000;qXfer:features:read+;swbreak+;hwbreak+;QStartNoAckMode+;vContSupported+" +
+        (this.multiprocess ? ";multiprocess+" : "");
     }
     if (p === "QStartNoAckMode") {
       // The OK itself is still acknowledged; from the next packet on nobody acks.
@@ -190,8 +202,8 @@ export class GdbSession {
       return "OK";
     }
     if (p === "qAttached") return "1";
-    if (p === "qC") return "QC1";
-    if (p === "qfThreadInfo") return "m1";
+    if (p === "qC") return `QC${this.thread()}`;
+    if (p === "qfThreadInfo") return `m${this.thread()}`;
     if (p === "qsThreadInfo") return "l";
     if (p.startsWith("qThreadExtraInfo")) return toHex(new TextEncoder().encode("CPU#0 [running]"));
     if (p === "qOffsets") return "Text=0;Data=0;Bss=0";
