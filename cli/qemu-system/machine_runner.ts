@@ -12,7 +12,7 @@ import {
   loadKernel,
 } from "../../lib/virt/machine/kernel_loader.ts";
 import type { AccelName, MachineConfig } from "../../lib/virt/machine/config.ts";
-import { Pc } from "../../lib/virt/machine/pc.ts";
+import { GuestMemoryError, Pc } from "../../lib/virt/machine/pc.ts";
 import { biosRomSpace, installBios } from "../../lib/virt/machine/bios.ts";
 import { hostStrerror } from "./host_errors.ts";
 import { HostChardevs } from "./chardevs.ts";
@@ -74,7 +74,7 @@ export async function runMachine(context: RunContext): Promise<number> {
   const bios = biosPath === undefined ? undefined : readBios(biosPath);
   const kernel = config.kernel === undefined ? undefined : readKernel(config.kernel);
 
-  const machine = new Pc({
+  const machine = createPc({
     ramSize: config.ramSize,
     serial,
     debugcon,
@@ -154,4 +154,14 @@ function readInitrds(kind: KernelKind, list: string | undefined): { entry: strin
       }]);
     }
   });
+}
+
+/** The board, with a RAM allocation failure reported as QEMU reports it. */
+function createPc(options: ConstructorParameters<typeof Pc>[0]): Pc {
+  try {
+    return new Pc(options);
+  } catch (e) {
+    if (e instanceof GuestMemoryError) throw new CliError(e.message);
+    throw e;
+  }
 }

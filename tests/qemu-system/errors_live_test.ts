@@ -21,6 +21,7 @@ export const ERROR_CASES: string[][] = [
   ["-drive"],
   ["-m", "abc"],
   ["-m", "1x"],
+  ["-m", "100000G"],
   ["-machine", "foo"],
   ["-machine", "pc,foo=bar"],
   ["-machine", "pc,accel=foo"],

@@ -10,22 +10,34 @@ import { e820Bytes, type E820Entry } from "../../devices/fw_cfg.ts";
 export const E820_RAM = 1, E820_RESERVED = 2;
 const HIGH_ZONE = 0x20000;
 
-/** The map a BIOS would report for `ramSize` bytes of RAM below 4 GiB. */
+/**
+ * How QEMU's pc splits RAM around the PCI hole: all of it below 4 GiB up to 0xE0000000 bytes,
+ * else 3 GiB below (gigabyte-aligned) and the rest from 4 GiB up.
+ */
+export function ramBelow4g(ramSize: number): number {
+  return ramSize >= 0xe0000000 ? 0xc0000000 : ramSize;
+}
+
+/** The map a BIOS would report for `ramSize` bytes of RAM (RAM above 4 GiB included). */
 export function pcMemoryMap(ramSize: number): E820Entry[] {
   const map: E820Entry[] = [{ address: 0, length: 0x9fc00, type: E820_RAM }];
   map.push({ address: 0x9fc00, length: 0x400, type: E820_RESERVED });
   map.push({ address: 0xf0000, length: 0x10000, type: E820_RESERVED });
   // SeaBIOS keeps its high zone (ACPI tables, PMM) in the top 128 KiB below the end of RAM.
-  const top = Math.min(ramSize, 0xe0000000);
+  const top = ramBelow4g(ramSize);
   if (top > 0x100000 + HIGH_ZONE) {
     map.push({ address: 0x100000, length: top - HIGH_ZONE - 0x100000, type: E820_RAM });
     map.push({ address: top - HIGH_ZONE, length: HIGH_ZONE, type: E820_RESERVED });
   }
   map.push({ address: 0xfffc0000, length: 0x40000, type: E820_RESERVED });
+  if (ramSize > top) map.push({ address: 0x100000000, length: ramSize - top, type: E820_RAM });
   return map;
 }
 
-/** What QEMU's pc machine puts in fw_cfg's etc/e820: only the RAM above 0 (SeaBIOS adds the rest). */
+/** What QEMU's pc machine puts in fw_cfg's etc/e820: the RAM ranges only (SeaBIOS adds the rest). */
 export function pcE820(ramSize: number): Uint8Array {
-  return e820Bytes([{ address: 0, length: Math.min(ramSize, 0xe0000000), type: E820_RAM }]);
+  const below = ramBelow4g(ramSize);
+  const entries = [{ address: 0, length: below, type: E820_RAM }];
+  if (ramSize > below) entries.push({ address: 0x100000000, length: ramSize - below, type: E820_RAM });
+  return e820Bytes(entries);
 }

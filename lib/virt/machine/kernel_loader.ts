@@ -59,7 +59,7 @@ function loadLinux(pc: Pc, cpu: Cpu, image: Uint8Array, options: KernelOptions):
     linux = prepareLinux(image, {
       cmdline: options.cmdline,
       initrd: options.initrds[0]?.data,
-      ramBelow4g: pc.options.ramSize,
+      ramBelow4g: pc.ramBelow4g,
       e820: pcMemoryMap(pc.options.ramSize),
     });
   } catch (e) {
@@ -119,7 +119,7 @@ function loadMultibootKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: Kerne
       return loadMultiboot(pc.bus, image, {
         cmdline: `${options.kernelPath} ${options.cmdline}`,
         modules: options.initrds.map((m) => ({ data: m.data, cmdline: m.entry })),
-        ramSize: pc.options.ramSize,
+        ramSize: pc.ramBelow4g,
       });
     } catch (e) {
       if (e instanceof MultibootError) throw new KernelLoadError(`qemu: ${e.message}`);

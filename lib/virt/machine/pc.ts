@@ -27,7 +27,11 @@ import { Rtc } from "../../devices/rtc.ts";
 import { COM_PORTS, Uart } from "../../devices/uart.ts";
 import type { Vcpu } from "../accel/vcpu.ts";
 import type { IsaDebugExitConfig, RtcConfig } from "./config.ts";
-import { pcE820 } from "./e820.ts";
+import { pcE820, ramBelow4g } from "./e820.ts";
+import { LibError } from "../../errors.ts";
+
+/** Guest RAM could not be allocated (QEMU: `cannot set up guest memory 'pc.ram': ...`). */
+export class GuestMemoryError extends LibError {}
 
 /** How a run ended. */
 export type PcExit =
@@ -72,6 +76,10 @@ const EARLY_WAKE_MS = 1;
 
 export class Pc {
   readonly bus: Bus;
+  /** RAM mapped from 0 (the rest of -m, if any, would sit above 4 GiB). */
+  readonly ramBelow4g: number;
+  /** RAM from 4 GiB up: allocated as QEMU does, unreachable without PAE (which lib/cpu lacks). */
+  readonly ramAbove4g?: ArrayBuffer;
   readonly clock: VirtualClock;
   readonly pic: PicPair;
   readonly pit: Pit;
@@ -99,7 +107,22 @@ export class Pc {
   private insnPerMs = 50_000;
 
   constructor(readonly options: PcOptions) {
-    this.bus = new Bus({ ramSize: options.ramSize, romSpace: options.romSpace ?? 0 });
+    // Only RAM below 4 GiB is addressable by our 32-bit (non-PAE) bus; the rest is reported to the
+    // firmware and the guest as QEMU does, but nothing can reach it.
+    this.ramBelow4g = ramBelow4g(options.ramSize);
+    try {
+      this.bus = new Bus({ ramSize: this.ramBelow4g, romSpace: options.romSpace ?? 0 });
+      // QEMU allocates all of -m up front; RAM above 4 GiB is allocated here too (untouched pages
+      // cost nothing), so a size the host cannot provide fails the same way.
+      if (options.ramSize > this.ramBelow4g) {
+        this.ramAbove4g = new ArrayBuffer(options.ramSize - this.ramBelow4g);
+      }
+    } catch (e) {
+      if (e instanceof RangeError) {
+        throw new GuestMemoryError("cannot set up guest memory 'pc.ram': Cannot allocate memory");
+      }
+      throw e;
+    }
     this.clock = options.clock ?? new VirtualClock();
     this.bus.nowNs = this.clock.nowNs;
     const bus = this.bus;
@@ -109,7 +132,7 @@ export class Pc {
     this.pit = new Pit(bus, this.clock, this.irq.line(0));
     this.portB = new PortB(bus, this.pit);
     this.rtc = new Rtc(bus, this.clock, this.irq.line(8), { base: options.rtc?.base });
-    this.rtc.setMemory(Math.min(options.ramSize, 0xe0000000), 0, 1);
+    this.rtc.setMemory(this.ramBelow4g, options.ramSize - this.ramBelow4g, 1);
     this.i8042 = new I8042(bus, this.irq.line(1), this.irq.line(12));
     this.port92 = new Port92(bus);
     this.post = new PostPort(bus);
