@@ -95,6 +95,11 @@ export interface OpenOptions {
   readOnly?: boolean;
   /** Open the backing chain too (default true); false gives `qemu-img rebase -u` style access. */
   openBacking?: boolean;
+  /**
+   * Opened for `qemu-img check` (QEMU's BDRV_O_CHECK): a dirty (lazy_refcounts) image is not
+   * repaired at open, so that `check -r` itself repairs and reports it.
+   */
+  forCheck?: boolean;
 }
 
 /** How `qemu-img resize` grows or shrinks an image. */

@@ -94,7 +94,7 @@ export function qcow2CreateHeader(o: CreateOptions): Qcow2Header {
     size: o.size,
     cryptMethod: 0,
     l1Size: 0,
-    l1TableOffset: 3 * cs,
+    l1TableOffset: 0, // placed when the image grows to its size (none for a 0-byte image)
     refcountTableOffset: cs,
     refcountTableClusters: 1,
     nbSnapshots: 0,
@@ -160,7 +160,7 @@ export function createQcow2(
     else driver.writeHeader();
     const mode = o.preallocation ?? "off";
     if (mode !== "off") driver.preallocate(0, o.size, mode);
-    driver.flush();
+    driver.flushMetadata();
   } finally {
     driver.close();
   }

@@ -254,7 +254,7 @@ export class Qcow2Driver implements BlockDriver {
   /** On a read-write open: repair a dirty image (as QEMU does) and clear unknown autoclear bits. */
   #openWritable(): void {
     const h = this.header;
-    if (h.incompatibleFeatures & INCOMPAT.dirty) {
+    if ((h.incompatibleFeatures & INCOMPAT.dirty) && !this.openOptions.forCheck) {
       const result = checkImage(this, "all");
       if (result.corruptions > result.corruptionsFixed) {
         throw new ImageError("Could not repair dirty image: Input/output error");

@@ -280,7 +280,8 @@ export function serializeHeader(h: Qcow2Header): Uint8Array {
     dv.setBigUint64(8, BigInt(h.crypto.length));
     ext(EXT.cryptoHeader, d);
   }
-  if (h.version === 3) ext(EXT.featureTable, featureTable());
+  // QEMU 7.2 writes the (optional) feature name table only with clusters above 4 KiB.
+  if (h.version === 3 && cs > 4096) ext(EXT.featureTable, featureTable());
   if (h.bitmaps) {
     const d = new Uint8Array(24);
     const dv = new DataView(d.buffer);

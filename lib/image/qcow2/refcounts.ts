@@ -133,27 +133,20 @@ export class Refcounts {
     return v;
   }
 
-  /** Allocates n contiguous clusters (refcount 1) and returns the byte offset of the first. */
+  /**
+   * Allocates n contiguous clusters (refcount 1) and returns the byte offset of the first. As in
+   * QEMU, the run is chosen first and refcount blocks it needs are placed after it.
+   */
   alloc(n: number): number {
-    for (;;) {
-      const start = this.#findFree(n, this.freeHint);
-      // Every block covering the run must exist before the run is taken, and creating one may
-      // take a cluster of the run: then search again.
-      let created = false;
-      const first = Math.floor(start / this.blockEntries);
-      const last = Math.floor((start + n - 1) / this.blockEntries);
-      for (let b = first; b <= last; b++) {
-        if (!this.#block(b)) {
-          this.#createBlock(b);
-          created = true;
-        }
-      }
-      if (created && !this.#runFree(start, n)) continue;
-      this.overlapCheck(start, n, start >= this.endCluster);
-      for (let c = start; c < start + n; c++) this.set(c, 1);
-      this.freeHint = start + n; // as QEMU's free_cluster_index: holes left behind come back when freed
-      return start * this.clusterSize;
-    }
+    const start = this.#findFree(n, this.freeHint);
+    this.overlapCheck(start, n, start >= this.endCluster);
+    this.freeHint = start + n; // as QEMU's free_cluster_index: holes left behind come back when freed
+    if (start + n > this.endCluster) this.endCluster = start + n;
+    const first = Math.floor(start / this.blockEntries);
+    const last = Math.floor((start + n - 1) / this.blockEntries);
+    for (let b = first; b <= last; b++) if (!this.#block(b)) this.#createBlock(b);
+    for (let c = start; c < start + n; c++) this.set(c, 1);
+    return start * this.clusterSize;
   }
 
   /**
@@ -191,15 +184,13 @@ export class Refcounts {
   #createBlock(index: number): void {
     if (index >= this.table.length) this.#growTable(index + 1);
     if (this.table[index]) return;
-    let cluster: number;
-    for (;;) {
-      cluster = this.#findFree(1, this.freeHint);
-      const home = Math.floor(cluster / this.blockEntries);
-      // A block placed outside its own range is counted by another block, which must exist first
-      // (creating it may take this very cluster, so search again).
-      if (home === index || this.#block(home)) break;
-      this.#createBlock(home);
-    }
+    // The block takes the first free cluster (QEMU's order); when that cluster lies outside the
+    // block's own range, the block covering it is created next, after it.
+    const cluster = this.#findFree(1, this.freeHint);
+    this.freeHint = cluster + 1;
+    if (cluster >= this.endCluster) this.endCluster = cluster + 1;
+    const home = Math.floor(cluster / this.blockEntries);
+    if (home !== index && !this.#block(home)) this.#createBlock(home);
     const data = new Uint8Array(this.clusterSize);
     const entry = { offset: cluster * this.clusterSize, data, view: new DataView(data.buffer), dirty: true };
     if (Math.floor(cluster / this.blockEntries) === index) {
