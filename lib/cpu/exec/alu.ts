@@ -58,6 +58,49 @@ export function alu(s: Cpu, op: number, size: number, dst: number, src: number):
   return res;
 }
 
+type Alu32 = (s: Cpu, dst: number, src: number) => number;
+
+function set32(s: Cpu, fop: number, dst: number, src: number, res: number): number {
+  s.fOp = fop;
+  s.fSize = 2;
+  s.fDst = dst;
+  s.fSrc = src;
+  s.fRes = res;
+  return res;
+}
+
+/**
+ * 32-bit forms of the eight operations, one small function each, so a handler bound to one
+ * operation calls one monomorphic function on its hot (register, 32-bit) path.
+ */
+const ALU32: readonly Alu32[] = [
+  (s, d, x) => set32(s, FOP_ADD, d, x, (d + x) | 0),
+  (s, d, x) => {
+    s.fAux = 0;
+    return set32(s, FOP_RES, d, x, d | x);
+  },
+  (s, d, x) => {
+    const cin = getCF(s);
+    s.fAux = cin;
+    return set32(s, FOP_ADC, d, x, (d + x + cin) | 0);
+  },
+  (s, d, x) => {
+    const cin = getCF(s);
+    s.fAux = cin;
+    return set32(s, FOP_SBB, d, x, (d - x - cin) | 0);
+  },
+  (s, d, x) => {
+    s.fAux = 0;
+    return set32(s, FOP_RES, d, x, d & x);
+  },
+  (s, d, x) => set32(s, FOP_SUB, d, x, (d - x) | 0),
+  (s, d, x) => {
+    s.fAux = 0;
+    return set32(s, FOP_RES, d, x, d ^ x);
+  },
+  (s, d, x) => set32(s, FOP_SUB, d, x, (d - x) | 0),
+];
+
 /** Applies `f(old)` to the E operand, probing a memory destination for write first. */
 function rmwE(cpu: Cpu, i: Insn, size: number, f: (cpu: Cpu, v: number) => number): void {
   if (i.mod === 3) {
@@ -71,11 +114,16 @@ function rmwE(cpu: Cpu, i: Insn, size: number, f: (cpu: Cpu, v: number) => numbe
 
 export function aluHandler(form: string, op: number): Handler {
   const write = op !== OP_CMP;
+  const f32 = ALU32[op];
   switch (form) {
     case "EG":
       return (cpu, i) => {
         const size = i.size;
-        if (i.mod === 3) {
+        if (i.mod === 3 && size === 2) {
+          const r = cpu.regs;
+          const v = f32(cpu, r[i.rm], r[i.reg]);
+          if (write) r[i.rm] = v;
+        } else if (i.mod === 3) {
           const r = alu(cpu, op, size, cpu.getReg(size, i.rm), cpu.getReg(size, i.reg));
           if (write) cpu.setReg(size, i.rm, r);
         } else {
@@ -88,7 +136,11 @@ export function aluHandler(form: string, op: number): Handler {
     case "EI":
       return (cpu, i) => {
         const size = i.size;
-        if (i.mod === 3) {
+        if (i.mod === 3 && size === 2) {
+          const r = cpu.regs;
+          const v = f32(cpu, r[i.rm], i.imm);
+          if (write) r[i.rm] = v;
+        } else if (i.mod === 3) {
           const r = alu(cpu, op, size, cpu.getReg(size, i.rm), i.imm);
           if (write) cpu.setReg(size, i.rm, r);
         } else {
@@ -101,6 +153,12 @@ export function aluHandler(form: string, op: number): Handler {
     case "GE":
       return (cpu, i) => {
         const size = i.size;
+        if (size === 2) {
+          const regs = cpu.regs;
+          const v = f32(cpu, regs[i.reg], i.mod === 3 ? regs[i.rm] : cpu.rd32(cpu.ea(i)));
+          if (write) regs[i.reg] = v;
+          return;
+        }
         const r = alu(cpu, op, size, cpu.getReg(size, i.reg), cpu.readE(i, size));
         if (write) cpu.setReg(size, i.reg, r);
       };

@@ -11,9 +11,17 @@ import { CS, SS } from "../state.ts";
 export function movHandler(form: string): Handler {
   switch (form) {
     case "EG":
-      return (cpu, i) => cpu.writeE(i, i.size, cpu.getReg(i.size, i.reg));
+      return (cpu, i) => {
+        if (i.size === 2) {
+          if (i.mod === 3) cpu.regs[i.rm] = cpu.regs[i.reg];
+          else cpu.wr32(cpu.ea(i), cpu.regs[i.reg]);
+        } else cpu.writeE(i, i.size, cpu.getReg(i.size, i.reg));
+      };
     case "GE":
-      return (cpu, i) => cpu.setReg(i.size, i.reg, cpu.readE(i, i.size));
+      return (cpu, i) => {
+        if (i.size === 2) cpu.regs[i.reg] = i.mod === 3 ? cpu.regs[i.rm] : cpu.rd32(cpu.ea(i));
+        else cpu.setReg(i.size, i.reg, cpu.readE(i, i.size));
+      };
     default: // EI
       return (cpu, i) => cpu.writeE(i, i.size, i.imm);
   }
