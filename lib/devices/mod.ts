@@ -23,3 +23,4 @@ export * from "./apic.ts";
 export * from "./ioapic.ts";
 export * from "./state.ts";
 export * from "./keymap.ts";
+export * from "./acpi_tables.ts";
