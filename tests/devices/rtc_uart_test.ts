@@ -224,3 +224,32 @@ Deno.test("uart: FIFO trigger level, character timeout, loopback and modem statu
   bus.out(0x2ff, 1, 0x5a);
   assert.equal(bus.in(0x2ff, 1), 0x5a);
 });
+
+Deno.test("uart: Linux's 8250 autoconfig finds a 16550A (IER probe, loopback MSR test, FIFO bits, no EFR, not a 16750)", () => {
+  const { bus, clock, isa } = machine();
+  new Uart(bus, clock, 0x3f8, isa.line(4), new BufferBackend());
+  const io = (r: number, v?: number) => v === undefined ? bus.in(0x3f8 + r, 1) : bus.out(0x3f8 + r, 1, v);
+  // IER: writes of 0 and 0x0F read back (the port exists).
+  io(1, 0);
+  assert.equal(io(1) & 0x0f, 0);
+  io(1, 0x0f);
+  assert.equal(io(1) & 0x0f, 0x0f);
+  io(1, 0);
+  // Loopback with OUT2|RTS: MSR shows DCD|CTS.
+  io(4, 0x10 | 0x0a);
+  assert.equal(io(6) & 0xf0, 0x90);
+  io(4, 0);
+  // FIFO enable: IIR bits 7:6 = 3 means 16550A.
+  io(2, 0x01);
+  assert.equal(io(2) >> 6, 3);
+  // LCR 0xBF: EFR (register 2) does not read 0, so no 16650-family EFR.
+  io(3, 0xbf);
+  assert.notEqual(io(2), 0);
+  io(3, 0);
+  // 64-byte FIFO request: IIR bits 7:5 do not read 7, so not a 16750.
+  io(2, 0x21);
+  assert.notEqual(io(2) >> 5, 7);
+  // THRE interrupt test of serial8250_do_startup: enabling THRI with THR empty interrupts at once.
+  io(1, 0x02);
+  assert.equal(io(2) & 0x0f, 0x02);
+});
