@@ -43,8 +43,60 @@ export const QMP_STEPS: string[] = [
   `{"execute": "quit"}`,
 ];
 
-/** Lines that are not JSON at all; QEMU answers each once the parser gives up on it. */
-export const QMP_MALFORMED: string[] = [`{"execute": "query-status"`, `}`, `nonsense`];
+/**
+ * Input QEMU's JSON streamer must reject or take apart, each sent after negotiation. A step may
+ * hold several lines (a value split across lines, two values on one line).
+ */
+export const QMP_MALFORMED: string[] = [
+  `{"execute": "qmp_capabilities"}`,
+  `nonsense`,
+  `{"execute": "query-status"}}`,
+  `{"execute": "query-status", "id": tru}`,
+  `]`,
+  `{"execute": "stop", "id": 1, "id": 2}`,
+  `{"a":\n1}`,
+  `{'execute': 'query-name', 'id': 'single'}`,
+  `{"execute": "query-name", "id": 1.5e3}`,
+  `{"execute": "cont", "id": "first"} {"execute": "query-name", "id": "second"}`,
+  `{"execute": "query-name", "id": "\\u00e9\\n"}`,
+  `{"execute": "query-name", "id": "\\q"}`,
+  `{"execute": "query-status", "arguments": null}`,
+  `{"arguments": {}}`,
+  `{"execute": "eject", "arguments": {"id": "x", "device": "y"}}`,
+  `{"execute": "eject", "arguments": {"device": "ide1-cd0", "force": "yes"}}`,
+];
+
+/** Human monitor lines sent through human-monitor-command; the VM is stopped first so memory is still. */
+export const HMP_LINES: string[] = [
+  "stop",
+  "info status",
+  "xp/8xb 0x100000",
+  "x/4xw 0x100000",
+  "xp/3dh 0x100000",
+  "x/2c 0x100000",
+  "x 0x100004",
+  "xp/2xg 0x100000",
+  "x/3uw 0x100000",
+  "x/2ow 0x100000",
+  "x/5xh 0x100000",
+  "x/20xb 0x100000",
+  "x/xw 0xfffffff0",
+  "x/4dw 0x100000",
+  "x/s 0x100000",
+  "x",
+  "x/4 nonsense",
+  "x/2xw 0x100000+4*2",
+  "xp/2xw (0x100000)",
+  "sendkey foo",
+  "eject nope",
+  "help stop",
+  "help x",
+  "info kvm",
+  "info name",
+  "info snapshots",
+  "cont",
+  "info status",
+];
 
 /** One step's traffic: what was sent and every message received for it (replies and events). */
 export interface TranscriptStep {
@@ -127,4 +179,11 @@ export async function playSteps(
     out.push({ sent, received });
   }
   return out;
+}
+
+/** HMP lines as human-monitor-command requests. */
+export function hmpSteps(lines: string[]): string[] {
+  return lines.map((l) =>
+    JSON.stringify({ execute: "human-monitor-command", arguments: { "command-line": l } })
+  );
 }

@@ -5,12 +5,12 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { LineReader, playSteps, QMP_STEPS } from "./qmp_script.ts";
+import { HMP_LINES, hmpSteps, LineReader, playSteps, QMP_MALFORMED, QMP_STEPS } from "./qmp_script.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const guest = join(here, "..", "guests", "monitor", "counter.bin");
 
-export async function recordReal(binary = "/usr/bin/qemu-system-i386", steps = QMP_STEPS) {
+export async function recordReal(steps: string[], negotiate = false, binary = "/usr/bin/qemu-system-i386") {
   const dir = Deno.makeTempDirSync({ prefix: "qmp-rec-" });
   const sock = join(dir, "qmp.sock");
   const child = new Deno.Command(binary, {
@@ -39,6 +39,7 @@ export async function recordReal(binary = "/usr/bin/qemu-system-i386", steps = Q
     if (!conn) throw new Error("qemu's QMP socket never appeared");
     const reader = new LineReader(conn);
     const greeting = await reader.next(5000);
+    if (negotiate) await playSteps(conn, reader, [`{"execute": "qmp_capabilities"}`]);
     const transcript = await playSteps(conn, reader, steps);
     conn.close();
     return { greeting, transcript };
@@ -52,9 +53,15 @@ export async function recordReal(binary = "/usr/bin/qemu-system-i386", steps = Q
 }
 
 if (import.meta.main) {
-  const result = await recordReal();
-  const out = join(here, "golden", "qmp_transcript.json");
   Deno.mkdirSync(join(here, "golden"), { recursive: true });
-  Deno.writeTextFileSync(out, JSON.stringify(result, null, 1) + "\n");
-  console.log(`wrote ${out}`);
+  const goldens: [string, string[], boolean][] = [
+    ["qmp_transcript.json", QMP_STEPS, false],
+    ["qmp_malformed.json", QMP_MALFORMED, false],
+    ["hmp_lines.json", hmpSteps(HMP_LINES), true],
+  ];
+  for (const [name, steps, negotiate] of goldens) {
+    const out = join(here, "golden", name);
+    Deno.writeTextFileSync(out, JSON.stringify(await recordReal(steps, negotiate), null, 1) + "\n");
+    console.log(`wrote ${out}`);
+  }
 }

@@ -71,9 +71,12 @@ export function infoBlock(target: MonitorTarget): string {
 
 export function infoSnapshots(target: MonitorTarget): string {
   const rows: string[] = [];
-  for (const d of target.blockDevices()) {
-    const driver = d.drive.driver;
-    if (!driver || driver.format !== "qcow2") continue;
+  const capable = target.blockDevices().filter((d) =>
+    d.drive.driver && !d.drive.driver.readOnly && d.drive.driver.format === "qcow2"
+  );
+  if (!capable.length) return "no block device can store vmstate for snapshot\n";
+  for (const d of capable) {
+    const driver = d.drive.driver!;
     for (const s of driver.info().snapshots) {
       if (s.vmStateSize > 0) rows.push(s.name);
     }

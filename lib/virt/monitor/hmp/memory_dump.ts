@@ -34,7 +34,8 @@ export function parseFormat(spec: string, defaults: DumpDefaults): DumpFormat {
     else if (c in SIZES) size = SIZES[c];
     else throw new MonitorError(`invalid char in format: '${c}'`);
   }
-  if (size < 0) size = format === "c" ? 1 : defaults.size;
+  // The size sticks even for c (which then prints size * count characters), as QEMU's does.
+  if (size < 0) size = defaults.size;
   defaults.format = format;
   defaults.size = size;
   return { count, format, size };
@@ -116,7 +117,8 @@ export function memoryDump(
           out += v.toString().padStart(digits);
           break;
         case "d":
-          out += BigInt.asIntN(bits, v).toString().padStart(digits);
+          // QEMU loads every unit below 8 bytes zero-extended, so only g prints negative.
+          out += BigInt.asIntN(64, v).toString().padStart(digits);
           break;
         case "c":
           out += printChar(Number(v));

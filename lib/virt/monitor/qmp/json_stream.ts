@@ -2,8 +2,9 @@
  * QMP's input side: QEMU's JSON lexer and streamer (qobject/json-lexer.c, json-streamer.c) rebuilt.
  * Bytes arrive in arbitrary pieces; a value is complete when its braces and brackets balance. QEMU's
  * extensions are kept (single-quoted strings) and so are its error texts: a lexical error ("stray
- * 'x'", "invalid keyword 'x'") discards the value in progress, a closing bracket with nothing open
- * is "expecting value", and a repeated key is "duplicate key".
+ * 'x'") discards the value in progress; a bad keyword or escape is reported by the parser once the
+ * value is complete ("invalid keyword 'x'"); a closing bracket with nothing open is "expecting
+ * value", and a repeated key is "duplicate key".
  */
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
@@ -13,7 +14,9 @@ export type StreamItem = { value: JsonValue } | { error: string };
 
 type Token =
   | { t: "{" | "}" | "[" | "]" | "," | ":" }
-  | { t: "value"; v: JsonValue };
+  | { t: "value"; v: JsonValue }
+  /** A token the lexer accepts but the parser rejects when it reaches it (bad keyword, bad escape). */
+  | { t: "bad"; error: string };
 
 /** Rejects absurd nesting and sizes as QEMU does (MAX_NESTING 1024, MAX_TOKEN_COUNT about 2M). */
 const MAX_NESTING = 1024;
@@ -43,8 +46,10 @@ export class JsonStreamer {
           this.mode = "none";
           const s = decodeString(this.partial);
           this.partial = "";
-          if (s === undefined) this.lexError("invalid escape sequence in string", out);
-          else this.push({ t: "value", v: s }, out);
+          this.push(
+            s === undefined ? { t: "bad", error: "invalid escape sequence in string" } : { t: "value", v: s },
+            out,
+          );
         }
         continue;
       }
@@ -79,7 +84,7 @@ export class JsonStreamer {
     } else if (/^-?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+\-]?[0-9]+)?$/.test(w)) {
       this.push({ t: "value", v: Number(w) }, out);
     } else if (/^[A-Za-z]/.test(w)) {
-      this.lexError(`invalid keyword '${w}'`, out);
+      this.push({ t: "bad", error: `invalid keyword '${w}'` }, out);
     } else {
       this.lexError(`stray '${w[0]}'`, out);
     }
@@ -158,6 +163,7 @@ class Parser {
     const tok = this.tokens[this.at++];
     if (!tok) throw new ParseError("expecting value");
     if (tok.t === "value") return tok.v;
+    if (tok.t === "bad") throw new ParseError(tok.error);
     if (tok.t === "{") return this.object();
     if (tok.t === "[") return this.array();
     throw new ParseError("expecting value");
@@ -171,6 +177,7 @@ class Parser {
     }
     for (;;) {
       const key = this.tokens[this.at++];
+      if (key?.t === "bad") throw new ParseError(key.error);
       if (!key || key.t !== "value" || typeof key.v !== "string") {
         throw new ParseError("key is not a string in object");
       }
