@@ -39,6 +39,13 @@ export function openDrives(
     const location = invocation.driveLocations[i];
     if (drive.file === "") return; // an empty CD-ROM drive
     const snapshot = drive.snapshot || invocation.config.snapshot;
+    try {
+      if (Deno.statSync(drive.file).isDirectory) {
+        throw new CliError(`'file' driver requires '${drive.file}' to be a regular file`, { location });
+      }
+    } catch (e) {
+      if (e instanceof CliError) throw e; // a missing file is reported by the open below
+    }
     let format: string | undefined = drive.format;
     if (format === undefined) {
       try {
@@ -47,7 +54,8 @@ export function openDrives(
         if (e instanceof ImageError) throw new CliError(e.message, { location });
         throw e;
       }
-      if (format === "raw") {
+      // The warning is about writes to block 0: QEMU gives it only for images it will write.
+      if (format === "raw" && !drive.readOnly && !snapshot) {
         printRaw([
           `WARNING: Image format was not specified for '${drive.file}' and probing guessed raw.`,
           "         Automatically detecting the format is dangerous for raw images, " +

@@ -147,9 +147,9 @@ function readInitrds(kind: KernelKind, list: string | undefined): { entry: strin
         throw new CliError([{ text: "qemu: linux kernel too old to load a ram disk", raw: true }]);
       }
       throw new CliError([{
-        text: `qemu: error reading initrd ${path}: Failed to open file \u201c${path}\u201d: ${
-          hostStrerror(e)
-        }`,
+        // glib's g_file_get_contents wording, with its "open() failed" in the middle.
+        text: `qemu: error reading initrd ${path}: Failed to open file \u201c${path}\u201d: open() failed: ` +
+          hostStrerror(e),
         raw: true,
       }]);
     }

@@ -503,7 +503,7 @@ class Builder {
         this.warn(
           "Deprecated CPU topology (considered invalid): CPU topology parameters must be greater than zero",
         );
-      } else if (key === "cpus" || key === "maxcpus") cpus = Math.max(cpus, n);
+      } else if (key === "cpus") cpus = n;
     }
     if (cpus > 1) {
       throw new CliError(

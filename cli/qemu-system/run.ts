@@ -72,15 +72,28 @@ export function chooseAccel(invocation: Invocation, reporter: Reporter): AccelNa
   return "tcg";
 }
 
-/** Reads a whole file the way QEMU's loaders report failures. */
+/**
+ * Reads the -kernel file with the x86 loader's two messages: fopen failing ("could not open"), or
+ * the size/header read failing ("could not load"; an empty file reports the stale errno, ENOENT).
+ */
 export function readKernel(path: string): Uint8Array {
+  let file: Deno.FsFile;
   try {
-    return Deno.readFileSync(path);
+    file = Deno.openSync(path, { read: true });
   } catch (e) {
     throw new CliError([{
       text: `qemu: could not open kernel file '${path}': ${hostStrerror(e)}`,
       raw: true,
     }]);
+  }
+  try {
+    const data = Deno.readFileSync(path);
+    if (data.length === 0) throw Object.assign(new Error("empty"), { code: "ENOENT" });
+    return data;
+  } catch (e) {
+    throw new CliError([{ text: `qemu: could not load kernel '${path}': ${hostStrerror(e)}`, raw: true }]);
+  } finally {
+    file.close();
   }
 }
 

@@ -6,12 +6,15 @@
  * covers the entry point as a subprocess.
  */
 import assert from "node:assert/strict";
+import { fileURLToPath } from "node:url";
 import { main } from "../../cli/qemu-system.ts";
 import { REAL_QEMU_I386, skipReason } from "../support/tools.ts";
 
 const REAL = REAL_QEMU_I386?.replace(/i386$/, "x86_64");
 const CWD = Deno.makeTempDirSync({ prefix: "qemu-system-errors-" });
 const HOSTNAME_FILE = `${CWD}/small.img`;
+const LINUX_GUEST = fileURLToPath(new URL("../guests/pc/linux_boot.bin", import.meta.url));
+const MULTIBOOT_GUEST = fileURLToPath(new URL("../guests/demo/demo.bin", import.meta.url));
 Deno.writeTextFileSync(HOSTNAME_FILE, "not a disk\n");
 
 export const ERROR_CASES: string[][] = [
@@ -73,6 +76,13 @@ export const ERROR_CASES: string[][] = [
   ["-initrd", "/x", "-append", "y"],
   ["-kernel", "/nonexistent"],
   ["-kernel", HOSTNAME_FILE],
+  ["-kernel", "/dev/null"],
+  ["-kernel", CWD],
+  ["-kernel", LINUX_GUEST, "-initrd", "/nonexistent"],
+  ["-kernel", MULTIBOOT_GUEST, "-initrd", "/nonexistent"],
+  ["-drive", `file=${CWD},format=raw`],
+  ["-cdrom", HOSTNAME_FILE, "-kernel", "/nonexistent"],
+  ["-smp", "cpus=1,maxcpus=4", "-kernel", "/nonexistent"],
   ["-bios", "/nonexistent"],
   ["-pidfile", "/nonexistent/dir/p"],
   ["-D", "/nonexistent/dir/x", "-d", "int"],
