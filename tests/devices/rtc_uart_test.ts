@@ -228,7 +228,11 @@ Deno.test("uart: FIFO trigger level, character timeout, loopback and modem statu
 Deno.test("uart: Linux's 8250 autoconfig finds a 16550A (IER probe, loopback MSR test, FIFO bits, no EFR, not a 16750)", () => {
   const { bus, clock, isa } = machine();
   new Uart(bus, clock, 0x3f8, isa.line(4), new BufferBackend());
-  const io = (r: number, v?: number) => v === undefined ? bus.in(0x3f8 + r, 1) : bus.out(0x3f8 + r, 1, v);
+  const io = (r: number, v?: number): number => {
+    if (v === undefined) return bus.in(0x3f8 + r, 1);
+    bus.out(0x3f8 + r, 1, v);
+    return 0;
+  };
   // IER: writes of 0 and 0x0F read back (the port exists).
   io(1, 0);
   assert.equal(io(1) & 0x0f, 0);
