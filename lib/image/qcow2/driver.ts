@@ -1063,6 +1063,56 @@ export class Qcow2Driver implements BlockDriver {
     }));
   }
 
+  /** The BlockDriver seam's name for createSnapshot, with QEMU's time split. */
+  snapshotCreate(name: string, time: { dateSec: number; dateNsec: number }): void {
+    this.createSnapshot(name, time.dateSec * 1000 + Math.floor(time.dateNsec / 1e6));
+  }
+  snapshotApply(idOrName: string): void {
+    this.applySnapshot(idOrName);
+  }
+  snapshotDelete(idOrName: string): void {
+    this.deleteSnapshot(idOrName);
+  }
+
+  /** Cluster size and algorithm for writeCompressed (none with an external data file). */
+  get compression(): { clusterSize: number; type: "zlib" | "zstd" } | undefined {
+    if (this.data !== this.file) return undefined;
+    return {
+      clusterSize: this.clusterSize,
+      type: this.header.compressionType === COMPRESSION_ZSTD ? "zstd" : "zlib",
+    };
+  }
+
+  /** Rewrites the backing name and format in the header (rebase, commit); the open chain stays. */
+  changeBackingFile(filename: string | undefined, format: string | undefined): void {
+    this.#beginWrite();
+    this.flushMetadata();
+    this.header.backingFile = filename || undefined;
+    this.header.backingFormat = filename ? format : undefined;
+    this.writeHeader();
+    this.file.sync();
+  }
+
+  /** qcow2_make_empty: every cluster of the active layer becomes unallocated (reads the backing file). */
+  makeEmpty(): void {
+    this.#beginWrite();
+    for (let c = 0; c < Math.ceil(this.size / this.clusterSize); c++) {
+      const l1Index = Math.floor(c / this.l2Entries);
+      if (!this.l1[l1Index]) {
+        c = (l1Index + 1) * this.l2Entries - 1;
+        continue;
+      }
+      const type = this.#lookup(c);
+      if (type === ClusterType.Unallocated && !(this.extendedL2 && (this.#bmHi | this.#bmLo))) continue;
+      const t = this.#l2ForWrite(c);
+      const at = (c % this.l2Entries) * this.entryBytes;
+      this.#release(t.view.getUint32(at), t.view.getUint32(at + 4));
+      t.data.fill(0, at, at + this.entryBytes);
+      t.dirty = true;
+    }
+    this.flush();
+  }
+
   /** `qemu-img snapshot -c`: records the current disk state under `name`. */
   createSnapshot(name: string, now = Date.now()): void {
     if (this.data !== this.file) {
@@ -1210,7 +1260,7 @@ export class Qcow2Driver implements BlockDriver {
     this.flushMetadata();
   }
 
-  amend(options: AmendOptions): void {
+  amend(options: AmendOptions | Partial<CreateOptions>): void {
     this.#beginWrite();
     this.flushMetadata();
     amendQcow2(this, options);

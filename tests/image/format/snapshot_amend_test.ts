@@ -141,3 +141,43 @@ Deno.test(`amend compat down and up, lazy_refcounts${skipReason(REAL_QEMU_IMG, "
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  `makeEmpty reads through to the backing file; changeBackingFile rewrites the header${
+    skipReason(REAL_QEMU_IMG, "qemu-img")
+  }`,
+  { ignore: !REAL_QEMU_IMG },
+  () => {
+    const dir = tempDir();
+    try {
+      const base = join(dir, "base.qcow2");
+      const top = join(dir, "top.qcow2");
+      createImage(base, "qcow2", { size: SIZE });
+      const b = openImage(base);
+      b.write(0, new Uint8Array(SIZE).fill(4));
+      b.close();
+      createImage(top, "qcow2", { size: SIZE, backingFile: "base.qcow2", backingFormat: "qcow2" });
+      const d = openImage(top) as Qcow2Driver;
+      d.write(4096, new Uint8Array(200000).fill(5));
+      d.writeZeroes(1 << 20, 1 << 20);
+      d.makeEmpty();
+      const got = new Uint8Array(SIZE);
+      d.read(0, got);
+      assertBytesEqual(got, new Uint8Array(SIZE).fill(4), "after makeEmpty");
+      d.close();
+      assert.equal(realCheck(top).code, 0);
+      const c = openImage(top, { openBacking: false }) as Qcow2Driver;
+      c.changeBackingFile("other.qcow2", "raw");
+      c.close();
+      const info = JSON.parse(qemuImg(["info", "--output=json", top]).stdout);
+      assert.equal(info["backing-filename"], "other.qcow2");
+      assert.equal(info["backing-filename-format"], "raw");
+      const e = openImage(top, { openBacking: false }) as Qcow2Driver;
+      e.changeBackingFile(undefined, undefined);
+      e.close();
+      assert.equal(JSON.parse(qemuImg(["info", "--output=json", top]).stdout)["backing-filename"], undefined);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
