@@ -15,8 +15,7 @@
  * event/exception entry points; they cost nothing when these items are off. The log goes to the
  * -D file, or stderr.
  */
-import type { Cpu } from "../../lib/cpu/cpu.ts";
-import { disassemble, formatInAsm } from "../../lib/cpu/disasm/att.ts";
+import { type Cpu, disassemble, formatInAsm } from "../../lib/cpu/mod.ts";
 import type { MachineConfig } from "../../lib/virt/machine/config.ts";
 import { dumpCpuState } from "../../lib/virt/machine/cpu_dump.ts";
 import type { Pc } from "../../lib/virt/machine/pc.ts";

@@ -92,6 +92,7 @@ export async function runMachine(context: RunContext): Promise<number> {
   }
   const vcpu = createVcpu(machine.bus, config);
   machine.vcpu = vcpu;
+  if (vcpu.fpu) machine.connectFpu(vcpu.fpu as { onFerr?: () => void });
   installLogging(machine, vcpu, config, context.log);
 
   if (bios) installBios(machine.bus, machine.i440fx, bios);

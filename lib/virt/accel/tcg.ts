@@ -3,8 +3,7 @@
  * name is kept for the command line; there is no code generator behind it.)
  */
 import type { Bus } from "../../devices/bus.ts";
-import { Cpu } from "../../cpu/cpu.ts";
-import { FEATURES, MODELS, withFeatures } from "../../cpu/models.ts";
+import { Cpu, FEATURES, MODELS, withFeatures, X87 } from "../../cpu/mod.ts";
 import type { MachineConfig } from "../machine/config.ts";
 import type { Vcpu } from "./vcpu.ts";
 
@@ -15,6 +14,7 @@ export function cpuModelFor(name: string): string {
 
 export function createVcpu(bus: Bus, config: Pick<MachineConfig, "cpuModel" | "cpuFeatures">): Cpu & Vcpu {
   const cpu = new Cpu(bus, { model: cpuModelFor(config.cpuModel) });
+  cpu.fpu = new X87(cpu);
   // QEMU knows more feature names than our CPUID table models; the others change nothing here.
   const known = config.cpuFeatures.filter((f) => f.name in FEATURES);
   if (known.length) {

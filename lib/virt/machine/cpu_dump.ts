@@ -4,8 +4,7 @@
  * segment caches with their descriptor summary in protected mode, tables, control and debug
  * registers. The FPU/SSE part is left out: our core keeps no SSE state to show.
  */
-import type { Cpu } from "../../cpu/cpu.ts";
-import { readEflags } from "../../cpu/flags.ts";
+import { type Cpu, readEflags } from "../../cpu/mod.ts";
 
 const hex = (v: number, width = 8) => (v >>> 0).toString(16).padStart(width, "0");
 

@@ -3,7 +3,7 @@
  * would leave: flat 4 GiB code and data segments, protection on, paging off, interrupts off. The
  * state goes in through Cpu.snapshot()/restore(), the CPU's public way to set a whole state.
  */
-import type { Cpu } from "../../cpu/cpu.ts";
+import type { Cpu } from "../../cpu/mod.ts";
 import type { Bus } from "../../devices/bus.ts";
 
 /**

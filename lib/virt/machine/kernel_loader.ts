@@ -7,7 +7,7 @@
  * Without a BIOS the CPU is put straight into the state the firmware and QEMU's option ROM would
  * leave; the returned function does that again after each machine reset.
  */
-import type { Cpu } from "../../cpu/cpu.ts";
+import type { Cpu } from "../../cpu/mod.ts";
 import { LibError } from "../../errors.ts";
 import { enterFlat32 } from "./cpu_entry.ts";
 import { pcMemoryMap } from "./e820.ts";

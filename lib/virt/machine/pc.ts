@@ -198,6 +198,16 @@ export class Pc {
     this.fwCfg.addI16(FwCfgKey.BOOT_DEVICE, order.charCodeAt(0) || 0);
   }
 
+  /**
+   * FERR# from the x87 (error reporting with CR0.NE clear) drives IRQ13 until the guest writes
+   * port 0xF0, as on the PC/AT and in QEMU's pc machine.
+   */
+  connectFpu(fpu: { onFerr?: () => void }): void {
+    const irq13 = this.irq.line(13);
+    fpu.onFerr = () => irq13.raise();
+    this.bus.registerPorts(0xf0, 1, { portRead: () => 0xff, portWrite: () => irq13.lower() });
+  }
+
   /** Puts a drive at IDE position 0-3 (primary master, primary slave, secondary master, slave). */
   attachIde(index: number, media: "disk" | "cdrom", driver: BlockDriver): void {
     const drive = new IdeDrive({ kind: media, driver }, index);
