@@ -227,9 +227,11 @@ export class PcTarget implements MonitorTarget, Vcpu {
   machineExited(exit: PcExit): void {
     if (this.state === "shutdown") return;
     this.state = "shutdown";
-    // isa-debug-exit and ACPI S5 are both the guest shutting down; -no-reboot turns a reset into one.
-    if (exit.kind === "shutdown") this.emit("SHUTDOWN", { guest: true, reason: "guest-shutdown" });
-    else if (exit.kind === "reset") this.emit("SHUTDOWN", { guest: true, reason: "guest-reset" });
+    // isa-debug-exit ends QEMU with exit() and no event; ACPI S5 is the guest shutting down, and
+    // -no-reboot turns a guest reset into a shutdown.
+    if (exit.kind === "shutdown" && exit.reason === "poweroff") {
+      this.emit("SHUTDOWN", { guest: true, reason: "guest-shutdown" });
+    } else if (exit.kind === "reset") this.emit("SHUTDOWN", { guest: true, reason: "guest-reset" });
     this.onDebugStop?.({ kind: "exited", status: exit.kind === "shutdown" ? exit.status : 0 });
   }
 
