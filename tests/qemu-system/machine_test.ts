@@ -234,3 +234,24 @@ Deno.test("-no-shutdown: the guest's poweroff stops it, and the run ends only wh
   assert.match(result.stdout, /Goodbye\.\nQEMU: Terminated\n\r$/);
   assert.equal(result.code, 0);
 });
+
+Deno.test("the x87 computes, and an unmasked x87 error with CR0.NE clear reaches IRQ13 (FERR#)", async () => {
+  const result = await runCli("qemu-system", [
+    "-kernel",
+    join(PROJECT, "tests", "guests", "pc", "fpu_ferr.bin"),
+    "-display",
+    "none",
+    "-serial",
+    "stdio",
+    "-device",
+    "isa-debug-exit,iobase=0xf4,iosize=0x04",
+  ]);
+  assert.equal(
+    result.stdout,
+    "1+1 on the x87: 0x00000002\n" +
+      "cr0.ne: 0x00000000\n" +
+      "irq13 count: 0x00000001 #MF count: 0x00000000\n" +
+      "status word seen: 0x00000004\n",
+  );
+  assert.equal(result.code, 1);
+});
