@@ -8,6 +8,7 @@
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
 import type { IrqLine } from "./irq.ts";
+import { LibError } from "../errors.ts";
 import { type DeviceState, loadFields, saveFields, type Stateful } from "./state.ts";
 
 const RTC_STATE = [
@@ -47,12 +48,15 @@ export interface RtcOptions {
   hostNowMs?: () => number;
 }
 
+/** `-rtc base=` is neither utc, localtime nor a date; the message is QEMU's first line. */
+export class RtcBaseError extends LibError {}
+
 /** Parses `-rtc base=` into the guest's wall time at start, in ms since the epoch (as UTC fields). */
 export function rtcBaseMs(base: string | undefined, hostNowMs: number): number {
   if (base === undefined || base === "utc") return hostNowMs;
   if (base === "localtime") return hostNowMs - new Date(hostNowMs).getTimezoneOffset() * 60_000;
   const m = /^(\d{4})-(\d{2})-(\d{2})(?:T(\d{2}):(\d{2}):(\d{2}))?$/.exec(base);
-  if (!m) throw new RangeError(`invalid date format ${base}`);
+  if (!m) throw new RtcBaseError("invalid datetime format");
   const [y, mo, d, h, mi, s] = m.slice(1).map((v) => Number(v ?? 0));
   return Date.UTC(y, mo - 1, d, h, mi, s);
 }

@@ -5,7 +5,7 @@ import { BufferBackend } from "../../lib/devices/chardev.ts";
 import { VirtualClock } from "../../lib/devices/clock.ts";
 import { IsaIrqRouter } from "../../lib/devices/irq.ts";
 import { PicPair } from "../../lib/devices/pic.ts";
-import { Rtc } from "../../lib/devices/rtc.ts";
+import { Rtc, RtcBaseError, rtcBaseMs } from "../../lib/devices/rtc.ts";
 import { Uart } from "../../lib/devices/uart.ts";
 
 function machine() {
@@ -256,4 +256,17 @@ Deno.test("uart: Linux's 8250 autoconfig finds a 16550A (IER probe, loopback MSR
   // THRE interrupt test of serial8250_do_startup: enabling THRI with THR empty interrupts at once.
   io(1, 0x02);
   assert.equal(io(2) & 0x0f, 0x02);
+});
+
+Deno.test("rtc: -rtc base values: utc, localtime, dates normalised like mktime, and QEMU's error for junk", () => {
+  const host = Date.UTC(2024, 0, 2, 3, 4, 5);
+  assert.equal(rtcBaseMs("utc", host), host);
+  assert.equal(rtcBaseMs(undefined, host), host);
+  assert.equal(rtcBaseMs("localtime", host), host - new Date(host).getTimezoneOffset() * 60_000);
+  assert.equal(rtcBaseMs("2006-06-17", host), Date.UTC(2006, 5, 17));
+  assert.equal(rtcBaseMs("2006-13-01", host), Date.UTC(2007, 0, 1));
+  assert.throws(
+    () => rtcBaseMs("bogus", host),
+    (e: unknown) => e instanceof RtcBaseError && e.message === "invalid datetime format",
+  );
 });
