@@ -485,6 +485,8 @@ export class Cpu extends Mmu {
       }
       if (block === undefined) {
         try {
+          // A fault while fetching belongs to the instruction at EIP.
+          this.insnEip = this.eip;
           block = this.getBlock();
         } catch (e) {
           prev = undefined;

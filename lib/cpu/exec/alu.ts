@@ -1,6 +1,19 @@
 /** ALU instructions: the eight two-operand operations, TEST, INC/DEC, NOT/NEG, CMPXCHG, XADD. */
 import type { Cpu } from "../cpu.ts";
-import { FOP_ADC, FOP_ADD, FOP_DEC, FOP_INC, FOP_RES, FOP_SBB, FOP_SUB, getCF, SIZE_MASK } from "../flags.ts";
+import {
+  arithFlags,
+  FOP_ADC,
+  FOP_ADD,
+  FOP_DEC,
+  FOP_INC,
+  FOP_RES,
+  FOP_SBB,
+  FOP_SUB,
+  getCF,
+  setArith,
+  SIZE_MASK,
+} from "../flags.ts";
+import { ZF } from "../state.ts";
 import type { Handler, Insn } from "../insn.ts";
 
 export const OP_ADD = 0, OP_OR = 1, OP_ADC = 2, OP_SBB = 3, OP_AND = 4, OP_SUB = 5, OP_XOR = 6, OP_CMP = 7;
@@ -260,3 +273,24 @@ export const xaddHandler: Handler = (cpu, i) => {
 };
 
 export { rmwE };
+
+/** CMPXCHG8B m64: compares EDX:EAX with the quadword; ZF says which way it went. */
+export const cmpxchg8bHandler: Handler = (cpu, i) => {
+  const lin = cpu.ea(i);
+  cpu.probeWrite(lin, 8);
+  const lo = cpu.rd32(lin), hi = cpu.rd32((lin + 4) | 0);
+  const r = cpu.regs;
+  const flags = arithFlags(cpu) & ~ZF;
+  if (lo === r[0] && hi === r[2]) {
+    cpu.wr32(lin, r[3]);
+    cpu.wr32((lin + 4) | 0, r[1]);
+    setArith(cpu, flags | ZF);
+  } else {
+    // The destination is written back unchanged, as the locked cycle does.
+    cpu.wr32(lin, lo);
+    cpu.wr32((lin + 4) | 0, hi);
+    r[0] = lo;
+    r[2] = hi;
+    setArith(cpu, flags);
+  }
+};

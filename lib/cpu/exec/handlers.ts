@@ -16,6 +16,7 @@ import * as M from "./muldiv.ts";
 import * as SH from "./shift.ts";
 import * as STR from "./string.ts";
 import * as SYS from "./system.ts";
+import { vmxHandler } from "../vmx/instructions.ts";
 
 type Factory = (form: string, arg: number) => Handler;
 const fixed = (h: Handler): Factory => () => h;
@@ -28,6 +29,7 @@ const FACTORIES: Record<string, Factory> = {
   neg: fixed(A.negHandler),
   cmpxchg: fixed(A.cmpxchgHandler),
   xadd: fixed(A.xaddHandler),
+  cmpxchg8b: fixed(A.cmpxchg8bHandler),
   shift: (form, arg) => SH.shiftHandler(form, arg),
   shld: (form) => SH.shldHandler(form, true),
   shrd: (form) => SH.shldHandler(form, false),
@@ -139,6 +141,7 @@ const FACTORIES: Record<string, Factory> = {
   fwait: fixed(SYS.fwaitHandler),
   fxsave: fixed(SYS.fxsaveHandler),
   fxrstor: fixed(SYS.fxrstorHandler),
+  vmx: (_f, arg) => vmxHandler(arg),
 };
 
 export function bindHandler(e: OpcodeEntry): Handler {

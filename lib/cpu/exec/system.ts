@@ -8,6 +8,7 @@ import { CpuFault, GP, NM, NP, UD } from "../faults.ts";
 import { arithFlags, FOP_NONE, getCF, getZF, readEflags } from "../flags.ts";
 import type { Handler } from "../insn.ts";
 import { cpuid } from "../models.ts";
+import { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "../vmx/hooks.ts";
 import { desc, markAccessed, protectedMode, readDescriptor, setSegment } from "../segmentation.ts";
 import {
   AC,
@@ -214,6 +215,7 @@ export const movtocrHandler: Handler = (cpu, i) => {
   const v = cpu.regs[i.rm];
   switch (i.reg) {
     case 0:
+      if (vmxCr0Fault(cpu, v)) throw new CpuFault(GP, 0);
       setCr0(cpu, v);
       break;
     case 2:
@@ -224,7 +226,7 @@ export const movtocrHandler: Handler = (cpu, i) => {
       cpu.flushTlb();
       break;
     case 4:
-      if (v & ~0x6ff) throw new CpuFault(GP, 0);
+      if ((v & ~0x26ff) || vmxCr4Fault(cpu, v)) throw new CpuFault(GP, 0);
       if ((cpu.cr[4] ^ v) & (CR4_PSE | CR4_PGE | 0x20)) cpu.flushTlb();
       cpu.cr[4] = v;
       break;
@@ -289,11 +291,12 @@ function knownMsr(n: number): boolean {
   return n === MSR_TSC || n === MSR_APIC_BASE || (n >= 0x174 && n <= 0x176) || n === MSR_PAT ||
     n === 0xfe || (n >= 0x200 && n <= 0x20f) || n === 0x250 || n === 0x258 || n === 0x259 ||
     (n >= 0x268 && n <= 0x26f) || n === MSR_MTRR_DEF_TYPE || n === 0x17 || n === 0x8b || n === 0x3a ||
-    (n >= 0x179 && n <= 0x17b) || (n >= 0x400 && n <= 0x413);
+    (n >= 0x179 && n <= 0x17b) || (n >= 0x400 && n <= 0x413) || isVmxMsr(n);
 }
 
 export function readMsr(cpu: Cpu, n: number): bigint {
   if (n === MSR_TSC) return tsc(cpu) & 0xffffffffffffffffn;
+  if (isVmxMsr(n)) return vmxReadMsr(cpu, n);
   if (n === MSR_PAT && !cpu.msrs.has(n)) return 0x0007040600070406n;
   if (n === 0xfe) return 0x508n; // MTRRcap: 8 variable ranges, fixed ranges, WC
   return cpu.msrs.get(n) ?? 0n;
@@ -314,6 +317,7 @@ export const wrmsrHandler: Handler = (cpu) => {
   if (!knownMsr(n) || n === 0xfe) throw new CpuFault(GP, 0);
   const v = (BigInt(cpu.regs[2] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0);
   if (n === MSR_TSC) cpu.tscOffset = v - BigInt(Math.floor(cpu.bus.nowNs()));
+  else if (isVmxMsr(n)) vmxWriteMsr(cpu, n, v);
   else cpu.msrs.set(n, v);
 };
 

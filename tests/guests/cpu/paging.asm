@@ -82,6 +82,14 @@ main:
     mov eax, cr2
     mov esi, m_cr2
     call show
+    ; instruction fetch from a not-present page: the frame's EIP is the target itself
+    EXPECT .np_x
+    mov eax, ALIAS + 0x1000
+    jmp eax
+.np_x:
+    mov eax, cr2
+    mov esi, m_cr2
+    call show
     ; supervisor write to a read-only page: allowed with WP=0
     mov dword [ALIAS + 0x2000], 0x55555555
     mov eax, [0x201000]
