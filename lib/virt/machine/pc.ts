@@ -7,6 +7,8 @@
  * `run()` resolves with how the guest ended; the CLI turns that into QEMU's exit status.
  */
 import { AcpiPm } from "../../devices/acpi_pm.ts";
+import { LocalApic } from "../../devices/apic.ts";
+import { IoApic } from "../../devices/ioapic.ts";
 import { Bus } from "../../devices/bus.ts";
 import type { CharBackend } from "../../devices/chardev.ts";
 import { VirtualClock } from "../../devices/clock.ts";
@@ -60,6 +62,8 @@ export interface PcOptions {
 }
 
 export const DEBUGCON_IOBASE = 0xe9;
+/** Local APIC register offsets SeaBIOS programs. */
+const APIC_SVR = 0xf0, APIC_LVT_LINT0 = 0x350, APIC_LVT_LINT1 = 0x360, APIC_SVR_ENABLE = 0x100;
 const BOOT_DEVICE_CODES: Record<string, number> = { a: 1, b: 1, c: 2, d: 3, n: 4 };
 /** Size of one BIOS linker/loader command; an all-zero command is skipped. */
 const TABLE_LOADER_ENTRY = 128;
@@ -82,6 +86,8 @@ export class Pc {
   readonly ramAbove4g?: ArrayBuffer;
   readonly clock: VirtualClock;
   readonly pic: PicPair;
+  readonly lapic: LocalApic;
+  readonly ioapic: IoApic;
   readonly pit: Pit;
   readonly portB: PortB;
   readonly rtc: Rtc;
@@ -127,8 +133,12 @@ export class Pc {
     this.bus.nowNs = this.clock.nowNs;
     const bus = this.bus;
     this.pic = new PicPair(bus);
-    this.pic.install();
-    this.irq = new IsaIrqRouter(this.pic);
+    // The local APIC sits in front of the CPU with the 8259 pair behind LINT0; ISA IRQs also go to
+    // the IOAPIC (IRQ0 on pin 2), as on QEMU's pc.
+    this.lapic = new LocalApic(bus, this.clock);
+    this.lapic.install(this.pic);
+    this.ioapic = new IoApic(bus, this.lapic);
+    this.irq = new IsaIrqRouter(this.pic, this.ioapic);
     this.pit = new Pit(bus, this.clock, this.irq.line(0));
     this.portB = new PortB(bus, this.pit);
     this.rtc = new Rtc(bus, this.clock, this.irq.line(8), { base: options.rtc?.base });
@@ -221,6 +231,11 @@ export class Pc {
   programLikeFirmware(): void {
     this.acpi.programLikeSeaBios(0x600);
     this.ide.programLikeSeaBios(0xc040);
+    // SeaBIOS enables the local APIC in virtual-wire mode: LINT0 ExtINT (the 8259), LINT1 NMI.
+    const apic = this.lapic.base;
+    this.bus.write32(apic + APIC_SVR, this.bus.read32(apic + APIC_SVR) | APIC_SVR_ENABLE);
+    this.bus.write32(apic + APIC_LVT_LINT0, 0x8700);
+    this.bus.write32(apic + APIC_LVT_LINT1, 0x8400);
   }
 
   /** System reset: CPU and devices back to power-on state, then the boot path again. */
@@ -229,6 +244,8 @@ export class Pc {
     this.bus.resetRequested = false;
     this.bus.setA20(true);
     this.vcpu?.reset();
+    this.lapic.reset();
+    this.ioapic.reset();
     this.pic.reset();
     this.pit.reset();
     this.i8042.reset();
