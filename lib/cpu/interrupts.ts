@@ -6,7 +6,7 @@
 import { CpuFault, GP, NP, SS as SS_FAULT, TS } from "./faults.ts";
 import { readEflags } from "./flags.ts";
 import type { Cpu } from "./cpu.ts";
-import { desc, loadSegmentReal, markAccessed, readDescriptor, setSegment, tssStack } from "./segmentation.ts";
+import { desc, loadSegmentReal, readDescriptor, setSegment, tssStack } from "./segmentation.ts";
 import { AC, CR0_PE, CS, DS, ES, FS, GS, IF, NT, RF, SEG_P, SS, TF, VM } from "./state.ts";
 import { TASK_INT, taskSwitch } from "./task.ts";
 
@@ -48,7 +48,6 @@ export function deliver(cpu: Cpu, vector: number, kind: number, hasCode: boolean
   const v86 = (oldFlags & VM) !== 0;
   const oldCs = cpu.segSel[CS], oldEip = cpu.eip;
   const oldSs = cpu.segSel[SS], oldEsp = cpu.regs[4];
-  markAccessed(cpu);
   if (!conforming && cDpl < cpu.cpl) {
     // Inter-privilege: new stack from the TSS.
     const { ss, esp } = tssStack(cpu, cDpl);
@@ -60,7 +59,6 @@ export function deliver(cpu: Cpu, vector: number, kind: number, hasCode: boolean
     }
     if (!(sHi & SEG_P)) throw new CpuFault(SS_FAULT, (ss & 0xfffc) + ext);
     const sLo = desc.lo;
-    markAccessed(cpu);
     cpu.setCpl(cDpl);
     setSegment(cpu, SS, ss, sLo, sHi);
     cpu.regs[4] = esp;

@@ -12,7 +12,6 @@ import {
   desc,
   loadSegment,
   loadSegmentReal,
-  markAccessed,
   protectedMode,
   readDescriptor,
   setSegment,
@@ -145,9 +144,8 @@ export const hltHandler: Handler = (cpu) => {
 
 // ---- far transfers ----
 
-/** Loads CS for a far JMP/CALL/RET to a code segment at the same privilege (or conforming). */
+/** Loads CS for a far JMP/CALL/RET at the same privilege (QEMU sets no accessed bit on CS loads). */
 function loadCodeSegment(cpu: Cpu, sel: number, lo: number, hi: number, cpl: number): void {
-  markAccessed(cpu);
   setSegment(cpu, CS, (sel & 0xfffc) | cpl, lo, hi);
   cpu.codeSegmentChanged();
 }
@@ -229,7 +227,6 @@ function farTransfer(cpu: Cpu, i: Insn, sel: number, offset: number, call: boole
       const off = oldStack32 ? (oldEsp + k * (1 << gsize)) | 0 : (oldEsp + k * (1 << gsize)) & 0xffff;
       args.push(cpu.rd(gsize, (oldSsBase + off) | 0));
     }
-    markAccessed(cpu);
     cpu.setCpl(cDpl);
     setSegment(cpu, SS, ss, sLo, sHi);
     cpu.regs[4] = esp;
@@ -302,7 +299,6 @@ function farReturn(
   const bytes = 1 << size;
   if (rpl === cpu.cpl) {
     cpu.addSp(2 * bytes + extra + popBytes);
-    markAccessed(cpu);
     setSegment(cpu, CS, sel, lo, hi);
     cpu.codeSegmentChanged();
     cpu.eip = size === 2 ? offset : offset & 0xffff;
@@ -319,12 +315,10 @@ function farReturn(
   }
   if (!(sHi & SEG_P)) throw new CpuFault(SS_FAULT, newSs & 0xfffc);
   readDescriptor(cpu, sel);
-  markAccessed(cpu);
   setSegment(cpu, CS, sel, lo, hi);
   cpu.codeSegmentChanged();
   cpu.eip = size === 2 ? offset : offset & 0xffff;
   readDescriptor(cpu, newSs);
-  markAccessed(cpu);
   setSegment(cpu, SS, newSs, sLo, sHi);
   if (cpu.stack32) cpu.regs[4] = (newEsp + popBytes) | 0;
   else cpu.regs[4] = (cpu.regs[4] & ~0xffff) | ((newEsp + popBytes) & 0xffff);

@@ -316,7 +316,8 @@ export const wrmsrHandler: Handler = (cpu) => {
   const n = cpu.regs[1] >>> 0;
   if (!knownMsr(n) || n === 0xfe) throw new CpuFault(GP, 0);
   const v = (BigInt(cpu.regs[2] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0);
-  if (n === MSR_TSC) cpu.tscOffset = v - BigInt(Math.floor(cpu.bus.nowNs()));
+  // QEMU 7.2's TCG keeps a written TSC aside and goes on reading the clock; so do we.
+  if (n === MSR_TSC) cpu.msrs.set(n, v);
   else if (isVmxMsr(n)) vmxWriteMsr(cpu, n, v);
   else cpu.msrs.set(n, v);
 };
