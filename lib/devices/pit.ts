@@ -26,6 +26,7 @@ const CHANNEL_STATE = [
   "countLoadTime",
   "loaded",
   "waitingGate",
+  "gateLowSince",
 ] as const;
 
 export const PIT_FREQ = 1193182;
@@ -62,6 +63,8 @@ export class PitChannel {
   loaded = false;
   /** Modes 1 and 5: the count is loaded but counting waits for a rising GATE edge. */
   waitingGate = false;
+  /** Modes 0, 2, 3, 4: virtual time at which a low GATE froze the count, or -1 while counting. */
+  gateLowSince = -1;
   timer: Timer | undefined;
   irq: IrqLine | undefined;
 
@@ -71,7 +74,13 @@ export class PitChannel {
 
   /** Input clocks elapsed since the count was loaded. */
   private elapsed(now: number): number {
-    return Math.floor((now - this.countLoadTime) * PIT_FREQ / NS_PER_SEC);
+    const t = this.gateLowSince >= 0 ? this.gateLowSince : now;
+    return Math.floor((t - this.countLoadTime) * PIT_FREQ / NS_PER_SEC);
+  }
+
+  /** Modes whose counting a low GATE suspends. */
+  private get gateSuspends(): boolean {
+    return this.mode === 0 || this.mode === 2 || this.mode === 3 || this.mode === 4;
   }
 
   /** The counting element's value now (binary, before BCD encoding). */
@@ -103,6 +112,8 @@ export class PitChannel {
   out(now: number): boolean {
     if (!this.loaded) return this.mode !== 0;
     if (this.waitingGate) return true;
+    // GATE low forces OUT high in modes 2 and 3.
+    if (this.gateLowSince >= 0 && (this.mode === 2 || this.mode === 3)) return true;
     const d = this.elapsed(now);
     const c = this.count;
     switch (this.mode) {
@@ -156,10 +167,7 @@ export class PitChannel {
   /** Re-evaluates OUT for the IRQ line and re-arms the transition timer. */
   update(now: number): void {
     if (!this.irq || !this.timer) return;
-    if (
-      !this.loaded || this.waitingGate ||
-      (!this.gate && (this.mode === 0 || this.mode === 2 || this.mode === 3))
-    ) {
+    if (!this.loaded || this.waitingGate || this.gateLowSince >= 0) {
       this.irq.set(this.out(now));
       this.timer.del();
       return;
@@ -181,6 +189,7 @@ export class PitChannel {
     // Modes 1 and 5 wait for a gate edge; on the PC only channel 2 can give one.
     this.loaded = true;
     this.waitingGate = this.mode === 1 || this.mode === 5;
+    this.gateLowSince = !this.gate && this.gateSuspends ? now : -1;
     this.update(now);
   }
 
@@ -202,12 +211,19 @@ export class PitChannel {
   setGate(level: boolean): void {
     const now = this.clock.nowNs();
     const rising = level && !this.gate;
+    const falling = !level && this.gate;
     this.gate = level;
-    // Modes 1, 2, 3 and 5 restart on a rising edge; 0, 2, 3 and 4 stop counting while low
-    // (approximated, as QEMU does, by restarting on the edge).
-    if (rising && this.loaded && this.mode !== 0 && this.mode !== 4) {
-      this.countLoadTime = now;
-      this.waitingGate = false;
+    if (falling && this.loaded && !this.waitingGate && this.gateSuspends) this.gateLowSince = now;
+    if (rising && this.loaded) {
+      if (this.mode === 0 || this.mode === 4) {
+        // Counting resumes where it stopped.
+        if (this.gateLowSince >= 0) this.countLoadTime += now - this.gateLowSince;
+      } else {
+        // Modes 1 and 5 are triggered, 2 and 3 reload, by the rising edge.
+        this.countLoadTime = now;
+        this.waitingGate = false;
+      }
+      this.gateLowSince = -1;
     }
     this.update(now);
   }
@@ -279,6 +295,7 @@ export class PitChannel {
     this.bcd = value & 1;
     this.loaded = false;
     this.waitingGate = false;
+    this.gateLowSince = -1;
     this.update(this.clock.nowNs());
   }
 }
@@ -299,6 +316,8 @@ export class Pit implements PortDevice, Stateful {
     for (const ch of this.channels) {
       ch.mode = 0;
       ch.loaded = false;
+      ch.waitingGate = false;
+      ch.gateLowSince = -1;
       ch.count = 0x10000;
       ch.countLatched = 0;
       ch.statusLatched = false;

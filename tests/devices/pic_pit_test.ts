@@ -216,3 +216,33 @@ Deno.test("pit: mode 0 one-shot, read-back status, BCD and port B gate/out", () 
   clock.run(15085);
   assert.notEqual(bus.in(0x61, 1) & 0x10, r0);
 });
+
+Deno.test("pit: a low GATE suspends mode 0 counting and holds mode 2's OUT high; the rising edge reloads mode 2", () => {
+  const { bus, clock, isa } = machine();
+  const pit = new Pit(bus, clock, isa.line(0));
+  new PortB(bus, pit);
+  const count = () => (bus.out(0x43, 1, 0x80), bus.in(0x42, 1) | (bus.in(0x42, 1) << 8));
+  bus.out(0x61, 1, 0x01); // gate high
+  bus.out(0x43, 1, 0xb0); // ch2 mode 0
+  bus.out(0x42, 1, 0x00);
+  bus.out(0x42, 1, 0x10); // 4096
+  clock.run(1000 * NS_PER_TICK);
+  const c1 = count();
+  assert.ok(Math.abs(c1 - 3096) <= 1, `${c1}`);
+  bus.out(0x61, 1, 0x00); // gate low: frozen
+  clock.run(2000 * NS_PER_TICK);
+  assert.equal(count(), c1);
+  bus.out(0x61, 1, 0x01); // resumes from where it stopped
+  clock.run(3096 * NS_PER_TICK + 10);
+  assert.equal(bus.in(0x61, 1) & 0x20, 0x20); // reached terminal count
+  // Mode 2 with GATE low: OUT high, count held; the rising edge reloads.
+  bus.out(0x43, 1, 0xb4);
+  bus.out(0x42, 1, 100);
+  bus.out(0x42, 1, 0);
+  bus.out(0x61, 1, 0x00);
+  clock.run(99.5 * NS_PER_TICK);
+  assert.equal(bus.in(0x61, 1) & 0x20, 0x20);
+  bus.out(0x61, 1, 0x01);
+  const c2 = count();
+  assert.ok(c2 >= 99 && c2 <= 100, `${c2}`);
+});
