@@ -4,7 +4,7 @@
  * through a callback so the caller decides how fetches translate (TLB, faults).
  */
 import { Insn } from "./insn.ts";
-import { MAP, type OpcodeEntry } from "./opcodes.ts";
+import { MAP, type OpcodeEntry, REG_FORMS } from "./opcodes.ts";
 import { DS, SS } from "./state.ts";
 
 /** Raised when the bytes are no instruction (#UD) or longer than 15 bytes (#GP). */
@@ -75,6 +75,7 @@ export function decode(
   if (Array.isArray(slot)) {
     modrm = fetch(pos++);
     e = slot[(modrm >> 3) & 7];
+    if (modrm >= 0xc0 && REG_FORMS.has((opcode << 8) | modrm)) e = REG_FORMS.get((opcode << 8) | modrm);
   } else {
     e = slot;
     if (e?.hasModrm) modrm = fetch(pos++);
@@ -143,7 +144,7 @@ export function decode(
     const k = op[0];
     if (k === "Z") {
       i.mod = 3;
-      i.rm = b & 7;
+      i.rm = opcode & 7;
     } else if (k === "O") {
       i.mod = 0;
       i.base = -1;

@@ -289,11 +289,30 @@ function parse(row: string): OpcodeEntry {
 export const OPCODE_ROWS: readonly OpcodeEntry[] = [...regular(), ...IRREGULAR.trim().split("\n")].map(parse);
 
 /**
+ * VMX instructions (lib/cpu/vmx): in the map but kept out of OPCODE_ROWS, whose disassembler round
+ * trip covers only the CPU area's rows. 0F C7 /6 is VMXON, VMCLEAR or VMPTRLD by prefix (F3, 66,
+ * none). The register forms of 0F 01 are in REG_FORMS, keyed (opcode << 8) | ModRM.
+ */
+const VMX_ROWS = `
+0FC7/6 vmptrld Mq vmx:0
+0FC7/7 vmptrst Mq vmx:1
+0F78 vmread Ed,Gd vmx:2
+0F79 vmwrite Gd,Ed vmx:3
+`.trim().split("\n").map(parse);
+
+export const REG_FORMS = new Map<number, OpcodeEntry>(
+  [
+    [0x101c1, "0F01/0 vmcall - vmx:4"],
+    [0x101c4, "0F01/0 vmxoff - vmx:7"],
+  ].map(([key, row]) => [key as number, { ...parse(row as string), hasModrm: true }]),
+);
+
+/**
  * Lookup by opcode: `MAP[opcode]` is the row for a plain opcode, or for a group an array of eight
  * rows by ModRM reg (undefined where the row does not exist: #UD).
  */
 export const MAP: (OpcodeEntry | (OpcodeEntry | undefined)[] | undefined)[] = new Array(0x200);
-for (const e of OPCODE_ROWS) {
+for (const e of [...OPCODE_ROWS, ...VMX_ROWS]) {
   if (e.group < 0) {
     if (MAP[e.opcode]) throw new Error(`duplicate opcode row ${e.opcode.toString(16)}`);
     MAP[e.opcode] = e;
@@ -354,4 +373,5 @@ export const ENDS_BLOCK = new Set([
   "outs",
   "in",
   "ins",
+  "vmx",
 ]);

@@ -1,0 +1,197 @@
+/**
+ * The VMX instructions in VMX root operation (Intel SDM Vol. 3C, "VMX Instruction Reference"):
+ * VMXON, VMXOFF, VMCLEAR, VMPTRLD, VMPTRST, VMREAD, VMWRITE, VMCALL, VMLAUNCH, VMRESUME. Each
+ * follows the SDM's pseudocode order of checks: #UD outside VMX operation or outside protected
+ * mode, #GP(0) above CPL 0, then VMfailInvalid/VMfailValid(n), then the operation and VMsucceed.
+ *
+ * The opcode table routes every row with handler `vmx` here; ARG selects the instruction (and the
+ * 0F C7 /6 row is split by its prefix: F3 VMXON, 66 VMCLEAR, none VMPTRLD).
+ */
+import type { Cpu } from "../cpu.ts";
+import { gp, ud } from "../faults.ts";
+import type { Handler, Insn } from "../insn.ts";
+import { CR0_PE, VM } from "../state.ts";
+import {
+  FEATURE_CONTROL_LOCKED,
+  FEATURE_CONTROL_VMXON_OUTSIDE_SMX,
+  MSR_IA32_FEATURE_CONTROL,
+  MSR_IA32_VMX_CR0_FIXED0,
+  MSR_IA32_VMX_CR0_FIXED1,
+  MSR_IA32_VMX_CR4_FIXED0,
+  MSR_IA32_VMX_CR4_FIXED1,
+  MSR_IA32_VMX_MISC,
+  VMCS_REVISION,
+  VMX_MSRS,
+} from "./capabilities.ts";
+import * as E from "./errors.ts";
+import { lookupField, TYPE_EXIT_INFO } from "./fields.ts";
+import { NO_VMCS, vmxState } from "./state.ts";
+import { LAUNCH_CLEAR, LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
+
+export const CR4_VMXE = 1 << 13;
+
+export const VMX_C7_6 = 0, VMX_VMPTRST = 1, VMX_VMREAD = 2, VMX_VMWRITE = 3, VMX_VMCALL = 4;
+export const VMX_VMLAUNCH = 5, VMX_VMRESUME = 6, VMX_VMXOFF = 7;
+
+/** True when `v` keeps every bit the fixed MSRs pin (fixed0 bits set, bits outside fixed1 clear). */
+function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
+  const f0 = Number(VMX_MSRS.get(fixed0)!), f1 = Number(VMX_MSRS.get(fixed1)!);
+  return ((v & f0) >>> 0) === f0 >>> 0 && (v & ~f1) === 0;
+}
+
+/** A 64-bit physical-address operand from memory; -2 when it cannot name a 4K-aligned page. */
+function pageOperand(cpu: Cpu, i: Insn): number {
+  const lin = cpu.ea(i);
+  const low = cpu.rd32(lin), high = cpu.rd32((lin + 4) | 0);
+  // BASIC[48]: VMX structures live below 4 GiB on this CPU, which is its physical-address width.
+  if (high !== 0 || (low & 0xfff) !== 0) return -2;
+  return low >>> 0;
+}
+
+/** The checks every VMX instruction but VMXON makes first. */
+function commonChecks(cpu: Cpu): void {
+  if (!vmxState(cpu).operation || !(cpu.cr[0] & CR0_PE) || (cpu.eflags & VM)) ud();
+  if (cpu.cpl > 0) gp(0);
+}
+
+function vmxon(cpu: Cpu, i: Insn): void {
+  const s = vmxState(cpu);
+  if (!(cpu.cr[0] & CR0_PE) || !(cpu.cr[4] & CR4_VMXE) || (cpu.eflags & VM)) ud();
+  if (s.operation) {
+    if (cpu.cpl > 0) gp(0);
+    E.vmFail(cpu, E.VMXERR_VMXON_IN_VMX_ROOT);
+    return;
+  }
+  const control = Number(cpu.msrs.get(MSR_IA32_FEATURE_CONTROL) ?? 0n);
+  if (
+    cpu.cpl > 0 || !fixedOk(cpu.cr[0], MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1) ||
+    !fixedOk(cpu.cr[4], MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1) ||
+    !(control & FEATURE_CONTROL_LOCKED) || !(control & FEATURE_CONTROL_VMXON_OUTSIDE_SMX)
+  ) gp(0);
+  const addr = pageOperand(cpu, i);
+  if (addr < 0 || (cpu.bus.read32(addr) >>> 0) !== VMCS_REVISION) {
+    E.vmFailInvalid(cpu);
+    return;
+  }
+  s.operation = true;
+  s.vmxonPointer = addr;
+  s.currentVmcs = NO_VMCS;
+  E.vmSucceed(cpu);
+}
+
+function vmxoff(cpu: Cpu): void {
+  commonChecks(cpu);
+  const s = vmxState(cpu);
+  s.operation = false;
+  s.currentVmcs = NO_VMCS;
+  E.vmSucceed(cpu);
+}
+
+function vmclear(cpu: Cpu, i: Insn): void {
+  commonChecks(cpu);
+  const s = vmxState(cpu);
+  const addr = pageOperand(cpu, i);
+  if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMCLEAR_INVALID_ADDRESS);
+  if (addr === s.vmxonPointer) return E.vmFail(cpu, E.VMXERR_VMCLEAR_VMXON_POINTER);
+  // The VMCS data already lives in memory; clearing it is setting its launch state.
+  new Vmcs(cpu.bus, addr).launchState = LAUNCH_CLEAR;
+  if (addr === s.currentVmcs) s.currentVmcs = NO_VMCS;
+  E.vmSucceed(cpu);
+}
+
+function vmptrld(cpu: Cpu, i: Insn): void {
+  commonChecks(cpu);
+  const s = vmxState(cpu);
+  const addr = pageOperand(cpu, i);
+  if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMPTRLD_INVALID_ADDRESS);
+  if (addr === s.vmxonPointer) return E.vmFail(cpu, E.VMXERR_VMPTRLD_VMXON_POINTER);
+  // No shadow-VMCS support: bit 31 set is a revision mismatch too.
+  if ((cpu.bus.read32(addr) >>> 0) !== VMCS_REVISION) {
+    return E.vmFail(cpu, E.VMXERR_VMPTRLD_INCORRECT_REVISION);
+  }
+  s.currentVmcs = addr;
+  E.vmSucceed(cpu);
+}
+
+function vmptrst(cpu: Cpu, i: Insn): void {
+  commonChecks(cpu);
+  const lin = cpu.ea(i);
+  const p = vmxState(cpu).currentVmcs;
+  cpu.probeWrite(lin, 8);
+  cpu.wr32(lin, p);
+  cpu.wr32((lin + 4) | 0, p === NO_VMCS ? -1 : 0);
+  E.vmSucceed(cpu);
+}
+
+function vmread(cpu: Cpu, i: Insn): void {
+  commonChecks(cpu);
+  const p = vmxState(cpu).currentVmcs;
+  if (p === NO_VMCS) return E.vmFailInvalid(cpu);
+  const hit = lookupField(cpu.regs[i.reg]);
+  if (!hit) return E.vmFail(cpu, E.VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+  const vmcs = new Vmcs(cpu.bus, p);
+  cpu.writeE(i, 2, hit.high ? vmcs.readHigh(hit.field) : vmcs.readLow(hit.field));
+  E.vmSucceed(cpu);
+}
+
+function vmwrite(cpu: Cpu, i: Insn): void {
+  commonChecks(cpu);
+  const p = vmxState(cpu).currentVmcs;
+  if (p === NO_VMCS) return E.vmFailInvalid(cpu);
+  const value = cpu.readE(i, 2);
+  const hit = lookupField(cpu.regs[i.reg]);
+  if (!hit) return E.vmFail(cpu, E.VMXERR_UNSUPPORTED_VMCS_COMPONENT);
+  const anyField = (VMX_MSRS.get(MSR_IA32_VMX_MISC)! & (1n << 29n)) !== 0n;
+  if (hit.field.type === TYPE_EXIT_INFO && !anyField) {
+    return E.vmFail(cpu, E.VMXERR_VMWRITE_READ_ONLY_COMPONENT);
+  }
+  const vmcs = new Vmcs(cpu.bus, p);
+  if (hit.high) vmcs.writeHigh(hit.field, value);
+  else vmcs.writeLow(hit.field, value);
+  E.vmSucceed(cpu);
+}
+
+function vmcall(cpu: Cpu): void {
+  commonChecks(cpu);
+  // No SMM dual-monitor treatment on this CPU (IA32_SMM_MONITOR_CTL[0] is 0).
+  E.vmFail(cpu, E.VMXERR_VMCALL_IN_ROOT);
+}
+
+function vmlaunch(cpu: Cpu, resume: boolean): void {
+  commonChecks(cpu);
+  const p = vmxState(cpu).currentVmcs;
+  if (p === NO_VMCS) return E.vmFailInvalid(cpu);
+  const vmcs = new Vmcs(cpu.bus, p);
+  const state = vmcs.launchState;
+  if (!resume && state !== LAUNCH_CLEAR) return E.vmFail(cpu, E.VMXERR_VMLAUNCH_NONCLEAR_VMCS);
+  if (resume && state !== LAUNCH_LAUNCHED) return E.vmFail(cpu, E.VMXERR_VMRESUME_NONLAUNCHED_VMCS);
+  // VM entry itself is the next step (entry.ts); until then VMLAUNCH/VMRESUME are not in the map.
+  void vmcs;
+}
+
+/** The handler for an opcode-table row `vmx:ARG`. */
+export function vmxHandler(arg: number): Handler {
+  switch (arg) {
+    case VMX_C7_6:
+      return (cpu, i) => {
+        if (i.rep === 1) vmxon(cpu, i);
+        else if (i.opsize32 !== cpu.code32) vmclear(cpu, i);
+        else vmptrld(cpu, i);
+      };
+    case VMX_VMPTRST:
+      return vmptrst;
+    case VMX_VMREAD:
+      return vmread;
+    case VMX_VMWRITE:
+      return vmwrite;
+    case VMX_VMCALL:
+      return vmcall;
+    case VMX_VMLAUNCH:
+      return (cpu) => vmlaunch(cpu, false);
+    case VMX_VMRESUME:
+      return (cpu) => vmlaunch(cpu, true);
+    case VMX_VMXOFF:
+      return vmxoff;
+  }
+  throw new RangeError(`no VMX instruction ${arg}`);
+}

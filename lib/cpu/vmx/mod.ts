@@ -1,0 +1,15 @@
+/**
+ * VMX for the CPU core (Intel SDM Vol. 3C): what the core's hooks and later kvm_intel use.
+ *
+ * - `vmxHandler(arg)`: handlers of the opcode rows `vmx:ARG`;
+ * - `vmxReadMsr`/`vmxWriteMsr`: IA32_FEATURE_CONTROL and the capability MSRs 0x480-0x491;
+ * - `vmxCr0Fault`/`vmxCr4Fault`: the MOV CR0/CR4 rules of VMX operation;
+ * - `vmxState(cpu)`, `Vmcs`, `F` (field encodings by SDM name), `VMX_MSRS`.
+ */
+export { vmxHandler } from "./instructions.ts";
+export { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "./hooks.ts";
+export { inVmxOperation, NO_VMCS, vmxState } from "./state.ts";
+export { Vmcs } from "./vmcs.ts";
+export { F, FIELDS, lookupField } from "./fields.ts";
+export { hasVmx, VMCS_REVISION, VMX_MSRS } from "./capabilities.ts";
+export * from "./errors.ts";

@@ -1,0 +1,32 @@
+/**
+ * Per-CPU VMX state outside the VMCS (Intel SDM Vol. 3C, 24.x "VMX operation"): whether the
+ * CPU is in VMX operation, the VMXON pointer and the current-VMCS pointer. It hangs off the Cpu
+ * in a WeakMap so the core's state layout stays as the CPU area defines it; a CPU that never
+ * executes VMXON never gets an entry.
+ */
+import type { Cpu } from "../cpu.ts";
+
+/** The current-VMCS pointer's "no current VMCS" value (FFFFFFFF_FFFFFFFFH), as -1 here. */
+export const NO_VMCS = -1;
+
+export class VmxState {
+  /** In VMX operation (between VMXON and VMXOFF). */
+  operation = false;
+  /** In VMX non-root operation (an L2 runs). */
+  nonRoot = false;
+  vmxonPointer = 0;
+  currentVmcs = NO_VMCS;
+}
+
+const STATES = new WeakMap<Cpu, VmxState>();
+
+export function vmxState(cpu: Cpu): VmxState {
+  let s = STATES.get(cpu);
+  if (!s) STATES.set(cpu, s = new VmxState());
+  return s;
+}
+
+/** True while the CPU is in VMX operation; false (without allocating) for every other CPU. */
+export function inVmxOperation(cpu: Cpu): boolean {
+  return STATES.get(cpu)?.operation === true;
+}
