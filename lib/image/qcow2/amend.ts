@@ -5,7 +5,8 @@
  * refused with its messages.
  */
 import { ImageError } from "../block_driver.ts";
-import { COMPAT_LAZY_REFCOUNTS, INCOMPAT, V3_HEADER_LENGTH } from "./header.ts";
+import { AUTOCLEAR, COMPAT_LAZY_REFCOUNTS, INCOMPAT, V3_HEADER_LENGTH } from "./header.ts";
+import { writeEntry } from "./refcounts.ts";
 import type { Qcow2Driver } from "./driver.ts";
 
 export interface AmendOptions {
@@ -35,9 +36,19 @@ export function amendQcow2(d: Qcow2Driver, o: AmendOptions): void {
     throw new ImageError("Toggling extended L2 entries is not supported");
   }
   if (o.preallocation !== undefined) throw new ImageError("Changing the preallocation mode is not supported");
-  if (o.dataFile !== undefined) throw new ImageError("Cannot change data-file");
-  if (o.refcountBits !== undefined && o.refcountBits !== 2 ** h.refcountOrder) {
-    throw new ImageError("Changing the refcount width is not supported by this qemu-img");
+  if (o.dataFile !== undefined) {
+    if (!(h.incompatibleFeatures & INCOMPAT.dataFile)) {
+      throw new ImageError("data-file can only be set for images that use an external data file");
+    }
+    h.dataFile = o.dataFile;
+  }
+  if (o.dataFileRaw !== undefined) {
+    if (!(h.incompatibleFeatures & INCOMPAT.dataFile)) {
+      throw new ImageError("data-file-raw cannot be set on existing images");
+    }
+    h.autoclearFeatures = o.dataFileRaw
+      ? h.autoclearFeatures | AUTOCLEAR.dataFileRaw
+      : h.autoclearFeatures & ~AUTOCLEAR.dataFileRaw;
   }
   if (o.backingFile !== undefined) {
     h.backingFile = o.backingFile || undefined;
@@ -50,7 +61,12 @@ export function amendQcow2(d: Qcow2Driver, o: AmendOptions): void {
   if (target === "0.10") {
     if (lazy && o.lazyRefcounts) {
       throw new ImageError(
-        "Lazy refcounts only supported with compatibility level 1.1 and above (use version=v3 or greater)",
+        "Lazy refcounts only supported with compatibility level 1.1 and above (use compat=1.1 or greater)",
+      );
+    }
+    if (o.refcountBits !== undefined && o.refcountBits !== 16) {
+      throw new ImageError(
+        "Different refcount widths than 16 bits require compatibility level 1.1 or above (use compat=1.1 or greater)",
       );
     }
     if (h.version >= 3) downgrade(d);
@@ -66,6 +82,9 @@ export function amendQcow2(d: Qcow2Driver, o: AmendOptions): void {
     d.refs.lazy = lazy;
   }
   d.writeHeader();
+  if (o.refcountBits !== undefined && o.refcountBits !== 2 ** h.refcountOrder) {
+    changeRefcountWidth(d, o.refcountBits);
+  }
   if (o.size !== undefined && o.size !== d.size) d.resize(o.size, { shrink: true });
   d.flush();
 }
@@ -124,4 +143,72 @@ function downgrade(d: Qcow2Driver): void {
   h.headerLength = 72;
   h.extraFields = new Uint8Array(0);
   d.refs.lazy = false;
+}
+
+/**
+ * refcount_bits=N on an existing image: the refcounts are rewritten at the new width into a new
+ * refcount table and blocks at the end of the file (which count themselves), the header is
+ * switched to them, and only then are the old table and blocks released.
+ */
+function changeRefcountWidth(d: Qcow2Driver, bits: number): void {
+  const order = Math.log2(bits);
+  if (!Number.isInteger(order) || order < 0 || order > 6) {
+    throw new ImageError("Refcount width must be a power of two and may not exceed 64 bits");
+  }
+  const cs = d.clusterSize;
+  d.flushMetadata();
+  const old = d.refs;
+  const oldTable = Float64Array.from(old.table);
+  const oldTableOffset = old.tableOffset;
+  const oldTableClusters = old.tableClusters;
+  const used = Math.max(old.endCluster, Math.ceil(d.file.size() / cs));
+  const max = bits === 64 ? Number.MAX_SAFE_INTEGER : 2 ** bits - 1;
+  const entries = (cs * 8) / bits;
+  // New blocks and table go at the end; they must also count themselves.
+  let blocks = 0;
+  let tableClusters = 0;
+  for (;;) {
+    const b = Math.ceil((used + tableClusters + blocks) / entries);
+    const t = Math.ceil((b * 8) / cs);
+    if (b === blocks && t === tableClusters) break;
+    blocks = b;
+    tableClusters = t;
+  }
+  const tableStart = used;
+  const blockStart = used + tableClusters;
+  const end = blockStart + blocks;
+  const table = new Uint8Array(tableClusters * cs);
+  const tv = new DataView(table.buffer);
+  const block = new Uint8Array(cs);
+  const bv = new DataView(block.buffer);
+  for (let b = 0; b < blocks; b++) {
+    block.fill(0);
+    for (let i = 0; i < entries; i++) {
+      const c = b * entries + i;
+      if (c >= end) break;
+      const rc = c >= used ? 1 : old.get(c);
+      if (rc > max) {
+        throw new ImageError(
+          `Cannot decrease refcount entry width to ${bits} bits: Cluster at offset 0x${
+            (c * cs).toString(16)
+          } has a refcount of ${rc}`,
+        );
+      }
+      if (rc) writeEntry(bv, block, i, bits, rc);
+    }
+    d.file.pwrite(block, (blockStart + b) * cs);
+    tv.setBigUint64(b * 8, BigInt((blockStart + b) * cs));
+  }
+  d.file.pwrite(table, tableStart * cs);
+  d.file.sync();
+  d.header.refcountOrder = order;
+  d.header.refcountTableOffset = tableStart * cs;
+  d.header.refcountTableClusters = tableClusters;
+  d.refs = d.loadRefcounts();
+  d.writeHeader();
+  d.file.sync();
+  // The old structures are garbage now: release them under the new counts.
+  for (let c = 0; c < oldTableClusters; c++) d.refs.freeNow(oldTableOffset / cs + c);
+  for (const off of oldTable) if (off) d.refs.freeNow(off / cs);
+  d.refs.flush();
 }

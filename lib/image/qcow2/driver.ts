@@ -122,28 +122,7 @@ export class Qcow2Driver implements BlockDriver {
     this.entryBytes = this.extendedL2 ? 16 : 8;
     this.l2Entries = this.clusterSize / this.entryBytes;
     this.subclusterSize = this.extendedL2 ? this.clusterSize / 32 : this.clusterSize;
-    this.refs = new Refcounts(
-      file,
-      header.clusterBits,
-      header.refcountOrder,
-      header.refcountTableOffset,
-      header.refcountTableClusters,
-    );
-    this.refs.onTableMoved = (offset, clusters) => {
-      this.header.refcountTableOffset = offset;
-      this.header.refcountTableClusters = clusters;
-      this.writeHeader();
-    };
-    this.refs.lazy = (header.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0n;
-    this.refs.overlapCheck = (cluster, n, appending) => {
-      const what = this.metadataAt(cluster, n, appending);
-      if (what) {
-        this.corruption(
-          `Preventing invalid allocation of ${n} cluster(s) at offset ${hex(cluster * this.clusterSize)} ` +
-            `(overlaps with ${what})`,
-        );
-      }
-    };
+    this.refs = this.loadRefcounts();
     const l1Raw = new Uint8Array(header.l1Size * 8);
     file.pread(l1Raw, header.l1TableOffset);
     const v = new DataView(l1Raw.buffer);
@@ -267,6 +246,34 @@ export class Qcow2Driver implements BlockDriver {
       h.autoclearFeatures &= KNOWN_AUTOCLEAR;
       this.writeHeader();
     }
+  }
+
+  /** The refcount structures as the header describes them, wired to this driver. */
+  loadRefcounts(): Refcounts {
+    const h = this.header;
+    const refs = new Refcounts(
+      this.file,
+      h.clusterBits,
+      h.refcountOrder,
+      h.refcountTableOffset,
+      h.refcountTableClusters,
+    );
+    refs.onTableMoved = (offset, clusters) => {
+      this.header.refcountTableOffset = offset;
+      this.header.refcountTableClusters = clusters;
+      this.writeHeader();
+    };
+    refs.lazy = (h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0n;
+    refs.overlapCheck = (cluster, n, appending) => {
+      const what = this.metadataAt(cluster, n, appending);
+      if (what) {
+        this.corruption(
+          `Preventing invalid allocation of ${n} cluster(s) at offset ${hex(cluster * this.clusterSize)} ` +
+            `(overlaps with ${what})`,
+        );
+      }
+    };
+    return refs;
   }
 
   get filename(): string {

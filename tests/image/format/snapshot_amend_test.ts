@@ -181,3 +181,39 @@ Deno.test(
     }
   },
 );
+
+Deno.test(
+  `amend refcount_bits rewrites the refcounts at each width${skipReason(REAL_QEMU_IMG, "qemu-img")}`,
+  {
+    ignore: !REAL_QEMU_IMG,
+  },
+  () => {
+    const dir = tempDir();
+    try {
+      const path = join(dir, "rc.qcow2");
+      createImage(path, "qcow2", { size: 16 << 20, clusterSize: 4096 });
+      const d = openImage(path) as Qcow2Driver;
+      const data = new Rng(3).bytes(6 << 20);
+      d.write(0, data);
+      d.createSnapshot("s");
+      d.write(4096, new Uint8Array(65536).fill(4));
+      data.fill(4, 4096, 4096 + 65536);
+      d.close();
+      for (const bits of [2, 64, 8, 16]) {
+        const a = openImage(path) as Qcow2Driver;
+        a.amend({ refcountBits: bits });
+        a.close();
+        assert.equal(realCheck(path).code, 0, `refcount_bits=${bits}`);
+        const info = JSON.parse(qemuImg(["info", "--output=json", path]).stdout);
+        assert.equal(info["format-specific"].data["refcount-bits"], bits);
+        assertBytesEqual(readAll(path).subarray(0, data.length), data, `data at refcount_bits=${bits}`);
+      }
+      const one = openImage(path) as Qcow2Driver;
+      assert.throws(() => one.amend({ refcountBits: 1 }), /Cannot decrease refcount entry width to 1 bits/);
+      one.close();
+      assert.equal(realCheck(path).code, 0);
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
