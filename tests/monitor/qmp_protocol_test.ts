@@ -14,7 +14,7 @@ import {
   QMP_MALFORMED,
   type TranscriptStep,
 } from "./qmp_script.ts";
-import { startVm } from "./vm.ts";
+import { connectTo, QMP_TCP, startVm } from "./vm.ts";
 import { PROJECT } from "../support/tools.ts";
 
 function golden(name: string): TranscriptStep[] {
@@ -29,11 +29,11 @@ const withoutEvents = (steps: TranscriptStep[]) =>
 
 async function play(steps: string[], negotiate: boolean): Promise<TranscriptStep[]> {
   const vm = await startVm(
-    { qmp: ["unix:DIR/qmp.sock,server=on,wait=off"] },
+    { qmp: [QMP_TCP] },
     (pc) => pc.ide.channels[1].attach(0, new IdeDrive({ kind: "cdrom" }, 2)),
   );
   try {
-    const conn = await Deno.connect({ transport: "unix", path: join(vm.dir, "qmp.sock") });
+    const conn = await connectTo(vm.monitors.qmpServers[0]);
     const reader = new LineReader(conn);
     await reader.next(5000);
     if (negotiate) await playSteps(conn, reader, [`{"execute": "qmp_capabilities"}`], 0);

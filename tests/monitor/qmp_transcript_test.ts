@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { IdeDrive } from "../../lib/devices/ide.ts";
 import { LineReader, playSteps, QMP_STEPS, type TranscriptStep } from "./qmp_script.ts";
 import { sameShape, shapeOf } from "./shape.ts";
-import { startVm } from "./vm.ts";
+import { connectTo, QMP_TCP, startVm } from "./vm.ts";
 import { PROJECT } from "../support/tools.ts";
 
 const golden = JSON.parse(
@@ -32,11 +32,11 @@ const EXACT = new Set([
 Deno.test("QMP transcript has QEMU 7.2's shapes step by step", async () => {
   // QEMU's pc always has an (empty) ide1-cd0; ours gets the same so query-block compares.
   const vm = await startVm(
-    { qmp: ["unix:DIR/qmp.sock,server=on,wait=off"] },
+    { qmp: [QMP_TCP] },
     (pc) => pc.ide.channels[1].attach(0, new IdeDrive({ kind: "cdrom" }, 2)),
   );
   try {
-    const conn = await Deno.connect({ transport: "unix", path: join(vm.dir, "qmp.sock") });
+    const conn = await connectTo(vm.monitors.qmpServers[0]);
     const reader = new LineReader(conn);
     const greeting = await reader.next(5000);
     assert.ok(sameShape(greeting, golden.greeting), JSON.stringify(greeting));

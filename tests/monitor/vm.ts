@@ -26,13 +26,28 @@ export interface TestVm {
   shutdown(): Promise<void>;
 }
 
+/** Connects to the n-th QMP (or HMP) server of a VM, unix or TCP. */
+export function connectTo(
+  server: { address: { kind: string; path?: string; port?: number } },
+): Promise<Deno.Conn> {
+  const a = server.address;
+  return a.kind === "unix"
+    ? Deno.connect({ transport: "unix", path: a.path! })
+    : Deno.connect({ hostname: "127.0.0.1", port: a.port! });
+}
+
+/** QMP on loopback TCP: the unix transport needs a wider Deno permission than the test task grants. */
+export const QMP_TCP = "tcp:127.0.0.1:0,server=on,wait=off";
+
 export async function startVm(
   options: MonitorOptions = {},
   setup?: (pc: Pc) => void,
-  ramSize = 32 << 20,
+  debugExit = true,
 ): Promise<TestVm> {
   const serial = new BufferBackend();
-  const pc = new Pc({ ramSize, serial: [serial], isaDebugExit: [{ iobase: 0xf4, iosize: 4 }] });
+  // Without isa-debug-exit the guest's exit falls through to ACPI S5, a poweroff.
+  const isaDebugExit = debugExit ? [{ iobase: 0xf4, iosize: 4 }] : [];
+  const pc = new Pc({ ramSize: 32 << 20, serial: [serial], isaDebugExit });
   const vcpu = createVcpu(pc.bus, { cpuModel: "qemu32", cpuFeatures: [] });
   pc.vcpu = vcpu;
   const boot = loadKernel(pc, vcpu, Deno.readFileSync(COUNTER_GUEST), {

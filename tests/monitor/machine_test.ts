@@ -1,0 +1,88 @@
+/**
+ * The monitors driving the real PC board and counter guest: -S's prelaunch state, `info registers`
+ * in the layout qemu-system-i386 printed for the same guest (golden/qmp_transcript.json), system
+ * reset rebooting the guest, CD-ROM eject/change with DEVICE_TRAY_MOVED, and a guest poweroff
+ * reaching QMP clients as SHUTDOWN.
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { IdeDrive } from "../../lib/devices/ide.ts";
+import { PROJECT } from "../support/tools.ts";
+import { QMP_TCP, startVm, STOP_FLAG } from "./vm.ts";
+import type { TranscriptStep } from "./qmp_script.ts";
+
+const golden = JSON.parse(
+  Deno.readTextFileSync(join(PROJECT, "tests", "monitor", "golden", "qmp_transcript.json")),
+) as { transcript: TranscriptStep[] };
+
+/** Masks values: hex digits, flag letters, decimal fields. */
+function layout(text: string): string[] {
+  return text.split("\r\n").map((l) =>
+    l.replace(/\[[-A-Z]{7}\]/, "[F]").replace(/\b[0-9a-f]{2,16}\b/g, "X").replace(/=\d\b/g, "=D")
+  );
+}
+
+Deno.test("info registers has QEMU's layout; -S starts in prelaunch; system_reset reboots", async () => {
+  const vm = await startVm({ startPaused: true, name: "counter" });
+  try {
+    const hmp = (line: string) => vm.monitors.hmp.execute(line).replaceAll("\n", "\r\n");
+    assert.equal(hmp("info status"), "VM status: paused (prelaunch)\r\n");
+    assert.equal(hmp("info name"), "counter\r\n");
+    const real = golden.transcript.find((s) => s.sent.includes("info registers"))!.received[0] as {
+      return: string;
+    };
+    const realLines = layout(real.return);
+    const ours = layout(hmp("info registers"));
+    // Our core keeps no XMM registers: QEMU's four XMM lines are the only difference.
+    const xmm = realLines.findIndex((l) => l.startsWith("XMM00"));
+    assert.deepEqual(ours.slice(0, -1), realLines.slice(0, xmm), hmp("info registers"));
+    assert.match(hmp("info registers"), /^\r\nCPU#0\r\nEAX=2badb002 /);
+
+    hmp("cont");
+    await new Promise((r) => setTimeout(r, 100));
+    assert.match(vm.serial.text(), /^counter guest\n/);
+    hmp("system_reset");
+    await new Promise((r) => setTimeout(r, 200));
+    assert.match(vm.serial.text(), /^counter guest\n(tick\n)*counter guest\n/);
+  } finally {
+    await vm.shutdown();
+  }
+});
+
+Deno.test("eject and change move the CD tray with QEMU's events; guest poweroff is SHUTDOWN", async () => {
+  const iso = await Deno.makeTempFile({ suffix: ".iso" });
+  Deno.writeFileSync(iso, new Uint8Array(1 << 20));
+  // No isa-debug-exit here: the guest powers off through ACPI S5.
+  const vm = await startVm(
+    { qmp: [QMP_TCP] },
+    (pc) => pc.ide.channels[1].attach(0, new IdeDrive({ kind: "cdrom" }, 2)),
+    false,
+  );
+  const events: Record<string, unknown>[] = [];
+  vm.monitors.target.onEvent((e) => events.push({ event: e.event, data: e.data }));
+  try {
+    const hmp = (line: string) => vm.monitors.hmp.execute(line);
+    assert.equal(hmp(`change ide1-cd0 ${iso} raw`), "");
+    assert.match(hmp("info block"), new RegExp(`^ide1-cd0 \\(#block\\d+\\): ${iso} \\(raw, read-only\\)\n`));
+    assert.equal(hmp("eject ide1-cd0"), "");
+    assert.match(
+      hmp("info block"),
+      /^ide1-cd0: \[not inserted\]\n.*\n {4}Removable device: not locked, tray open\n/,
+    );
+    assert.equal(hmp("eject nope"), "Error: Device 'nope' not found\n");
+    const tray = events.filter((e) => e.event === "DEVICE_TRAY_MOVED").map((e) => e.data);
+    // change on a closed tray opens and closes it; eject opens it (QEMU sends the same three).
+    const id = "/machine/unattached/device[24]";
+    assert.deepEqual(tray, [
+      { device: "ide1-cd0", "tray-open": true, id },
+      { device: "ide1-cd0", "tray-open": false, id },
+      { device: "ide1-cd0", "tray-open": true, id },
+    ]);
+    vm.pc.bus.write32(STOP_FLAG, 1);
+    assert.deepEqual(await vm.exited, { kind: "shutdown", status: 0, reason: "poweroff" });
+    assert.deepEqual(events.at(-1), { event: "SHUTDOWN", data: { guest: true, reason: "guest-shutdown" } });
+  } finally {
+    await vm.shutdown();
+    Deno.removeSync(iso);
+  }
+});
