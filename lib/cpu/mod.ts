@@ -12,5 +12,5 @@ export { CpuState } from "./state.ts";
 export * as regs from "./state.ts";
 export { X87 } from "./x87.ts";
 export { cpuid, type CpuModel, FEATURES, MODELS, withFeatures } from "./models.ts";
-export { type Disassembled, disassemble, formatInAsm } from "./disasm/att.ts";
+export { disassemble, type Disassembled, formatInAsm } from "./disasm/att.ts";
 export { readEflags } from "./flags.ts";
