@@ -72,10 +72,14 @@ export class Refcounts {
 
   /** The refcount block for a block index, or undefined when the table has no block there. */
   #block(index: number) {
+    // Sequential access (allocation, check) hits the same block again and again.
+    if (index === this.#lastIndex && this.#last) return this.#last;
     let entry = this.#cache.get(index);
     if (entry) {
       this.#cache.delete(index);
       this.#cache.set(index, entry);
+      this.#lastIndex = index;
+      this.#last = entry;
       return entry;
     }
     if (index >= this.table.length) return undefined;
@@ -88,8 +92,13 @@ export class Refcounts {
     this.file.pread(data, offset);
     entry = { offset, data, view: new DataView(data.buffer), dirty: false };
     this.#insert(index, entry);
+    this.#lastIndex = index;
+    this.#last = entry;
     return entry;
   }
+
+  #lastIndex = -1;
+  #last: { offset: number; data: Uint8Array; view: DataView; dirty: boolean } | undefined;
 
   #insert(index: number, entry: { offset: number; data: Uint8Array; view: DataView; dirty: boolean }): void {
     this.#cache.set(index, entry);
@@ -99,6 +108,7 @@ export class Refcounts {
         if (this.#cache.size <= max) break;
         if (e.dirty) this.file.pwrite(e.data, e.offset);
         this.#cache.delete(i);
+        if (i === this.#lastIndex) this.#last = undefined;
       }
     }
   }
@@ -311,6 +321,7 @@ export class Refcounts {
   /** Forgets cached blocks (after the on-disk structures were rebuilt behind the cache). */
   dropCache(): void {
     this.#cache.clear();
+    this.#last = undefined;
   }
 }
 

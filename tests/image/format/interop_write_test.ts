@@ -55,7 +55,7 @@ const CASES: Case[] = [
 function exercise(d: Qcow2Driver, mirror: Uint8Array, rng: Rng, compress: boolean): void {
   const size = mirror.length;
   const cs = d.clusterSize;
-  for (let i = 0; i < 150; i++) {
+  for (let i = 0; i < 100; i++) {
     const off = rng.next(size / 512) * 512 + (rng.next(4) === 0 ? rng.next(512) : 0);
     const len = Math.min(size - off, 1 + rng.next(4) * rng.next(150000));
     const kind = rng.next(12);
