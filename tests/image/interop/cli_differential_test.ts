@@ -211,3 +211,75 @@ Deno.test(
     ]);
   },
 );
+
+/** Damaged qcow2 files made from a good one by patching header fields, plus a backing loop. */
+async function corruptSetup(dir: string): Promise<void> {
+  await runReal(["create", "-q", "-f", "qcow2", "good.qcow2", "8M"], dir);
+  const good = await Deno.readFile(`${dir}/good.qcow2`);
+  const patch = async (name: string, offset: number, bytes: number[]) => {
+    const copy = good.slice();
+    copy.set(bytes, offset);
+    await Deno.writeFile(`${dir}/${name}`, copy);
+  };
+  const u64 = (v: bigint) => [...Array(8)].map((_, i) => Number((v >> BigInt(56 - 8 * i)) & 0xffn));
+  const u32 = (v: number) => [v >>> 24, (v >>> 16) & 0xff, (v >>> 8) & 0xff, v & 0xff];
+  await patch("badmagic.qcow2", 0, u32(0x12345678));
+  await patch("hugel1.qcow2", 36, u32(0x7fffffff));
+  await patch("l1past.qcow2", 40, u64(0x100000000n));
+  await patch("l1mis.qcow2", 40, u64(0x30001n));
+  await patch("rtpast.qcow2", 48, u64(0x100000000n));
+  await patch("badver.qcow2", 4, u32(5));
+  await patch("cbits.qcow2", 20, u32(30));
+  await patch("incompat.qcow2", 72, u64(1n << 40n));
+  await runReal([
+    "create",
+    "-q",
+    "-f",
+    "qcow2",
+    "-u",
+    "-b",
+    "loop2.qcow2",
+    "-F",
+    "qcow2",
+    "loop1.qcow2",
+    "8M",
+  ], dir);
+  await runReal([
+    "create",
+    "-q",
+    "-f",
+    "qcow2",
+    "-u",
+    "-b",
+    "loop1.qcow2",
+    "-F",
+    "qcow2",
+    "loop2.qcow2",
+    "8M",
+  ], dir);
+}
+
+Deno.test(`corrupt qcow2 input: the real tool's message and exit status${suffix}`, { ignore }, async () => {
+  // Not compared: `check` on the backing loop (the real 7.2 recurses until memory runs out; ours
+  // refuses the loop), and a probed bad-magic file or a truncated header, where lib/image's raw
+  // size and header wording differ from QEMU's (reported to lib/image).
+  await expectSame(corruptSetup, [
+    ["info", "-f", "qcow2", "badmagic.qcow2"],
+    ["check", "-f", "qcow2", "badmagic.qcow2"],
+    ["info", "hugel1.qcow2"],
+    ["check", "hugel1.qcow2"],
+    ["info", "l1past.qcow2"],
+    ["check", "l1past.qcow2"],
+    ["map", "l1past.qcow2"],
+    ["info", "l1mis.qcow2"],
+    ["check", "l1mis.qcow2"],
+    ["info", "rtpast.qcow2"],
+    ["check", "rtpast.qcow2"],
+    ["info", "badver.qcow2"],
+    ["info", "cbits.qcow2"],
+    ["info", "incompat.qcow2"],
+    ["convert", "-O", "raw", "incompat.qcow2", "x.raw"],
+    ["info", "loop1.qcow2"],
+    ["info", "--backing-chain", "loop1.qcow2"],
+  ]);
+});
