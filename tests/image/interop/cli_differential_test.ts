@@ -283,3 +283,25 @@ Deno.test(`corrupt qcow2 input: the real tool's message and exit status${suffix}
     ["info", "--backing-chain", "loop1.qcow2"],
   ]);
 });
+
+Deno.test(
+  `check -r repairs leaks as the real tool, with its report and statuses${suffix}`,
+  { ignore },
+  async () => {
+    await expectSame(async (dir) => {
+      await runReal(["create", "-q", "-f", "qcow2", "good.qcow2", "8M"], dir);
+      // Refcounts of 1 for clusters 5 and 6, which nothing references: two leaks.
+      const img = await Deno.readFile(`${dir}/good.qcow2`);
+      img.set([0, 1, 0, 1], 0x20000 + 2 * 5);
+      await Deno.writeFile(`${dir}/leak.qcow2`, img);
+      await Deno.writeFile(`${dir}/leak2.qcow2`, img);
+    }, [
+      ["check", "leak.qcow2"],
+      ["check", "--output=json", "leak.qcow2"],
+      ["check", "-r", "leaks", "leak.qcow2"],
+      ["check", "leak.qcow2"],
+      ["check", "-r", "all", "--output=json", "leak2.qcow2"],
+      ["check", "--output=json", "leak2.qcow2"],
+    ]);
+  },
+);
