@@ -37,8 +37,65 @@ const SCRIPT = [
   "continue",
 ];
 
-async function runGdb(port: number): Promise<string> {
-  const args = ["-batch", "-nx", ...SCRIPT.flatMap((c) => ["-ex", c.replace("PORT", String(port))])];
+/** The same session by symbol names, from an ELF symbol file matching counter.asm's fixed layout. */
+const SYMBOL_SCRIPT = [
+  "symbol-file SYMBOLS",
+  "target remote 127.0.0.1:PORT",
+  "break step_here",
+  "continue",
+  "stepi",
+  "info symbol $pc",
+  "p *(int *)&stop_flag",
+  "delete",
+  "watch *(int *)&counter",
+  "continue",
+  "delete",
+  "set var *(int *)&stop_flag = 1",
+  "continue",
+];
+
+const AS = onPath("as"), LD = onPath("ld");
+
+function onPath(tool: string): string | undefined {
+  try {
+    return Deno.statSync(`/usr/bin/${tool}`).isFile ? `/usr/bin/${tool}` : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Assembles and links a text-only ELF whose symbols sit where counter.asm puts them. */
+async function symbolFile(dir: string): Promise<string> {
+  const source = `${dir}/sym.s`, object = `${dir}/sym.o`, elf = `${dir}/sym.elf`;
+  Deno.writeTextFileSync(
+    source,
+    ".text\n.globl step_here, counter, stop_flag\n.org 0x200\nstep_here: nop\n.org 0x400\n" +
+      "counter: .long 0\nstop_flag: .long 0\n",
+  );
+  for (
+    const [tool, args] of [[AS!, ["--32", source, "-o", object]], [LD!, [
+      "-m",
+      "elf_i386",
+      "-e",
+      "step_here",
+      "-Ttext=0x100000",
+      object,
+      "-o",
+      elf,
+    ]]] as const
+  ) {
+    const out = await new Deno.Command(tool, { args: [...args], stderr: "piped" }).output();
+    assert.equal(out.code, 0, new TextDecoder().decode(out.stderr));
+  }
+  return elf;
+}
+
+async function runGdb(port: number, script = SCRIPT, symbols = ""): Promise<string> {
+  const args = [
+    "-batch",
+    "-nx",
+    ...script.flatMap((c) => ["-ex", c.replace("PORT", String(port)).replace("SYMBOLS", symbols)]),
+  ];
   const out = await new Deno.Command(GDB!, { args, stdout: "piped", stderr: "piped" }).output();
   const text = new TextDecoder().decode(out.stdout) + new TextDecoder().decode(out.stderr);
   assert.equal(out.code, 0, text);
@@ -117,6 +174,61 @@ Deno.test(
       assert.deepEqual(ours.slice(3), real.slice(3));
     } finally {
       await vm.shutdown();
+    }
+  },
+);
+
+Deno.test(
+  "gdb breaks at a symbol and watches a variable by name, as against qemu-system-i386" +
+    skipReason(GDB && AS && LD && REAL_QEMU_I386, "gdb, binutils and qemu-system-i386"),
+  { ignore: !GDB || !AS || !LD || !REAL_QEMU_I386 },
+  async () => {
+    const vm = await startVm({ gdb: "tcp:127.0.0.1:0", startPaused: true });
+    let ours: string[];
+    const elf = await symbolFile(vm.dir);
+    try {
+      ours = normalise(
+        await runGdb((vm.monitors.gdbServer!.address as { port: number }).port, SYMBOL_SCRIPT, elf),
+      );
+    } finally {
+      await vm.shutdown().catch(() => {});
+    }
+    const text = ours.join("\n");
+    assert.ok(ours.includes("Breakpoint 1, 0x00100200 in step_here ()"), text);
+    assert.ok(ours.includes("0x00100206 in step_here ()"), text);
+    assert.ok(ours.includes("step_here + 6 in section .text"), text);
+    assert.ok(ours.includes("Hardware watchpoint 2: *(int *)&counter"), text);
+    assert.ok(ours.includes("[Inferior 1 (process 1) exited normally]"), text);
+
+    const dir = Deno.makeTempDirSync({ prefix: "gdb-real-" });
+    const port = 20000 + ((Deno.pid + 7) % 20000);
+    const qemu = new Deno.Command(REAL_QEMU_I386!, {
+      args: [
+        "-display",
+        "none",
+        "-serial",
+        "null",
+        "-kernel",
+        COUNTER_GUEST,
+        "-device",
+        "isa-debug-exit",
+        "-S",
+      ]
+        .concat(["-gdb", `tcp:127.0.0.1:${port}`]),
+      stdout: "null",
+      stderr: "null",
+    }).spawn();
+    try {
+      await new Promise((r) => setTimeout(r, 400));
+      const real = normalise(await runGdb(port, SYMBOL_SCRIPT, await symbolFile(dir)));
+      // Line 1 is where each machine stopped first (BIOS reset vector vs multiboot entry).
+      assert.deepEqual(ours.slice(2), real.slice(2));
+    } finally {
+      try {
+        qemu.kill();
+      } catch { /* exited with the guest */ }
+      await qemu.status;
+      Deno.removeSync(dir, { recursive: true });
     }
   },
 );
