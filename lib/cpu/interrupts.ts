@@ -86,11 +86,11 @@ export function deliver(cpu: Cpu, vector: number, kind: number, hasCode: boolean
   cpu.push(size, oldCs);
   cpu.push(size, oldEip);
   if (hasCode) cpu.push(size, code);
+  // Flags first: codeSegmentChanged() derives CPL and the code size from EFLAGS.VM.
+  cpu.eflags &= ~(TF | NT | RF | VM | (trap ? 0 : IF));
   setSegment(cpu, CS, (sel & 0xfffc) | cpu.cpl, cLo, cHi);
   cpu.codeSegmentChanged();
   cpu.eip = offset;
-  cpu.eflags &= ~(TF | NT | RF | VM | (trap ? 0 : IF));
-  void AC;
 }
 
 function cDplCheck(cpu: Cpu, dpl: number): void {
