@@ -219,7 +219,9 @@ export class Qcow2Driver implements BlockDriver {
     const h = this.header;
     if (!h.nbSnapshots) return;
     // Entries are variable-length: read generously, bounded by what the file holds.
-    const avail = Math.min(this.file.size() - h.snapshotsOffset, h.nbSnapshots * (40 + 1024 + 65536 * 2 + 8));
+    // QEMU's QCOW_MAX_SNAPSHOTS_SIZE bounds the table (and our memory) at 64 MiB.
+    // (Past the end of the file it reads zeros, as QEMU's reads do.)
+    const avail = Math.min(h.nbSnapshots * (40 + 1024 + 65536 * 2 + 8), 64 << 20);
     const buf = new Uint8Array(Math.max(0, avail));
     this.file.pread(buf, h.snapshotsOffset);
     this.snapshotList = parseSnapshotTable(buf, h.nbSnapshots, h.size);
