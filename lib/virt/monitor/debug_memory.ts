@@ -5,13 +5,14 @@
  */
 import type { Cpu } from "../../cpu/cpu.ts";
 import { CR0_PG, CR4_PAE, CR4_PSE } from "../../cpu/state.ts";
+import { PAGE_UNMAPPED } from "../../devices/bus.ts";
 
 const PTE_P = 1, PTE_PS = 0x80;
 
 /** Physical address of `linear`, or -1 when the page is not present (PAE walks are not modelled). */
 export function debugTranslate(cpu: Cpu, linear: number): number {
   linear >>>= 0;
-  if (!(cpu.cr[0] & CR0_PG)) return linear & cpu.bus.a20Mask;
+  if (!(cpu.cr[0] & CR0_PG)) return (linear & cpu.bus.a20Mask) >>> 0;
   if (cpu.cr[4] & CR4_PAE) return -1;
   const bus = cpu.bus;
   const pde = bus.read32(((cpu.cr[3] & 0xfffff000) | ((linear >>> 22) << 2)) >>> 0);
@@ -22,13 +23,16 @@ export function debugTranslate(cpu: Cpu, linear: number): number {
   return ((pte & 0xfffff000) | (linear & 0xfff)) >>> 0;
 }
 
-/** Reads linear memory page by page; false when some page is unmapped (the bytes before it are filled). */
+/**
+ * Reads linear memory page by page; false when a page is not present or not backed by RAM, ROM or
+ * a device (QEMU's debugger accesses fail there too; the bytes before it are filled).
+ */
 export function readLinear(cpu: Cpu, linear: number, into: Uint8Array): boolean {
   for (let done = 0; done < into.length;) {
     const at = (linear + done) >>> 0;
     const chunk = Math.min(into.length - done, 0x1000 - (at & 0xfff));
     const phys = debugTranslate(cpu, at);
-    if (phys < 0) return false;
+    if (phys < 0 || cpu.bus.pageMap[phys >>> 12] === PAGE_UNMAPPED) return false;
     cpu.bus.readBytes(phys, into.subarray(done, done + chunk));
     done += chunk;
   }
@@ -41,7 +45,7 @@ export function writeLinear(cpu: Cpu, linear: number, data: Uint8Array): boolean
     const at = (linear + done) >>> 0;
     const chunk = Math.min(data.length - done, 0x1000 - (at & 0xfff));
     const phys = debugTranslate(cpu, at);
-    if (phys < 0) return false;
+    if (phys < 0 || cpu.bus.pageMap[phys >>> 12] === PAGE_UNMAPPED) return false;
     cpu.bus.writeBytes(phys, data.subarray(done, done + chunk), true);
     done += chunk;
   }
