@@ -158,6 +158,22 @@ export class Mmu extends CpuState {
     return host < 0 ? -1 : (host << 12) | (lin & 0xfff);
   }
 
+  /**
+   * Host offset of a byte of plain RAM writable at `lin` (no code on its page), or -1. May raise
+   * #PF like a write would; used by bulk string operations.
+   */
+  hostWrite(lin: number): number {
+    let e = this.tlbW[lin >>> 12];
+    if (e === 0) {
+      const host = this.fill(lin, ACC_WRITE);
+      if (host < 0 || this.codeMask[host]) return -1;
+      return (host << 12) | (lin & 0xfff);
+    }
+    if (e < 0 || this.codeMask[e - 1]) return -1;
+    e = e - 1;
+    return (e << 12) | (lin & 0xfff);
+  }
+
   // ---- data accessors (linear addresses) ----
 
   rd8(lin: number): number {

@@ -9,6 +9,7 @@ import { alu, OP_CMP } from "./alu.ts";
 import type { Handler, Insn } from "../insn.ts";
 import { DF, ES } from "../state.ts";
 import { checkIo } from "./io.ts";
+import { vmxIo } from "../vmx/intercepts.ts";
 
 function step(cpu: Cpu, i: Insn): number {
   const bytes = 1 << i.size;
@@ -44,12 +45,56 @@ export const movsHandler: Handler = (cpu, i) => {
     return;
   }
   while (count(cpu, i) !== 0) {
+    if (d > 0 && i.adsize32 && bulkMovs(cpu, size, sBase, dBase)) continue;
     cpu.wr(size, (dBase + idx(cpu, i, 7)) | 0, cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0));
     advance(cpu, i, 6, d);
     advance(cpu, i, 7, d);
     decCount(cpu, i);
   }
 };
+
+/** Elements that fit in the current page of both source and destination (forward, 32-bit). */
+function pageRun(cpu: Cpu, size: number, a: number, b: number): number {
+  const left = Math.min(0x1000 - (a & 0xfff), 0x1000 - (b & 0xfff)) >> size;
+  return Math.min(left, cpu.regs[1] >>> 0);
+}
+
+/**
+ * REP MOVS over plain RAM a page run at a time (copyWithin), when source and destination do
+ * not overlap within the run; false when the element loop must take it (MMIO, code, overlap).
+ */
+function bulkMovs(cpu: Cpu, size: number, sBase: number, dBase: number): boolean {
+  const src = (sBase + cpu.regs[6]) | 0, dst = (dBase + cpu.regs[7]) | 0;
+  const n = pageRun(cpu, size, src, dst);
+  if (n < 4) return false;
+  const s = cpu.hostRead(src);
+  if (s < 0) return false;
+  const t = cpu.hostWrite(dst);
+  if (t < 0) return false;
+  const bytes = n << size;
+  if (t > s && t < s + bytes) return false;
+  cpu.mem.copyWithin(t, s, s + bytes);
+  cpu.regs[6] = (cpu.regs[6] + bytes) | 0;
+  cpu.regs[7] = (cpu.regs[7] + bytes) | 0;
+  cpu.regs[1] = (cpu.regs[1] - n) | 0;
+  return true;
+}
+
+/** REP STOSB/STOSD over plain RAM a page run at a time. */
+function bulkStos(cpu: Cpu, size: number, dBase: number, v: number): boolean {
+  const dst = (dBase + cpu.regs[7]) | 0;
+  const n = pageRun(cpu, size, dst, dst);
+  if (n < 4) return false;
+  const t = cpu.hostWrite(dst);
+  if (t < 0) return false;
+  const bytes = n << size;
+  if (size === 0) cpu.mem.fill(v & 0xff, t, t + bytes);
+  else if (size === 1) { for (let k = 0; k < bytes; k += 2) cpu.view.setUint16(t + k, v, true); }
+  else for (let k = 0; k < bytes; k += 4) cpu.view.setInt32(t + k, v, true);
+  cpu.regs[7] = (cpu.regs[7] + bytes) | 0;
+  cpu.regs[1] = (cpu.regs[1] - n) | 0;
+  return true;
+}
 
 export const stosHandler: Handler = (cpu, i) => {
   const d = step(cpu, i), size = i.size;
@@ -60,6 +105,7 @@ export const stosHandler: Handler = (cpu, i) => {
     return;
   }
   while (count(cpu, i) !== 0) {
+    if (d > 0 && i.adsize32 && bulkStos(cpu, size, dBase, v)) continue;
     cpu.wr(size, (dBase + idx(cpu, i, 7)) | 0, v);
     advance(cpu, i, 7, d);
     decCount(cpu, i);
@@ -111,6 +157,7 @@ export const insHandler: Handler = (cpu, i) => {
   const d = step(cpu, i), size = i.size, dBase = cpu.segBase[ES];
   const port = cpu.regs[2] & 0xffff;
   checkIo(cpu, port, 1 << size);
+  if (cpu.vmxNonRoot) vmxIo(cpu, port, 1 << size);
   do {
     if (i.rep && count(cpu, i) === 0) return;
     const lin = (dBase + idx(cpu, i, 7)) | 0;
@@ -126,6 +173,7 @@ export const outsHandler: Handler = (cpu, i) => {
   const d = step(cpu, i), size = i.size, sBase = cpu.segBase[i.seg];
   const port = cpu.regs[2] & 0xffff;
   checkIo(cpu, port, 1 << size);
+  if (cpu.vmxNonRoot) vmxIo(cpu, port, 1 << size);
   do {
     if (i.rep && count(cpu, i) === 0) return;
     cpu.bus.out(port, (1 << size) as 1 | 2 | 4, cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0) >>> 0);
