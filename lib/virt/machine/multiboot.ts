@@ -188,7 +188,7 @@ function buildMbi(bus: Bus, entry: number, kernelEnd: number, options: Multiboot
   const v = new DataView(mbi.buffer);
   // flags: mem, boot_device, cmdline, mods, mmap, boot_loader_name
   v.setUint32(0, 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x200, true);
-  v.setUint32(4, 640, true);
+  v.setUint32(4, 0x9fc00 >> 10, true); // mem_lower from the first e820 entry, as QEMU: 639 KiB
   v.setUint32(8, Math.floor((highEnd - 0x100000 - 0x20000) / 1024), true);
   v.setUint32(12, 0x8000ffff, true);
   v.setUint32(16, cmdline, true);
