@@ -26,9 +26,9 @@ async function standardSetup(dir: string): Promise<void> {
 async function expectSame(
   setup: (dir: string) => Promise<void>,
   cases: (Case | string[])[],
-  inProcess = true,
+  batch = true,
 ) {
-  for (const p of await sideBySide(setup, cases, inProcess)) {
+  for (const p of await sideBySide(setup, cases, batch)) {
     assert.deepEqual(p.ours, p.real, `qemu-img ${p.args.join(" ")}`);
   }
 }
