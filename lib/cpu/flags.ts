@@ -112,6 +112,30 @@ export function setRes(s: CpuState, size: number, res: number, cfOfAf: number): 
 /** Condition codes 0..15 as used by Jcc, SETcc and CMOVcc (the low nibble of the opcode). */
 export function condition(s: CpuState, cc: number): boolean {
   let r: boolean;
+  // CMP/SUB at 32 bits: compare the operands directly instead of deriving four flags.
+  if (s.fOp === FOP_SUB && s.fSize === 2 && (cc >> 1) !== 0 && (cc >> 1) !== 5) {
+    const d = s.fDst, x = s.fSrc;
+    switch (cc >> 1) {
+      case 1:
+        r = (d >>> 0) < (x >>> 0);
+        break;
+      case 2:
+        r = d === x;
+        break;
+      case 3:
+        r = (d >>> 0) <= (x >>> 0);
+        break;
+      case 4:
+        r = s.fRes < 0;
+        break;
+      case 6:
+        r = d < x;
+        break;
+      default:
+        r = d <= x;
+    }
+    return (cc & 1) ? !r : r;
+  }
   switch (cc >> 1) {
     case 0:
       r = getOF(s) === 1;
