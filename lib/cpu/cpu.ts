@@ -17,6 +17,7 @@ import type { Insn } from "./insn.ts";
 import { Mmu } from "./mmu.ts";
 import { type CpuModel, MODELS } from "./models.ts";
 import { ENDS_BLOCK } from "./opcodes.ts";
+import { vmxException, vmxTripleFault } from "./vmx/exit.ts";
 import { REAL_RIGHTS } from "./segmentation.ts";
 import { CR0_ET, CR0_PE, CS, IF, SEG_CODE, SEG_DB, SS, TF, VM } from "./state.ts";
 import { readEflags } from "./flags.ts";
@@ -75,6 +76,8 @@ export class Cpu extends Mmu {
   insnEip = 0;
   /** Set by a handler when the rest of the block must not run (code or mode changed). */
   breakBlock = false;
+  /** In VMX non-root operation (lib/cpu/vmx): the handlers' VM-exit hooks test only this. */
+  vmxNonRoot = false;
   private readonly pageBlocks = new Map<number, Map<number, Block>>();
   /** Per host page with code: 1 for each byte some decoded block covers. */
   private readonly codeBytes = new Map<number, Uint8Array>();
@@ -544,11 +547,13 @@ export class Cpu extends Mmu {
 
   /** Delivers an exception, applying the double-fault and triple-fault rules. */
   exception(vector: number, code: number): void {
+    if (this.vmxNonRoot && vmxException(this, vector, code)) return;
     try {
       deliver(this, vector, EV_EXCEPTION, HAS_ERROR_CODE.has(vector), code);
     } catch (e2) {
       if (!(e2 instanceof CpuFault)) throw e2;
       if (vector === DF) {
+        if (this.vmxNonRoot) return vmxTripleFault(this);
         this.tripleFaulted = true;
         this.halted = true;
         this.bus.requestReset();

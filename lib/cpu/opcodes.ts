@@ -303,6 +303,8 @@ const VMX_ROWS = `
 export const REG_FORMS = new Map<number, OpcodeEntry>(
   [
     [0x101c1, "0F01/0 vmcall - vmx:4"],
+    [0x101c2, "0F01/0 vmlaunch - vmx:5"],
+    [0x101c3, "0F01/0 vmresume - vmx:6"],
     [0x101c4, "0F01/0 vmxoff - vmx:7"],
   ].map(([key, row]) => [key as number, { ...parse(row as string), hasModrm: true }]),
 );

@@ -8,6 +8,7 @@ import { BP, CpuFault, GP, NP, OF as OF_VEC, SS as SS_FAULT, TS, UD } from "../f
 import { condition, getOF, readEflags } from "../flags.ts";
 import type { Handler, Insn } from "../insn.ts";
 import { deliver, EV_EXCEPTION, EV_SOFTWARE } from "../interrupts.ts";
+import { vmxHlt } from "../vmx/intercepts.ts";
 import {
   desc,
   loadSegment,
@@ -138,6 +139,7 @@ export const int1Handler: Handler = () => {
 
 export const hltHandler: Handler = (cpu) => {
   if (cpu.cpl !== 0) throw new CpuFault(GP, 0);
+  if (cpu.vmxNonRoot) vmxHlt(cpu);
   cpu.halted = true;
   cpu.breakBlock = true;
 };

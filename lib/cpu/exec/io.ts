@@ -4,6 +4,7 @@ import { CpuFault, GP } from "../faults.ts";
 import type { Handler } from "../insn.ts";
 import { protectedMode } from "../segmentation.ts";
 import { TR, VM } from "../state.ts";
+import { vmxIo } from "../vmx/intercepts.ts";
 
 /** #GP(0) unless CPL <= IOPL (not in V86) or every bit of the port range is clear in the TSS bitmap. */
 export function checkIo(cpu: Cpu, port: number, bytes: number): void {
@@ -28,6 +29,7 @@ export function inHandler(form: string): Handler {
     const port = fromDx ? cpu.regs[2] & 0xffff : i.imm & 0xff;
     const bytes = 1 << i.size;
     checkIo(cpu, port, bytes);
+    if (cpu.vmxNonRoot) vmxIo(cpu, port, bytes);
     cpu.setReg(i.size, 0, cpu.bus.in(port, bytes as 1 | 2 | 4));
   };
 }
@@ -38,6 +40,7 @@ export function outHandler(form: string): Handler {
     const port = toDx ? cpu.regs[2] & 0xffff : i.imm & 0xff;
     const bytes = 1 << i.size;
     checkIo(cpu, port, bytes);
+    if (cpu.vmxNonRoot) vmxIo(cpu, port, bytes);
     cpu.bus.out(port, bytes as 1 | 2 | 4, cpu.getReg(i.size, 0) >>> 0);
     if (cpu.bus.stopRequested) cpu.breakBlock = true;
   };

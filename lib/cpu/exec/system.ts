@@ -9,6 +9,7 @@ import { arithFlags, FOP_NONE, getCF, getZF, readEflags } from "../flags.ts";
 import type { Handler } from "../insn.ts";
 import { cpuid } from "../models.ts";
 import { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "../vmx/hooks.ts";
+import { vmxCpuid, vmxMovFromCr, vmxMovToCr } from "../vmx/intercepts.ts";
 import { desc, markAccessed, protectedMode, readDescriptor, setSegment } from "../segmentation.ts";
 import {
   AC,
@@ -207,12 +208,13 @@ export function setCr0(cpu: Cpu, v: number): void {
 export const movfromcrHandler: Handler = (cpu, i) => {
   requireCpl0(cpu);
   if (i.reg === 1 || i.reg > 4) throw new CpuFault(UD);
-  cpu.regs[i.rm] = cpu.cr[i.reg];
+  cpu.regs[i.rm] = cpu.vmxNonRoot ? vmxMovFromCr(cpu, i.reg, i.rm) : cpu.cr[i.reg];
 };
 
 export const movtocrHandler: Handler = (cpu, i) => {
   requireCpl0(cpu);
   const v = cpu.regs[i.rm];
+  if (cpu.vmxNonRoot) vmxMovToCr(cpu, i.reg, v, i.rm);
   switch (i.reg) {
     case 0:
       if (vmxCr0Fault(cpu, v)) throw new CpuFault(GP, 0);
@@ -258,6 +260,7 @@ export const invlpgHandler: Handler = (cpu, i) => {
 // ---- identification, time, MSRs ----
 
 export const cpuidHandler: Handler = (cpu) => {
+  if (cpu.vmxNonRoot) vmxCpuid(cpu);
   const r = cpuid(cpu.model, cpu.regs[0], cpu.regs[1]);
   cpu.regs[0] = r[0];
   cpu.regs[3] = r[1];

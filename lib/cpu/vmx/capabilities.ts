@@ -58,7 +58,7 @@ export const EXIT_TRUE_DEFAULT1 = 0x00036dfb, ENTRY_TRUE_DEFAULT1 = 0x000011fb;
  * themselves are reserved or must-be-1 settings whose behaviour is the architectural baseline.
  */
 export const PIN_SUPPORTED = PIN_DEFAULT1;
-export const CPU_SUPPORTED = CPU_DEFAULT1;
+export const CPU_SUPPORTED = CPU_DEFAULT1 | CPU_HLT_EXITING | CPU_UNCOND_IO_EXITING;
 export const SEC_SUPPORTED = 0;
 export const EXIT_SUPPORTED = EXIT_DEFAULT1;
 export const ENTRY_SUPPORTED = ENTRY_DEFAULT1;

@@ -27,6 +27,8 @@ import * as E from "./errors.ts";
 import { lookupField, TYPE_EXIT_INFO } from "./fields.ts";
 import { NO_VMCS, vmxState } from "./state.ts";
 import { LAUNCH_CLEAR, LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
+import { vmEntry } from "./entry.ts";
+import * as X from "./exit.ts";
 
 export const CR4_VMXE = 1 << 13;
 
@@ -49,14 +51,16 @@ function pageOperand(cpu: Cpu, i: Insn): number {
 }
 
 /** The checks every VMX instruction but VMXON makes first. */
-function commonChecks(cpu: Cpu): void {
+function commonChecks(cpu: Cpu, exitReason: number): void {
   if (!vmxState(cpu).operation || !(cpu.cr[0] & CR0_PE) || (cpu.eflags & VM)) ud();
+  if (cpu.vmxNonRoot) X.instructionExit(cpu, exitReason);
   if (cpu.cpl > 0) gp(0);
 }
 
 function vmxon(cpu: Cpu, i: Insn): void {
   const s = vmxState(cpu);
   if (!(cpu.cr[0] & CR0_PE) || !(cpu.cr[4] & CR4_VMXE) || (cpu.eflags & VM)) ud();
+  if (cpu.vmxNonRoot) X.instructionExit(cpu, X.EXIT_VMXON);
   if (s.operation) {
     if (cpu.cpl > 0) gp(0);
     E.vmFail(cpu, E.VMXERR_VMXON_IN_VMX_ROOT);
@@ -80,7 +84,7 @@ function vmxon(cpu: Cpu, i: Insn): void {
 }
 
 function vmxoff(cpu: Cpu): void {
-  commonChecks(cpu);
+  commonChecks(cpu, X.EXIT_VMXOFF);
   const s = vmxState(cpu);
   s.operation = false;
   s.currentVmcs = NO_VMCS;
@@ -88,7 +92,7 @@ function vmxoff(cpu: Cpu): void {
 }
 
 function vmclear(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu);
+  commonChecks(cpu, X.EXIT_VMCLEAR);
   const s = vmxState(cpu);
   const addr = pageOperand(cpu, i);
   if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMCLEAR_INVALID_ADDRESS);
@@ -100,7 +104,7 @@ function vmclear(cpu: Cpu, i: Insn): void {
 }
 
 function vmptrld(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu);
+  commonChecks(cpu, X.EXIT_VMPTRLD);
   const s = vmxState(cpu);
   const addr = pageOperand(cpu, i);
   if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMPTRLD_INVALID_ADDRESS);
@@ -114,7 +118,7 @@ function vmptrld(cpu: Cpu, i: Insn): void {
 }
 
 function vmptrst(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu);
+  commonChecks(cpu, X.EXIT_VMPTRST);
   const lin = cpu.ea(i);
   const p = vmxState(cpu).currentVmcs;
   cpu.probeWrite(lin, 8);
@@ -124,7 +128,7 @@ function vmptrst(cpu: Cpu, i: Insn): void {
 }
 
 function vmread(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu);
+  commonChecks(cpu, X.EXIT_VMREAD);
   const p = vmxState(cpu).currentVmcs;
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
   const hit = lookupField(cpu.regs[i.reg]);
@@ -135,7 +139,7 @@ function vmread(cpu: Cpu, i: Insn): void {
 }
 
 function vmwrite(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu);
+  commonChecks(cpu, X.EXIT_VMWRITE);
   const p = vmxState(cpu).currentVmcs;
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
   const value = cpu.readE(i, 2);
@@ -152,21 +156,20 @@ function vmwrite(cpu: Cpu, i: Insn): void {
 }
 
 function vmcall(cpu: Cpu): void {
-  commonChecks(cpu);
+  commonChecks(cpu, X.EXIT_VMCALL);
   // No SMM dual-monitor treatment on this CPU (IA32_SMM_MONITOR_CTL[0] is 0).
   E.vmFail(cpu, E.VMXERR_VMCALL_IN_ROOT);
 }
 
 function vmlaunch(cpu: Cpu, resume: boolean): void {
-  commonChecks(cpu);
+  commonChecks(cpu, resume ? X.EXIT_VMRESUME : X.EXIT_VMLAUNCH);
   const p = vmxState(cpu).currentVmcs;
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
   const vmcs = new Vmcs(cpu.bus, p);
   const state = vmcs.launchState;
   if (!resume && state !== LAUNCH_CLEAR) return E.vmFail(cpu, E.VMXERR_VMLAUNCH_NONCLEAR_VMCS);
   if (resume && state !== LAUNCH_LAUNCHED) return E.vmFail(cpu, E.VMXERR_VMRESUME_NONLAUNCHED_VMCS);
-  // VM entry itself is the next step (entry.ts); until then VMLAUNCH/VMRESUME are not in the map.
-  void vmcs;
+  vmEntry(cpu, vmcs);
 }
 
 /** The handler for an opcode-table row `vmx:ARG`. */

@@ -5,6 +5,7 @@
  * executes VMXON never gets an entry.
  */
 import type { Cpu } from "../cpu.ts";
+import type { PendingExit } from "./exit.ts";
 
 /** The current-VMCS pointer's "no current VMCS" value (FFFFFFFF_FFFFFFFFH), as -1 here. */
 export const NO_VMCS = -1;
@@ -16,6 +17,8 @@ export class VmxState {
   nonRoot = false;
   vmxonPointer = 0;
   currentVmcs = NO_VMCS;
+  /** The exit a non-root hook decided, until the run loop hands it to vmxException. */
+  pending: PendingExit | undefined = undefined;
 }
 
 const STATES = new WeakMap<Cpu, VmxState>();

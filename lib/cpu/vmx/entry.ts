@@ -1,0 +1,193 @@
+/**
+ * VMLAUNCH/VMRESUME after their own checks (Intel SDM Vol. 3C, "VM Entries"): the checks on VMX
+ * controls (VMfailValid 7) and host state (VMfailValid 8), then guest state (failing as a VM exit
+ * with bit 31 set and basic reason 33, host state loaded), loading guest state, and event
+ * injection from the VM-entry interruption-information field.
+ */
+import type { Cpu } from "../cpu.ts";
+import { EV_EXCEPTION, EV_EXTERNAL, EV_SOFTWARE } from "../interrupts.ts";
+import { deliver } from "../interrupts.ts";
+import { CpuFault, HAS_ERROR_CODE } from "../faults.ts";
+import {
+  controlsValid,
+  MSR_IA32_VMX_CR0_FIXED0,
+  MSR_IA32_VMX_CR0_FIXED1,
+  MSR_IA32_VMX_CR4_FIXED0,
+  MSR_IA32_VMX_CR4_FIXED1,
+  MSR_IA32_VMX_TRUE_ENTRY_CTLS,
+  MSR_IA32_VMX_TRUE_EXIT_CTLS,
+  MSR_IA32_VMX_TRUE_PINBASED_CTLS,
+  MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+  VMX_MSRS,
+} from "./capabilities.ts";
+import * as E from "./errors.ts";
+import {
+  EXIT_ENTRY_FAILURE,
+  EXIT_INVALID_GUEST_STATE,
+  INTR_INFO_ERROR_CODE,
+  INTR_INFO_VALID,
+  INTR_TYPE_EXTERNAL,
+  INTR_TYPE_HW_EXCEPTION,
+  INTR_TYPE_NMI,
+  INTR_TYPE_SW_EXCEPTION,
+  INTR_TYPE_SW_INTERRUPT,
+} from "./exit.ts";
+import { F } from "./fields.ts";
+import { AR_UNUSABLE, GUEST_SEGMENTS } from "./segments.ts";
+import { vmxState } from "./state.ts";
+import { ACTIVITY_HLT, loadGuestState, loadHostState } from "./transfer.ts";
+import { LAUNCH_LAUNCHED, type Vmcs } from "./vmcs.ts";
+
+function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
+  const f0 = Number(VMX_MSRS.get(fixed0)!), f1 = Number(VMX_MSRS.get(fixed1)!);
+  return ((v & f0) >>> 0) === f0 >>> 0 && (v & ~f1) === 0;
+}
+
+/** SDM 27.2.1: the VM-execution, exit and entry control fields. */
+function controlsOk(vmcs: Vmcs): boolean {
+  if (!controlsValid(vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL), MSR_IA32_VMX_TRUE_PINBASED_CTLS)) return false;
+  if (!controlsValid(vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL), MSR_IA32_VMX_TRUE_PROCBASED_CTLS)) return false;
+  if (!controlsValid(vmcs.get(F.VM_EXIT_CONTROLS), MSR_IA32_VMX_TRUE_EXIT_CTLS)) return false;
+  if (!controlsValid(vmcs.get(F.VM_ENTRY_CONTROLS), MSR_IA32_VMX_TRUE_ENTRY_CTLS)) return false;
+  // IA32_VMX_MISC reports no CR3-target values.
+  if (vmcs.get(F.CR3_TARGET_COUNT) !== 0) return false;
+  if (vmcs.get(F.VM_EXIT_MSR_STORE_COUNT) || vmcs.get(F.VM_EXIT_MSR_LOAD_COUNT)) return false;
+  if (vmcs.get(F.VM_ENTRY_MSR_LOAD_COUNT)) return false;
+  return injectionOk(vmcs);
+}
+
+/** SDM 27.2.1.3: the VM-entry interruption-information field and its companions. */
+function injectionOk(vmcs: Vmcs): boolean {
+  const info = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
+  if (!(info & INTR_INFO_VALID)) return true;
+  const vector = info & 0xff, type = (info >> 8) & 7;
+  if (type === 1 || type === 7 || (info & 0x7ffff000)) return false;
+  if (type === INTR_TYPE_NMI && vector !== 2) return false;
+  if (type === INTR_TYPE_HW_EXCEPTION && vector > 31) return false;
+  const pe = (vmcs.get(F.GUEST_CR0) & 1) !== 0;
+  const wantsCode = pe && type === INTR_TYPE_HW_EXCEPTION && HAS_ERROR_CODE.has(vector);
+  if (((info & INTR_INFO_ERROR_CODE) !== 0) !== wantsCode) return false;
+  if ((info & INTR_INFO_ERROR_CODE) && (vmcs.get(F.VM_ENTRY_EXCEPTION_ERROR_CODE) & 0xffff8000)) return false;
+  if (type >= INTR_TYPE_SW_INTERRUPT) {
+    const len = vmcs.get(F.VM_ENTRY_INSTRUCTION_LEN);
+    if (len < 1 || len > 15) return false;
+  }
+  return true;
+}
+
+/** SDM 27.2.2-27.2.4: host control registers and selectors (32-bit host). */
+function hostOk(vmcs: Vmcs): boolean {
+  if (!fixedOk(vmcs.get(F.HOST_CR0), MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
+  if (!fixedOk(vmcs.get(F.HOST_CR4), MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1)) return false;
+  for (
+    const f of [
+      F.HOST_ES_SELECTOR,
+      F.HOST_CS_SELECTOR,
+      F.HOST_SS_SELECTOR,
+      F.HOST_DS_SELECTOR,
+      F.HOST_FS_SELECTOR,
+      F.HOST_GS_SELECTOR,
+      F.HOST_TR_SELECTOR,
+    ]
+  ) if (vmcs.get(f) & 7) return false;
+  return vmcs.get(F.HOST_CS_SELECTOR) !== 0 && vmcs.get(F.HOST_TR_SELECTOR) !== 0 &&
+    vmcs.get(F.HOST_SS_SELECTOR) !== 0;
+}
+
+/** Limit and granularity agree (SDM 27.3.1.2): 4K granularity iff the limit's low 12 bits are set. */
+function limitOk(limit: number, ar: number): boolean {
+  const g = (ar >> 15) & 1;
+  if ((limit & 0xfff) !== 0xfff && g) return false;
+  if ((limit >>> 20) !== 0 && !g) return false;
+  return true;
+}
+
+/** SDM 27.3.1: guest control registers, RFLAGS, segments, descriptor tables, non-register state. */
+function guestOk(vmcs: Vmcs): boolean {
+  const cr0 = vmcs.get(F.GUEST_CR0);
+  if (!fixedOk(cr0, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
+  if (!fixedOk(vmcs.get(F.GUEST_CR4), MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1)) return false;
+  const rflags = vmcs.get(F.GUEST_RFLAGS);
+  if ((rflags & 0xffc08028) || !(rflags & 2) || (rflags & (1 << 17))) return false;
+  const info = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
+  if ((info & INTR_INFO_VALID) && ((info >> 8) & 7) === INTR_TYPE_EXTERNAL && !(rflags & (1 << 9))) {
+    return false;
+  }
+  const ar = GUEST_SEGMENTS.map((s) => vmcs.get(s.ar));
+  const sel = GUEST_SEGMENTS.map((s) => vmcs.get(s.selector));
+  const limit = GUEST_SEGMENTS.map((s) => vmcs.get(s.limit));
+  for (let s = 0; s < 8; s++) {
+    if (ar[s] & AR_UNUSABLE) continue;
+    if ((ar[s] & 0xfffe0f00) || !(ar[s] & 0x80) || !limitOk(limit[s], ar[s])) return false;
+  }
+  const [, CS, SS, , , , LDTR, TR] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const type = (s: number) => ar[s] & 0xf;
+  if ((ar[TR] & AR_UNUSABLE) || (sel[TR] & 4) || (type(TR) !== 11 && type(TR) !== 3) || (ar[TR] & 0x10)) {
+    return false;
+  }
+  if (!(ar[LDTR] & AR_UNUSABLE) && ((sel[LDTR] & 4) || type(LDTR) !== 2 || (ar[LDTR] & 0x10))) return false;
+  if ((ar[CS] & AR_UNUSABLE) || !(ar[CS] & 0x10) || ![9, 11, 13, 15].includes(type(CS))) return false;
+  if ((sel[SS] & 3) !== (sel[CS] & 3)) return false;
+  if (!(ar[SS] & AR_UNUSABLE) && (!(ar[SS] & 0x10) || (type(SS) !== 3 && type(SS) !== 7))) return false;
+  for (const s of [0, 3, 4, 5]) {
+    if (ar[s] & AR_UNUSABLE) continue;
+    if (!(ar[s] & 0x10) || !(type(s) & 1) || ((type(s) & 8) && !(type(s) & 2))) return false;
+  }
+  if ((vmcs.get(F.GUEST_GDTR_LIMIT) >>> 16) || (vmcs.get(F.GUEST_IDTR_LIMIT) >>> 16)) return false;
+  const activity = vmcs.get(F.GUEST_ACTIVITY_STATE);
+  if (activity > ACTIVITY_HLT || (activity === ACTIVITY_HLT && (ar[SS] & 0x60))) return false;
+  const intr = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
+  if ((intr & ~0x1f) || (intr & 3) === 3) return false;
+  return true;
+}
+
+/** VM entry after VMLAUNCH/VMRESUME passed their own checks. */
+export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
+  if (!controlsOk(vmcs)) return E.vmFail(cpu, E.VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+  if (!hostOk(vmcs)) return E.vmFail(cpu, E.VMXERR_ENTRY_INVALID_HOST_STATE_FIELD);
+  const link = vmcs.get(F.VMCS_LINK_POINTER) >>> 0, linkHigh = vmcs.get(F.VMCS_LINK_POINTER + 1) >>> 0;
+  const linkOk = link === 0xffffffff && linkHigh === 0xffffffff;
+  if (!guestOk(vmcs) || !linkOk) {
+    // A failed entry loads host state like an exit; only the exit reason and qualification change.
+    vmcs.set(F.VM_EXIT_REASON, EXIT_ENTRY_FAILURE | EXIT_INVALID_GUEST_STATE);
+    vmcs.set(F.EXIT_QUALIFICATION, linkOk ? 0 : 4);
+    loadHostState(cpu, vmcs);
+    return;
+  }
+  const s = vmxState(cpu);
+  loadGuestState(cpu, vmcs);
+  vmcs.launchState = LAUNCH_LAUNCHED;
+  s.nonRoot = true;
+  cpu.vmxNonRoot = true;
+  // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
+  vmcs.set(F.VM_EXIT_INTR_INFO, 0);
+  inject(cpu, vmcs);
+}
+
+/** Event injection (SDM 27.6): delivered through the guest's IDT as if it occurred in the guest. */
+function inject(cpu: Cpu, vmcs: Vmcs): void {
+  const info = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
+  if (!(info & INTR_INFO_VALID)) return;
+  // The field's valid bit is cleared on every VM exit; entry consumes the event.
+  vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, info & ~INTR_INFO_VALID);
+  const vector = info & 0xff, type = (info >> 8) & 7;
+  const hasCode = (info & INTR_INFO_ERROR_CODE) !== 0;
+  const code = vmcs.get(F.VM_ENTRY_EXCEPTION_ERROR_CODE);
+  cpu.insnEip = cpu.eip;
+  if (type === INTR_TYPE_SW_INTERRUPT || type === INTR_TYPE_SW_EXCEPTION) {
+    cpu.eip = (cpu.eip + vmcs.get(F.VM_ENTRY_INSTRUCTION_LEN)) | 0;
+  }
+  cpu.halted = false;
+  try {
+    const kind = type === INTR_TYPE_EXTERNAL || type === INTR_TYPE_NMI
+      ? EV_EXTERNAL
+      : type === INTR_TYPE_HW_EXCEPTION
+      ? EV_EXCEPTION
+      : EV_SOFTWARE;
+    deliver(cpu, vector, kind, hasCode, code);
+  } catch (e) {
+    if (!(e instanceof CpuFault)) throw e;
+    // A fault while delivering the injected event is a guest fault (it may exit by the bitmap).
+    cpu.exception(e.vector, e.errorCode);
+  }
+}

@@ -1,0 +1,125 @@
+/**
+ * VM exits (Intel SDM Vol. 3C, "VM Exits"): a hook in non-root operation decides that an
+ * instruction or event exits, records what the exit-information fields will say, and throws the
+ * VMEXIT pseudo-fault. The CPU's run loop rolls EIP back to the instruction (as for any fault) and
+ * hands the pseudo-fault to `vmxException`, which saves guest state, writes the exit information
+ * and loads host state. Exceptions that the exception bitmap selects take the same path.
+ */
+import type { Cpu } from "../cpu.ts";
+import { CpuFault, HAS_ERROR_CODE, NMI, PF } from "../faults.ts";
+import { CR0_PE, VM } from "../state.ts";
+import { loadHostState, saveGuestState } from "./transfer.ts";
+import { F } from "./fields.ts";
+import { vmxState } from "./state.ts";
+import { Vmcs } from "./vmcs.ts";
+
+/** Basic exit reasons (SDM Appendix C). */
+export const EXIT_EXCEPTION_NMI = 0, EXIT_EXTERNAL_INTERRUPT = 1, EXIT_TRIPLE_FAULT = 2;
+export const EXIT_CPUID = 10, EXIT_HLT = 12, EXIT_INVLPG = 14, EXIT_RDPMC = 15, EXIT_RDTSC = 16;
+export const EXIT_VMCALL = 18, EXIT_VMCLEAR = 19, EXIT_VMLAUNCH = 20, EXIT_VMPTRLD = 21;
+export const EXIT_VMPTRST = 22, EXIT_VMREAD = 23, EXIT_VMRESUME = 24, EXIT_VMWRITE = 25;
+export const EXIT_VMXOFF = 26, EXIT_VMXON = 27, EXIT_CR_ACCESS = 28, EXIT_IO_INSTRUCTION = 30;
+export const EXIT_INVALID_GUEST_STATE = 33, EXIT_MSR_LOADING = 34;
+export const EXIT_ENTRY_FAILURE = 0x80000000 | 0;
+
+/** The vector of the pseudo-fault that carries a VM exit out of an instruction handler. */
+export const VMEXIT_VECTOR = 0x100;
+
+/** Interruption-information types (SDM Table 25-17). */
+export const INTR_TYPE_EXTERNAL = 0, INTR_TYPE_NMI = 2, INTR_TYPE_HW_EXCEPTION = 3;
+export const INTR_TYPE_SW_INTERRUPT = 4, INTR_TYPE_SW_EXCEPTION = 6;
+export const INTR_INFO_VALID = 0x80000000 | 0, INTR_INFO_ERROR_CODE = 1 << 11;
+
+/** What the next VM exit records (filled by the hook that decided the exit). */
+export interface PendingExit {
+  reason: number;
+  qualification: number;
+  instructionLength: number;
+  instructionInfo: number;
+  guestLinear: number;
+  interruptionInfo: number;
+  interruptionError: number;
+}
+
+/**
+ * Exits from the instruction being executed: records the exit and throws. The instruction length
+ * is what the decoder consumed (EIP already points past the instruction).
+ */
+export function instructionExit(cpu: Cpu, reason: number, qualification = 0, info = 0): never {
+  const s = vmxState(cpu);
+  s.pending = {
+    reason,
+    qualification,
+    instructionLength: (cpu.eip - cpu.insnEip) & 0xf,
+    instructionInfo: info,
+    guestLinear: 0,
+    interruptionInfo: 0,
+    interruptionError: 0,
+  };
+  throw new CpuFault(VMEXIT_VECTOR, 0);
+}
+
+/** The core's hook in exception delivery: true when the event became a VM exit. */
+export function vmxException(cpu: Cpu, vector: number, code: number): boolean {
+  const s = vmxState(cpu);
+  const vmcs = new Vmcs(cpu.bus, s.currentVmcs);
+  if (vector !== VMEXIT_VECTOR) {
+    if (!exceptionExits(vmcs, vector, code)) return false;
+    const hasCode = HAS_ERROR_CODE.has(vector) && (cpu.cr[0] & CR0_PE) !== 0 && !(cpu.eflags & VM);
+    s.pending = {
+      reason: EXIT_EXCEPTION_NMI,
+      // #PF: the faulting linear address (CR2 was written by the MMU as it raised the fault).
+      qualification: vector === PF ? cpu.cr[2] : 0,
+      instructionLength: 0,
+      instructionInfo: 0,
+      guestLinear: 0,
+      interruptionInfo: INTR_INFO_VALID | ((vector === NMI ? INTR_TYPE_NMI : INTR_TYPE_HW_EXCEPTION) << 8) |
+        (hasCode ? INTR_INFO_ERROR_CODE : 0) | vector,
+      interruptionError: hasCode ? code : 0,
+    };
+  }
+  vmExit(cpu, vmcs);
+  return true;
+}
+
+/** The exception bitmap, with #PF filtered by the error-code mask and match (SDM 25.6.3). */
+function exceptionExits(vmcs: Vmcs, vector: number, code: number): boolean {
+  const bit = (vmcs.get(F.EXCEPTION_BITMAP) >>> vector) & 1;
+  if (vector !== PF) return bit === 1;
+  const matches = (code & vmcs.get(F.PAGE_FAULT_ERROR_CODE_MASK)) === vmcs.get(F.PAGE_FAULT_ERROR_CODE_MATCH);
+  return matches ? bit === 1 : bit === 0;
+}
+
+/** Triple fault in non-root operation: exit reason 2 instead of shutdown. */
+export function vmxTripleFault(cpu: Cpu): void {
+  const s = vmxState(cpu);
+  s.pending = {
+    reason: EXIT_TRIPLE_FAULT,
+    qualification: 0,
+    instructionLength: 0,
+    instructionInfo: 0,
+    guestLinear: 0,
+    interruptionInfo: 0,
+    interruptionError: 0,
+  };
+  vmExit(cpu, new Vmcs(cpu.bus, s.currentVmcs));
+}
+
+/** Performs the pending exit: guest state to the VMCS, exit information, host state to the CPU. */
+export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
+  const s = vmxState(cpu);
+  const p = s.pending!;
+  s.pending = undefined;
+  saveGuestState(cpu, vmcs);
+  vmcs.set(F.VM_EXIT_REASON, p.reason);
+  vmcs.set(F.EXIT_QUALIFICATION, p.qualification);
+  vmcs.set(F.VM_EXIT_INSTRUCTION_LEN, p.instructionLength);
+  vmcs.set(F.VMX_INSTRUCTION_INFO, p.instructionInfo);
+  vmcs.set(F.GUEST_LINEAR_ADDRESS, p.guestLinear);
+  vmcs.set(F.VM_EXIT_INTR_INFO, p.interruptionInfo);
+  vmcs.set(F.VM_EXIT_INTR_ERROR_CODE, p.interruptionError);
+  vmcs.set(F.IDT_VECTORING_INFO_FIELD, 0);
+  s.nonRoot = false;
+  cpu.vmxNonRoot = false;
+  loadHostState(cpu, vmcs);
+}

@@ -1,0 +1,79 @@
+/**
+ * The decisions of VMX non-root operation (Intel SDM Vol. 3C, "VMX Non-Root Operation"): which
+ * instructions exit under the current VMCS's controls, with the exit qualification each reason
+ * defines. The core calls these only when `cpu.vmxNonRoot` is set; an exit throws (exit.ts).
+ */
+import type { Cpu } from "../cpu.ts";
+import {
+  CPU_CR3_LOAD_EXITING,
+  CPU_CR3_STORE_EXITING,
+  CPU_HLT_EXITING,
+  CPU_UNCOND_IO_EXITING,
+} from "./capabilities.ts";
+import { EXIT_CPUID, EXIT_CR_ACCESS, EXIT_HLT, EXIT_IO_INSTRUCTION, instructionExit } from "./exit.ts";
+import { F } from "./fields.ts";
+import { vmxState } from "./state.ts";
+import { Vmcs } from "./vmcs.ts";
+
+function current(cpu: Cpu): Vmcs {
+  return new Vmcs(cpu.bus, vmxState(cpu).currentVmcs);
+}
+
+function procControls(cpu: Cpu): number {
+  return current(cpu).get(F.CPU_BASED_VM_EXEC_CONTROL);
+}
+
+/** CPUID always exits in non-root operation. */
+export function vmxCpuid(cpu: Cpu): void {
+  instructionExit(cpu, EXIT_CPUID);
+}
+
+export function vmxHlt(cpu: Cpu): void {
+  if (procControls(cpu) & CPU_HLT_EXITING) instructionExit(cpu, EXIT_HLT);
+}
+
+/**
+ * IN/OUT/INS/OUTS after their privilege checks. The qualification (SDM Table 28-5) needs the
+ * direction, string, REP and immediate forms, read back from the instruction's bytes.
+ */
+export function vmxIo(cpu: Cpu, port: number, bytes: number): void {
+  if (!(procControls(cpu) & CPU_UNCOND_IO_EXITING)) return;
+  let at = cpu.insnEip, rep = 0, op = 0;
+  for (let n = 0; n < 15; n++) {
+    op = cpu.rd8((cpu.segBase[1] + at) | 0);
+    at = (at + 1) | 0;
+    if (op === 0xf3 || op === 0xf2) rep = 1;
+    else if (![0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0].includes(op)) break;
+  }
+  const string = op >= 0x6c && op <= 0x6f;
+  const input = string ? op <= 0x6d : (op & 2) === 0;
+  const immediate = op >= 0xe4 && op <= 0xe7;
+  const qualification = (bytes - 1) | (input ? 8 : 0) | (string ? 16 : 0) | (string && rep ? 32 : 0) |
+    (immediate ? 64 : 0) | (port << 16);
+  instructionExit(cpu, EXIT_IO_INSTRUCTION, qualification);
+}
+
+/** MOV to CR0/CR3/CR4 (SDM 26.1.3): CR3 by control, CR0/CR4 when a host-owned bit would change. */
+export function vmxMovToCr(cpu: Cpu, cr: number, value: number, gpr: number): void {
+  const vmcs = current(cpu);
+  let exits = false;
+  if (cr === 3) exits = (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_CR3_LOAD_EXITING) !== 0;
+  else if (cr === 0 || cr === 4) {
+    const mask = vmcs.get(cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK);
+    const shadow = vmcs.get(cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW);
+    exits = ((value ^ shadow) & mask) !== 0;
+  }
+  if (exits) instructionExit(cpu, EXIT_CR_ACCESS, cr | (gpr << 8));
+}
+
+/** MOV from CR: CR3 may exit; CR0/CR4 read the shadow in host-owned bits. */
+export function vmxMovFromCr(cpu: Cpu, cr: number, gpr: number): number {
+  const vmcs = current(cpu);
+  if (cr === 3 && (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_CR3_STORE_EXITING)) {
+    instructionExit(cpu, EXIT_CR_ACCESS, 3 | (1 << 4) | (gpr << 8));
+  }
+  if (cr !== 0 && cr !== 4) return cpu.cr[cr];
+  const mask = vmcs.get(cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK);
+  const shadow = vmcs.get(cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW);
+  return (cpu.cr[cr] & ~mask) | (shadow & mask);
+}

@@ -1,0 +1,245 @@
+/**
+ * VMLAUNCH/VMRESUME and VM exits, checked against the SDM: VMfailValid 4/5/7/8, guest-state
+ * failure as an exit with bit 31 and reason 33, the instruction exits (CPUID, HLT, I/O, VMCALL,
+ * CR access), exceptions through the exception bitmap, triple fault, event injection, and the
+ * guest and host state moved at entry and exit.
+ */
+import assert from "node:assert/strict";
+import { F, Vmcs, VMCS_REVISION, vmxState } from "../../../lib/cpu/vmx/mod.ts";
+import { asm, CODE, DATA, exec, GDT, IDT, type Machine, poke64, VECTOR_AT, vmxMachine } from "./harness.ts";
+
+const CF = 1, ZF = 0x40;
+const VMXON_REGION = DATA + 0x1000, VMCS_A = DATA + 0x2000, OPERAND = DATA;
+const GUEST_CODE = 0x6000, GUEST_STACK = 0x8000, HOST_STACK = 0x9000;
+
+function setup(): { m: Machine; vmcs: Vmcs } {
+  const m = vmxMachine();
+  m.bus.write32(VMXON_REGION, VMCS_REVISION);
+  m.bus.write32(VMCS_A, VMCS_REVISION);
+  poke64(m, OPERAND, VMXON_REGION);
+  poke64(m, OPERAND + 8, VMCS_A);
+  const r = exec(m, [
+    ...asm.mov("ecx", 0x3a),
+    ...asm.mov("eax", 5),
+    ...asm.mov("edx", 0),
+    ...asm.wrmsr(),
+    ...asm.mov("eax", 0x2010),
+    ...asm.movCr4Eax(),
+    ...asm.vmxon(OPERAND),
+    ...asm.vmclear(OPERAND + 8),
+    ...asm.vmptrld(OPERAND + 8),
+  ]);
+  assert.deepEqual(r, { vector: -1, flags: 0 });
+  const vmcs = new Vmcs(m.bus, VMCS_A);
+  const { cpu } = m;
+  vmcs.set(F.PIN_BASED_VM_EXEC_CONTROL, 0x16);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 24));
+  vmcs.set(F.VM_EXIT_CONTROLS, 0x00036dfb);
+  vmcs.set(F.VM_ENTRY_CONTROLS, 0x000011fb);
+  for (
+    const [host, guest] of [[F.HOST_CR0, F.GUEST_CR0], [F.HOST_CR3, F.GUEST_CR3], [F.HOST_CR4, F.GUEST_CR4]]
+  ) {
+    const n = host === F.HOST_CR0 ? 0 : host === F.HOST_CR3 ? 3 : 4;
+    vmcs.set(host, cpu.cr[n]);
+    vmcs.set(guest, cpu.cr[n]);
+  }
+  vmcs.set(F.HOST_CS_SELECTOR, 8);
+  for (const f of [F.HOST_SS_SELECTOR, F.HOST_DS_SELECTOR, F.HOST_ES_SELECTOR]) vmcs.set(f, 0x10);
+  vmcs.set(F.HOST_TR_SELECTOR, 0x18);
+  vmcs.set(F.HOST_GDTR_BASE, GDT);
+  vmcs.set(F.HOST_IDTR_BASE, IDT);
+  vmcs.set(F.HOST_RSP, HOST_STACK);
+  for (const s of ["ES", "SS", "DS", "FS", "GS"]) {
+    vmcs.set(F[`GUEST_${s}_SELECTOR`], 0x10);
+    vmcs.set(F[`GUEST_${s}_LIMIT`], -1);
+    vmcs.set(F[`GUEST_${s}_AR_BYTES`], 0xc093);
+  }
+  vmcs.set(F.GUEST_CS_SELECTOR, 8);
+  vmcs.set(F.GUEST_CS_LIMIT, -1);
+  vmcs.set(F.GUEST_CS_AR_BYTES, 0xc09b);
+  vmcs.set(F.GUEST_LDTR_AR_BYTES, 0x10000);
+  vmcs.set(F.GUEST_TR_SELECTOR, 0x18);
+  vmcs.set(F.GUEST_TR_LIMIT, 0x67);
+  vmcs.set(F.GUEST_TR_AR_BYTES, 0x8b);
+  vmcs.set(F.GUEST_GDTR_BASE, GDT);
+  vmcs.set(F.GUEST_GDTR_LIMIT, 23);
+  vmcs.set(F.GUEST_IDTR_BASE, IDT);
+  vmcs.set(F.GUEST_IDTR_LIMIT, 32 * 8 - 1);
+  vmcs.set(F.GUEST_DR7, 0x400);
+  vmcs.set(F.GUEST_RSP, GUEST_STACK);
+  vmcs.set(F.GUEST_RIP, GUEST_CODE);
+  vmcs.set(F.GUEST_RFLAGS, 2);
+  vmcs.set(F.VMCS_LINK_POINTER, -1);
+  vmcs.set(F.VMCS_LINK_POINTER + 1, -1);
+  return { m, vmcs };
+}
+
+/**
+ * Puts guest code in place and runs VMLAUNCH (from the code's start) or VMRESUME (where the guest
+ * left off); the host resumes at the trailing HLT.
+ */
+function enter(m: Machine, vmcs: Vmcs, guest: number[], resume = false) {
+  guest.forEach((b, k) => m.bus.write8(GUEST_CODE + k, b));
+  const code = resume ? asm.vmresume() : asm.vmlaunch();
+  if (!resume) {
+    vmcs.set(F.GUEST_RIP, GUEST_CODE);
+    vmcs.set(F.GUEST_RSP, GUEST_STACK);
+  }
+  vmcs.set(F.HOST_RIP, CODE + code.length);
+  return exec(m, code);
+}
+
+Deno.test("VMLAUNCH runs the guest; CPUID, HLT, OUT and VMCALL exit with reason, length and qualification", () => {
+  const { m, vmcs } = setup();
+  // cpuid; hlt; out 0x80, al; in al, dx; vmcall
+  const guest = [0x0f, 0xa2, 0xf4, 0xe6, 0x80, 0xec, 0x0f, 0x01, 0xc1];
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
+  assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), 2);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE);
+  assert.equal(m.cpu.eip, CODE + 4); // after the host's HLT
+  assert.equal(m.cpu.regs[4], HOST_STACK);
+  assert.equal(vmxState(m.cpu).nonRoot, false);
+  const steps: [number, number, number][] = [
+    [12, 0, 1],
+    [30, (0x80 << 16) | 0x40, 2], // OUT imm8, byte
+    [30, (0x1234 << 16) | 0x08, 1], // IN DX, byte
+    [18, 0, 3],
+  ];
+  m.cpu.regs[2] = 0x1234;
+  let rip = GUEST_CODE + 2;
+  for (const [reason, qual, len] of steps) {
+    vmcs.set(F.GUEST_RIP, rip);
+    assert.equal(enter(m, vmcs, guest, true).flags, 0);
+    assert.equal(vmcs.get(F.VM_EXIT_REASON), reason);
+    assert.equal(vmcs.get(F.EXIT_QUALIFICATION) >>> 0, qual >>> 0);
+    assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), len);
+    assert.equal(vmcs.get(F.GUEST_RIP), rip);
+    rip += len;
+  }
+});
+
+Deno.test("VMLAUNCH of a launched VMCS is VMfailValid(4), VMRESUME of a clear one (5)", () => {
+  const { m, vmcs } = setup();
+  assert.equal(enter(m, vmcs, [0xf4]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 12);
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 4);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0xf4], true).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 5);
+  poke64(m, OPERAND, VMCS_A);
+  exec(m, asm.vmclear(OPERAND));
+  assert.equal(enter(m, vmcs, [0xf4]).flags, CF);
+});
+
+Deno.test("entry checks: bad controls fail with 7, bad host state with 8, bad guest state exits with 0x80000021", () => {
+  const { m, vmcs } = setup();
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 28)); // MSR bitmaps: not offered
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006170); // a default1 bit clear
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7));
+  vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, 0x80000100); // reserved type 1
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+  vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, 0);
+  vmcs.set(F.HOST_CS_SELECTOR, 0);
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 8);
+  vmcs.set(F.HOST_CS_SELECTOR, 9); // RPL 1
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 8);
+  vmcs.set(F.HOST_CS_SELECTOR, 8);
+  vmcs.set(F.GUEST_RFLAGS, 0); // bit 1 must be 1
+  assert.equal(enter(m, vmcs, [0xf4]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON) >>> 0, 0x80000021);
+  assert.equal(m.cpu.eip, CODE + 4);
+  assert.equal(vmcs.launchState, 0);
+  vmcs.set(F.GUEST_RFLAGS, 2);
+  vmcs.set(F.VMCS_LINK_POINTER, 0);
+  assert.equal(enter(m, vmcs, [0xf4]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON) >>> 0, 0x80000021);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 4);
+  vmcs.set(F.VMCS_LINK_POINTER, -1);
+  vmcs.set(F.GUEST_CS_AR_BYTES, 0xc093); // data segment in CS
+  assert.equal(enter(m, vmcs, [0xf4]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON) >>> 0, 0x80000021);
+});
+
+Deno.test("exception bitmap, #PF error-code mask/match, triple fault, event injection", () => {
+  const { m, vmcs } = setup();
+  vmcs.set(F.EXCEPTION_BITMAP, 1 << 6);
+  assert.equal(enter(m, vmcs, [0x0f, 0x0b]).flags, 0); // ud2
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 0);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO) >>> 0, 0x80000306);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE);
+  // #GP(0x18) from a bad far load: the error code is reported.
+  vmcs.set(F.EXCEPTION_BITMAP, 1 << 13);
+  vmcs.launchState = 0;
+  // mov ax, 0x1b ; mov ds, ax  (selector 0x18 is past the GDT limit)
+  assert.equal(enter(m, vmcs, [0x66, 0xb8, 0x1b, 0x00, 0x8e, 0xd8]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO) >>> 0, 0x80000b0d);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_ERROR_CODE), 0x18);
+  // Not in the bitmap: delivered through the guest IDT (the stub stores 6 and halts -> HLT exit).
+  vmcs.set(F.EXCEPTION_BITMAP, 0);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0x0f, 0x0b]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 12);
+  assert.equal(m.bus.read8(VECTOR_AT), 6);
+  // #PF filtered by error-code mask/match: with bit 14 set, only writes (P=0, W/R=1) exit.
+  m.bus.write32(0x10000 + 4, 0); // the identity PDE for 4-8 MiB: not present
+  m.cpu.flushTlb();
+  vmcs.set(F.EXCEPTION_BITMAP, 1 << 14);
+  vmcs.set(F.PAGE_FAULT_ERROR_CODE_MASK, 2);
+  vmcs.set(F.PAGE_FAULT_ERROR_CODE_MATCH, 2);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0xa3, 0x10, 0x00, 0x40, 0x00]).flags, 0); // mov [0x400010], eax
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 0);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO) >>> 0, 0x80000b0e);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_ERROR_CODE), 2);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 0x400010);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0xa1, 0x10, 0x00, 0x40, 0x00]).flags, 0); // mov eax, [0x400010]
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 12);
+  assert.equal(m.bus.read8(VECTOR_AT), 14);
+  vmcs.set(F.EXCEPTION_BITMAP, 0);
+  // Triple fault: no usable IDT.
+  vmcs.set(F.GUEST_IDTR_LIMIT, 0);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0x0f, 0x0b]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 2);
+  assert.equal(m.bus.resetRequested, false);
+  // Injection of #BP (type 6, software exception, length 1) through the guest IDT.
+  vmcs.set(F.GUEST_IDTR_LIMIT, 32 * 8 - 1);
+  vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, 0x80000603);
+  vmcs.set(F.VM_ENTRY_INSTRUCTION_LEN, 1);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0xcc]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 12);
+  assert.equal(m.bus.read8(VECTOR_AT), 3);
+  assert.equal(m.bus.read32(GUEST_STACK - 12), GUEST_CODE + 1); // pushed EIP is after the INT3
+  assert.equal(vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) >>> 31, 0);
+});
+
+Deno.test("CR access: CR0 guest/host mask and read shadow, CR3-load exiting", () => {
+  const { m, vmcs } = setup();
+  const cr0 = m.cpu.cr[0];
+  vmcs.set(F.CR0_GUEST_HOST_MASK, 0x8);
+  vmcs.set(F.CR0_READ_SHADOW, 0x8);
+  // mov eax, cr0 ; mov ebx, eax ; and eax, ~8 ; mov cr0, eax
+  const guest = [0x0f, 0x20, 0xc0, 0x89, 0xc3, 0x83, 0xe0, 0xf7, 0x0f, 0x22, 0xc0];
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 28);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 0); // CR0, MOV to, EAX
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 8);
+  assert.equal(m.cpu.regs[3] >>> 0, (cr0 | 8) >>> 0); // the shadow's TS was read
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 15));
+  vmcs.launchState = 0;
+  // mov cr3, ecx
+  assert.equal(enter(m, vmcs, [0x0f, 0x22, 0xd9]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 28);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 0x103);
+});
