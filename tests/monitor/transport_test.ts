@@ -22,6 +22,7 @@ Deno.test("unix-socket cases pass in a child with unix-socket permission", async
       "--allow-sys",
       join(PROJECT, "tests", "monitor", "unix_socket_cases.ts"),
     ],
+    env: { NO_COLOR: "1" },
     stdout: "piped",
     stderr: "piped",
   }).output();

@@ -144,14 +144,26 @@ export class PcTarget implements MonitorTarget, Vcpu {
     return "budget";
   }
 
+  /** Runs after every instruction while watching: compares in place in RAM, allocating nothing. */
   private changedWatchpoint(): Watchpoint | undefined {
+    const bus = this.pc.bus;
     for (const w of this.watchpoints) {
       if (w.type !== "watch" && w.type !== "awatch") continue;
-      readLinear(this.cpu, w.address, w.now);
+      const phys = debugTranslate(this.cpu, w.address);
+      const page = phys >= 0 ? bus.pageMap[phys >>> 12] : -1;
+      let now: Uint8Array;
+      let at = 0;
+      if (page >= 0 && (phys & 0xfff) + w.length <= 0x1000) {
+        now = bus.u8;
+        at = (page << 12) | (phys & 0xfff);
+      } else {
+        readLinear(this.cpu, w.address, w.now);
+        now = w.now;
+      }
       let same = true;
-      for (let i = 0; i < w.length; i++) if (w.now[i] !== w.last[i]) same = false;
+      for (let i = 0; i < w.length; i++) if (now[at + i] !== w.last[i]) same = false;
       if (!same) {
-        w.last.set(w.now);
+        for (let i = 0; i < w.length; i++) w.last[i] = now[at + i];
         return w;
       }
     }
