@@ -157,8 +157,8 @@ export const setccHandler: Handler = (cpu, i) => cpu.writeE(i, 0, condition(cpu,
 
 export const cmovccHandler: Handler = (cpu, i) => {
   const v = cpu.readE(i, i.size);
+  // The source is read (and may fault) whether or not the move happens.
   if (condition(cpu, i.arg)) cpu.setReg(i.size, i.reg, v);
-  else if (i.size === 2) cpu.regs[i.reg] = cpu.regs[i.reg]; // 32-bit: a no-op here (no upper half yet)
 };
 
 export const salcHandler: Handler = (cpu) => cpu.setReg(0, 0, getCF(cpu) ? 0xff : 0);
