@@ -171,9 +171,34 @@ export class Refcounts {
       this.freeByteOffset = off + len;
       return off;
     }
+    if (off % cs !== 0) {
+      // Like QEMU, spill into the following clusters when they are free, so no tail is wasted.
+      const cur = Math.floor(off / cs);
+      const more = Math.ceil((len - (cs - (off % cs))) / cs);
+      if (this.#runFree(cur + 1, more)) {
+        this.#take(cur + 1, more);
+        this.add(cur, 1);
+        this.freeByteOffset = off + len;
+        return off;
+      }
+    }
     const start = this.alloc(Math.ceil(len / cs));
     this.freeByteOffset = start + len;
     return start;
+  }
+
+  /** Takes the free clusters [start, start+n) (refcount 1), as alloc does once it chose them. */
+  #take(start: number, n: number): void {
+    this.overlapCheck(start, n, start >= this.endCluster);
+    const hint = this.freeHint;
+    // New refcount blocks must not land in the run, which is not counted yet.
+    this.freeHint = Math.max(hint, start + n);
+    if (start + n > this.endCluster) this.endCluster = start + n;
+    const first = Math.floor(start / this.blockEntries);
+    const last = Math.floor((start + n - 1) / this.blockEntries);
+    for (let b = first; b <= last; b++) if (!this.#block(b)) this.#createBlock(b);
+    for (let c = start; c < start + n; c++) this.set(c, 1);
+    if (hint < start) this.freeHint = hint;
   }
 
   #runFree(start: number, n: number): boolean {
