@@ -28,6 +28,14 @@ export class Progress {
   #print(value: number): void {
     this.#last = value;
     this.#current = value;
-    writeOut(`    (${value.toFixed(2)}/100%)\r`);
+    writeOut(`    (${fixed2(value)}/100%)\r`);
   }
+}
+
+/** printf("%3.2f"): like toFixed(2), but an exact tie rounds to even as glibc does (3.125 -> 3.12). */
+export function fixed2(v: number): string {
+  const scaled = v * 100;
+  const floor = Math.floor(scaled);
+  if (scaled - floor === 0.5) return ((floor % 2 === 0 ? floor : floor + 1) / 100).toFixed(2);
+  return v.toFixed(2);
 }

@@ -47,8 +47,9 @@ export function compare(argv: string[]): number {
       }
       throw e;
     }
-    progress?.end();
+    // The real tool ends the progress line after its verdict.
     if (!quiet) writeOut(result.lines.map((l) => l + "\n").join(""));
+    progress?.end();
     return result.status;
   } finally {
     a?.close();

@@ -241,3 +241,13 @@ Deno.test("check human report: counts, percentages and the end offset", () => {
     "ID        TAG               VM SIZE                DATE     VM CLOCK     ICOUNT",
   );
 });
+
+Deno.test("progress numbers print as printf's %3.2f, ties to even", async () => {
+  const { fixed2 } = await import("../../../cli/qemu-img/progress.ts");
+  assert.equal(fixed2(3.125), "3.12");
+  assert.equal(fixed2(15.625), "15.62");
+  assert.equal(fixed2(6.25), "6.25");
+  assert.equal(fixed2(0), "0.00");
+  assert.equal(fixed2(100), "100.00");
+  assert.equal(fixed2(25.876), "25.88");
+});
