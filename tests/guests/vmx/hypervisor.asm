@@ -1,0 +1,361 @@
+; golden: none
+; A small VMX hypervisor (L1) and its guest (L2). QEMU's TCG has no VMX, so the expected output
+; tests/golden/vmx/hypervisor.txt is derived from the Intel SDM (Vol. 3C), not recorded from QEMU:
+; the comment at each step says which result the SDM requires (flags, error number, exit reason,
+; qualification per Table 28-5 for I/O). Instruction length is undefined for exception exits
+; (reason 0); this implementation reports 0. Run by tests/cpu/vmx/guests_test.ts on the minimal
+; machine with a CPU model that reports VMX (qemu32,+vmx).
+;
+; L1 turns on paging (CR0.PG/NE are VMX-fixed), sets IA32_FEATURE_CONTROL and CR4.VMXE, runs the
+; VMX-instruction failure paths, builds a VMCS and runs L2, which does CPUID, OUT, IN, HLT, a
+; write to an unmapped page (#PF through the exception bitmap; L1 maps the page and resumes) and
+; VMCALL. Every exit prints its reason, qualification and instruction length.
+%include "multiboot.inc"
+
+%define PAGE_DIR    0x00200000
+%define VMXON_PAGE  0x00201000
+%define VMCS_PAGE   0x00202000
+%define SCRATCH     0x00203000
+%define L2_STACK    0x00280000
+%define HOST_STACK  0x00290000
+%define HOLE        0x10000000         ; unmapped until L2 faults on it
+%define REVISION    0x11e57ed0
+
+; VMCS field encodings (SDM Appendix B)
+%define GUEST_ES_SELECTOR 0x0800
+%define HOST_ES_SELECTOR  0x0C00
+%define HOST_CS_SELECTOR  0x0C02
+%define HOST_SS_SELECTOR  0x0C04
+%define HOST_DS_SELECTOR  0x0C06
+%define HOST_TR_SELECTOR  0x0C0C
+%define VMCS_LINK_POINTER 0x2800
+%define PIN_CONTROLS      0x4000
+%define CPU_CONTROLS      0x4002
+%define EXCEPTION_BITMAP  0x4004
+%define CR3_TARGET_COUNT  0x400A
+%define EXIT_CONTROLS     0x400C
+%define ENTRY_CONTROLS    0x4012
+%define INSN_ERROR        0x4400
+%define EXIT_REASON       0x4402
+%define EXIT_INSN_LEN     0x440C
+%define GUEST_ES_LIMIT    0x4800
+%define GUEST_ES_AR       0x4814
+%define GUEST_GDTR_LIMIT  0x4810
+%define EXIT_QUAL         0x6400
+%define GUEST_CR0         0x6800
+%define GUEST_CR3         0x6802
+%define GUEST_CR4         0x6804
+%define GUEST_ES_BASE     0x6806
+%define GUEST_GDTR_BASE   0x6816
+%define GUEST_DR7         0x681A
+%define GUEST_RSP         0x681C
+%define GUEST_RIP         0x681E
+%define GUEST_RFLAGS      0x6820
+%define HOST_CR0          0x6C00
+%define HOST_CR3          0x6C02
+%define HOST_CR4          0x6C04
+%define HOST_GDTR_BASE    0x6C0C
+%define HOST_IDTR_BASE    0x6C0E
+%define HOST_RSP          0x6C14
+%define HOST_RIP          0x6C16
+
+; VMW field, value: VMWRITE with the value in EBX (clobbers EAX, EBX)
+%macro VMW 2
+    mov eax, %1
+    mov ebx, %2
+    vmwrite eax, ebx
+%endmacro
+
+; FLAGS "label": prints the label and CF/ZF after a VMX instruction
+%macro FLAGS 1
+    pushfd
+    PRINT %1
+    pop eax
+    call print_flags
+%endmacro
+
+main:
+    lgdt [gdt_desc]
+    jmp 0x08:.reload
+.reload:
+    mov ax, 0x10
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    ; identity-map the first 128 MiB with 4 MiB pages; the HOLE page stays not present
+    mov edi, PAGE_DIR
+    mov ecx, 1024
+    xor eax, eax
+    rep stosd
+    mov edi, PAGE_DIR
+    mov eax, 0x83
+    mov ecx, 32
+.pde:
+    stosd
+    add eax, 0x400000
+    loop .pde
+    mov eax, PAGE_DIR
+    mov cr3, eax
+    mov eax, cr4
+    or eax, 0x10                       ; PSE
+    mov cr4, eax
+    mov eax, cr0
+    or eax, 0x80000020                 ; PG, NE
+    mov cr0, eax
+
+    mov eax, 1
+    cpuid
+    PRINT "cpuid.1:ecx.vmx="
+    mov eax, ecx
+    shr eax, 5
+    and eax, 1
+    call hex32
+    call newline
+    mov ecx, 0x480
+    rdmsr
+    PRINT "vmx_basic="
+    xchg eax, edx
+    call hex32
+    xchg eax, edx
+    call hex32
+    call newline
+
+    mov ecx, 0x3a                      ; IA32_FEATURE_CONTROL: lock | VMXON outside SMX
+    mov eax, 5
+    xor edx, edx
+    wrmsr
+    mov eax, cr4
+    or eax, 0x2000                     ; CR4.VMXE
+    mov cr4, eax
+
+    mov dword [VMXON_PAGE], REVISION + 1
+    mov dword [SCRATCH], VMXON_PAGE
+    mov dword [SCRATCH + 4], 0
+    vmxon [SCRATCH]
+    FLAGS "vmxon bad revision: "       ; VMfailInvalid: CF=1
+    mov dword [VMXON_PAGE], REVISION
+    vmxon [SCRATCH]
+    FLAGS "vmxon: "                    ; VMsucceed
+    vmxon [SCRATCH]
+    FLAGS "vmxon again: "              ; VMfail(15) without a current VMCS: VMfailInvalid
+
+    mov eax, GUEST_RIP
+    vmread ebx, eax
+    FLAGS "vmread without vmcs: "      ; VMfailInvalid
+    mov dword [VMCS_PAGE], REVISION
+    mov dword [SCRATCH], VMCS_PAGE
+    vmclear [SCRATCH]
+    FLAGS "vmclear: "
+    vmptrld [SCRATCH]
+    FLAGS "vmptrld: "
+    vmptrst [SCRATCH + 8]
+    PRINT "vmptrst="
+    mov eax, [SCRATCH + 8]
+    call hex32
+    call newline
+    mov eax, 0x4830                    ; no such field
+    vmread ebx, eax
+    FLAGS "vmread bad field: "         ; VMfailValid(12)
+    call print_error
+    VMW EXIT_REASON, 1
+    FLAGS "vmwrite read-only: "        ; VMfailValid(13)
+    call print_error
+    mov dword [SCRATCH], VMXON_PAGE
+    vmptrld [SCRATCH]
+    FLAGS "vmptrld vmxon page: "       ; VMfailValid(10)
+    call print_error
+
+    call setup_vmcs
+    VMW CR3_TARGET_COUNT, 1            ; IA32_VMX_MISC offers no CR3-target values
+    vmlaunch
+    FLAGS "vmlaunch bad control: "     ; VMfailValid(7)
+    call print_error
+    VMW CR3_TARGET_COUNT, 0
+    VMW HOST_CS_SELECTOR, 0
+    vmlaunch
+    FLAGS "vmlaunch bad host cs: "     ; VMfailValid(8)
+    call print_error
+    VMW HOST_CS_SELECTOR, 0x08
+    VMW GUEST_RFLAGS, 0                ; bit 1 must be 1
+    VMW HOST_RIP, entry_failed
+    vmlaunch
+    PRINT "vmlaunch fell through", 10
+    ret
+entry_failed:
+    PRINT "vmlaunch bad guest rflags: exit "
+    mov eax, EXIT_REASON
+    vmread eax, eax
+    call hex32
+    call newline
+    VMW GUEST_RFLAGS, 2
+    VMW HOST_RIP, vm_exit
+    vmlaunch
+    FLAGS "vmlaunch failed: "
+    call print_error
+    ret
+
+; ---- the exit handler (HOST_RIP) ----
+vm_exit:
+    PRINT "exit "
+    mov eax, EXIT_REASON
+    vmread ebx, eax
+    mov eax, ebx
+    call hex32
+    PRINT " qual "
+    mov eax, EXIT_QUAL
+    vmread eax, eax
+    call hex32
+    PRINT " len "
+    mov eax, EXIT_INSN_LEN
+    vmread ecx, eax
+    mov eax, ecx
+    call hex32
+    call newline
+    cmp ebx, 18                        ; VMCALL: L2 is done
+    je .finished
+    cmp ebx, 0                         ; #PF: map the page and run the instruction again
+    jne .skip
+    mov dword [PAGE_DIR + (HOLE >> 22) * 4], 0x00800083
+    jmp .resume
+.skip:
+    mov eax, GUEST_RIP                 ; past the exiting instruction
+    vmread ebx, eax
+    add ebx, ecx
+    vmwrite eax, ebx
+.resume:
+    vmresume
+    FLAGS "vmresume failed: "
+    call print_error
+    ret
+.finished:
+    mov eax, [HOLE + 0x10]
+    PRINT "l1 reads the page: "
+    call hex32
+    call newline
+    mov eax, GUEST_RIP
+    vmread eax, eax
+    PRINT "l2 rip at vmcall: "
+    sub eax, l2_entry
+    call hex32
+    call newline
+    vmxoff
+    FLAGS "vmxoff: "
+    ret                                ; HOST_RSP holds main's return address
+
+; ---- L2 ----
+l2_entry:
+    xor eax, eax
+    cpuid                              ; exit 10, always
+    out 0x80, al                       ; exit 30: port 0x80, byte, out, immediate
+    mov dx, 0x1234
+    in ax, dx                          ; exit 30: port 0x1234, word, in, DX
+    hlt                                ; exit 12
+    mov dword [HOLE + 0x10], 0x600d    ; exit 0: #PF, write to a not-present page
+    vmcall                             ; exit 18
+    jmp l2_entry
+
+; ---- helpers ----
+setup_vmcs:
+    VMW PIN_CONTROLS, 0x16
+    VMW CPU_CONTROLS, 0x04006172 | (1 << 7) | (1 << 24)   ; HLT exiting, unconditional I/O exiting
+    VMW EXIT_CONTROLS, 0x00036dfb
+    VMW ENTRY_CONTROLS, 0x000011fb
+    VMW EXCEPTION_BITMAP, 1 << 14
+    mov ecx, cr0
+    VMW HOST_CR0, ecx
+    VMW GUEST_CR0, ecx
+    mov ecx, cr3
+    VMW HOST_CR3, ecx
+    VMW GUEST_CR3, ecx
+    mov ecx, cr4
+    VMW HOST_CR4, ecx
+    VMW GUEST_CR4, ecx
+    VMW HOST_CS_SELECTOR, 0x08
+    VMW HOST_SS_SELECTOR, 0x10
+    VMW HOST_DS_SELECTOR, 0x10
+    VMW HOST_ES_SELECTOR, 0x10
+    VMW HOST_TR_SELECTOR, 0x18
+    VMW HOST_GDTR_BASE, gdt
+    VMW HOST_IDTR_BASE, 0
+    mov ecx, esp                       ; main's frame: the exit handler's RET leaves main
+    add ecx, 4
+    VMW HOST_RSP, ecx
+    VMW HOST_RIP, vm_exit
+    ; guest segments ES CS SS DS FS GS: flat, CS code; LDTR unusable; TR a busy 32-bit TSS
+    xor esi, esi
+.seg:
+    lea eax, [GUEST_ES_SELECTOR + esi * 2]
+    mov ebx, 0x10
+    cmp esi, 1
+    jne .sel
+    mov ebx, 0x08
+.sel:
+    vmwrite eax, ebx
+    lea eax, [GUEST_ES_LIMIT + esi * 2]
+    mov ebx, 0xffffffff
+    vmwrite eax, ebx
+    lea eax, [GUEST_ES_AR + esi * 2]
+    mov ebx, 0xc093
+    cmp esi, 1
+    jne .ar
+    mov ebx, 0xc09b
+.ar:
+    vmwrite eax, ebx
+    lea eax, [GUEST_ES_BASE + esi * 2]
+    xor ebx, ebx
+    vmwrite eax, ebx
+    inc esi
+    cmp esi, 6
+    jb .seg
+    VMW GUEST_ES_AR + 12, 0x10000      ; LDTR unusable
+    VMW GUEST_ES_SELECTOR + 14, 0x18   ; TR
+    VMW GUEST_ES_LIMIT + 14, 0x67
+    VMW GUEST_ES_AR + 14, 0x8b
+    VMW GUEST_GDTR_BASE, gdt
+    VMW GUEST_GDTR_LIMIT, gdt_end - gdt - 1
+    VMW GUEST_DR7, 0x400
+    VMW GUEST_RSP, L2_STACK
+    VMW GUEST_RIP, l2_entry
+    VMW GUEST_RFLAGS, 2
+    VMW VMCS_LINK_POINTER, 0xffffffff
+    VMW VMCS_LINK_POINTER + 1, 0xffffffff
+    ret
+
+; print_flags: prints "CF=x ZF=x" for the flags in EAX
+print_flags:
+    push eax
+    PRINT "CF="
+    and eax, 1
+    call hex_digit
+    pop eax
+    PRINT " ZF="
+    shr eax, 6
+    and eax, 1
+    call hex_digit
+    call newline
+    ret
+
+hex_digit:
+    add al, '0'
+    call putc
+    ret
+
+; print_error: prints the VM-instruction error field
+print_error:
+    PRINT "  error "
+    mov eax, INSN_ERROR
+    vmread eax, eax
+    call hex32
+    call newline
+    ret
+
+align 8
+gdt:
+    dq 0
+    dq 0x00cf9a000000ffff
+    dq 0x00cf92000000ffff
+    dq 0x00008b000000ffff              ; a TSS descriptor for TR's selector
+gdt_end:
+gdt_desc:
+    dw gdt_end - gdt - 1
+    dd gdt
