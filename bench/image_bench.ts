@@ -45,8 +45,9 @@ function* kinds(seed: number, weights: [string, number][]): Generator<string> {
 }
 
 async function makeInput(path: string, weights: [string, number][]): Promise<void> {
+  // The stamp says the file was written in full (and at this size) by this script.
   const stamp = `${path}.${SIZE}`;
-  if (exists(stamp)) return;
+  if (exists(stamp) && Deno.statSync(path).size === SIZE) return;
   console.log(`making ${path} (${SIZE >> 20} MiB)...`);
   const f = await Deno.open(path, { write: true, create: true, truncate: true });
   const zero = new Uint8Array(BLOCK);
