@@ -6,7 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { MonitorError, parseListenAddress } from "../../lib/virt/monitor/mod.ts";
+import { MonitorError, parseListenAddress, socketChardevAddress } from "../../lib/virt/monitor/mod.ts";
 import { PROJECT } from "../support/tools.ts";
 
 Deno.test("unix-socket cases pass in a child with unix-socket permission", async () => {
@@ -46,4 +46,24 @@ Deno.test("socket addresses: loopback TCP only, QEMU's spellings", () => {
   assert.throws(() => parseListenAddress("tcp:192.168.1.2:4444,server=on"), /loopback/);
   assert.throws(() => parseListenAddress("unix:/tmp/q.sock,server=on,wait=on"), /wait=on/);
   assert.throws(() => parseListenAddress("unix:/tmp/q.sock,bogus=1"), /Invalid parameter 'bogus'/);
+});
+
+Deno.test("-chardev socket options become listen addresses", () => {
+  assert.deepEqual(socketChardevAddress({ id: "mon0", path: "/tmp/q.sock", server: "on", wait: "off" }), {
+    kind: "unix",
+    path: "/tmp/q.sock",
+  });
+  assert.deepEqual(
+    socketChardevAddress({ id: "m", host: "127.0.0.1", port: "4444", server: "on", wait: "off" }),
+    {
+      kind: "tcp",
+      host: "127.0.0.1",
+      port: 4444,
+    },
+  );
+  assert.throws(
+    () => socketChardevAddress({ id: "m", host: "10.0.0.1", port: "1", server: "on", wait: "off" }),
+    /loopback/,
+  );
+  assert.throws(() => socketChardevAddress({ id: "m", path: "/tmp/x", server: "on" }), /wait=on/);
 });

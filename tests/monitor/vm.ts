@@ -64,8 +64,8 @@ export async function startVm(
   const dir = Deno.makeTempDirSync({ prefix: "monitor-test-" });
   const resolved = {
     ...options,
-    qmp: options.qmp?.map((q) => q.replace("DIR", dir)),
-    hmp: options.hmp?.map((q) => q.replace("DIR", dir)),
+    qmp: options.qmp?.map((q) => typeof q === "string" ? q.replace("DIR", dir) : q),
+    hmp: options.hmp?.map((q) => typeof q === "string" ? q.replace("DIR", dir) : q),
   };
   const monitors = await attachMonitors(pc, { arch: "i386", ...resolved });
   const exited = pc.run().then((exit) => {

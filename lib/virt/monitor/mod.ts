@@ -12,7 +12,7 @@ import { GdbSession } from "./gdb/stub.ts";
 import { PcTarget } from "./pc_target.ts";
 import type { QmpContext } from "./qmp/commands.ts";
 import { QmpSession } from "./qmp/session.ts";
-import { parseListenAddress, SocketServer } from "./transport.ts";
+import { type ListenAddress, parseListenAddress, SocketServer } from "./transport.ts";
 import { DEFAULT_VERSION, type VersionInfo } from "./version.ts";
 
 export { MonitorError } from "./errors.ts";
@@ -21,14 +21,17 @@ export { Hmp } from "./hmp/hmp.ts";
 export { PcTarget } from "./pc_target.ts";
 export { QmpSession } from "./qmp/session.ts";
 export type { MonitorTarget } from "./target.ts";
-export { parseListenAddress } from "./transport.ts";
+export { type ListenAddress, parseListenAddress, socketChardevAddress } from "./transport.ts";
 export { DEFAULT_VERSION, type VersionInfo } from "./version.ts";
 
 export interface MonitorOptions {
-  /** -qmp / -chardev socket + -mon mode=control: socket specs such as `unix:/tmp/q.sock,server=on,wait=off`. */
-  qmp?: string[];
-  /** -monitor with a socket spec: the human monitor on that socket. */
-  hmp?: string[];
+  /**
+   * -qmp: socket specs such as `unix:/tmp/q.sock,server=on,wait=off`; for -chardev socket + -mon
+   * mode=control, the address from socketChardevAddress.
+   */
+  qmp?: (string | ListenAddress)[];
+  /** -monitor with a socket spec (or -mon mode=readline on a socket chardev): the human monitor there. */
+  hmp?: (string | ListenAddress)[];
   /** -gdb DEV (`tcp::1234`, `tcp:127.0.0.1:1234`); -s is `tcp::1234`. */
   gdb?: string;
   /** -S: start stopped (query-status says prelaunch) until `cont` or gdb's `c`. */
@@ -58,6 +61,10 @@ export interface Monitors {
   close(): void;
 }
 
+function toAddress(spec: string | ListenAddress): ListenAddress {
+  return typeof spec === "string" ? parseListenAddress(spec) : spec;
+}
+
 export async function attachMonitors(pc: Pc, options: MonitorOptions = {}): Promise<Monitors> {
   const target = new PcTarget(pc, {
     startPaused: options.startPaused,
@@ -80,7 +87,7 @@ export async function attachMonitors(pc: Pc, options: MonitorOptions = {}): Prom
   let gdbServer: SocketServer | undefined;
   try {
     for (const spec of options.qmp ?? []) {
-      const server = await SocketServer.listen(parseListenAddress(spec), (send) => {
+      const server = await SocketServer.listen(toAddress(spec), (send) => {
         const session = new QmpSession(ctx, send);
         session.greeting();
         return session;
@@ -89,7 +96,7 @@ export async function attachMonitors(pc: Pc, options: MonitorOptions = {}): Prom
       qmpServers.push(server);
     }
     for (const spec of options.hmp ?? []) {
-      const server = await SocketServer.listen(parseListenAddress(spec), (send) => {
+      const server = await SocketServer.listen(toAddress(spec), (send) => {
         const console = new HmpConsole(hmp, send);
         console.banner();
         return console;

@@ -35,6 +35,23 @@ export function parseListenAddress(spec: string): ListenAddress {
   throw new MonitorError(`address '${address}' is neither unix:PATH nor tcp:HOST:PORT`);
 }
 
+/**
+ * `-chardev socket,id=ID,path=P,server=on,wait=off` or `...,host=H,port=N,...` as a listen address
+ * (for `-mon chardev=ID,mode=control|readline`); `options` are the chardev's key=value pairs.
+ */
+export function socketChardevAddress(options: Record<string, string>): ListenAddress {
+  const server = options.server ?? "off";
+  if (server !== "on" && server !== "") {
+    throw new MonitorError("only listening (server=on) sockets are supported");
+  }
+  if ((options.wait ?? "on") === "on" && !("nowait" in options)) {
+    throw new MonitorError("wait=on is not supported: start with -S to connect before the guest runs");
+  }
+  if (options.path !== undefined) return { kind: "unix", path: options.path };
+  if (options.port === undefined) throw new MonitorError("chardev: socket: no host given");
+  return parseListenAddress(`tcp:${options.host ?? ""}:${options.port}`);
+}
+
 /** A protocol session as the server drives it. */
 export interface Session {
   receive(text: string): void;
