@@ -86,3 +86,20 @@ Deno.test("eject and change move the CD tray with QEMU's events; guest poweroff 
     Deno.removeSync(iso);
   }
 });
+
+Deno.test("info irq counts the guest's interrupts; info pic shows both 8259s", async () => {
+  const vm = await startVm();
+  try {
+    const irq = vm.monitors.hmp.execute("info irq");
+    assert.match(irq, /^IRQ statistics for isa-i8259:\n/);
+    assert.match(
+      vm.monitors.hmp.execute("info pic"),
+      /^pic1: irr=[0-9a-f]{2} imr=[0-9a-f]{2} isr=[0-9a-f]{2} hprio=\d irq_base=[0-9a-f]{2} rr_sel=\d elcr=[0-9a-f]{2} fnm=\d\npic0: /,
+    );
+    vm.pc.irq.line(4).pulse();
+    vm.pc.irq.line(4).pulse();
+    assert.match(vm.monitors.hmp.execute("info irq"), /\n 4: 2\n/);
+  } finally {
+    await vm.shutdown();
+  }
+});

@@ -57,6 +57,8 @@ export class PcTarget implements MonitorTarget, Vcpu {
   /** Resuming from a breakpoint address: do not stop on it before its instruction has run. */
   private skipBreakAt = -1;
   private pendingReset = false;
+  /** Times each ISA IRQ line went high (QEMU's i8259 irq_count). */
+  readonly irqCounts = new Float64Array(16);
 
   constructor(readonly pc: Pc, options: PcTargetOptions = {}) {
     if (!pc.vcpu) throw new MonitorError("the board has no vCPU yet");
@@ -73,6 +75,14 @@ export class PcTarget implements MonitorTarget, Vcpu {
       // A host reset announced its event when it was asked for (QEMU's order: event, then reply).
       if (this.pendingReset) this.pendingReset = false;
       else this.emit("RESET", { guest: true, reason: "guest-reset" });
+    };
+    // `info irq`'s statistics: raised edges per ISA IRQ, counted where every ISA line passes.
+    const route = pc.irq.setIrq.bind(pc.irq);
+    const counts = this.irqCounts, levels = new Uint8Array(16);
+    pc.irq.setIrq = (irq: number, level: boolean) => {
+      if (level && !levels[irq]) counts[irq]++;
+      levels[irq] = level ? 1 : 0;
+      route(irq, level);
     };
     for (const d of this.blockDevices()) {
       if (d.drive.isAtapi) {

@@ -11,6 +11,7 @@ import { DEFAULT_VERSION, type VersionInfo } from "../version.ts";
 import {
   infoBlock,
   infoCpus,
+  infoIrq,
   infoKvm,
   infoMtree,
   infoName,
@@ -42,7 +43,7 @@ class UsageError extends MonitorError {}
 const INFO: InfoCommand[] = [
   { name: "block", help: "show the block devices", run: (h) => infoBlock(h.target) },
   { name: "cpus", help: "show infos for each CPU", run: (h) => infoCpus(h.threadId) },
-  { name: "irq", help: "show the interrupts statistics (if available)", run: () => infoIrq() },
+  { name: "irq", help: "show the interrupts statistics (if available)", run: (h) => infoIrq(h.target) },
   { name: "kvm", help: "show KVM information", run: (h) => infoKvm(h.target) },
   { name: "mtree", help: "show memory tree", run: (h) => infoMtree(h.target) },
   { name: "name", help: "show the current VM name", run: (h) => infoName(h.target) },
@@ -52,11 +53,6 @@ const INFO: InfoCommand[] = [
   { name: "status", help: "show the current VM status (running|paused)", run: (h) => statusLine(h.target) },
   { name: "version", help: "show the version of QEMU", run: (h) => infoVersion(h.version) },
 ];
-
-/** Interrupt counters need a hook in the interrupt router that the board does not have yet. */
-function infoIrq(): string {
-  return "IRQ statistics not available.\n";
-}
 
 function notYet(name: string): HmpCommand["run"] {
   return () => {

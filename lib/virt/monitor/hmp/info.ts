@@ -109,6 +109,15 @@ export function infoPic(target: PcTarget): string {
   }).join("");
 }
 
+/** QEMU's `info irq` for the 8259 pair (the board has no IOAPIC, so no ioapic table). */
+export function infoIrq(target: PcTarget): string {
+  let out = "IRQ statistics for isa-i8259:\n";
+  target.irqCounts.forEach((n, irq) => {
+    if (n) out += `${String(irq).padStart(2)}: ${n}\n`;
+  });
+  return out;
+}
+
 /** Memory and I/O maps as `info mtree` trees, one region per run of like pages or ports. */
 export function infoMtree(target: PcTarget): string {
   const bus = target.pc.bus;
