@@ -17,7 +17,7 @@ import type { Insn } from "./insn.ts";
 import { Mmu } from "./mmu.ts";
 import { type CpuModel, MODELS } from "./models.ts";
 import { ENDS_BLOCK } from "./opcodes.ts";
-import { vmxException, vmxTripleFault } from "./vmx/exit.ts";
+import { vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
 import { REAL_RIGHTS } from "./segmentation.ts";
 import { CR0_ET, CR0_PE, CS, IF, SEG_CODE, SEG_DB, SS, TF, VM } from "./state.ts";
 import { readEflags } from "./flags.ts";
@@ -474,6 +474,8 @@ export class Cpu extends Mmu {
           this.event(vector & 0xff, EV_EXTERNAL, 0);
         }
       }
+      // Non-root operation only: the VMX-preemption timer, checked between blocks.
+      if (this.vmxNonRoot && vmxPoll(this)) continue;
       if (this.halted) {
         reason = "hlt";
         break;

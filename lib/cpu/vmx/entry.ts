@@ -18,6 +18,7 @@ import {
   MSR_IA32_VMX_TRUE_EXIT_CTLS,
   MSR_IA32_VMX_TRUE_PINBASED_CTLS,
   MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+  PIN_PREEMPTION_TIMER,
   VMX_MSRS,
 } from "./capabilities.ts";
 import * as E from "./errors.ts";
@@ -31,6 +32,7 @@ import {
   INTR_TYPE_NMI,
   INTR_TYPE_SW_EXCEPTION,
   INTR_TYPE_SW_INTERRUPT,
+  PREEMPTION_TIMER_NS,
 } from "./exit.ts";
 import { F } from "./fields.ts";
 import { AR_UNUSABLE, GUEST_SEGMENTS } from "./segments.ts";
@@ -159,6 +161,9 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   vmcs.launchState = LAUNCH_LAUNCHED;
   s.nonRoot = true;
   cpu.vmxNonRoot = true;
+  s.timerDeadline = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_PREEMPTION_TIMER
+    ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS
+    : Infinity;
   // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
   vmcs.set(F.VM_EXIT_INTR_INFO, 0);
   inject(cpu, vmcs);

@@ -10,6 +10,7 @@ import { CpuFault, HAS_ERROR_CODE, NMI, PF } from "../faults.ts";
 import { CR0_PE, VM } from "../state.ts";
 import { loadHostState, saveGuestState } from "./transfer.ts";
 import { F } from "./fields.ts";
+import { EXIT_SAVE_PREEMPTION_TIMER } from "./capabilities.ts";
 import { vmxState } from "./state.ts";
 import { Vmcs } from "./vmcs.ts";
 
@@ -19,7 +20,7 @@ export const EXIT_CPUID = 10, EXIT_HLT = 12, EXIT_INVLPG = 14, EXIT_RDPMC = 15, 
 export const EXIT_VMCALL = 18, EXIT_VMCLEAR = 19, EXIT_VMLAUNCH = 20, EXIT_VMPTRLD = 21;
 export const EXIT_VMPTRST = 22, EXIT_VMREAD = 23, EXIT_VMRESUME = 24, EXIT_VMWRITE = 25;
 export const EXIT_VMXOFF = 26, EXIT_VMXON = 27, EXIT_CR_ACCESS = 28, EXIT_IO_INSTRUCTION = 30;
-export const EXIT_INVALID_GUEST_STATE = 33, EXIT_MSR_LOADING = 34;
+export const EXIT_INVALID_GUEST_STATE = 33, EXIT_MSR_LOADING = 34, EXIT_PREEMPTION_TIMER = 52;
 export const EXIT_ENTRY_FAILURE = 0x80000000 | 0;
 
 /** The vector of the pseudo-fault that carries a VM exit out of an instruction handler. */
@@ -105,12 +106,40 @@ export function vmxTripleFault(cpu: Cpu): void {
   vmExit(cpu, new Vmcs(cpu.bus, s.currentVmcs));
 }
 
+/** The VMX-preemption timer counts down once per 2^5 TSC ticks (IA32_VMX_MISC[4:0] = 5). */
+export const PREEMPTION_TIMER_NS = 32;
+
+/**
+ * The run loop's between-blocks check in non-root operation: a VMX-preemption timer that has
+ * counted down to zero exits (SDM 26.5.1). True when an exit happened.
+ */
+export function vmxPoll(cpu: Cpu): boolean {
+  const s = vmxState(cpu);
+  if (cpu.bus.nowNs() < s.timerDeadline) return false;
+  s.pending = {
+    reason: EXIT_PREEMPTION_TIMER,
+    qualification: 0,
+    instructionLength: 0,
+    instructionInfo: 0,
+    guestLinear: 0,
+    interruptionInfo: 0,
+    interruptionError: 0,
+  };
+  vmExit(cpu, new Vmcs(cpu.bus, s.currentVmcs));
+  return true;
+}
+
 /** Performs the pending exit: guest state to the VMCS, exit information, host state to the CPU. */
 export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   const s = vmxState(cpu);
   const p = s.pending!;
   s.pending = undefined;
   saveGuestState(cpu, vmcs);
+  if (s.timerDeadline !== Infinity && (vmcs.get(F.VM_EXIT_CONTROLS) & EXIT_SAVE_PREEMPTION_TIMER)) {
+    const left = Math.ceil((s.timerDeadline - cpu.bus.nowNs()) / PREEMPTION_TIMER_NS);
+    vmcs.set(F.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, Math.min(left, 0xffffffff)));
+  }
+  s.timerDeadline = Infinity;
   vmcs.set(F.VM_EXIT_REASON, p.reason);
   vmcs.set(F.EXIT_QUALIFICATION, p.qualification);
   vmcs.set(F.VM_EXIT_INSTRUCTION_LEN, p.instructionLength);

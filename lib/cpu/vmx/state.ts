@@ -19,6 +19,8 @@ export class VmxState {
   currentVmcs = NO_VMCS;
   /** The exit a non-root hook decided, until the run loop hands it to vmxException. */
   pending: PendingExit | undefined = undefined;
+  /** Bus time (ns) at which the VMX-preemption timer reaches zero; Infinity when not active. */
+  timerDeadline = Infinity;
 }
 
 const STATES = new WeakMap<Cpu, VmxState>();

@@ -243,3 +243,19 @@ Deno.test("CR access: CR0 guest/host mask and read shadow, CR3-load exiting", ()
   assert.equal(vmcs.get(F.VM_EXIT_REASON), 28);
   assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 0x103);
 });
+
+Deno.test("VMX-preemption timer: value 0 exits before the first guest instruction, and the value is saved", () => {
+  const { m, vmcs } = setup();
+  vmcs.set(F.PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1 << 6));
+  vmcs.set(F.VM_EXIT_CONTROLS, 0x00036dfb | (1 << 22));
+  vmcs.set(F.VMX_PREEMPTION_TIMER_VALUE, 0);
+  assert.equal(enter(m, vmcs, [0x0f, 0xa2]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 52);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE);
+  // A large value: CPUID exits first and the saved value has not reached zero.
+  vmcs.set(F.VMX_PREEMPTION_TIMER_VALUE, 0x10000000);
+  assert.equal(enter(m, vmcs, [0x0f, 0xa2], true).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
+  assert.ok(vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) > 0);
+  assert.ok(vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) <= 0x10000000);
+});

@@ -9,7 +9,8 @@
 ; L1 turns on paging (CR0.PG/NE are VMX-fixed), sets IA32_FEATURE_CONTROL and CR4.VMXE, runs the
 ; VMX-instruction failure paths, builds a VMCS and runs L2, which does CPUID, OUT, IN, HLT, a
 ; write to an unmapped page (#PF through the exception bitmap; L1 maps the page and resumes) and
-; VMCALL. Every exit prints its reason, qualification and instruction length.
+; VMCALL, then spins until the VMX-preemption timer expires. Every exit prints its reason,
+; qualification and instruction length.
 %include "multiboot.inc"
 
 %define PAGE_DIR    0x00200000
@@ -41,6 +42,7 @@
 %define GUEST_ES_LIMIT    0x4800
 %define GUEST_ES_AR       0x4814
 %define GUEST_GDTR_LIMIT  0x4810
+%define TIMER_VALUE       0x482E
 %define EXIT_QUAL         0x6400
 %define GUEST_CR0         0x6800
 %define GUEST_CR3         0x6802
@@ -211,7 +213,9 @@ vm_exit:
     mov eax, ecx
     call hex32
     call newline
-    cmp ebx, 18                        ; VMCALL: L2 is done
+    cmp ebx, 18                        ; VMCALL: L2's instruction tests are done
+    je .vmcall
+    cmp ebx, 52                        ; the preemption timer: L2 is done
     je .finished
     cmp ebx, 0                         ; #PF: map the page and run the instruction again
     jne .skip
@@ -227,7 +231,7 @@ vm_exit:
     FLAGS "vmresume failed: "
     call print_error
     ret
-.finished:
+.vmcall:
     mov eax, [HOLE + 0x10]
     PRINT "l1 reads the page: "
     call hex32
@@ -236,6 +240,22 @@ vm_exit:
     vmread eax, eax
     PRINT "l2 rip at vmcall: "
     sub eax, l2_entry
+    call hex32
+    call newline
+    ; L2 now spins; the VMX-preemption timer (pin-based bit 6) ends it with exit 52, and the
+    ; "save VMX-preemption timer value" exit control (bit 22) stores the value it reached, 0.
+    VMW PIN_CONTROLS, 0x16 | (1 << 6)
+    VMW EXIT_CONTROLS, 0x00036dfb | (1 << 22)
+    VMW TIMER_VALUE, 2000
+    VMW GUEST_RIP, l2_spin
+    vmresume
+    FLAGS "vmresume failed: "
+    call print_error
+    ret
+.finished:
+    PRINT "timer value saved: "
+    mov eax, TIMER_VALUE
+    vmread eax, eax
     call hex32
     call newline
     vmxoff
@@ -253,6 +273,8 @@ l2_entry:
     mov dword [HOLE + 0x10], 0x600d    ; exit 0: #PF, write to a not-present page
     vmcall                             ; exit 18
     jmp l2_entry
+l2_spin:
+    jmp l2_spin
 
 ; ---- helpers ----
 setup_vmcs:
