@@ -99,14 +99,37 @@ class MiniMonitor {
   }
 }
 
+/** The human monitor as a character stream (lib/virt/monitor's HmpConsole). */
+export interface MonitorConsole {
+  banner(): void;
+  receive(text: string): void;
+}
+
 /** stdio shared by a device and the monitor, with QEMU's Ctrl-A escapes. */
 class MuxBackend extends QueuedBackend {
   private escape = false;
-  private monitorFocus = false;
-  private readonly monitor: MiniMonitor;
-  constructor(private readonly out: (text: string) => void, private readonly control: HostControl) {
+  private monitorFocus: boolean;
+  private monitor: MiniMonitor | MonitorConsole;
+  constructor(
+    private readonly out: (text: string) => void,
+    private readonly control: HostControl,
+    /** `-monitor stdio`: no device behind the mux, the monitor has stdin from the start. */
+    readonly monitorOnly = false,
+  ) {
     super((data) => Deno.stdout.writeSync(data));
     this.monitor = new MiniMonitor(out, control);
+    this.monitorFocus = monitorOnly;
+  }
+
+  /** Puts the real human monitor behind Ctrl-A c (or on stdin, for -monitor stdio). */
+  attachMonitor(console: (write: (text: string) => void) => MonitorConsole): void {
+    this.monitor = console(this.out);
+    if (this.monitorOnly) this.monitor.banner();
+  }
+
+  private monitorInput(b: number): void {
+    if (this.monitor instanceof MiniMonitor) this.monitor.input(b);
+    else this.monitor.receive(String.fromCharCode(b));
   }
 
   override input(bytes: Iterable<number>): void {
@@ -120,7 +143,7 @@ class MuxBackend extends QueuedBackend {
       } else if (b === CTRL_A) {
         this.escape = true;
       } else if (this.monitorFocus) {
-        this.monitor.input(b);
+        this.monitorInput(b);
       } else {
         forDevice.push(b);
       }
@@ -145,7 +168,7 @@ class MuxBackend extends QueuedBackend {
         this.sendBreak();
         return;
       default:
-        if (key === CTRL_A) this.monitorFocus ? this.monitor.input(key) : forDevice.push(key);
+        if (key === CTRL_A) this.monitorFocus ? this.monitorInput(key) : forDevice.push(key);
     }
   }
 }
@@ -186,6 +209,21 @@ export class HostChardevs {
         return { write: (data) => void file.writeSync(data) };
       }
     }
+  }
+
+  /** `-monitor stdio` without a serial port on stdio: a mux that belongs to the monitor alone. */
+  openMonitorStdio(): void {
+    if (this.stdinOwner) return;
+    this.stdinOwner = new MuxBackend(
+      (t) => Deno.stdout.writeSync(this.encoder.encode(t)),
+      this.control,
+      true,
+    );
+  }
+
+  /** Gives the stdio mux, if there is one, the human monitor. */
+  attachMonitor(console: (write: (text: string) => void) => MonitorConsole): void {
+    if (this.stdinOwner instanceof MuxBackend) this.stdinOwner.attachMonitor(console);
   }
 
   /** Starts reading stdin for the stdio owner (in cbreak mode on a terminal, so Ctrl-C still signals). */

@@ -13,6 +13,7 @@ import {
 } from "../../lib/virt/machine/kernel_loader.ts";
 import type { AccelName, MachineConfig } from "../../lib/virt/machine/config.ts";
 import { GuestMemoryError, Pc } from "../../lib/virt/machine/pc.ts";
+import { attachMonitors, MonitorError, type Monitors } from "../../lib/virt/monitor/mod.ts";
 import { biosRomSpace, installBios } from "../../lib/virt/machine/bios.ts";
 import { hostStrerror } from "./host_errors.ts";
 import { HostChardevs } from "./chardevs.ts";
@@ -122,8 +123,14 @@ export async function runMachine(context: RunContext): Promise<number> {
   // QEMU's system reset at startup: -d cpu_reset logs it, then firmware or kernel entry.
   machine.reset();
 
+  if (config.monitor?.kind === "mux-stdio" || config.monitor?.kind === "stdio") chardevs.openMonitorStdio();
+  const monitors = await openMonitors(machine, context);
+  cleanup.add(() => monitors.close());
+  chardevs.attachMonitor((write) => monitors.console(write));
+
   chardevs.start();
   const exit = await machine.run();
+  monitors.machineExited(exit);
   switch (exit.kind) {
     case "shutdown":
       return exit.status & 0xff;
@@ -155,6 +162,25 @@ function readInitrds(kind: KernelKind, list: string | undefined): { entry: strin
       }]);
     }
   });
+}
+
+/** QMP, the human monitor and the gdb stub (lib/virt/monitor), as the command line asked. */
+async function openMonitors(pc: Pc, context: RunContext): Promise<Monitors> {
+  const { invocation, program, accel } = context;
+  try {
+    return await attachMonitors(pc, {
+      qmp: invocation.monitors.qmp,
+      hmp: invocation.monitors.hmp,
+      gdb: invocation.monitors.gdb,
+      startPaused: invocation.monitors.startPaused,
+      name: invocation.config.name,
+      accel,
+      arch: program.target,
+    });
+  } catch (e) {
+    if (e instanceof MonitorError) throw new CliError(e.message);
+    throw e;
+  }
 }
 
 /** The board, with a RAM allocation failure reported as QEMU reports it. */

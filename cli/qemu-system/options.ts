@@ -153,6 +153,20 @@ export const OPTIONS: OptionDef[] = [
     help: ["redirect the monitor to char device 'dev' (none, stdio)"],
   },
   {
+    name: "qmp",
+    arg: true,
+    synopsis: "-qmp dev",
+    help: ["like -monitor but opens in 'control' mode (unix:PATH,server=on,wait=off or tcp:HOST:PORT,...)"],
+  },
+  {
+    name: "gdb",
+    arg: true,
+    synopsis: "-gdb dev",
+    help: ["accept gdb connection on 'dev' (tcp::PORT)"],
+  },
+  { name: "s", arg: false, synopsis: "-s", help: ["shorthand for -gdb tcp::1234"] },
+  { name: "S", arg: false, synopsis: "-S", help: ["freeze CPU at startup (use 'c' to start execution)"] },
+  {
     name: "debugcon",
     arg: true,
     synopsis: "-debugcon dev",

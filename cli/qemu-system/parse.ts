@@ -36,6 +36,8 @@ export interface Invocation {
   serialLocations: string[];
   /** `-accel kvm` carries its location into the KVM failure message; -enable-kvm does not. */
   accelLocation?: string;
+  /** What lib/virt/monitor listens on: -qmp, -monitor SOCKET, -gdb/-s, and -S. */
+  monitors: { qmp: string[]; hmp: string[]; gdb?: string; startPaused: boolean };
 }
 
 /** The program-specific bits QEMU derives from its binary: name for messages, default CPU model. */
@@ -56,6 +58,7 @@ class Builder {
   readonly driveLocations: string[] = [];
   serialSpecs: { spec: string; location: string }[] = [];
   monitorSpec?: { spec: string; location: string };
+  readonly monitors: Invocation["monitors"] = { qmp: [], hmp: [], startPaused: false };
   debugconSpec?: { spec: string; location: string };
   machineOpts: { pairs: OptPair[]; location: string }[] = [];
   accelOpts: { pairs: OptPair[]; location: string }[] = [];
@@ -146,7 +149,21 @@ class Builder {
       case "serial":
         return void this.serialSpecs.push({ spec: arg, location });
       case "monitor":
-        this.monitorSpec = { spec: arg, location };
+        // A socket gets the human monitor from lib/virt/monitor; stdio-like specs are chardevs.
+        if (isSocketSpec(arg)) this.monitors.hmp.push(arg);
+        else this.monitorSpec = { spec: arg, location };
+        return;
+      case "qmp":
+        this.monitors.qmp.push(arg);
+        return;
+      case "gdb":
+        this.monitors.gdb = arg;
+        return;
+      case "s":
+        this.monitors.gdb = "tcp::1234";
+        return;
+      case "S":
+        this.monitors.startPaused = true;
         return;
       case "debugcon":
         this.debugconSpec = { spec: arg, location };
@@ -572,7 +589,11 @@ class Builder {
     // The monitor is created before the serial ports, so it is the first to claim stdio.
     let monitor = this.monitorSpec;
     const serialHasMonitor = this.serialSpecs.some(({ spec }) => spec.startsWith("mon:"));
-    if (!monitor && this.nographic && !this.nodefaults && this.serialSpecs.length && !serialHasMonitor) {
+    const socketMonitor = this.monitors.hmp.length > 0;
+    if (
+      !monitor && !socketMonitor && this.nographic && !this.nodefaults && this.serialSpecs.length &&
+      !serialHasMonitor
+    ) {
       monitor = { spec: "stdio", location: "" };
     }
     if (monitor) c.monitor = take(monitor.spec, monitor.location, "parse error:");
@@ -593,6 +614,11 @@ class Builder {
   }
 
   serialLocations: string[] = [];
+}
+
+/** `unix:PATH[,...]` or `tcp:HOST:PORT[,...]`: a listening socket for a monitor. */
+function isSocketSpec(text: string): boolean {
+  return text.startsWith("unix:") || text.startsWith("tcp:");
 }
 
 /** A chardev string of -serial/-monitor/-debugcon; undefined for `none`, "unknown" for the rest. */
@@ -659,5 +685,6 @@ export function parseCommandLine(args: string[], program: Program, warn: Warn): 
     driveLocations: builder.driveLocations,
     serialLocations: builder.serialLocations,
     accelLocation: builder.accelLocation,
+    monitors: builder.monitors,
   };
 }

@@ -255,3 +255,14 @@ Deno.test("the x87 computes, and an unmasked x87 error with CR0.NE clear reaches
   );
   assert.equal(result.code, 1);
 });
+
+Deno.test("-monitor stdio: the human monitor answers on stdin, and quit ends the run with status 0", async () => {
+  const vm = spawn(["-display", "none", "-serial", "null", "-monitor", "stdio", "-kernel", ECHO]);
+  await vm.until("(qemu) ");
+  await vm.send("info status\r");
+  await vm.until("VM status: running\r\n");
+  await vm.send("quit\r");
+  const result = await vm.finish();
+  assert.match(result.stdout, /^QEMU 7\.2\.\d+ monitor - type 'help' for more information\r\n\(qemu\) /);
+  assert.equal(result.code, 0);
+});
