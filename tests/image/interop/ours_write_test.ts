@@ -7,15 +7,28 @@
  */
 import assert from "node:assert/strict";
 import { REAL_QEMU_IMG, skipReason } from "../../support/tools.ts";
-import { runOurs, runReal, scratch, writePattern } from "./side_by_side.ts";
+import { join } from "node:path";
+import { main } from "../../../cli/qemu-img.ts";
+import { captureOutput } from "../../../cli/qemu-img/report.ts";
+import { runReal, scratch, writePattern } from "./side_by_side.ts";
 
 const ignore = !REAL_QEMU_IMG;
 const suffix = skipReason(REAL_QEMU_IMG, "/usr/bin/qemu-img");
 const MiB = 1 << 20;
 
+/**
+ * Runs our qemu-img in this process on files of `dir`, by absolute path (the process's working
+ * directory is shared with parallel tests, so it is never changed). Backing names after -b/-B
+ * stay as written: images resolve them relative to their own directory, as QEMU does.
+ */
 async function ours(dir: string, ...args: string[]): Promise<void> {
-  const r = await runOurs(args, dir);
-  assert.equal(r.code, 0, `ours: qemu-img ${args.join(" ")}\n${r.stderr}`);
+  const abs = args.map((a, i) => {
+    if (i > 0 && (args[i - 1] === "-b" || args[i - 1] === "-B")) return a;
+    const m = /^(if=|of=)?(.+\.(raw|qcow2|img))$/.exec(a);
+    return m ? `${m[1] ?? ""}${join(dir, m[2])}` : a;
+  });
+  const { result, stderr } = await captureOutput(() => main(abs));
+  assert.equal(result, 0, `ours: qemu-img ${args.join(" ")}\n${stderr}`);
 }
 
 async function realOk(dir: string, ...args: string[]): Promise<string> {
