@@ -14,7 +14,9 @@ export class LibError extends Error {
 export const Errno = {
   EPERM: { errno: 1, text: "Operation not permitted" },
   ENOENT: { errno: 2, text: "No such file or directory" },
+  EINTR: { errno: 4, text: "Interrupted system call" },
   EIO: { errno: 5, text: "Input/output error" },
+  ENXIO: { errno: 6, text: "No such device or address" },
   E2BIG: { errno: 7, text: "Argument list too long" },
   ENOEXEC: { errno: 8, text: "Exec format error" },
   EBADF: { errno: 9, text: "Bad file descriptor" },
@@ -27,6 +29,7 @@ export const Errno = {
   ENODEV: { errno: 19, text: "No such device" },
   ENOTDIR: { errno: 20, text: "Not a directory" },
   EINVAL: { errno: 22, text: "Invalid argument" },
+  ENOTTY: { errno: 25, text: "Inappropriate ioctl for device" },
   EFBIG: { errno: 27, text: "File too large" },
   ENOSPC: { errno: 28, text: "No space left on device" },
   EROFS: { errno: 30, text: "Read-only file system" },

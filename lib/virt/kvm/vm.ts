@@ -1,0 +1,177 @@
+/**
+ * A VM fd (KVM_CREATE_VM): memory slots, vCPUs, the in-kernel irqchip and PIT, the TSS address.
+ * It holds its own /dev/kvm reference (a DevKvm handle) for its lifetime, as a real VM pins
+ * kvm_intel, reads the module parameters that shape it at creation, and publishes its statistics.
+ */
+import { ErrnoError } from "../../errors.ts";
+import { type DevKvm, ModuleSystem } from "../modules/mod.ts";
+import { LIMITS } from "./constants.ts";
+import { type KvmUserspaceMemoryRegion, MemorySlots } from "./memory.ts";
+import { MsrTable } from "./msrs.ts";
+import { StatsPublisher } from "./stats.ts";
+import { KvmVcpu } from "./vcpu.ts";
+import { capabilityValue, type EnvLookup } from "./system_caps.ts";
+import type { VendorBackend, VendorParams } from "./backend.ts";
+import type { VmInternals } from "./vm_internals.ts";
+
+/** The ISA/IOAPIC lines of the in-kernel irqchip (KVM_IRQCHIP_NUM_PINS = 24 GSIs by default). */
+const DEFAULT_GSIS = 24;
+/** The highest TSS address: three pages must fit below 4 GiB. */
+const MAX_TSS_ADDR = 0x100000000 - 3 * LIMITS.pageSize;
+
+/** The module parameters, re-read on use for the writable ones (ignore_msrs, halt_poll_ns...). */
+function vendorParams(handle: DevKvm): VendorParams {
+  const intel = handle.vendor === "kvm_intel";
+  const num = (m: string, p: string) => handle.paramNumber(m, p);
+  const ept = intel ? num("vendor", "ept") !== 0 : num("vendor", "npt") !== 0;
+  const unrestrictedGuest = intel ? num("vendor", "unrestricted_guest") !== 0 : true;
+  const nested = num("vendor", "nested") !== 0;
+  return {
+    ept: ept,
+    unrestrictedGuest: unrestrictedGuest && ept,
+    nested,
+    get ignoreMsrs() {
+      return num("kvm", "ignore_msrs") !== 0;
+    },
+    get reportIgnoredMsrs() {
+      return num("kvm", "report_ignored_msrs") !== 0;
+    },
+    get haltPollNs() {
+      return num("kvm", "halt_poll_ns");
+    },
+  };
+}
+
+export class KvmVm implements VmInternals {
+  readonly memory = new MemorySlots();
+  readonly params: VendorParams;
+  readonly msrTable: MsrTable;
+  readonly #handle: DevKvm;
+  readonly #env?: EnvLookup;
+  readonly #vcpus = new Map<number, KvmVcpu>();
+  readonly #publisher: StatsPublisher;
+  #irqchip = false;
+  #pit = false;
+  #tssAddr?: number;
+  readonly #irqLevels = new Uint8Array(DEFAULT_GSIS);
+  #closed = false;
+
+  /** Use Kvm.createVm. */
+  constructor(handle: DevKvm, readonly backend: VendorBackend | undefined, env?: EnvLookup) {
+    this.#handle = handle;
+    this.#env = env;
+    this.params = vendorParams(handle);
+    this.msrTable = new MsrTable(this.params.nested);
+    this.#publisher = new StatsPublisher(handle, () => [...this.#vcpus.values()].map((v) => v.stats));
+  }
+
+  get irqchip(): boolean {
+    return this.#irqchip;
+  }
+  get closed(): boolean {
+    return this.#closed;
+  }
+  /** The vendor module this VM pins ("kvm_intel" or "kvm_amd"). */
+  get vendor(): string {
+    return this.#handle.vendor;
+  }
+  /** The TSS address given to KVM_SET_TSS_ADDR, if any. */
+  get tssAddr(): number | undefined {
+    return this.#tssAddr;
+  }
+
+  #check(): void {
+    if (this.#closed) throw new ErrnoError("EBADF");
+  }
+
+  /** KVM_CHECK_EXTENSION on the VM fd. */
+  checkExtension(cap: number): number {
+    this.#check();
+    return capabilityValue(this.#handle, cap, this.#env);
+  }
+
+  /** KVM_SET_USER_MEMORY_REGION */
+  setUserMemoryRegion(region: KvmUserspaceMemoryRegion): void {
+    this.#check();
+    this.memory.set(region);
+  }
+
+  /** KVM_CREATE_VCPU: EINVAL for an id >= KVM_MAX_VCPU_IDS or too many vCPUs, EEXIST for a used id. */
+  createVcpu(id: number): KvmVcpu {
+    this.#check();
+    if (!Number.isInteger(id) || id < 0 || id >= LIMITS.maxVcpuIds) {
+      throw new ErrnoError("EINVAL", "vcpu id out of range");
+    }
+    if (this.#vcpus.size >= LIMITS.maxVcpus) throw new ErrnoError("EINVAL", "too many vcpus");
+    if (this.#vcpus.has(id)) throw new ErrnoError("EEXIST", "vcpu id in use");
+    const vcpu = new KvmVcpu(this, id);
+    this.#vcpus.set(id, vcpu);
+    return vcpu;
+  }
+
+  /** KVM_SET_TSS_ADDR: the three pages vm86-style real mode needs when unrestricted_guest is off. */
+  setTssAddr(addr: number): void {
+    this.#check();
+    addr >>>= 0;
+    if (addr > MAX_TSS_ADDR) throw new ErrnoError("EINVAL", "TSS address too high");
+    if (this.params.unrestrictedGuest) return;
+    const end = addr + 3 * LIMITS.pageSize;
+    if (this.memory.slots.some((s) => addr < s.gpa + s.size && s.gpa < end)) {
+      throw new ErrnoError("EEXIST", "TSS pages overlap a memory slot");
+    }
+    this.#tssAddr = addr;
+  }
+
+  /** KVM_CREATE_IRQCHIP: PIC pair, IOAPIC and local APICs in the kernel; only before any vCPU. */
+  createIrqchip(): void {
+    this.#check();
+    if (this.#irqchip) throw new ErrnoError("EEXIST");
+    if (this.#vcpus.size) throw new ErrnoError("EINVAL", "vcpus already created");
+    this.#irqchip = true;
+  }
+
+  /** KVM_IRQ_LINE: ENXIO without an in-kernel irqchip. */
+  irqLine(irq: number, level: number): void {
+    this.#check();
+    if (!this.#irqchip) throw new ErrnoError("ENXIO");
+    if (irq >>> 0 < DEFAULT_GSIS) this.#irqLevels[irq] = level ? 1 : 0;
+  }
+
+  /** The level last set on a GSI with KVM_IRQ_LINE. */
+  irqLevel(irq: number): number {
+    return this.#irqLevels[irq] ?? 0;
+  }
+
+  /** KVM_CREATE_PIT2: needs the in-kernel irqchip (ENOENT), once (EEXIST). */
+  createPit2(_config: { flags: number } = { flags: 0 }): void {
+    this.#check();
+    if (this.#pit) throw new ErrnoError("EEXIST");
+    if (!this.#irqchip) throw new ErrnoError("ENOENT");
+    this.#pit = true;
+  }
+
+  get hasPit(): boolean {
+    return this.#pit;
+  }
+
+  printk(line: string): void {
+    new ModuleSystem(this.#handle.root, this.#env).modify((k) => k.printk(line), { checkLiveness: false });
+  }
+
+  publishStats(): void {
+    this.#publisher.maybePublish();
+  }
+
+  /** close() of the VM fd and its vCPU fds: final statistics, then the module reference is dropped. */
+  close(): void {
+    if (this.#closed) return;
+    this.#publisher.maybePublish(true);
+    for (const v of this.#vcpus.values()) v.close();
+    this.#closed = true;
+    this.#handle.close();
+  }
+
+  [Symbol.dispose](): void {
+    this.close();
+  }
+}

@@ -1,0 +1,15 @@
+/** What a VM shares with its vCPUs (kept apart from vm.ts so the two files do not import each other). */
+import type { VendorBackend, VendorParams } from "./backend.ts";
+import type { MemorySlots } from "./memory.ts";
+import type { MsrTable } from "./msrs.ts";
+
+export interface VmInternals {
+  readonly memory: MemorySlots;
+  readonly params: VendorParams;
+  readonly msrTable: MsrTable;
+  readonly backend?: VendorBackend;
+  readonly irqchip: boolean;
+  readonly closed: boolean;
+  printk(line: string): void;
+  publishStats(): void;
+}
