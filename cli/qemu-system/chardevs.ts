@@ -2,13 +2,12 @@
  * The host side of character devices for -serial/-debugcon/-monitor: stdio (raw-ish terminal input
  * when stdin is a TTY), file:PATH, null, and QEMU's mux, which shares stdio between the first
  * serial port and the monitor and takes Ctrl-A escapes (h help, x quit, c switch to the monitor,
- * b break, Ctrl-A Ctrl-A for a literal Ctrl-A).
+ * b break, Ctrl-A Ctrl-A for a literal Ctrl-A). The monitor itself is lib/virt/monitor's.
  */
 import type { CharBackend, CharFrontend } from "../../lib/devices/chardev.ts";
 import type { CharSpec } from "../../lib/virt/machine/config.ts";
 import { CliError } from "./cli_error.ts";
 import { hostStrerror } from "./host_errors.ts";
-import { QEMU_VERSION } from "./version.ts";
 
 const CTRL_A = 0x01;
 
@@ -61,44 +60,6 @@ export interface HostControl {
   kick(): void;
 }
 
-/**
- * A line-editing stand-in for the human monitor on the mux: it answers `quit`/`q` and `info status`
- * and QEMU's "unknown command" otherwise. The full monitor is issue 8's.
- */
-class MiniMonitor {
-  private line = "";
-  constructor(private readonly out: (text: string) => void, private readonly control: HostControl) {}
-
-  banner(): void {
-    this.out(`QEMU ${QEMU_VERSION} monitor - type 'help' for more information\r\n(qemu) `);
-  }
-
-  input(b: number): void {
-    if (b === 0x0d || b === 0x0a) {
-      this.out("\r\n");
-      this.execute(this.line.trim());
-      this.line = "";
-      this.out("(qemu) ");
-    } else if (b === 0x7f || b === 0x08) {
-      if (this.line) {
-        this.line = this.line.slice(0, -1);
-        this.out("\b \b");
-      }
-    } else if (b >= 0x20) {
-      this.line += String.fromCharCode(b);
-      this.out(String.fromCharCode(b));
-    }
-  }
-
-  private execute(command: string): void {
-    const name = command.split(/\s+/)[0];
-    if (!command) return;
-    if (name === "quit" || name === "q") this.control.quit();
-    else if (command === "info status") this.out("VM status: running\r\n");
-    else this.out(`unknown command: '${name}'\r\n`);
-  }
-}
-
 /** The human monitor as a character stream (lib/virt/monitor's HmpConsole). */
 export interface MonitorConsole {
   banner(): void;
@@ -109,7 +70,8 @@ export interface MonitorConsole {
 class MuxBackend extends QueuedBackend {
   private escape = false;
   private monitorFocus: boolean;
-  private monitor: MiniMonitor | MonitorConsole;
+  /** Attached once the board's monitors exist (before stdin is read). */
+  private monitor?: MonitorConsole;
   constructor(
     private readonly out: (text: string) => void,
     private readonly control: HostControl,
@@ -117,7 +79,6 @@ class MuxBackend extends QueuedBackend {
     readonly monitorOnly = false,
   ) {
     super((data) => Deno.stdout.writeSync(data));
-    this.monitor = new MiniMonitor(out, control);
     this.monitorFocus = monitorOnly;
   }
 
@@ -128,8 +89,7 @@ class MuxBackend extends QueuedBackend {
   }
 
   private monitorInput(b: number): void {
-    if (this.monitor instanceof MiniMonitor) this.monitor.input(b);
-    else this.monitor.receive(String.fromCharCode(b));
+    this.monitor?.receive(String.fromCharCode(b));
   }
 
   override input(bytes: Iterable<number>): void {
@@ -162,7 +122,7 @@ class MuxBackend extends QueuedBackend {
         return;
       case "c":
         this.monitorFocus = !this.monitorFocus;
-        if (this.monitorFocus) this.monitor.banner();
+        if (this.monitorFocus) this.monitor?.banner();
         return;
       case "b":
         this.sendBreak();
