@@ -28,10 +28,8 @@ export async function main(args: string[]): Promise<number> {
       }
     }
     if (operands.length === 0) throw new UsageError("Not enough arguments");
-    const command = COMMANDS[operands[0]];
-    if (!command || !Object.hasOwn(COMMANDS, operands[0])) {
-      throw new UsageError(`Command not found: ${operands[0]}`);
-    }
+    if (!Object.hasOwn(COMMANDS, operands[0])) throw new UsageError(`Command not found: ${operands[0]}`);
+    const command = await COMMANDS[operands[0]]();
     return await command(operands);
   } catch (e) {
     if (e instanceof HelpRequested) {
