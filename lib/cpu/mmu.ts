@@ -81,8 +81,15 @@ export class Mmu extends CpuState {
   /** Overridden by the Cpu: drops decoded blocks overlapping [offset, offset+length) of a host page. */
   codeWritten(_hostPage: number, _offset: number, _length: number): void {}
 
+  /**
+   * VMX non-root operation with EPT (lib/cpu/vmx/ept.ts): the guest walk with every guest-physical
+   * address through EPT replaces the walk below. Undefined otherwise; tested on TLB misses only.
+   */
+  eptWalk: ((lin: number, access: number, user: boolean) => number) | undefined = undefined;
+
   /** Linear to physical address, walking the page tables; throws #PF. */
   translate(lin: number, access: number, user = this.cpl === 3): number {
+    if (this.eptWalk) return this.eptWalk(lin, access, user);
     lin >>>= 0;
     if (!(this.cr[0] & CR0_PG)) return lin;
     const write = access === ACC_WRITE;

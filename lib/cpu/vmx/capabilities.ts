@@ -58,8 +58,8 @@ export const EXIT_TRUE_DEFAULT1 = 0x00036dfb, ENTRY_TRUE_DEFAULT1 = 0x000011fb;
  * themselves are reserved or must-be-1 settings whose behaviour is the architectural baseline.
  */
 export const PIN_SUPPORTED = PIN_DEFAULT1 | PIN_PREEMPTION_TIMER;
-export const CPU_SUPPORTED = CPU_DEFAULT1 | CPU_HLT_EXITING | CPU_UNCOND_IO_EXITING;
-export const SEC_SUPPORTED = 0;
+export const CPU_SUPPORTED = CPU_DEFAULT1 | CPU_HLT_EXITING | CPU_UNCOND_IO_EXITING | CPU_ACTIVATE_SECONDARY;
+export const SEC_SUPPORTED = SEC_ENABLE_EPT;
 export const EXIT_SUPPORTED = EXIT_DEFAULT1 | EXIT_SAVE_PREEMPTION_TIMER;
 export const ENTRY_SUPPORTED = ENTRY_DEFAULT1;
 
@@ -85,7 +85,11 @@ export const VMX_MSRS: ReadonlyMap<number, bigint> = new Map([
   [MSR_IA32_VMX_CR4_FIXED1, 0x26ffn],
   [MSR_IA32_VMX_VMCS_ENUM, BigInt(MAX_FIELD_INDEX << 1)],
   [MSR_IA32_VMX_PROCBASED_CTLS2, ctls(0, SEC_SUPPORTED)],
-  [MSR_IA32_VMX_EPT_VPID_CAP, 0n],
+  // EPT: 4-level walk, UC and WB, 2 MiB and 1 GiB pages, accessed/dirty flags (no INVEPT yet).
+  [
+    MSR_IA32_VMX_EPT_VPID_CAP,
+    (1n << 6n) | (1n << 8n) | (1n << 14n) | (1n << 16n) | (1n << 17n) | (1n << 21n),
+  ],
   [MSR_IA32_VMX_TRUE_PINBASED_CTLS, ctls(PIN_TRUE_DEFAULT1, PIN_SUPPORTED)],
   [MSR_IA32_VMX_TRUE_PROCBASED_CTLS, ctls(CPU_TRUE_DEFAULT1, CPU_SUPPORTED)],
   [MSR_IA32_VMX_TRUE_EXIT_CTLS, ctls(EXIT_TRUE_DEFAULT1, EXIT_SUPPORTED)],

@@ -10,18 +10,22 @@ import { deliver } from "../interrupts.ts";
 import { CpuFault, HAS_ERROR_CODE } from "../faults.ts";
 import {
   controlsValid,
+  CPU_ACTIVATE_SECONDARY,
   MSR_IA32_VMX_CR0_FIXED0,
   MSR_IA32_VMX_CR0_FIXED1,
   MSR_IA32_VMX_CR4_FIXED0,
   MSR_IA32_VMX_CR4_FIXED1,
+  MSR_IA32_VMX_PROCBASED_CTLS2,
   MSR_IA32_VMX_TRUE_ENTRY_CTLS,
   MSR_IA32_VMX_TRUE_EXIT_CTLS,
   MSR_IA32_VMX_TRUE_PINBASED_CTLS,
   MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
   PIN_PREEMPTION_TIMER,
+  SEC_ENABLE_EPT,
   VMX_MSRS,
 } from "./capabilities.ts";
 import * as E from "./errors.ts";
+import { eptpValid, EptWalker } from "./ept.ts";
 import {
   EXIT_ENTRY_FAILURE,
   EXIT_INVALID_GUEST_STATE,
@@ -45,12 +49,24 @@ function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
   return ((v & f0) >>> 0) === f0 >>> 0 && (v & ~f1) === 0;
 }
 
+/** The secondary controls in force: 0 unless the primary controls activate them. */
+function secondaryControls(vmcs: Vmcs): number {
+  return vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY
+    ? vmcs.get(F.SECONDARY_VM_EXEC_CONTROL)
+    : 0;
+}
+
 /** SDM 27.2.1: the VM-execution, exit and entry control fields. */
 function controlsOk(vmcs: Vmcs): boolean {
   if (!controlsValid(vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL), MSR_IA32_VMX_TRUE_PINBASED_CTLS)) return false;
   if (!controlsValid(vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL), MSR_IA32_VMX_TRUE_PROCBASED_CTLS)) return false;
   if (!controlsValid(vmcs.get(F.VM_EXIT_CONTROLS), MSR_IA32_VMX_TRUE_EXIT_CTLS)) return false;
   if (!controlsValid(vmcs.get(F.VM_ENTRY_CONTROLS), MSR_IA32_VMX_TRUE_ENTRY_CTLS)) return false;
+  const secondary = secondaryControls(vmcs);
+  if (!controlsValid(secondary, MSR_IA32_VMX_PROCBASED_CTLS2)) return false;
+  if ((secondary & SEC_ENABLE_EPT) && !eptpValid(vmcs.get(F.EPT_POINTER), vmcs.get(F.EPT_POINTER + 1))) {
+    return false;
+  }
   // IA32_VMX_MISC reports no CR3-target values.
   if (vmcs.get(F.CR3_TARGET_COUNT) !== 0) return false;
   if (vmcs.get(F.VM_EXIT_MSR_STORE_COUNT) || vmcs.get(F.VM_EXIT_MSR_LOAD_COUNT)) return false;
@@ -164,6 +180,9 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   s.timerDeadline = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_PREEMPTION_TIMER
     ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS
     : Infinity;
+  if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
+    cpu.eptWalk = new EptWalker(cpu, vmcs.get(F.EPT_POINTER)).walk;
+  }
   // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
   vmcs.set(F.VM_EXIT_INTR_INFO, 0);
   inject(cpu, vmcs);

@@ -40,6 +40,8 @@ export interface PendingExit {
   guestLinear: number;
   interruptionInfo: number;
   interruptionError: number;
+  /** EPT violations and misconfigurations: the guest-physical address. */
+  guestPhysical?: number;
 }
 
 /**
@@ -148,7 +150,12 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   vmcs.set(F.VM_EXIT_INTR_INFO, p.interruptionInfo);
   vmcs.set(F.VM_EXIT_INTR_ERROR_CODE, p.interruptionError);
   vmcs.set(F.IDT_VECTORING_INFO_FIELD, 0);
+  if (p.guestPhysical !== undefined) {
+    vmcs.set(F.GUEST_PHYSICAL_ADDRESS, p.guestPhysical);
+    vmcs.set(F.GUEST_PHYSICAL_ADDRESS + 1, 0);
+  }
   s.nonRoot = false;
   cpu.vmxNonRoot = false;
+  cpu.eptWalk = undefined;
   loadHostState(cpu, vmcs);
 }

@@ -259,3 +259,38 @@ Deno.test("VMX-preemption timer: value 0 exits before the first guest instructio
   assert.ok(vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) > 0);
   assert.ok(vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) <= 0x10000000);
 });
+
+Deno.test("EPT: translation with 2 MiB pages, accessed/dirty flags, violation and misconfiguration", () => {
+  const { m, vmcs } = setup();
+  const PML4 = DATA + 0x4000, PDPT = DATA + 0x5000, PD = DATA + 0x6000;
+  m.bus.write32(PML4, PDPT | 7);
+  m.bus.write32(PDPT, PD | 7);
+  m.bus.write32(PD, 0 | 7 | (6 << 3) | 0x80); // GPA 0-2 MiB -> HPA 0, RWX, WB
+  m.bus.write32(PD + 8, 0 | 5 | (6 << 3) | 0x80); // GPA 2-4 MiB -> HPA 0, read/execute only
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 31));
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, 1 << 1);
+  vmcs.set(F.EPT_POINTER, PML4 | 6 | (3 << 3) | (1 << 6));
+  // mov eax, [0x200010] ; mov [0x200010], eax
+  const guest = [0xa1, 0x10, 0x00, 0x20, 0x00, 0xa3, 0x10, 0x00, 0x20, 0x00];
+  m.bus.write32(0x10, 0x600d);
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 48);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 2 | (5 << 3) | (1 << 7) | (1 << 8));
+  assert.equal(vmcs.get(F.GUEST_PHYSICAL_ADDRESS), 0x200010);
+  assert.equal(vmcs.get(F.GUEST_LINEAR_ADDRESS), 0x200010);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 5);
+  assert.equal(m.cpu.regs[0], 0x600d); // the read went through GPA 0x200010 -> HPA 0x10
+  assert.equal(m.bus.read32(PD) & 0x300, 0x300); // accessed, and dirty (the guest's page-table A/D writes)
+  assert.equal(m.bus.read32(PD + 8) & 0x300, 0x100); // read only: accessed, not dirty
+  // Misconfiguration: write without read.
+  m.bus.write32(PD + 8, 2 | (6 << 3) | 0x80);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 49);
+  assert.equal(vmcs.get(F.GUEST_PHYSICAL_ADDRESS), 0x200010);
+  // A bad EPTP (walk length 3 instead of 4) fails the entry with error 7.
+  vmcs.set(F.EPT_POINTER, PML4 | 6 | (2 << 3));
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+});

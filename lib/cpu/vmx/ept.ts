@@ -1,0 +1,143 @@
+/**
+ * EPT (Intel SDM Vol. 3C, "VMX Support for Address Translation"): while the "enable EPT" control
+ * is set, every guest-physical address of the L2 guest, its paging-structure reads included, goes
+ * through the 4-level EPT paging structures that EPTP names, with accessed/dirty flags when EPTP
+ * bit 6 enables them. A missing permission is an EPT violation (exit 48), a malformed entry an
+ * EPT misconfiguration (exit 49), each with the guest-physical address recorded.
+ *
+ * The core's MMU calls `walk` in place of its own page walk (a field it tests on a TLB miss only),
+ * so the TLB then holds guest-linear to host-physical entries, as hardware's combined mappings.
+ */
+import type { Cpu } from "../cpu.ts";
+import { CpuFault, PF } from "../faults.ts";
+import { ACC_WRITE } from "../mmu.ts";
+import { CR0_PG, CR0_WP, CR4_PSE } from "../state.ts";
+import { VMEXIT_VECTOR } from "./exit.ts";
+import { vmxState } from "./state.ts";
+
+export const EXIT_EPT_VIOLATION = 48, EXIT_EPT_MISCONFIG = 49;
+const EPT_R = 1, EPT_W = 2, EPT_X = 4, EPT_LARGE = 0x80, EPT_A = 0x100, EPT_D = 0x200;
+const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
+
+/** EPTP bit 6: accessed and dirty flags. */
+export const EPTP_AD = 1 << 6;
+
+/** True when an EPTP value is one this implementation accepts (entry check, VMfailValid 7). */
+export function eptpValid(eptp: number, high: number): boolean {
+  const type = eptp & 7, walk = (eptp >> 3) & 7;
+  return (type === 0 || type === 6) && walk === 3 && (eptp & 0xf80) === 0 && high === 0;
+}
+
+function misconfigured(entry: number, leaf: boolean): boolean {
+  if ((entry & (EPT_R | EPT_W)) === EPT_W) return true; // write without read
+  if ((entry & 7) === EPT_X) return true; // execute-only is not offered
+  if (leaf) {
+    const type = (entry >> 3) & 7;
+    if (type === 2 || type === 3 || type === 7) return true;
+  }
+  return false;
+}
+
+export class EptWalker {
+  constructor(readonly cpu: Cpu, readonly eptp: number) {}
+
+  /**
+   * Guest-physical to host-physical for one access. `lin` is the guest-linear address the access
+   * came from; `final` is false for the guest's own paging-structure reads.
+   */
+  gpa(gpa: number, write: boolean, lin: number, final: boolean): number {
+    const bus = this.cpu.bus;
+    const ad = (this.eptp & EPTP_AD) !== 0;
+    let table = (this.eptp & 0xfffff000) >>> 0;
+    // Level 4 (PML4) to 1 (PT); a 32-bit GPA uses PML4 entry 0 and PDPT entries 0-3.
+    for (let level = 4; level >= 1; level--) {
+      const shift = 12 + 9 * (level - 1);
+      const index = level === 4 ? 0 : Math.floor(gpa / 2 ** shift) & 0x1ff;
+      const at = table + index * 8;
+      const entry = bus.read32(at), high = bus.read32(at + 4);
+      if ((entry & 7) === 0) return this.violation(gpa, write, lin, final, 0);
+      const large = (level === 2 || level === 3) && (entry & EPT_LARGE) !== 0;
+      const leaf = level === 1 || large;
+      if (misconfigured(entry, leaf) || (high & 0xfff00000) || (level === 4 && (entry & EPT_LARGE))) {
+        return this.misconfig(gpa);
+      }
+      if (!(entry & EPT_R) || (write && !(entry & EPT_W))) {
+        return this.violation(gpa, write, lin, final, entry & 7);
+      }
+      if (ad) {
+        // With A/D flags on, reads of guest paging structures count as writes (SDM "Accessed and Dirty Flags for EPT").
+        const want = entry | EPT_A | (leaf && (write || !final) ? EPT_D : 0);
+        if (want !== entry) bus.write32(at, want);
+      }
+      if (leaf) {
+        const size = 2 ** shift;
+        return ((entry & ~(size - 1) & 0xfffff000) >>> 0) + (gpa % size);
+      }
+      table = (entry & 0xfffff000) >>> 0;
+    }
+    throw new Error("unreachable");
+  }
+
+  private violation(gpa: number, write: boolean, lin: number, final: boolean, allowed: number): never {
+    // Qualification (SDM Table 28-7): access bits 2:0, the entry's R/W/X in 5:3, linear-address
+    // valid (bit 7) and whether the access was the translation of it (bit 8).
+    const qualification = (write ? 2 : 1) | (allowed << 3) | (1 << 7) | (final ? 1 << 8 : 0);
+    return this.exit(EXIT_EPT_VIOLATION, qualification, gpa, lin);
+  }
+
+  private misconfig(gpa: number): never {
+    return this.exit(EXIT_EPT_MISCONFIG, 0, gpa, 0);
+  }
+
+  private exit(reason: number, qualification: number, gpa: number, lin: number): never {
+    const cpu = this.cpu;
+    vmxState(cpu).pending = {
+      reason,
+      qualification,
+      instructionLength: 0,
+      instructionInfo: 0,
+      guestLinear: lin,
+      interruptionInfo: 0,
+      interruptionError: 0,
+      guestPhysical: gpa,
+    };
+    throw new CpuFault(VMEXIT_VECTOR, 0);
+  }
+
+  /** The guest's 2-level page walk (as the core's MMU does it) with every GPA through EPT. */
+  readonly walk = (lin: number, access: number, user: boolean): number => {
+    const cpu = this.cpu, bus = cpu.bus;
+    lin >>>= 0;
+    const write = access === ACC_WRITE;
+    if (!(cpu.cr[0] & CR0_PG)) return this.gpa(lin, write, lin, true);
+    const pdeGpa = ((cpu.cr[3] & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
+    const pdeAt = this.gpa(pdeGpa, false, lin, false);
+    const pde = bus.read32(pdeAt);
+    if (!(pde & PTE_P)) pageFault(cpu, lin, 0, write, user);
+    if ((pde & PTE_PS) && (cpu.cr[4] & CR4_PSE)) {
+      checkPerm(cpu, lin, pde, write, user);
+      const want = pde | PTE_A | (write ? PTE_D : 0);
+      if (want !== pde) bus.write32(pdeAt, want);
+      return this.gpa(((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0, write, lin, true);
+    }
+    const pteAt = this.gpa(((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0, false, lin, false);
+    const pte = bus.read32(pteAt);
+    if (!(pte & PTE_P)) pageFault(cpu, lin, 0, write, user);
+    checkPerm(cpu, lin, pde & pte, write, user);
+    if (!(pde & PTE_A)) bus.write32(pdeAt, pde | PTE_A);
+    const want = pte | PTE_A | (write ? PTE_D : 0);
+    if (want !== pte) bus.write32(pteAt, want);
+    return this.gpa(((pte & 0xfffff000) | (lin & 0xfff)) >>> 0, write, lin, true);
+  };
+}
+
+function checkPerm(cpu: Cpu, lin: number, perm: number, write: boolean, user: boolean): void {
+  if (user) {
+    if (!(perm & PTE_U) || (write && !(perm & PTE_W))) pageFault(cpu, lin, 1, write, user);
+  } else if (write && !(perm & PTE_W) && (cpu.cr[0] & CR0_WP)) pageFault(cpu, lin, 1, write, user);
+}
+
+function pageFault(cpu: Cpu, lin: number, present: number, write: boolean, user: boolean): never {
+  cpu.cr[2] = lin | 0;
+  throw new CpuFault(PF, present | (write ? 2 : 0) | (user ? 4 : 0));
+}
