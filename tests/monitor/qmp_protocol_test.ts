@@ -37,7 +37,7 @@ async function play(steps: string[], negotiate: boolean): Promise<TranscriptStep
     const reader = new LineReader(conn);
     await reader.next(5000);
     if (negotiate) await playSteps(conn, reader, [`{"execute": "qmp_capabilities"}`], 0);
-    const out = await playSteps(conn, reader, steps, 30);
+    const out = await playSteps(conn, reader, steps, 100);
     conn.close();
     return out;
   } finally {

@@ -139,10 +139,16 @@ export class SocketServer {
         } catch { /* already closed */ }
       });
     };
+    // Replies produced in one turn (two commands on a line, an event and its reply) leave together.
+    let pending = "";
     const send = (text: string) => {
       if (gone) return;
-      const bytes = encoder.encode(text);
+      const first = pending === "";
+      pending += text;
+      if (!first) return;
       queue = queue.then(async () => {
+        const bytes = encoder.encode(pending);
+        pending = "";
         if (gone) return;
         for (let off = 0; off < bytes.length;) off += await conn.write(bytes.subarray(off));
       }).catch(() => hangUp());
