@@ -10,6 +10,7 @@ import {
   kernelKind,
   KernelLoadError,
   loadKernel,
+  multibootForOptionRom,
 } from "../../lib/virt/machine/kernel_loader.ts";
 import type { AccelName, MachineConfig } from "../../lib/virt/machine/config.ts";
 import { GuestMemoryError, Pc } from "../../lib/virt/machine/pc.ts";
@@ -100,15 +101,18 @@ export async function runMachine(context: RunContext): Promise<number> {
   if (kernel) {
     try {
       const initrds = readInitrds(kernelKind(kernel), config.initrd);
-      const boot = loadKernel(machine, vcpu, kernel, {
-        kernelPath: config.kernel!,
-        cmdline: config.append ?? "",
-        initrds,
-      });
-      machine.onBoot = bios ? boot : () => {
-        machine.programLikeFirmware();
-        boot();
-      };
+      const kernelOptions = { kernelPath: config.kernel!, cmdline: config.append ?? "", initrds };
+      const optionRom = bios ? readOptionRom("multiboot_dma.bin") : undefined;
+      if (optionRom && multibootForOptionRom(machine, kernel, { ...kernelOptions, optionRom })) {
+        // SeaBIOS runs QEMU's multiboot option ROM, which enters the kernel.
+        machine.onBoot = () => vcpu.reset();
+      } else {
+        const boot = loadKernel(machine, vcpu, kernel, kernelOptions);
+        machine.onBoot = bios ? boot : () => {
+          machine.programLikeFirmware();
+          boot();
+        };
+      }
     } catch (e) {
       if (e instanceof KernelLoadError) throw new CliError([{ text: e.message, raw: true }]);
       throw e;
@@ -190,5 +194,14 @@ function createPc(options: ConstructorParameters<typeof Pc>[0]): Pc {
   } catch (e) {
     if (e instanceof GuestMemoryError) throw new CliError(e.message);
     throw e;
+  }
+}
+
+/** QEMU's option ROMs (Debian's qemu-system-data), or undefined when they are not installed. */
+function readOptionRom(name: string): Uint8Array | undefined {
+  try {
+    return Deno.readFileSync(`/usr/share/qemu/${name}`);
+  } catch {
+    return undefined;
   }
 }

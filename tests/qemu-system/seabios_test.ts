@@ -88,3 +88,39 @@ for (const [what, media] of [["a qcow2 disk", "disk"], ["an El Torito CD", "cdro
     },
   });
 }
+
+const MULTIBOOT_ROM = (() => {
+  try {
+    return Deno.statSync("/usr/share/qemu/multiboot_dma.bin").isFile
+      ? "/usr/share/qemu/multiboot_dma.bin"
+      : undefined;
+  } catch {
+    return undefined;
+  }
+})();
+
+Deno.test({
+  name: `-bios with a multiboot -kernel goes through SeaBIOS and QEMU's multiboot option ROM${
+    skipReason(SEABIOS && MULTIBOOT_ROM && REAL_QEMU_I386, "seabios, qemu-system-data and qemu-system-i386")
+  }`,
+  ignore: !SEABIOS || !MULTIBOOT_ROM || !REAL_QEMU_I386,
+  async fn() {
+    const args = [
+      "-bios",
+      SEABIOS!,
+      "-kernel",
+      join(PROJECT, "tests", "guests", "pc", "pic_pit_rtc.bin"),
+      "-nodefaults",
+      "-display",
+      "none",
+      "-serial",
+      "stdio",
+      "-device",
+      "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ];
+    const [real, mine] = await Promise.all([run([REAL_QEMU_I386!], args), run(ours(), args)]);
+    assert.match(real.stdout, /pit: 20 ticks seen/);
+    assert.equal(mine.stdout, real.stdout);
+    assert.equal(mine.code, real.code, mine.stderr);
+  },
+});

@@ -8,6 +8,7 @@
  * leave; the returned function does that again after each machine reset.
  */
 import type { Cpu } from "../../cpu/mod.ts";
+import { Bus } from "../../devices/bus.ts";
 import { LibError } from "../../errors.ts";
 import { enterFlat32 } from "./cpu_entry.ts";
 import { pcMemoryMap } from "./e820.ts";
@@ -19,6 +20,8 @@ import type { Pc } from "./pc.ts";
 export class KernelLoadError extends LibError {}
 
 export interface KernelOptions {
+  /** QEMU's multiboot option ROM image (multiboot_dma.bin), for booting through a BIOS. */
+  optionRom?: Uint8Array;
   /** The -kernel path as given (multiboot passes it to the guest). */
   kernelPath: string;
   cmdline: string;
@@ -38,6 +41,45 @@ export function kernelKind(image: Uint8Array): KernelKind {
   if (parseSetupHeader(image)) return "linux";
   if (findMultibootHeader(image) >= 0) return "multiboot";
   return "flat";
+}
+
+/**
+ * With a BIOS, QEMU hands a multiboot kernel to its multiboot option ROM through fw_cfg: the loaded
+ * image (kernel, bss, modules, module list and strings) as the "kernel", the multiboot information
+ * structure as the "initrd" at 0x9500, and the entry point; the ROM copies them into place, writes
+ * the memory map from INT 15h E820 at 0x9000, and jumps. The image is laid out by multiboot.ts on a
+ * scratch bus of the same size, so both boot paths place everything alike.
+ */
+export function multibootForOptionRom(pc: Pc, image: Uint8Array, options: KernelOptions): boolean {
+  if (kernelKind(image) !== "multiboot") return false;
+  const scratch = new Bus({ ramSize: pc.ramBelow4g, romSpace: 0 });
+  let entry;
+  try {
+    entry = loadMultiboot(scratch, image, {
+      cmdline: `${options.kernelPath} ${options.cmdline}`,
+      modules: options.initrds.map((m) => ({ data: m.data, cmdline: m.entry })),
+      ramSize: pc.ramBelow4g,
+    });
+  } catch (e) {
+    if (e instanceof MultibootError) throw new KernelLoadError(`qemu: ${e.message}`);
+    throw e;
+  }
+  // The image starts at the lowest page multiboot.ts wrote above 1 MiB.
+  let start = 0x100000;
+  while (start < entry.end && scratch.pageMap[start >>> 12] >= 0 && isZeroPage(scratch, start)) start += 4096;
+  const kernel = scratch.u8.slice(start, entry.end);
+  const mbi = scratch.u8.slice(entry.ebx, entry.ebx + MBI_SIZE);
+  pc.fwCfg.setKernel({ kernelAddr: start, kernel, entry: entry.entry, initrdAddr: entry.ebx, initrd: mbi });
+  pc.fwCfg.addFile("genroms/multiboot_dma.bin", options.optionRom!);
+  return true;
+}
+
+const MBI_SIZE = 88;
+
+function isZeroPage(bus: Bus, at: number): boolean {
+  const page = bus.u8.subarray(at, at + 4096);
+  for (let i = 0; i < page.length; i++) if (page[i]) return false;
+  return true;
 }
 
 /** Loads the kernel into the PC's memory and returns the CPU entry for (re)boot. */
