@@ -8,8 +8,9 @@
 ;
 ; L1 turns on paging (CR0.PG/NE are VMX-fixed), sets IA32_FEATURE_CONTROL and CR4.VMXE, runs the
 ; VMX-instruction failure paths, builds a VMCS and runs L2, which does CPUID, OUT, IN, HLT, a
-; write to an unmapped page (#PF through the exception bitmap; L1 maps the page and resumes) and
-; VMCALL, then spins until the VMX-preemption timer expires. Every exit prints its reason,
+; write to an unmapped page (#PF through the exception bitmap; L1 maps the page in L2's page
+; tables, and then the page's guest-physical address is missing from EPT: an EPT violation, after
+; which L1 maps it in EPT and resumes) and VMCALL, then spins until the VMX-preemption timer expires. Every exit prints its reason,
 ; qualification and instruction length.
 %include "multiboot.inc"
 
@@ -17,6 +18,10 @@
 %define VMXON_PAGE  0x00201000
 %define VMCS_PAGE   0x00202000
 %define SCRATCH     0x00203000
+%define EPT_PML4    0x00204000
+%define EPT_PDPT    0x00205000
+%define EPT_PD      0x00206000
+%define EPT_2M      0xb7               ; RWX, WB (6 << 3), 2 MiB page
 %define L2_STACK    0x00280000
 %define HOST_STACK  0x00290000
 %define HOLE        0x10000000         ; unmapped until L2 faults on it
@@ -30,6 +35,9 @@
 %define HOST_DS_SELECTOR  0x0C06
 %define HOST_TR_SELECTOR  0x0C0C
 %define VMCS_LINK_POINTER 0x2800
+%define EPT_POINTER       0x201A
+%define GUEST_PHYS_ADDR   0x2400
+%define SECONDARY_CONTROLS 0x401E
 %define PIN_CONTROLS      0x4000
 %define CPU_CONTROLS      0x4002
 %define EXCEPTION_BITMAP  0x4004
@@ -213,6 +221,17 @@ vm_exit:
     mov eax, ecx
     call hex32
     call newline
+    cmp ebx, 48                        ; EPT violation: print the guest-physical address
+    jne .not_ept
+    PRINT "  gpa "
+    mov eax, GUEST_PHYS_ADDR
+    vmread eax, eax
+    call hex32
+    call newline
+    ; map GPA 8-10 MiB in EPT and run the instruction again
+    mov dword [EPT_PD + 4 * 8], 0x800000 | EPT_2M
+    jmp .resume
+.not_ept:
     cmp ebx, 18                        ; VMCALL: L2's instruction tests are done
     je .vmcall
     cmp ebx, 52                        ; the preemption timer: L2 is done
@@ -270,7 +289,9 @@ l2_entry:
     mov dx, 0x1234
     in ax, dx                          ; exit 30: port 0x1234, word, in, DX
     hlt                                ; exit 12
-    mov dword [HOLE + 0x10], 0x600d    ; exit 0: #PF, write to a not-present page
+    ; exit 0: #PF, write to a not-present page; then exit 48: EPT violation, qualification
+    ; write (bit 1), not mapped (bits 5:3 = 0), linear address valid and translated (bits 7, 8)
+    mov dword [HOLE + 0x10], 0x600d
     vmcall                             ; exit 18
     jmp l2_entry
 l2_spin:
@@ -279,7 +300,26 @@ l2_spin:
 ; ---- helpers ----
 setup_vmcs:
     VMW PIN_CONTROLS, 0x16
-    VMW CPU_CONTROLS, 0x04006172 | (1 << 7) | (1 << 24)   ; HLT exiting, unconditional I/O exiting
+    ; HLT exiting, unconditional I/O exiting, secondary controls: EPT
+    VMW CPU_CONTROLS, 0x04006172 | (1 << 7) | (1 << 24) | (1 << 31)
+    VMW SECONDARY_CONTROLS, 1 << 1
+    ; EPT: identity for GPA 0-128 MiB in 2 MiB pages, except 8-10 MiB (the page HOLE maps to)
+    mov edi, EPT_PML4
+    xor eax, eax
+    mov ecx, 3 * 1024
+    rep stosd
+    mov dword [EPT_PML4], EPT_PDPT | 7
+    mov dword [EPT_PDPT], EPT_PD | 7
+    mov edi, EPT_PD
+    mov eax, EPT_2M
+    mov ecx, 64
+.ept:
+    mov [edi], eax
+    add edi, 8
+    add eax, 0x200000
+    loop .ept
+    mov dword [EPT_PD + 4 * 8], 0
+    VMW EPT_POINTER, EPT_PML4 | 6 | (3 << 3) | (1 << 6)   ; WB, 4-level walk, A/D flags
     VMW EXIT_CONTROLS, 0x00036dfb
     VMW ENTRY_CONTROLS, 0x000011fb
     VMW EXCEPTION_BITMAP, 1 << 14
