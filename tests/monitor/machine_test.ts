@@ -15,6 +15,14 @@ const golden = JSON.parse(
   Deno.readTextFileSync(join(PROJECT, "tests", "monitor", "golden", "qmp_transcript.json")),
 ) as { transcript: TranscriptStep[] };
 
+/** Polls until `ok` holds (the board runs on the event loop beside the test), failing after 5 s. */
+async function waitFor(ok: () => boolean): Promise<void> {
+  for (const end = Date.now() + 5000; !ok();) {
+    assert.ok(Date.now() < end, "timed out");
+    await new Promise((r) => setTimeout(r, 10));
+  }
+}
+
 /** Masks values: hex digits, flag letters, decimal fields. */
 function layout(text: string): string[] {
   return text.split("\r\n").map((l) =>
@@ -39,11 +47,9 @@ Deno.test("info registers has QEMU's layout; -S starts in prelaunch; system_rese
     assert.match(hmp("info registers"), /^\r\nCPU#0\r\nEAX=2badb002 /);
 
     hmp("cont");
-    await new Promise((r) => setTimeout(r, 100));
-    assert.match(vm.serial.text(), /^counter guest\n/);
+    await waitFor(() => /^counter guest\n/.test(vm.serial.text()));
     hmp("system_reset");
-    await new Promise((r) => setTimeout(r, 200));
-    assert.match(vm.serial.text(), /^counter guest\n(tick\n)*counter guest\n/);
+    await waitFor(() => /^counter guest\n(tick\n)*counter guest\n/.test(vm.serial.text()));
   } finally {
     await vm.shutdown();
   }
