@@ -168,15 +168,11 @@ Deno.test(
   async () => {
     await expectSame(standardSetup, [
       { args: ["snapshot", "-c", "s1", "d.qcow2"] },
-      // The ICOUNT column is blanked too: qemu-img writes 0 there (it zeroes the snapshot record) while
-      // our qcow2 driver records -1 (icount off), which lists as empty. Reported to lib/image.
-      {
-        args: ["snapshot", "-l", "d.qcow2"],
-        normalise: (t) => noDates(t).replace(/( 00:00:00\.000) +\d*\n/g, "$1\n"),
-      },
+      { args: ["snapshot", "-l", "d.qcow2"], normalise: noDates },
+      // actual-size: the two tools' writes allocate the host file differently.
       {
         args: ["info", "--output=json", "d.qcow2"],
-        normalise: (t) => noDates(t).replace(/"actual-size": \d+/, "").replace(/\s*"icount": \d+,/, ""),
+        normalise: (t) => noDates(t).replace(/"actual-size": \d+/, ""),
       },
       ["snapshot", "-a", "nosuch", "d.qcow2"],
       ["snapshot", "-d", "nosuch", "d.qcow2"],
