@@ -5,7 +5,6 @@
  * the run's end with `machineExited` and closes everything with `close`.
  */
 import type { Pc, PcExit } from "../machine/pc.ts";
-import { MonitorError } from "./errors.ts";
 import { HmpConsole } from "./hmp/console.ts";
 import { Hmp } from "./hmp/hmp.ts";
 import { GdbSession } from "./gdb/stub.ts";
@@ -118,8 +117,8 @@ export async function attachMonitors(pc: Pc, options: MonitorOptions = {}): Prom
       servers.push(gdbServer);
     }
   } catch (e) {
+    // All or nothing: a listener that fails (MonitorError with QEMU's bind text) closes the others.
     for (const s of servers) s.close();
-    if (e instanceof MonitorError) throw e;
     throw e;
   }
   return {
