@@ -69,6 +69,7 @@ export function decode(
   }
   let opcode = b;
   if (b === 0x0f) opcode = 0x100 + fetch(pos++);
+  if (opcode === 0x138) opcode = 0x200 + fetch(pos++);
   const slot = MAP[opcode];
   let modrm = -1;
   let e: OpcodeEntry | undefined;

@@ -252,7 +252,7 @@ FF/6 push Ev push
 `;
 
 export interface OpcodeEntry {
-  /** 0x00..0xFF, or 0x100 + byte for the 0F map. */
+  /** 0x00..0xFF, 0x100 + byte for the 0F map, 0x200 + byte for the 0F 38 map. */
   readonly opcode: number;
   /** ModRM reg field selecting a group row, or -1. */
   readonly group: number;
@@ -268,7 +268,11 @@ export interface OpcodeEntry {
 function parse(row: string): OpcodeEntry {
   const [op, mnemonic, operandText, handlerText] = row.trim().split(/\s+/);
   const [code, group] = op.split("/");
-  const opcode = code.length === 4 ? 0x100 + parseInt(code.slice(2), 16) : parseInt(code, 16);
+  const opcode = code.length === 6
+    ? 0x200 + parseInt(code.slice(4), 16)
+    : code.length === 4
+    ? 0x100 + parseInt(code.slice(2), 16)
+    : parseInt(code, 16);
   const [m16, m32] = mnemonic.includes("/") ? mnemonic.split("/") : [mnemonic, mnemonic];
   const operands = operandText === "-" ? [] : operandText.split(",");
   const [handler, arg] = handlerText.split(":");
@@ -298,6 +302,7 @@ const VMX_ROWS = `
 0FC7/7 vmptrst Mq vmx:1
 0F78 vmread Ed,Gd vmx:2
 0F79 vmwrite Gd,Ed vmx:3
+0F3880 invept Gd,Mq vmx:8
 `.trim().split("\n").map(parse);
 
 export const REG_FORMS = new Map<number, OpcodeEntry>(
@@ -313,7 +318,7 @@ export const REG_FORMS = new Map<number, OpcodeEntry>(
  * Lookup by opcode: `MAP[opcode]` is the row for a plain opcode, or for a group an array of eight
  * rows by ModRM reg (undefined where the row does not exist: #UD).
  */
-export const MAP: (OpcodeEntry | (OpcodeEntry | undefined)[] | undefined)[] = new Array(0x200);
+export const MAP: (OpcodeEntry | (OpcodeEntry | undefined)[] | undefined)[] = new Array(0x300);
 for (const e of [...OPCODE_ROWS, ...VMX_ROWS]) {
   if (e.group < 0) {
     if (MAP[e.opcode]) throw new Error(`duplicate opcode row ${e.opcode.toString(16)}`);

@@ -85,10 +85,12 @@ export const VMX_MSRS: ReadonlyMap<number, bigint> = new Map([
   [MSR_IA32_VMX_CR4_FIXED1, 0x26ffn],
   [MSR_IA32_VMX_VMCS_ENUM, BigInt(MAX_FIELD_INDEX << 1)],
   [MSR_IA32_VMX_PROCBASED_CTLS2, ctls(0, SEC_SUPPORTED)],
-  // EPT: 4-level walk, UC and WB, 2 MiB and 1 GiB pages, accessed/dirty flags (no INVEPT yet).
+  // EPT: 4-level walk, UC and WB, 2 MiB and 1 GiB pages, INVEPT (single and all contexts),
+  // accessed/dirty flags. No VPID, so no INVVPID.
   [
     MSR_IA32_VMX_EPT_VPID_CAP,
-    (1n << 6n) | (1n << 8n) | (1n << 14n) | (1n << 16n) | (1n << 17n) | (1n << 21n),
+    (1n << 6n) | (1n << 8n) | (1n << 14n) | (1n << 16n) | (1n << 17n) | (1n << 20n) | (1n << 21n) |
+    (1n << 25n) | (1n << 26n),
   ],
   [MSR_IA32_VMX_TRUE_PINBASED_CTLS, ctls(PIN_TRUE_DEFAULT1, PIN_SUPPORTED)],
   [MSR_IA32_VMX_TRUE_PROCBASED_CTLS, ctls(CPU_TRUE_DEFAULT1, CPU_SUPPORTED)],

@@ -28,12 +28,16 @@ import { lookupField, TYPE_EXIT_INFO } from "./fields.ts";
 import { NO_VMCS, vmxState } from "./state.ts";
 import { LAUNCH_CLEAR, LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
 import { vmEntry } from "./entry.ts";
+import { eptpValid } from "./ept.ts";
 import * as X from "./exit.ts";
 
 export const CR4_VMXE = 1 << 13;
 
 export const VMX_C7_6 = 0, VMX_VMPTRST = 1, VMX_VMREAD = 2, VMX_VMWRITE = 3, VMX_VMCALL = 4;
-export const VMX_VMLAUNCH = 5, VMX_VMRESUME = 6, VMX_VMXOFF = 7;
+export const VMX_VMLAUNCH = 5, VMX_VMRESUME = 6, VMX_VMXOFF = 7, VMX_INVEPT = 8;
+
+/** INVEPT types (EPT_VPID_CAP bits 25 and 26 offer both). */
+export const INVEPT_SINGLE_CONTEXT = 1, INVEPT_ALL_CONTEXT = 2;
 
 /** True when `v` keeps every bit the fixed MSRs pin (fixed0 bits set, bits outside fixed1 clear). */
 function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
@@ -172,6 +176,29 @@ function vmlaunch(cpu: Cpu, resume: boolean): void {
   vmEntry(cpu, vmcs);
 }
 
+/**
+ * INVEPT (66 0F 38 80): drops EPT-derived translations. The TLB holds combined guest-linear to
+ * host-physical entries only while a guest runs and is flushed at every entry and exit, so after
+ * the checks there is nothing cached to drop; a flush keeps that true if this ever changes.
+ */
+function invept(cpu: Cpu, i: Insn): void {
+  if (i.opsize32 === cpu.code32) ud(); // the 66 prefix is part of the opcode
+  commonChecks(cpu, X.EXIT_INVEPT);
+  const type = cpu.regs[i.reg] >>> 0;
+  const lin = cpu.ea(i);
+  const eptp = cpu.rd32(lin), eptpHigh = cpu.rd32((lin + 4) | 0);
+  cpu.rd32((lin + 8) | 0);
+  cpu.rd32((lin + 12) | 0);
+  if (type !== INVEPT_SINGLE_CONTEXT && type !== INVEPT_ALL_CONTEXT) {
+    return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
+  }
+  if (type === INVEPT_SINGLE_CONTEXT && !eptpValid(eptp, eptpHigh)) {
+    return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
+  }
+  cpu.flushTlb();
+  E.vmSucceed(cpu);
+}
+
 /** The handler for an opcode-table row `vmx:ARG`. */
 export function vmxHandler(arg: number): Handler {
   switch (arg) {
@@ -195,6 +222,8 @@ export function vmxHandler(arg: number): Handler {
       return (cpu) => vmlaunch(cpu, true);
     case VMX_VMXOFF:
       return vmxoff;
+    case VMX_INVEPT:
+      return invept;
   }
   throw new RangeError(`no VMX instruction ${arg}`);
 }

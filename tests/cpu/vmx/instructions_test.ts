@@ -208,3 +208,31 @@ Deno.test("VMXOFF leaves VMX operation; CR4.VMXE can be cleared again", () => {
   assert.equal(exec(m, asm.vmxoff()).vector, UD);
   assert.equal(exec(m, setCr4(0x10)).vector, -1);
 });
+
+Deno.test("INVEPT: #UD without 66 or outside VMX operation, VMfail(28) for a bad type or EPTP", () => {
+  const m = inRoot();
+  assert.equal(load(m, VMCS_A).flags, 0);
+  const invept = (type: number, prefix = true) => [
+    ...asm.mov("ecx", type),
+    ...(prefix ? [0x66] : []),
+    0x0f,
+    0x38,
+    0x80,
+    0x0d,
+    ...[OPERAND & 0xff, (OPERAND >> 8) & 0xff, (OPERAND >> 16) & 0xff, 0],
+  ];
+  poke64(m, OPERAND, DATA + 0x4000 | 0x1e);
+  poke64(m, OPERAND + 8, 0);
+  assert.deepEqual(exec(m, invept(1)), { vector: -1, flags: 0 });
+  assert.deepEqual(exec(m, invept(2)), { vector: -1, flags: 0 });
+  assert.equal(exec(m, invept(3)).flags, ZF);
+  assert.equal(instructionError(m), 28);
+  poke64(m, OPERAND, DATA + 0x4000 | 0x16); // walk length 3
+  assert.equal(exec(m, invept(1)).flags, ZF);
+  assert.equal(instructionError(m), 28);
+  assert.equal(exec(m, invept(1, false)).vector, UD);
+  // INVVPID (66 0F 38 81) is not offered: #UD.
+  assert.equal(exec(m, [0x66, 0x0f, 0x38, 0x81, 0x0d, 0, 0, 2, 0]).vector, UD);
+  exec(m, asm.vmxoff());
+  assert.equal(exec(m, invept(2)).vector, UD);
+});
