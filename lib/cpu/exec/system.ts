@@ -9,7 +9,16 @@ import { arithFlags, FOP_NONE, getCF, getZF, readEflags } from "../flags.ts";
 import type { Handler } from "../insn.ts";
 import { cpuid } from "../models.ts";
 import { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "../vmx/hooks.ts";
-import { vmxCpuid, vmxMovFromCr, vmxMovToCr } from "../vmx/intercepts.ts";
+import {
+  vmxCpuid,
+  vmxInvlpg,
+  vmxMovDr,
+  vmxMovFromCr,
+  vmxMovToCr,
+  vmxMsr,
+  vmxRdpmc,
+  vmxRdtsc,
+} from "../vmx/intercepts.ts";
 import { desc, markAccessed, protectedMode, readDescriptor, setSegment } from "../segmentation.ts";
 import {
   AC,
@@ -240,6 +249,7 @@ export const movtocrHandler: Handler = (cpu, i) => {
 
 export const movfromdrHandler: Handler = (cpu, i) => {
   requireCpl0(cpu);
+  if (cpu.vmxNonRoot) vmxMovDr(cpu, i.reg, true, i.rm);
   let r = i.reg;
   if (r === 4 || r === 5) r += 2;
   cpu.regs[i.rm] = cpu.dr[r];
@@ -247,6 +257,7 @@ export const movfromdrHandler: Handler = (cpu, i) => {
 
 export const movtodrHandler: Handler = (cpu, i) => {
   requireCpl0(cpu);
+  if (cpu.vmxNonRoot) vmxMovDr(cpu, i.reg, false, i.rm);
   let r = i.reg;
   if (r === 4 || r === 5) r += 2;
   cpu.dr[r] = r === 6 ? cpu.regs[i.rm] | 0xffff0ff0 : r === 7 ? (cpu.regs[i.rm] | 0x400) : cpu.regs[i.rm];
@@ -254,6 +265,7 @@ export const movtodrHandler: Handler = (cpu, i) => {
 
 export const invlpgHandler: Handler = (cpu, i) => {
   requireCpl0(cpu);
+  if (cpu.vmxNonRoot) vmxInvlpg(cpu, cpu.ea(i));
   cpu.flushPage(cpu.ea(i));
 };
 
@@ -274,6 +286,7 @@ export function tsc(cpu: Cpu): bigint {
 
 export const rdtscHandler: Handler = (cpu) => {
   if ((cpu.cr[4] & CR4_TSD) && cpu.cpl !== 0) throw new CpuFault(GP, 0);
+  if (cpu.vmxNonRoot) vmxRdtsc(cpu);
   const t = tsc(cpu);
   cpu.regs[0] = Number(t & 0xffffffffn) | 0;
   cpu.regs[2] = Number((t >> 32n) & 0xffffffffn) | 0;
@@ -281,6 +294,7 @@ export const rdtscHandler: Handler = (cpu) => {
 
 export const rdpmcHandler: Handler = (cpu) => {
   if (cpu.cpl !== 0 && !(cpu.cr[4] & 0x100)) throw new CpuFault(GP, 0);
+  if (cpu.vmxNonRoot) vmxRdpmc(cpu);
   if ((cpu.regs[1] >>> 0) > 1) throw new CpuFault(GP, 0);
   cpu.regs[0] = 0;
   cpu.regs[2] = 0;
@@ -308,6 +322,7 @@ export function readMsr(cpu: Cpu, n: number): bigint {
 export const rdmsrHandler: Handler = (cpu) => {
   if (cpu.cpl !== 0) throw new CpuFault(GP, 0);
   const n = cpu.regs[1] >>> 0;
+  if (cpu.vmxNonRoot) vmxMsr(cpu, n, false);
   if (!knownMsr(n)) throw new CpuFault(GP, 0);
   const v = readMsr(cpu, n);
   cpu.regs[0] = Number(v & 0xffffffffn) | 0;
@@ -317,6 +332,7 @@ export const rdmsrHandler: Handler = (cpu) => {
 export const wrmsrHandler: Handler = (cpu) => {
   if (cpu.cpl !== 0) throw new CpuFault(GP, 0);
   const n = cpu.regs[1] >>> 0;
+  if (cpu.vmxNonRoot) vmxMsr(cpu, n, true);
   if (!knownMsr(n) || n === 0xfe) throw new CpuFault(GP, 0);
   const v = (BigInt(cpu.regs[2] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0);
   // QEMU 7.2's TCG keeps a written TSC aside and goes on reading the clock; so do we.

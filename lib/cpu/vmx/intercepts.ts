@@ -8,9 +8,27 @@ import {
   CPU_CR3_LOAD_EXITING,
   CPU_CR3_STORE_EXITING,
   CPU_HLT_EXITING,
+  CPU_INVLPG_EXITING,
+  CPU_MOV_DR_EXITING,
+  CPU_RDPMC_EXITING,
+  CPU_RDTSC_EXITING,
   CPU_UNCOND_IO_EXITING,
+  CPU_USE_IO_BITMAPS,
+  CPU_USE_MSR_BITMAPS,
 } from "./capabilities.ts";
-import { EXIT_CPUID, EXIT_CR_ACCESS, EXIT_HLT, EXIT_IO_INSTRUCTION, instructionExit } from "./exit.ts";
+import {
+  EXIT_CPUID,
+  EXIT_CR_ACCESS,
+  EXIT_DR_ACCESS,
+  EXIT_HLT,
+  EXIT_INVLPG,
+  EXIT_IO_INSTRUCTION,
+  EXIT_RDMSR,
+  EXIT_RDPMC,
+  EXIT_RDTSC,
+  EXIT_WRMSR,
+  instructionExit,
+} from "./exit.ts";
 import { F } from "./fields.ts";
 import { vmxState } from "./state.ts";
 import { Vmcs } from "./vmcs.ts";
@@ -37,7 +55,16 @@ export function vmxHlt(cpu: Cpu): void {
  * direction, string, REP and immediate forms, read back from the instruction's bytes.
  */
 export function vmxIo(cpu: Cpu, port: number, bytes: number): void {
-  if (!(procControls(cpu) & CPU_UNCOND_IO_EXITING)) return;
+  const vmcs = current(cpu), controls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
+  if (controls & CPU_USE_IO_BITMAPS) {
+    // Bitmap A covers ports 0-7FFF, B 8000-FFFF; an access wrapping past FFFF always exits.
+    let exits = port + bytes > 0x10000;
+    for (let p = port; p < port + bytes && !exits; p++) {
+      const base = vmcs.get(p & 0x8000 ? F.IO_BITMAP_B : F.IO_BITMAP_A) & ~0xfff;
+      exits = ((cpu.bus.read8(base + ((p & 0x7fff) >> 3)) >> (p & 7)) & 1) === 1;
+    }
+    if (!exits) return;
+  } else if (!(controls & CPU_UNCOND_IO_EXITING)) return;
   let at = cpu.insnEip, rep = 0, op = 0;
   for (let n = 0; n < 15; n++) {
     op = cpu.rd8((cpu.segBase[1] + at) | 0);
@@ -76,4 +103,43 @@ export function vmxMovFromCr(cpu: Cpu, cr: number, gpr: number): number {
   const mask = vmcs.get(cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK);
   const shadow = vmcs.get(cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW);
   return (cpu.cr[cr] & ~mask) | (shadow & mask);
+}
+
+/**
+ * RDMSR/WRMSR (SDM 26.1.3): exit unless MSR bitmaps are used and the MSR's bit is clear. The
+ * bitmap page holds read-low, read-high, write-low, write-high quarters for MSRs 0-1FFF and
+ * C0000000-C0001FFF; any other MSR exits.
+ */
+export function vmxMsr(cpu: Cpu, msr: number, write: boolean): void {
+  const vmcs = current(cpu);
+  let exits = true;
+  if (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_USE_MSR_BITMAPS) {
+    const high = msr >= 0xc0000000 && msr <= 0xc0001fff;
+    if (msr <= 0x1fff || high) {
+      const base = (vmcs.get(F.MSR_BITMAP) & ~0xfff) + (write ? 0x800 : 0) + (high ? 0x400 : 0);
+      const index = msr & 0x1fff;
+      exits = ((cpu.bus.read8(base + (index >> 3)) >> (index & 7)) & 1) === 1;
+    }
+  }
+  if (exits) instructionExit(cpu, write ? EXIT_WRMSR : EXIT_RDMSR);
+}
+
+export function vmxRdtsc(cpu: Cpu): void {
+  if (procControls(cpu) & CPU_RDTSC_EXITING) instructionExit(cpu, EXIT_RDTSC);
+}
+
+export function vmxRdpmc(cpu: Cpu): void {
+  if (procControls(cpu) & CPU_RDPMC_EXITING) instructionExit(cpu, EXIT_RDPMC);
+}
+
+/** INVLPG: the qualification is the linear address operand. */
+export function vmxInvlpg(cpu: Cpu, lin: number): void {
+  if (procControls(cpu) & CPU_INVLPG_EXITING) instructionExit(cpu, EXIT_INVLPG, lin);
+}
+
+/** MOV DR (SDM Table 28-4): DR number, direction (bit 4 set for MOV from DR), GPR. */
+export function vmxMovDr(cpu: Cpu, dr: number, fromDr: boolean, gpr: number): void {
+  if (procControls(cpu) & CPU_MOV_DR_EXITING) {
+    instructionExit(cpu, EXIT_DR_ACCESS, dr | (fromDr ? 1 << 4 : 0) | (gpr << 8));
+  }
 }

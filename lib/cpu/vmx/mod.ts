@@ -13,6 +13,6 @@ export { Vmcs } from "./vmcs.ts";
 export { F, FIELDS, lookupField } from "./fields.ts";
 export { hasVmx, VMCS_REVISION, VMX_MSRS } from "./capabilities.ts";
 export * from "./errors.ts";
-export { vmxCpuid, vmxHlt, vmxIo, vmxMovFromCr, vmxMovToCr } from "./intercepts.ts";
+export * from "./intercepts.ts";
 export { instructionExit, vmExit, vmxException, vmxTripleFault } from "./exit.ts";
 export * as exits from "./exit.ts";

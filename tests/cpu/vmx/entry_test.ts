@@ -135,7 +135,7 @@ Deno.test("VMLAUNCH of a launched VMCS is VMfailValid(4), VMRESUME of a clear on
 
 Deno.test("entry checks: bad controls fail with 7, bad host state with 8, bad guest state exits with 0x80000021", () => {
   const { m, vmcs } = setup();
-  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 28)); // MSR bitmaps: not offered
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 21)); // TPR shadow: not offered
   assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
   assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
   vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006170); // a default1 bit clear
@@ -293,4 +293,59 @@ Deno.test("EPT: translation with 2 MiB pages, accessed/dirty flags, violation an
   vmcs.launchState = 0;
   assert.equal(enter(m, vmcs, guest).flags, ZF);
   assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+});
+
+Deno.test("RDMSR/WRMSR exit unless the MSR bitmap clears them; RDTSC, INVLPG, MOV DR and I/O-bitmap exits", () => {
+  const { m, vmcs } = setup();
+  const MSR_BITMAP = DATA + 0x7000, IO_A = DATA + 0x8000, IO_B = DATA + 0x9000;
+  const proc = 0x04006172 | (1 << 7);
+  // mov ecx, 0x174 ; rdmsr ; wrmsr ; rdtsc ; invlpg [0x1234] ; mov eax, dr7 ; out 0x81, al ; out 0x80, al
+  const guest = [
+    ...asm.mov("ecx", 0x174),
+    ...asm.rdmsr(),
+    ...asm.wrmsr(),
+    0x0f,
+    0x31,
+    0x0f,
+    0x01,
+    0x3d,
+    0x34,
+    0x12,
+    0,
+    0,
+    0x0f,
+    0x21,
+    0xf8,
+    0xe6,
+    0x81,
+    0xe6,
+    0x80,
+  ];
+  const at = (n: number) => GUEST_CODE + n;
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, proc);
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 31); // no MSR bitmaps: every RDMSR exits
+  assert.equal(vmcs.get(F.GUEST_RIP), at(5));
+  // With MSR bitmaps: reads of 0x174 pass, writes exit (write-low quarter, bit 0x174).
+  m.bus.write8(MSR_BITMAP + 0x800 + (0x174 >> 3), 1 << (0x174 & 7));
+  vmcs.set(F.MSR_BITMAP, MSR_BITMAP);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, proc | (1 << 28) | (1 << 12) | (1 << 9) | (1 << 23) | (1 << 25));
+  vmcs.set(F.IO_BITMAP_A, IO_A);
+  vmcs.set(F.IO_BITMAP_B, IO_B);
+  m.bus.write8(IO_A + (0x80 >> 3), 1 << (0x80 & 7));
+  const expect: [number, number, number][] = [
+    [32, 0, 7],
+    [16, 0, 9],
+    [14, 0x1234, 11],
+    [29, 7 | (1 << 4), 18],
+    [30, (0x80 << 16) | 0x40, 23], // port 0x81 (clear in bitmap A) did not exit
+  ];
+  vmcs.set(F.GUEST_RIP, at(5));
+  for (const [reason, qual, rip] of expect) {
+    assert.equal(enter(m, vmcs, guest, true).flags, 0);
+    assert.equal(vmcs.get(F.VM_EXIT_REASON), reason);
+    assert.equal(vmcs.get(F.EXIT_QUALIFICATION), qual);
+    assert.equal(vmcs.get(F.GUEST_RIP), at(rip));
+    vmcs.set(F.GUEST_RIP, at(rip + vmcs.get(F.VM_EXIT_INSTRUCTION_LEN)));
+  }
 });
