@@ -9,6 +9,7 @@ import {
   type KernelKind,
   kernelKind,
   KernelLoadError,
+  linuxForOptionRom,
   loadKernel,
   multibootForOptionRom,
 } from "../../lib/virt/machine/kernel_loader.ts";
@@ -102,9 +103,14 @@ export async function runMachine(context: RunContext): Promise<number> {
     try {
       const initrds = readInitrds(kernelKind(kernel), config.initrd);
       const kernelOptions = { kernelPath: config.kernel!, cmdline: config.append ?? "", initrds };
-      const optionRom = bios ? readOptionRom("multiboot_dma.bin") : undefined;
-      if (optionRom && multibootForOptionRom(machine, kernel, { ...kernelOptions, optionRom })) {
-        // SeaBIOS runs QEMU's multiboot option ROM, which enters the kernel.
+      const kind = kernelKind(kernel);
+      const rom = kind === "multiboot" ? "multiboot_dma.bin" : "linuxboot_dma.bin";
+      const optionRom = bios && kind !== "flat" ? readOptionRom(rom) : undefined;
+      const viaRom = optionRom !== undefined &&
+        (multibootForOptionRom(machine, kernel, { ...kernelOptions, optionRom }) ||
+          linuxForOptionRom(machine, kernel, { ...kernelOptions, optionRom }));
+      if (viaRom) {
+        // SeaBIOS runs QEMU's multiboot or linuxboot option ROM, which enters the kernel.
         machine.onBoot = () => vcpu.reset();
       } else {
         const boot = loadKernel(machine, vcpu, kernel, kernelOptions);

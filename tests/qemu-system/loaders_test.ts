@@ -8,7 +8,13 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { pcMemoryMap } from "../../lib/virt/machine/e820.ts";
 import { kernelKind } from "../../lib/virt/machine/kernel_loader.ts";
-import { HDR, LinuxBootError, parseSetupHeader, prepareLinux } from "../../lib/virt/machine/linux_boot.ts";
+import {
+  HDR,
+  LinuxBootError,
+  linuxFwCfgItems,
+  parseSetupHeader,
+  prepareLinux,
+} from "../../lib/virt/machine/linux_boot.ts";
 import { PROJECT, runCli } from "../support/tools.ts";
 
 const GUESTS = join(PROJECT, "tests", "guests");
@@ -130,4 +136,27 @@ Deno.test("a bzImage entered at its 32-bit entry reads its zero page", async () 
     result.stderr,
   );
   assert.equal(result.code, 1);
+});
+
+Deno.test("fw_cfg items for QEMU's linuxboot option ROM: setup header as a boot loader fills it", () => {
+  const ram = 64 << 20;
+  const items = linuxFwCfgItems(bzImage({ setupSects: 2 }), {
+    cmdline: "console=ttyS0",
+    initrd: new Uint8Array(5000),
+    ramBelow4g: ram,
+  });
+  const v = new DataView(items.setup.buffer);
+  assert.equal(items.setupAddr, 0x10000);
+  assert.equal(items.setup.length, 3 * 512);
+  assert.equal(items.kernelAddr, 0x100000);
+  assert.equal(items.kernel.length, 4096);
+  assert.equal(items.cmdlineAddr, 0x20000);
+  assert.equal(v.getUint32(HDR.CMD_LINE_PTR, true), 0x20000);
+  assert.equal(items.setup[HDR.TYPE_OF_LOADER], 0xb0);
+  assert.equal(items.setup[HDR.LOADFLAGS] & 0x81, 0x81, "LOADED_HIGH kept, CAN_USE_HEAP set");
+  assert.equal(v.getUint16(HDR.HEAP_END_PTR, true), 0xfe00);
+  assert.equal(items.initrdAddr! % 4096, 0);
+  assert.ok(items.initrdAddr! + 5000 < ram - 0x28000, "below QEMU's ACPI/SMBIOS area");
+  assert.equal(v.getUint32(HDR.RAMDISK_IMAGE, true), items.initrdAddr);
+  assert.equal(v.getUint32(HDR.RAMDISK_SIZE, true), 5000);
 });

@@ -12,7 +12,13 @@ import { Bus } from "../../devices/bus.ts";
 import { LibError } from "../../errors.ts";
 import { enterFlat32 } from "./cpu_entry.ts";
 import { pcMemoryMap } from "./e820.ts";
-import { LINUX_LAYOUT, LinuxBootError, parseSetupHeader, prepareLinux } from "./linux_boot.ts";
+import {
+  LINUX_LAYOUT,
+  LinuxBootError,
+  linuxFwCfgItems,
+  parseSetupHeader,
+  prepareLinux,
+} from "./linux_boot.ts";
 import { findMultibootHeader, loadMultiboot, MultibootError } from "./multiboot.ts";
 import type { Pc } from "./pc.ts";
 
@@ -71,6 +77,26 @@ export function multibootForOptionRom(pc: Pc, image: Uint8Array, options: Kernel
   const mbi = scratch.u8.slice(entry.ebx, entry.ebx + MBI_SIZE);
   pc.fwCfg.setKernel({ kernelAddr: start, kernel, entry: entry.entry, initrdAddr: entry.ebx, initrd: mbi });
   pc.fwCfg.addFile("genroms/multiboot_dma.bin", options.optionRom!);
+  return true;
+}
+
+/** The same for a bzImage: QEMU's linuxboot option ROM enters its real-mode setup code. */
+export function linuxForOptionRom(pc: Pc, image: Uint8Array, options: KernelOptions): boolean {
+  if (kernelKind(image) !== "linux") return false;
+  if (options.initrds.length > 1) throw new KernelLoadError("qemu: linux kernel expects a single initrd");
+  let items;
+  try {
+    items = linuxFwCfgItems(image, {
+      cmdline: options.cmdline,
+      initrd: options.initrds[0]?.data,
+      ramBelow4g: pc.ramBelow4g,
+    });
+  } catch (e) {
+    if (e instanceof LinuxBootError) throw new KernelLoadError(e.message);
+    throw e;
+  }
+  pc.fwCfg.setKernel(items);
+  pc.fwCfg.addFile("genroms/linuxboot_dma.bin", options.optionRom!);
   return true;
 }
 

@@ -157,3 +157,70 @@ export function prepareLinux(
     entry: 0x100000,
   };
 }
+
+/** What QEMU's linuxboot option ROM reads from fw_cfg for a protocol 2.02+ bzImage. */
+export interface LinuxFwCfgItems {
+  setupAddr: number;
+  /** The real-mode setup with the header fields a boot loader fills in. */
+  setup: Uint8Array;
+  kernelAddr: number;
+  kernel: Uint8Array;
+  cmdlineAddr: number;
+  cmdline: string;
+  initrdAddr?: number;
+  initrd?: Uint8Array;
+}
+
+/** ACPI and SMBIOS room QEMU's pc-i440fx-7.2 keeps free below the end of RAM when placing an initrd. */
+const ACPI_DATA_SIZE = 0x20000 + 0x8000;
+
+/**
+ * The fw_cfg items for booting a bzImage through SeaBIOS and QEMU's linuxboot option ROM, laid out
+ * as QEMU's x86_load_linux does for a high-loaded kernel: setup at 0x10000, command line at 0x20000
+ * (heap up to it), the protected-mode kernel at 1 MiB, the initrd as high as initrd_addr_max and
+ * the ACPI area allow. The ROM copies them and enters the setup code in real mode.
+ */
+export function linuxFwCfgItems(
+  image: Uint8Array,
+  options: { cmdline: string; initrd?: Uint8Array; ramBelow4g: number },
+): LinuxFwCfgItems {
+  const header = parseSetupHeader(image);
+  if (!header) throw new LinuxBootError("qemu: invalid kernel header");
+  if (header.version < 0x202 || !header.loadedHigh) {
+    throw new LinuxBootError("qemu: linux kernel too old to load a ram disk");
+  }
+  if (header.setupSize > image.length) throw new LinuxBootError("qemu: invalid kernel header");
+  if (new TextEncoder().encode(options.cmdline).length > header.cmdlineSize) {
+    throw new LinuxBootError("qemu: kernel command line too long");
+  }
+  const realAddr = 0x10000, cmdlineAddr = 0x20000;
+  const setup = image.slice(0, header.setupSize);
+  const v = new DataView(setup.buffer);
+  v.setUint32(HDR.CMD_LINE_PTR, cmdlineAddr, true);
+  setup[HDR.TYPE_OF_LOADER] = 0xb0;
+  setup[HDR.LOADFLAGS] |= CAN_USE_HEAP;
+  v.setUint16(HDR.HEAP_END_PTR, cmdlineAddr - realAddr - 0x200, true);
+  const items: LinuxFwCfgItems = {
+    setupAddr: realAddr,
+    setup,
+    kernelAddr: 0x100000,
+    kernel: image.subarray(header.setupSize),
+    cmdlineAddr,
+    cmdline: options.cmdline,
+  };
+  if (options.initrd) {
+    let max = header.initrdAddrMax;
+    if (max >= options.ramBelow4g - ACPI_DATA_SIZE) max = options.ramBelow4g - ACPI_DATA_SIZE - 1;
+    if (options.initrd.length >= max) {
+      throw new LinuxBootError(
+        `qemu: initrd is too large, cannot support.(max: ${max}, need ${options.initrd.length})`,
+      );
+    }
+    const address = Math.floor((max - options.initrd.length) / 4096) * 4096;
+    v.setUint32(HDR.RAMDISK_IMAGE, address, true);
+    v.setUint32(HDR.RAMDISK_SIZE, options.initrd.length, true);
+    items.initrdAddr = address;
+    items.initrd = options.initrd;
+  }
+  return items;
+}
