@@ -464,6 +464,8 @@ export class Cpu extends Mmu {
         break;
       }
       if (executed >= budget) break;
+      // Non-root operation only: VM exits for the preemption timer, NMIs, interrupts and windows.
+      if (this.vmxNonRoot && vmxPoll(this)) continue;
       if (this.intShadow === 0) {
         if (bus.nmi && !this.nmiBlocked) {
           bus.nmi = false;
@@ -474,8 +476,6 @@ export class Cpu extends Mmu {
           this.event(vector & 0xff, EV_EXTERNAL, 0);
         }
       }
-      // Non-root operation only: the VMX-preemption timer, checked between blocks.
-      if (this.vmxNonRoot && vmxPoll(this)) continue;
       if (this.halted) {
         reason = "hlt";
         break;

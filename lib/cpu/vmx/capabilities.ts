@@ -57,12 +57,13 @@ export const EXIT_TRUE_DEFAULT1 = 0x00036dfb, ENTRY_TRUE_DEFAULT1 = 0x000011fb;
  * Controls this implementation honours (allowed-1 beyond the default1 bits). The default1 bits
  * themselves are reserved or must-be-1 settings whose behaviour is the architectural baseline.
  */
-export const PIN_SUPPORTED = PIN_DEFAULT1 | PIN_PREEMPTION_TIMER;
-export const CPU_SUPPORTED = CPU_DEFAULT1 | CPU_HLT_EXITING | CPU_INVLPG_EXITING | CPU_RDPMC_EXITING |
+export const PIN_SUPPORTED = PIN_DEFAULT1 | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER;
+export const CPU_SUPPORTED = CPU_DEFAULT1 | CPU_INTR_WINDOW_EXITING | CPU_NMI_WINDOW_EXITING |
+  CPU_HLT_EXITING | CPU_INVLPG_EXITING | CPU_RDPMC_EXITING |
   CPU_RDTSC_EXITING | CPU_MOV_DR_EXITING | CPU_UNCOND_IO_EXITING | CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS |
   CPU_ACTIVATE_SECONDARY;
 export const SEC_SUPPORTED = SEC_ENABLE_EPT;
-export const EXIT_SUPPORTED = EXIT_DEFAULT1 | EXIT_SAVE_PREEMPTION_TIMER;
+export const EXIT_SUPPORTED = EXIT_DEFAULT1 | EXIT_ACK_INTR_ON_EXIT | EXIT_SAVE_PREEMPTION_TIMER;
 export const ENTRY_SUPPORTED = ENTRY_DEFAULT1;
 
 const ctls = (allowed0: number, allowed1: number) => (BigInt(allowed1 >>> 0) << 32n) | BigInt(allowed0 >>> 0);

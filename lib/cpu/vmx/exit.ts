@@ -7,15 +7,22 @@
  */
 import type { Cpu } from "../cpu.ts";
 import { CpuFault, HAS_ERROR_CODE, NMI, PF } from "../faults.ts";
-import { CR0_PE, VM } from "../state.ts";
+import { CR0_PE, IF, VM } from "../state.ts";
 import { loadHostState, saveGuestState } from "./transfer.ts";
 import { F } from "./fields.ts";
-import { EXIT_SAVE_PREEMPTION_TIMER } from "./capabilities.ts";
+import {
+  CPU_INTR_WINDOW_EXITING,
+  EXIT_ACK_INTR_ON_EXIT,
+  EXIT_SAVE_PREEMPTION_TIMER,
+  PIN_EXT_INTR_EXITING,
+  PIN_NMI_EXITING,
+} from "./capabilities.ts";
 import { vmxState } from "./state.ts";
 import { Vmcs } from "./vmcs.ts";
 
 /** Basic exit reasons (SDM Appendix C). */
 export const EXIT_EXCEPTION_NMI = 0, EXIT_EXTERNAL_INTERRUPT = 1, EXIT_TRIPLE_FAULT = 2;
+export const EXIT_INTERRUPT_WINDOW = 7, EXIT_NMI_WINDOW = 8;
 export const EXIT_CPUID = 10, EXIT_HLT = 12, EXIT_INVLPG = 14, EXIT_RDPMC = 15, EXIT_RDTSC = 16;
 export const EXIT_VMCALL = 18, EXIT_VMCLEAR = 19, EXIT_VMLAUNCH = 20, EXIT_VMPTRLD = 21;
 export const EXIT_VMPTRST = 22, EXIT_VMREAD = 23, EXIT_VMRESUME = 24, EXIT_VMWRITE = 25;
@@ -114,22 +121,41 @@ export function vmxTripleFault(cpu: Cpu): void {
 export const PREEMPTION_TIMER_NS = 32;
 
 /**
- * The run loop's between-blocks check in non-root operation: a VMX-preemption timer that has
- * counted down to zero exits (SDM 26.5.1). True when an exit happened.
+ * The run loop's between-blocks check in non-root operation, in the SDM's priority order (26.x,
+ * "Event Prioritization"): an expired VMX-preemption timer, then NMIs and external interrupts
+ * under NMI/external-interrupt exiting, then the interrupt window (no NMI window: it needs
+ * virtual NMIs, which are not offered). True when it exited.
  */
 export function vmxPoll(cpu: Cpu): boolean {
-  const s = vmxState(cpu);
-  if (cpu.bus.nowNs() < s.timerDeadline) return false;
+  const s = vmxState(cpu), bus = cpu.bus;
+  const vmcs = new Vmcs(bus, s.currentVmcs);
+  let reason = -1, info = 0;
+  if (bus.nowNs() >= s.timerDeadline) reason = EXIT_PREEMPTION_TIMER;
+  else if (cpu.intShadow === 0) {
+    const pin = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL), proc = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
+    if (bus.nmi && !cpu.nmiBlocked && (pin & PIN_NMI_EXITING)) {
+      bus.nmi = false;
+      reason = EXIT_EXCEPTION_NMI;
+      info = INTR_INFO_VALID | (INTR_TYPE_NMI << 8) | NMI;
+    } else if (bus.intr && bus.interruptController && (pin & PIN_EXT_INTR_EXITING)) {
+      reason = EXIT_EXTERNAL_INTERRUPT;
+      // With "acknowledge interrupt on exit" the vector is taken now and reported.
+      if (vmcs.get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) {
+        info = INTR_INFO_VALID | (INTR_TYPE_EXTERNAL << 8) | (bus.interruptController.acknowledge() & 0xff);
+      }
+    } else if ((proc & CPU_INTR_WINDOW_EXITING) && (cpu.eflags & IF)) reason = EXIT_INTERRUPT_WINDOW;
+  }
+  if (reason < 0) return false;
   s.pending = {
-    reason: EXIT_PREEMPTION_TIMER,
+    reason,
     qualification: 0,
     instructionLength: 0,
     instructionInfo: 0,
     guestLinear: 0,
-    interruptionInfo: 0,
+    interruptionInfo: info,
     interruptionError: 0,
   };
-  vmExit(cpu, new Vmcs(cpu.bus, s.currentVmcs));
+  vmExit(cpu, vmcs);
   return true;
 }
 
@@ -158,6 +184,9 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   }
   s.nonRoot = false;
   cpu.vmxNonRoot = false;
+  // After an exit caused by an NMI, NMIs are blocked in the host; otherwise they are not.
+  const nmiExit = p.reason === EXIT_EXCEPTION_NMI && ((p.interruptionInfo >> 8) & 7) === INTR_TYPE_NMI;
   cpu.eptWalk = undefined;
   loadHostState(cpu, vmcs);
+  cpu.nmiBlocked = nmiExit;
 }

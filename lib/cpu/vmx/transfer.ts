@@ -43,7 +43,9 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs): void {
   setEflags(cpu, vmcs.get(F.GUEST_RFLAGS));
   cpu.halted = vmcs.get(F.GUEST_ACTIVITY_STATE) === ACTIVITY_HLT;
   // Blocking by STI or by MOV SS (interruptibility bits 0 and 1) covers the first instruction.
-  cpu.intShadow = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO) & 3 ? 1 : 0;
+  const interruptibility = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
+  cpu.intShadow = interruptibility & 3 ? 1 : 0;
+  cpu.nmiBlocked = (interruptibility & 8) !== 0; // blocking by NMI
   modesChanged(cpu);
 }
 
@@ -64,7 +66,7 @@ export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
   vmcs.set(F.GUEST_RIP, cpu.eip);
   vmcs.set(F.GUEST_RFLAGS, cpu.eflagsValue);
   vmcs.set(F.GUEST_ACTIVITY_STATE, cpu.halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
-  vmcs.set(F.GUEST_INTERRUPTIBILITY_INFO, cpu.intShadow ? 1 : 0);
+  vmcs.set(F.GUEST_INTERRUPTIBILITY_INFO, (cpu.intShadow ? 1 : 0) | (cpu.nmiBlocked ? 8 : 0));
   vmcs.set(F.GUEST_PENDING_DBG_EXCEPTIONS, 0);
 }
 

@@ -349,3 +349,46 @@ Deno.test("RDMSR/WRMSR exit unless the MSR bitmap clears them; RDTSC, INVLPG, MO
     vmcs.set(F.GUEST_RIP, at(rip + vmcs.get(F.VM_EXIT_INSTRUCTION_LEN)));
   }
 });
+
+Deno.test("external-interrupt exiting with acknowledge on exit, interrupt window, NMI exiting", () => {
+  const { m, vmcs } = setup();
+  let acks = 0;
+  m.bus.interruptController = { acknowledge: () => (acks++, 0x30) };
+  // sti ; nop ; jmp $
+  const guest = [0xfb, 0x90, 0xeb, 0xfe];
+  vmcs.set(F.PIN_BASED_VM_EXEC_CONTROL, 0x16 | 1);
+  vmcs.set(F.VM_EXIT_CONTROLS, 0x00036dfb | (1 << 15));
+  m.bus.setIntr(true);
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 1);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO) >>> 0, 0x80000030);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE); // IF=0 does not hold it back
+  assert.equal(acks, 1);
+  // Without acknowledge-on-exit the interrupt stays pending and the info is invalid.
+  vmcs.set(F.VM_EXIT_CONTROLS, 0x00036dfb);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 1);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO), 0);
+  assert.equal(acks, 1);
+  m.bus.setIntr(false);
+  // Interrupt window: exits once STI's shadow has passed (after the NOP).
+  vmcs.set(F.PIN_BASED_VM_EXEC_CONTROL, 0x16);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 2));
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 7);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 2);
+  // NMI exiting: the NMI exits as exception-or-NMI with type 2.
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172);
+  vmcs.set(F.PIN_BASED_VM_EXEC_CONTROL, 0x16 | (1 << 3));
+  // The host is in an NMI handler (NMIs blocked), so the NMI waits for the guest, whose
+  // interruptibility state does not block it.
+  m.cpu.nmiBlocked = true;
+  m.bus.raiseNmi();
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 0);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO) >>> 0, 0x80000202);
+  assert.equal(m.cpu.nmiBlocked, true);
+});
