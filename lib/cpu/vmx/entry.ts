@@ -22,6 +22,7 @@ import {
   MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
   PIN_PREEMPTION_TIMER,
   SEC_ENABLE_EPT,
+  SEC_UNRESTRICTED_GUEST,
   VMX_MSRS,
 } from "./capabilities.ts";
 import * as E from "./errors.ts";
@@ -64,6 +65,7 @@ function controlsOk(vmcs: Vmcs): boolean {
   if (!controlsValid(vmcs.get(F.VM_ENTRY_CONTROLS), MSR_IA32_VMX_TRUE_ENTRY_CTLS)) return false;
   const secondary = secondaryControls(vmcs);
   if (!controlsValid(secondary, MSR_IA32_VMX_PROCBASED_CTLS2)) return false;
+  if ((secondary & SEC_UNRESTRICTED_GUEST) && !(secondary & SEC_ENABLE_EPT)) return false;
   if ((secondary & SEC_ENABLE_EPT) && !eptpValid(vmcs.get(F.EPT_POINTER), vmcs.get(F.EPT_POINTER + 1))) {
     return false;
   }
@@ -123,7 +125,11 @@ function limitOk(limit: number, ar: number): boolean {
 /** SDM 27.3.1: guest control registers, RFLAGS, segments, descriptor tables, non-register state. */
 function guestOk(vmcs: Vmcs): boolean {
   const cr0 = vmcs.get(F.GUEST_CR0);
-  if (!fixedOk(cr0, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
+  // Unrestricted guest: CR0.PE and CR0.PG are free (real mode, or protected mode without paging).
+  const ug = (secondaryControls(vmcs) & SEC_UNRESTRICTED_GUEST) !== 0;
+  const pinned = ug ? (cr0 | 0x80000001) : cr0;
+  if (!fixedOk(pinned, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
+  if ((cr0 & 0x80000000) && !(cr0 & 1)) return false;
   if (!fixedOk(vmcs.get(F.GUEST_CR4), MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1)) return false;
   const rflags = vmcs.get(F.GUEST_RFLAGS);
   if ((rflags & 0xffc08028) || !(rflags & 2) || (rflags & (1 << 17))) return false;
@@ -144,8 +150,11 @@ function guestOk(vmcs: Vmcs): boolean {
     return false;
   }
   if (!(ar[LDTR] & AR_UNUSABLE) && ((sel[LDTR] & 4) || type(LDTR) !== 2 || (ar[LDTR] & 0x10))) return false;
-  if ((ar[CS] & AR_UNUSABLE) || !(ar[CS] & 0x10) || ![9, 11, 13, 15].includes(type(CS))) return false;
-  if ((sel[SS] & 3) !== (sel[CS] & 3)) return false;
+  const csTypes = ug ? [3, 9, 11, 13, 15] : [9, 11, 13, 15];
+  if ((ar[CS] & AR_UNUSABLE) || !(ar[CS] & 0x10) || !csTypes.includes(type(CS))) return false;
+  if (type(CS) === 3 && (ar[CS] & 0x60)) return false;
+  if (!ug && (sel[SS] & 3) !== (sel[CS] & 3)) return false;
+  if (ug && !(cr0 & 1) && (ar[SS] & 0x60)) return false;
   if (!(ar[SS] & AR_UNUSABLE) && (!(ar[SS] & 0x10) || (type(SS) !== 3 && type(SS) !== 7))) return false;
   for (const s of [0, 3, 4, 5]) {
     if (ar[s] & AR_UNUSABLE) continue;

@@ -6,15 +6,19 @@
 import type { Cpu } from "../cpu.ts";
 import { gp } from "../faults.ts";
 import {
+  CPU_ACTIVATE_SECONDARY,
   FEATURE_CONTROL_LOCKED,
   hasVmx,
   MSR_IA32_FEATURE_CONTROL,
   MSR_IA32_VMX_BASIC,
   MSR_IA32_VMX_VMFUNC,
+  SEC_UNRESTRICTED_GUEST,
   VMX_MSRS,
 } from "./capabilities.ts";
 import { CR4_VMXE } from "./instructions.ts";
-import { inVmxOperation } from "./state.ts";
+import { inVmxOperation, vmxState } from "./state.ts";
+import { Vmcs } from "./vmcs.ts";
+import { F } from "./fields.ts";
 
 /** True for the MSR indexes this file answers. */
 export function isVmxMsr(n: number): boolean {
@@ -42,7 +46,18 @@ export function vmxCr4Fault(cpu: Cpu, v: number): boolean {
   return (v & CR4_VMXE) ? !hasVmx(cpu) : inVmxOperation(cpu);
 }
 
-/** MOV to CR0 in VMX operation that would clear PE, NE or PG (CR0_FIXED0) must #GP. */
+/**
+ * MOV to CR0 in VMX operation that would clear PE, NE or PG (CR0_FIXED0) must #GP; an
+ * unrestricted guest may clear PE and PG.
+ */
 export function vmxCr0Fault(cpu: Cpu, v: number): boolean {
-  return inVmxOperation(cpu) && (v & 0x80000021) !== (0x80000021 | 0);
+  if (!inVmxOperation(cpu)) return false;
+  const fixed = cpu.vmxNonRoot && unrestrictedGuest(cpu) ? 0x20 : 0x80000021 | 0;
+  return (v & fixed) !== fixed;
+}
+
+function unrestrictedGuest(cpu: Cpu): boolean {
+  const vmcs = new Vmcs(cpu.bus, vmxState(cpu).currentVmcs);
+  return (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY) !== 0 &&
+    (vmcs.get(F.SECONDARY_VM_EXEC_CONTROL) & SEC_UNRESTRICTED_GUEST) !== 0;
 }

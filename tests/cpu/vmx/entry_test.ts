@@ -392,3 +392,49 @@ Deno.test("external-interrupt exiting with acknowledge on exit, interrupt window
   assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO) >>> 0, 0x80000202);
   assert.equal(m.cpu.nmiBlocked, true);
 });
+
+Deno.test("unrestricted guest: a real-mode L2 under EPT; refused without EPT or without the control", () => {
+  const { m, vmcs } = setup();
+  const PML4 = DATA + 0x4000, PDPT = DATA + 0x5000, PD = DATA + 0x6000;
+  m.bus.write32(PML4, PDPT | 7);
+  m.bus.write32(PDPT, PD | 7);
+  m.bus.write32(PD, 0 | 7 | (6 << 3) | 0x80);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 24) | (1 << 31));
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, (1 << 1) | (1 << 7));
+  vmcs.set(F.EPT_POINTER, PML4 | 6 | (3 << 3));
+  vmcs.set(F.GUEST_CR0, 0x30); // real mode: PE and PG clear
+  for (const s of ["ES", "CS", "SS", "DS", "FS", "GS"]) {
+    vmcs.set(F[`GUEST_${s}_SELECTOR`], s === "CS" ? GUEST_CODE >> 4 : 0);
+    vmcs.set(F[`GUEST_${s}_BASE`], s === "CS" ? GUEST_CODE : 0);
+    vmcs.set(F[`GUEST_${s}_LIMIT`], 0xffff);
+    vmcs.set(F[`GUEST_${s}_AR_BYTES`], 0x93);
+  }
+  // mov al, 0x42 ; out 0x80, al ; hlt  (16-bit code at CS:0)
+  const guest = [0xb0, 0x42, 0xe6, 0x80, 0xf4];
+  guest.forEach((b, k) => m.bus.write8(GUEST_CODE + k, b));
+  const launch = () => {
+    vmcs.set(F.GUEST_RIP, 0);
+    vmcs.set(F.GUEST_RSP, 0x7000);
+    vmcs.set(F.HOST_RIP, CODE + 3);
+    vmcs.launchState = 0;
+    return exec(m, asm.vmlaunch());
+  };
+  assert.equal(launch().flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 30);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), (0x80 << 16) | 0x40);
+  assert.equal(vmcs.get(F.GUEST_RIP), 2);
+  assert.equal(vmcs.get(F.GUEST_CR0), 0x30);
+  assert.equal(vmcs.get(F.GUEST_CS_BASE), GUEST_CODE);
+  vmcs.set(F.GUEST_RIP, 4);
+  vmcs.set(F.HOST_RIP, CODE + 3);
+  assert.equal(exec(m, asm.vmresume()).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 12);
+  // Unrestricted guest without EPT: a control error.
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, 1 << 7);
+  assert.equal(launch().flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+  // Real mode without unrestricted guest: invalid guest state.
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, 1 << 1);
+  assert.equal(launch().flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON) >>> 0, 0x80000021);
+});
