@@ -303,6 +303,7 @@ const VMX_ROWS = `
 0F78 vmread Ed,Gd vmx:2
 0F79 vmwrite Gd,Ed vmx:3
 0F3880 invept Gd,Mq vmx:8
+0F3881 invvpid Gd,Mq vmx:9
 `.trim().split("\n").map(parse);
 
 export const REG_FORMS = new Map<number, OpcodeEntry>(

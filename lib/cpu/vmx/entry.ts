@@ -11,6 +11,7 @@ import { CpuFault, HAS_ERROR_CODE } from "../faults.ts";
 import {
   controlsValid,
   CPU_ACTIVATE_SECONDARY,
+  CPU_TPR_SHADOW,
   MSR_IA32_VMX_CR0_FIXED0,
   MSR_IA32_VMX_CR0_FIXED1,
   MSR_IA32_VMX_CR4_FIXED0,
@@ -22,6 +23,7 @@ import {
   MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
   PIN_PREEMPTION_TIMER,
   SEC_ENABLE_EPT,
+  SEC_ENABLE_VPID,
   SEC_UNRESTRICTED_GUEST,
   VMX_MSRS,
 } from "./capabilities.ts";
@@ -66,6 +68,14 @@ function controlsOk(vmcs: Vmcs): boolean {
   const secondary = secondaryControls(vmcs);
   if (!controlsValid(secondary, MSR_IA32_VMX_PROCBASED_CTLS2)) return false;
   if ((secondary & SEC_UNRESTRICTED_GUEST) && !(secondary & SEC_ENABLE_EPT)) return false;
+  if ((secondary & SEC_ENABLE_VPID) && (vmcs.get(F.VIRTUAL_PROCESSOR_ID) & 0xffff) === 0) return false;
+  if (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_TPR_SHADOW) {
+    // The virtual-APIC page is 4K-aligned, and with no APIC virtualization the TPR threshold may
+    // not exceed VTPR[7:4] (byte 0x80 of the page).
+    const page = vmcs.get(F.VIRTUAL_APIC_PAGE_ADDR), threshold = vmcs.get(F.TPR_THRESHOLD);
+    if ((page & 0xfff) || vmcs.get(F.VIRTUAL_APIC_PAGE_ADDR + 1) || (threshold & ~0xf)) return false;
+    if (threshold > ((vmcs.bus.read8(page + 0x80) >> 4) & 0xf)) return false;
+  }
   if ((secondary & SEC_ENABLE_EPT) && !eptpValid(vmcs.get(F.EPT_POINTER), vmcs.get(F.EPT_POINTER + 1))) {
     return false;
   }

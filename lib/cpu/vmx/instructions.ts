@@ -34,7 +34,7 @@ import * as X from "./exit.ts";
 export const CR4_VMXE = 1 << 13;
 
 export const VMX_C7_6 = 0, VMX_VMPTRST = 1, VMX_VMREAD = 2, VMX_VMWRITE = 3, VMX_VMCALL = 4;
-export const VMX_VMLAUNCH = 5, VMX_VMRESUME = 6, VMX_VMXOFF = 7, VMX_INVEPT = 8;
+export const VMX_VMLAUNCH = 5, VMX_VMRESUME = 6, VMX_VMXOFF = 7, VMX_INVEPT = 8, VMX_INVVPID = 9;
 
 /** INVEPT types (EPT_VPID_CAP bits 25 and 26 offer both). */
 export const INVEPT_SINGLE_CONTEXT = 1, INVEPT_ALL_CONTEXT = 2;
@@ -199,6 +199,28 @@ function invept(cpu: Cpu, i: Insn): void {
   E.vmSucceed(cpu);
 }
 
+/**
+ * INVVPID (66 0F 38 81): types 0 (individual address), 1 (single context), 2 (all contexts) and
+ * 3 (single context keeping globals). VPID 0 names VMX root and is invalid for all but type 2.
+ * The TLB is flushed at every VM entry and exit, so no VPID-tagged entry outlives its guest.
+ */
+function invvpid(cpu: Cpu, i: Insn): void {
+  if (i.opsize32 === cpu.code32) ud();
+  commonChecks(cpu, X.EXIT_INVVPID);
+  const type = cpu.regs[i.reg] >>> 0;
+  const lin = cpu.ea(i);
+  const low = cpu.rd32(lin), high = cpu.rd32((lin + 4) | 0);
+  cpu.rd32((lin + 8) | 0);
+  const addressHigh = cpu.rd32((lin + 12) | 0);
+  const vpid = low & 0xffff;
+  if (type > 3 || (low & ~0xffff) || high) return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
+  if (type !== 2 && vpid === 0) return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
+  // Individual address: it must be canonical, which on this 32-bit CPU means bits 63:32 clear.
+  if (type === 0 && addressHigh) return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
+  cpu.flushTlb();
+  E.vmSucceed(cpu);
+}
+
 /** The handler for an opcode-table row `vmx:ARG`. */
 export function vmxHandler(arg: number): Handler {
   switch (arg) {
@@ -224,6 +246,8 @@ export function vmxHandler(arg: number): Handler {
       return vmxoff;
     case VMX_INVEPT:
       return invept;
+    case VMX_INVVPID:
+      return invvpid;
   }
   throw new RangeError(`no VMX instruction ${arg}`);
 }

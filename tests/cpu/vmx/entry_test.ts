@@ -135,9 +135,27 @@ Deno.test("VMLAUNCH of a launched VMCS is VMfailValid(4), VMRESUME of a clear on
 
 Deno.test("entry checks: bad controls fail with 7, bad host state with 8, bad guest state exits with 0x80000021", () => {
   const { m, vmcs } = setup();
-  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 21)); // TPR shadow: not offered
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 27)); // monitor trap flag: not offered
   assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
   assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+  // TPR shadow: the threshold may not exceed VTPR[7:4]; VPID: 0 is not a guest's.
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 21));
+  vmcs.set(F.VIRTUAL_APIC_PAGE_ADDR, DATA + 0xa000);
+  m.bus.write8(DATA + 0xa080, 0x20);
+  vmcs.set(F.TPR_THRESHOLD, 3);
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 31));
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, 1 << 5);
+  assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
+  assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
+  vmcs.set(F.VIRTUAL_PROCESSOR_ID, 1);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 21) | (1 << 31));
+  vmcs.set(F.TPR_THRESHOLD, 2);
+  assert.equal(enter(m, vmcs, [0xf4]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 12);
+  vmcs.launchState = 0;
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, 0);
   vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006170); // a default1 bit clear
   assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
   assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);

@@ -209,7 +209,7 @@ Deno.test("VMXOFF leaves VMX operation; CR4.VMXE can be cleared again", () => {
   assert.equal(exec(m, setCr4(0x10)).vector, -1);
 });
 
-Deno.test("INVEPT: #UD without 66 or outside VMX operation, VMfail(28) for a bad type or EPTP", () => {
+Deno.test("INVEPT/INVVPID: #UD without 66 or outside VMX operation, VMfail(28) for bad operands", () => {
   const m = inRoot();
   assert.equal(load(m, VMCS_A).flags, 0);
   const invept = (type: number, prefix = true) => [
@@ -231,8 +231,29 @@ Deno.test("INVEPT: #UD without 66 or outside VMX operation, VMfail(28) for a bad
   assert.equal(exec(m, invept(1)).flags, ZF);
   assert.equal(instructionError(m), 28);
   assert.equal(exec(m, invept(1, false)).vector, UD);
-  // INVVPID (66 0F 38 81) is not offered: #UD.
-  assert.equal(exec(m, [0x66, 0x0f, 0x38, 0x81, 0x0d, 0, 0, 2, 0]).vector, UD);
+  // INVVPID (66 0F 38 81): VPID 0 only with type 2; reserved descriptor bits VMfail(28).
+  const invvpid = (type: number, vpid: number) => {
+    poke64(m, OPERAND, vpid);
+    poke64(m, OPERAND + 8, 0x1000);
+    return exec(m, [
+      ...asm.mov("ecx", type),
+      0x66,
+      0x0f,
+      0x38,
+      0x81,
+      0x0d,
+      OPERAND & 0xff,
+      (OPERAND >> 8) & 0xff,
+      (OPERAND >> 16) & 0xff,
+      0,
+    ]);
+  };
+  assert.deepEqual(invvpid(2, 0), { vector: -1, flags: 0 });
+  assert.deepEqual(invvpid(0, 1), { vector: -1, flags: 0 });
+  assert.equal(invvpid(1, 0).flags, ZF);
+  assert.equal(instructionError(m), 28);
+  assert.equal(invvpid(1, 0x10001).flags, ZF);
+  assert.equal(invvpid(4, 1).flags, ZF);
   exec(m, asm.vmxoff());
   assert.equal(exec(m, invept(2)).vector, UD);
 });
