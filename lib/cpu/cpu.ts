@@ -18,6 +18,7 @@ import { Mmu } from "./mmu.ts";
 import { type CpuModel, MODELS } from "./models.ts";
 import { ENDS_BLOCK } from "./opcodes.ts";
 import { vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
+import { vmxReset } from "./vmx/state.ts";
 import { REAL_RIGHTS } from "./segmentation.ts";
 import { CR0_ET, CR0_PE, CS, IF, SEG_CODE, SEG_DB, SS, TF, VM } from "./state.ts";
 import { readEflags } from "./flags.ts";
@@ -141,6 +142,9 @@ export class Cpu extends Mmu {
     this.halted = false;
     this.intShadow = 0;
     this.nmiBlocked = false;
+    this.vmxNonRoot = false;
+    this.eptWalk = undefined;
+    vmxReset(this);
     this.privilegeChanged();
     this.flushTlb();
     this.flushCode();

@@ -35,3 +35,8 @@ export function vmxState(cpu: Cpu): VmxState {
 export function inVmxOperation(cpu: Cpu): boolean {
   return STATES.get(cpu)?.operation === true;
 }
+
+/** RESET leaves VMX operation and forgets the VMXON and current-VMCS pointers. */
+export function vmxReset(cpu: Cpu): void {
+  STATES.delete(cpu);
+}

@@ -257,3 +257,12 @@ Deno.test("INVEPT/INVVPID: #UD without 66 or outside VMX operation, VMfail(28) f
   exec(m, asm.vmxoff());
   assert.equal(exec(m, invept(2)).vector, UD);
 });
+
+Deno.test("RESET leaves VMX operation", () => {
+  const m = inRoot();
+  assert.equal(load(m, VMCS_A).flags, 0);
+  m.cpu.reset();
+  assert.equal(vmxState(m.cpu).operation, false);
+  assert.equal(vmxState(m.cpu).currentVmcs, -1);
+  assert.equal(m.cpu.vmxNonRoot, false);
+});
