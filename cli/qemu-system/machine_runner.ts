@@ -93,6 +93,11 @@ export async function runMachine(context: RunContext): Promise<number> {
   for (const { config: drive, driver } of drives) {
     if (drive.interface === "ide") machine.attachIde(drive.index, drive.media, driver);
   }
+  for (const drive of config.drives) {
+    if (drive.file === "" && drive.interface === "ide" && drive.media === "cdrom") {
+      machine.attachIde(drive.index, "cdrom");
+    }
+  }
   const vcpu = createVcpu(machine.bus, config);
   machine.vcpu = vcpu;
   if (vcpu.fpu) machine.connectFpu(vcpu.fpu as { onFerr?: () => void });

@@ -462,6 +462,19 @@ class Builder {
       throw new CliError("-initrd only allowed with -kernel option");
     }
     this.chardevs();
+    // QEMU's pc has an empty CD-ROM drive at ide1-cd0 (secondary master) unless told otherwise.
+    if (!this.nodefaults && !c.drives.some((d) => d.interface === "ide" && d.index === 2)) {
+      c.drives.push({
+        file: "",
+        interface: "ide",
+        media: "cdrom",
+        index: 2,
+        snapshot: false,
+        readOnly: true,
+        cache: "writeback",
+      });
+      this.driveLocations.push("");
+    }
   }
 
   accelLocation?: string;

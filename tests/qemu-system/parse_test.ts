@@ -158,7 +158,11 @@ Deno.test("-drive, -hda..-hdd, -cdrom, a bare disk image, -snapshot, -boot", () 
   assert.equal(config.bootOrder, "dc");
   assert.equal(config.bootMenu, true);
   assert.equal(driveLocations[1], "-hda a.img");
-  assert.deepEqual(parse(["disk.img"]).config.drives.map((d) => [d.file, d.index]), [["disk.img", 0]]);
+  assert.deepEqual(parse(["disk.img"]).config.drives.map((d) => [d.file, d.index, d.media]), [
+    ["disk.img", 0, "disk"],
+    ["", 2, "cdrom"],
+  ], "QEMU's default empty CD-ROM at ide1-cd0");
+  assert.deepEqual(parse(["disk.img", "-nodefaults"]).config.drives.map((d) => d.file), ["disk.img"]);
   assert.equal(parse(["-drive", "file=a,,b.img,format=raw"]).config.drives[0].file, "a,b.img");
 });
 

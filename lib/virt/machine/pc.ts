@@ -218,8 +218,11 @@ export class Pc {
     this.bus.registerPorts(0xf0, 1, { portRead: () => 0xff, portWrite: () => irq13.lower() });
   }
 
-  /** Puts a drive at IDE position 0-3 (primary master, primary slave, secondary master, slave). */
-  attachIde(index: number, media: "disk" | "cdrom", driver: BlockDriver): void {
+  /**
+   * Puts a drive at IDE position 0-3 (primary master, primary slave, secondary master, slave); a
+   * CD-ROM without a driver is an empty tray.
+   */
+  attachIde(index: number, media: "disk" | "cdrom", driver?: BlockDriver): void {
     const drive = new IdeDrive({ kind: media, driver }, index);
     this.ide.channels[index >> 1].attach((index & 1) as 0 | 1, drive);
   }
