@@ -57,14 +57,14 @@ export interface PendingExit {
  * Exits from the instruction being executed: records the exit and throws. The instruction length
  * is what the decoder consumed (EIP already points past the instruction).
  */
-export function instructionExit(cpu: Cpu, reason: number, qualification = 0, info = 0): never {
+export function instructionExit(cpu: Cpu, reason: number, qualification = 0, info = 0, linear = 0): never {
   const s = vmxState(cpu);
   s.pending = {
     reason,
     qualification,
     instructionLength: (cpu.eip - cpu.insnEip) & 0xf,
     instructionInfo: info,
-    guestLinear: 0,
+    guestLinear: linear,
     interruptionInfo: 0,
     interruptionError: 0,
   };

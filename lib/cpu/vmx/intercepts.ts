@@ -65,20 +65,37 @@ export function vmxIo(cpu: Cpu, port: number, bytes: number): void {
     }
     if (!exits) return;
   } else if (!(controls & CPU_UNCOND_IO_EXITING)) return;
-  let at = cpu.insnEip, rep = 0, op = 0;
+  let at = cpu.insnEip, rep = 0, op = 0, seg = 3, adsize32 = cpu.code32;
   for (let n = 0; n < 15; n++) {
     op = cpu.rd8((cpu.segBase[1] + at) | 0);
     at = (at + 1) | 0;
     if (op === 0xf3 || op === 0xf2) rep = 1;
-    else if (![0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65, 0x66, 0x67, 0xf0].includes(op)) break;
+    else if (op === 0x67) adsize32 = !cpu.code32;
+    else if (SEGMENT_PREFIXES.includes(op)) seg = SEGMENT_PREFIXES.indexOf(op);
+    else if (op !== 0x66 && op !== 0xf0) break;
   }
   const string = op >= 0x6c && op <= 0x6f;
   const input = string ? op <= 0x6d : (op & 2) === 0;
   const immediate = op >= 0xe4 && op <= 0xe7;
   const qualification = (bytes - 1) | (input ? 8 : 0) | (string ? 16 : 0) | (string && rep ? 32 : 0) |
     (immediate ? 64 : 0) | (port << 16);
-  instructionExit(cpu, EXIT_IO_INSTRUCTION, qualification);
+  if (!string) instructionExit(cpu, EXIT_IO_INSTRUCTION, qualification);
+  // INS/OUTS (IA32_VMX_BASIC[54]): instruction information gives the address size (bits 9:7) and,
+  // for OUTS, the segment (bits 17:15); the guest-linear address is that of the memory operand.
+  if (input) seg = 0; // INS always writes through ES
+  const index = input ? 7 : 6;
+  const offset = adsize32 ? cpu.regs[index] : cpu.regs[index] & 0xffff;
+  instructionExit(
+    cpu,
+    EXIT_IO_INSTRUCTION,
+    qualification,
+    ((adsize32 ? 1 : 0) << 7) | (seg << 15),
+    (cpu.segBase[seg] + offset) | 0,
+  );
 }
+
+/** ES CS SS DS FS GS override prefixes, by segment-register number. */
+const SEGMENT_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
 
 /** MOV to CR0/CR3/CR4 (SDM 26.1.3): CR3 by control, CR0/CR4 when a host-owned bit would change. */
 export function vmxMovToCr(cpu: Cpu, cr: number, value: number, gpr: number): void {

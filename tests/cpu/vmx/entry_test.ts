@@ -119,6 +119,24 @@ Deno.test("VMLAUNCH runs the guest; CPUID, HLT, OUT and VMCALL exit with reason,
   }
 });
 
+Deno.test("OUTS and INS exits report instruction information and the guest-linear address", () => {
+  const { m, vmcs } = setup();
+  // mov esi, 0x5000 ; fs outsb ; mov edi, 0x5100 ; rep insw (o16)
+  const guest = [0xbe, 0x00, 0x50, 0, 0, 0x64, 0x6e, 0xbf, 0x00, 0x51, 0, 0, 0xf3, 0x66, 0x6d];
+  m.cpu.regs[2] = 0x3f8;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 30);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION) >>> 0, ((0x3f8 << 16) | 0x10) >>> 0);
+  assert.equal(vmcs.get(F.VMX_INSTRUCTION_INFO), (1 << 7) | (4 << 15));
+  assert.equal(vmcs.get(F.GUEST_LINEAR_ADDRESS), 0x5000);
+  assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), 2);
+  vmcs.set(F.GUEST_RIP, GUEST_CODE + 7);
+  assert.equal(enter(m, vmcs, guest, true).flags, 0);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION) >>> 0, ((0x3f8 << 16) | 0x39) >>> 0);
+  assert.equal(vmcs.get(F.VMX_INSTRUCTION_INFO), 1 << 7);
+  assert.equal(vmcs.get(F.GUEST_LINEAR_ADDRESS), 0x5100);
+});
+
 Deno.test("VMLAUNCH of a launched VMCS is VMfailValid(4), VMRESUME of a clear one (5)", () => {
   const { m, vmcs } = setup();
   assert.equal(enter(m, vmcs, [0xf4]).flags, 0);
