@@ -189,4 +189,5 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   cpu.eptWalk = undefined;
   loadHostState(cpu, vmcs);
   cpu.nmiBlocked = nmiExit;
+  s.onExit?.(p);
 }

@@ -19,6 +19,11 @@ export class VmxState {
   currentVmcs = NO_VMCS;
   /** The exit a non-root hook decided, until the run loop hands it to vmxException. */
   pending: PendingExit | undefined = undefined;
+  /**
+   * Called after every VM exit (host state loaded) with what the exit recorded: the seam for an L0
+   * written in TypeScript (kvm_intel), which handles exits itself instead of running host code.
+   */
+  onExit: ((exit: PendingExit) => void) | undefined = undefined;
   /** Bus time (ns) at which the VMX-preemption timer reaches zero; Infinity when not active. */
   timerDeadline = Infinity;
 }

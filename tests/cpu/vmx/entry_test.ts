@@ -474,3 +474,11 @@ Deno.test("unrestricted guest: a real-mode L2 under EPT; refused without EPT or 
   assert.equal(launch().flags, 0);
   assert.equal(vmcs.get(F.VM_EXIT_REASON) >>> 0, 0x80000021);
 });
+
+Deno.test("onExit: an L0 in TypeScript hears each exit after host state is loaded", () => {
+  const { m, vmcs } = setup();
+  const heard: number[] = [];
+  vmxState(m.cpu).onExit = (e) => heard.push(e.reason, m.cpu.vmxNonRoot ? 1 : 0);
+  assert.equal(enter(m, vmcs, [0x0f, 0xa2]).flags, 0);
+  assert.deepEqual(heard, [10, 0]);
+});
