@@ -31,6 +31,8 @@ function runArgs(task: string): string {
 function wrapper(task: string): string {
   return `#!/bin/sh
 # Installed by qemu-kvm-ts (deno task install); runs ${join(project, "cli")}.
+# qemu-system names itself in messages by the name it was called by, as QEMU does.
+export QEMU_SYSTEM_ARGV0="$(basename "$0")"
 if [ -x ${Deno.execPath()} ]; then
   exec ${Deno.execPath()} run --quiet ${runArgs(task)} "$@"
 fi

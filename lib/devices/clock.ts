@@ -109,9 +109,12 @@ export class VirtualClock {
         let due: Timer | undefined;
         for (const t of this.timers) if (t.deadline <= now && (!due || t.deadline < due.deadline)) due = t;
         if (!due) break;
+        // A timer fires at its own deadline, not at the (possibly late) host time: a device
+        // evaluates its state there, so short pulses such as the PIT's mode-2 low tick are seen.
+        const deadline = due.deadline;
         due.deadline = Infinity;
         this.recompute();
-        due.callback(now);
+        due.callback(deadline);
         fired++;
       }
     } finally {
