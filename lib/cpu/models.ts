@@ -2,7 +2,8 @@
  * CPU models: what CPUID returns for each, as recorded from qemu-system-i386 7.2 guests
  * (tests/guests/cpu/cpuid.asm prints these leaves; its golden is the real QEMU's output).
  * Leaves above the basic or extended maximum return the highest basic leaf, as Intel CPUs do.
- * Leaf 4 is stored for sub-leaf 0 only.
+ * Leaf 4 (deterministic cache parameters) is indexed by the sub-leaf in ECX; sub-leaves past the
+ * table are the null cache type, which ends the enumeration loops of Linux and glibc.
  *
  * The `-cpu` option is parsed by the machine's CLI; this file owns the table and the
  * feature-flag names it maps `+feat`/`-feat` to.
@@ -12,16 +13,23 @@ export interface CpuModel {
   readonly name: string;
   /** leaf -> [EAX, EBX, ECX, EDX] */
   readonly leaves: ReadonlyMap<number, readonly [number, number, number, number]>;
+  /** leaf -> per-sub-leaf rows, for the leaves whose answer depends on ECX */
+  readonly subleaves: ReadonlyMap<number, readonly (readonly [number, number, number, number])[]>;
   /** EDX after RESET: family/model/stepping. */
   readonly resetEdx: number;
 }
 
 type Row = [number, number, number, number, number];
 
-function model(name: string, rows: Row[]): CpuModel {
-  const leaves = new Map(rows.map(([leaf, ...r]) => [leaf >>> 0, r as [number, number, number, number]]));
-  return { name, leaves, resetEdx: leaves.get(1)![0] };
+type Regs = [number, number, number, number];
+
+function model(name: string, rows: Row[], indexed: Record<number, Regs[]> = {}): CpuModel {
+  const leaves = new Map(rows.map(([leaf, ...r]) => [leaf >>> 0, r as Regs]));
+  const subleaves = new Map(Object.entries(indexed).map(([leaf, r]) => [Number(leaf), r]));
+  return { name, leaves, subleaves, resetEdx: leaves.get(1)![0] };
 }
+
+const NULL_LEAF: Regs = [0, 0, 0, 0];
 
 const VENDOR_INTEL: [number, number, number] = [0x756e6547, 0x6c65746e, 0x49656e69];
 /** "QEMU Virtual CPU version 2.5+" over leaves 0x80000002..4. */
@@ -41,7 +49,15 @@ export const MODELS: Record<string, CpuModel> = {
     [0x80000000, 0x80000004, ...VENDOR_INTEL],
     [0x80000001, 0x00000663, 0, 0, 0],
     ...QEMU_BRAND,
-  ]),
+  ], {
+    // QEMU's legacy-cache: L1d, L1i, L2, L3 (as the sub-leaves of qemu-system-i386 7.2 answer).
+    4: [
+      [0x00000121, 0x01c0003f, 0x0000003f, 0x00000001],
+      [0x00000122, 0x01c0003f, 0x0000003f, 0x00000001],
+      [0x00000143, 0x03c0003f, 0x00000fff, 0x00000001],
+      [0x00000163, 0x03c0003f, 0x00003fff, 0x00000006],
+    ],
+  }),
   pentium3: model("pentium3", [
     [0, 3, ...VENDOR_INTEL],
     [1, 0x00000673, 0x00000800, 0x80000000, 0x0383fbfd],
@@ -88,15 +104,18 @@ export const FEATURES: Record<string, ["edx" | "ecx", number]> = {
 export function cpuid(
   m: CpuModel,
   leaf: number,
-  _subleaf: number,
+  subleaf: number,
 ): readonly [number, number, number, number] {
   leaf >>>= 0;
-  const hit = m.leaves.get(leaf);
-  if (hit) return hit;
   const maxBasic = m.leaves.get(0)![0];
   const ext = m.leaves.get(0x80000000);
-  if (leaf >= 0x80000000 && ext && leaf <= ext[0] >>> 0) return [0, 0, 0, 0];
-  return m.leaves.get(maxBasic) ?? [0, 0, 0, 0];
+  if (!m.leaves.has(leaf)) {
+    if (leaf >= 0x80000000 && ext && leaf <= ext[0] >>> 0) return NULL_LEAF;
+    leaf = maxBasic;
+  }
+  const indexed = m.subleaves.get(leaf);
+  if (indexed) return indexed[subleaf >>> 0] ?? NULL_LEAF;
+  return m.leaves.get(leaf) ?? NULL_LEAF;
 }
 
 /** A copy of a model with feature bits of leaf 1 set or cleared (for `-cpu MODEL,+feat,-feat`). */
@@ -110,5 +129,5 @@ export function withFeatures(m: CpuModel, changes: Record<string, boolean>): Cpu
     l1[k] = on ? l1[k] | (1 << f[1]) : l1[k] & ~(1 << f[1]);
   }
   leaves.set(1, l1);
-  return { name: m.name, leaves, resetEdx: m.resetEdx };
+  return { name: m.name, leaves, subleaves: m.subleaves, resetEdx: m.resetEdx };
 }
