@@ -4,7 +4,8 @@
  * APM control port for ACPI enable), FACS, a DSDT whose AML declares \_S5 (sleep type 0, QEMU's
  * soft-off, so a kernel can power off through PM1a_CNT), and, when the machine has the APICs, a
  * MADT (local APIC, IOAPIC, IRQ0 -> GSI 2 and the level-triggered PCI IRQ overrides QEMU's pc
- * declares, LINT1 as NMI). With SeaBIOS, SeaBIOS provides the tables instead.
+ * declares, LINT1 as NMI), and a WAET (Windows ACPI emulated-devices table: the PM timer needs
+ * one read, as QEMU's says). With SeaBIOS, SeaBIOS provides the tables instead.
  */
 import { ACPI_DISABLE, ACPI_ENABLE, ACPI_GPE0_BASE, APM_CNT_PORT } from "./acpi_pm.ts";
 import { APIC_DEFAULT_BASE } from "./apic.ts";
@@ -87,6 +88,10 @@ const AML_S5 = Uint8Array.from([
 /** FADT flags as QEMU 7.2's pc FADT has them: WBINVD, PROC_C1, SLP_BUTTON, RTC_S4, USE_PLATFORM_CLOCK. */
 const FADT_FLAGS = (1 << 0) | (1 << 2) | (1 << 5) | (1 << 7) | (1 << 15);
 
+const WAET_LENGTH = HEADER + 4;
+/** WAET "ACPI PM timer good": one read of the PM timer suffices (no read-until-stable loop). */
+const WAET_PM_TIMER_GOOD = 1 << 1;
+
 /** Lays the tables out for physical address `base` (16-byte aligned; the FACS lands 64-aligned). */
 export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLayout {
   const pm = options.pmBase ?? 0x600;
@@ -132,7 +137,11 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   const dsdtAt = facsAt + 64;
   const fadtAt = align(dsdtAt + dsdt.bytes.length, 16);
   const madtAt = align(fadtAt + 116, 16);
-  const rsdtAt = align(madtAt + (madt?.bytes.length ?? 0), 16);
+  const waetAt = align(madtAt + (madt?.bytes.length ?? 0), 16);
+  const rsdtAt = align(waetAt + WAET_LENGTH, 16);
+
+  const waet = new Table("WAET", WAET_LENGTH, 1, ids);
+  waet.view.setUint32(HEADER, WAET_PM_TIMER_GOOD, true);
 
   const fadt = new Table("FACP", 116, 1, ids);
   const f = fadt.view;
@@ -156,7 +165,7 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   fadt.bytes[108] = RTC_CENTURY;
   f.setUint32(112, FADT_FLAGS, true);
 
-  const entries = [fadtAt, ...(madt ? [madtAt] : [])];
+  const entries = [fadtAt, ...(madt ? [madtAt] : []), waetAt];
   const rsdt = new Table("RSDT", HEADER + 4 * entries.length, 1, ids);
   entries.forEach((addr, i) => rsdt.view.setUint32(HEADER + 4 * i, addr, true));
 
@@ -166,6 +175,7 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   tables.set(dsdt.seal(), dsdtAt - base);
   tables.set(fadt.seal(), fadtAt - base);
   if (madt) tables.set(madt.seal(), madtAt - base);
+  tables.set(waet.seal(), waetAt - base);
   tables.set(rsdt.seal(), rsdtAt - base);
 
   const rsdp = new Uint8Array(20);

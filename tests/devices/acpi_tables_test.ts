@@ -83,8 +83,13 @@ Deno.test("acpi tables: RSDP -> RSDT -> FADT (+FACS, DSDT with \\_S5) and MADT, 
     0x0604000d,
     0x010000ff,
   ]);
-  // Without the APICs there is no MADT.
+  // The WAET last, as in QEMU's RSDT: "PM timer good" (one read is enough).
+  const waet = table(layout, dwords(rsdt, 36, rsdt.length)[2]);
+  assert.equal(new TextDecoder().decode(waet.subarray(0, 4)), "WAET");
+  assert.equal(sum(waet), 0);
+  assert.deepEqual(dwords(waet, 36, 40), [0x00000002]);
+  // Without the APICs there is no MADT: FADT and WAET.
   const pic = buildAcpiTables(BASE);
   const rsdt2 = table(pic, new DataView(pic.rsdp.buffer).getUint32(16, true));
-  assert.equal(rsdt2.length, 40);
+  assert.equal(rsdt2.length, 44);
 });

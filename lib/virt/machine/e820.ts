@@ -8,7 +8,8 @@
 import { e820Bytes, type E820Entry } from "../../devices/fw_cfg.ts";
 
 export const E820_RAM = 1, E820_RESERVED = 2;
-const HIGH_ZONE = 0x20000;
+/** SeaBIOS's high zone (ACPI tables, PMM) at the top of low RAM, reserved in the map. */
+export const HIGH_ZONE = 0x20000;
 
 /**
  * How QEMU's pc splits RAM around the PCI hole: all of it below 4 GiB up to 0xE0000000 bytes,

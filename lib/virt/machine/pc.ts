@@ -29,7 +29,8 @@ import { Rtc } from "../../devices/rtc.ts";
 import { COM_PORTS, Uart } from "../../devices/uart.ts";
 import type { Vcpu } from "../accel/vcpu.ts";
 import type { IsaDebugExitConfig, RtcConfig } from "./config.ts";
-import { pcE820, ramBelow4g } from "./e820.ts";
+import { HIGH_ZONE as ACPI_HIGH_ZONE, pcE820, ramBelow4g } from "./e820.ts";
+import { buildAcpiTables } from "../../devices/acpi_tables.ts";
 import { LibError } from "../../errors.ts";
 
 /** Guest RAM could not be allocated (QEMU: `cannot set up guest memory 'pc.ram': ...`). */
@@ -64,6 +65,8 @@ export interface PcOptions {
 export const DEBUGCON_IOBASE = 0xe9;
 /** Local APIC register offsets SeaBIOS programs. */
 const APIC_SVR = 0xf0, APIC_LVT_LINT0 = 0x350, APIC_LVT_LINT1 = 0x360, APIC_SVR_ENABLE = 0x100;
+/** The RSDP goes in the F-segment, 16-byte aligned, where SeaBIOS puts it (the exact spot varies). */
+const RSDP_ADDRESS = 0xf5a80;
 const BOOT_DEVICE_CODES: Record<string, number> = { a: 1, b: 1, c: 2, d: 3, n: 4 };
 /** Size of one BIOS linker/loader command; an all-zero command is skipped. */
 const TABLE_LOADER_ENTRY = 128;
@@ -233,12 +236,23 @@ export class Pc {
    */
   programLikeFirmware(): void {
     this.acpi.programLikeSeaBios(0x600);
+    this.installAcpiTables();
     this.ide.programLikeSeaBios(0xc040);
     // SeaBIOS enables the local APIC in virtual-wire mode: LINT0 ExtINT (the 8259), LINT1 NMI.
     const apic = this.lapic.base;
     this.bus.write32(apic + APIC_SVR, this.bus.read32(apic + APIC_SVR) | APIC_SVR_ENABLE);
     this.bus.write32(apic + APIC_LVT_LINT0, 0x8700);
     this.bus.write32(apic + APIC_LVT_LINT1, 0x8400);
+  }
+
+  /**
+   * The ACPI tables SeaBIOS would have installed from QEMU's: the RSDP in the F-segment, the rest at
+   * the bottom of SeaBIOS's high zone (the top 128 KiB of low RAM, which the e820 map reserves).
+   */
+  private installAcpiTables(): void {
+    const layout = buildAcpiTables(this.ramBelow4g - ACPI_HIGH_ZONE, { pmBase: 0x600, apic: true });
+    this.bus.writeBytes(layout.base, layout.tables);
+    this.bus.writeBytes(RSDP_ADDRESS, layout.rsdp);
   }
 
   /** System reset: CPU and devices back to power-on state, then the boot path again. */
