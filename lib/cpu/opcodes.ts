@@ -14,6 +14,8 @@
  * instruction (ALU operation, condition code, register).
  */
 
+import { SIMD_ROWS } from "./simd/rows.ts";
+
 const ALU = ["add", "or", "adc", "sbb", "and", "sub", "xor", "cmp"];
 const SHIFT = ["rol", "ror", "rcl", "rcr", "shl", "shr", "sal", "sar"];
 const CC = ["o", "no", "b", "ae", "e", "ne", "be", "a", "s", "ns", "p", "np", "l", "ge", "le", "g"];
@@ -306,6 +308,9 @@ const VMX_ROWS = `
 0F3881 invvpid Gd,Mq vmx:9
 `.trim().split("\n").map(parse);
 
+/** MMX/SSE/SSE2 rows (lib/cpu/simd/rows.ts), kept apart like VMX_ROWS. */
+export const SIMD_OPCODE_ROWS: readonly OpcodeEntry[] = SIMD_ROWS.map(parse);
+
 export const REG_FORMS = new Map<number, OpcodeEntry>(
   [
     [0x101c1, "0F01/0 vmcall - vmx:4"],
@@ -320,7 +325,7 @@ export const REG_FORMS = new Map<number, OpcodeEntry>(
  * rows by ModRM reg (undefined where the row does not exist: #UD).
  */
 export const MAP: (OpcodeEntry | (OpcodeEntry | undefined)[] | undefined)[] = new Array(0x300);
-for (const e of [...OPCODE_ROWS, ...VMX_ROWS]) {
+for (const e of [...OPCODE_ROWS, ...VMX_ROWS, ...SIMD_OPCODE_ROWS]) {
   if (e.group < 0) {
     if (MAP[e.opcode]) throw new Error(`duplicate opcode row ${e.opcode.toString(16)}`);
     MAP[e.opcode] = e;

@@ -17,6 +17,7 @@ import * as SH from "./shift.ts";
 import * as STR from "./string.ts";
 import * as SYS from "./system.ts";
 import { vmxHandler } from "../vmx/instructions.ts";
+import { simdFactory } from "../simd/table.ts";
 
 type Factory = (form: string, arg: number) => Handler;
 const fixed = (h: Handler): Factory => () => h;
@@ -142,6 +143,7 @@ const FACTORIES: Record<string, Factory> = {
   fxsave: fixed(SYS.fxsaveHandler),
   fxrstor: fixed(SYS.fxrstorHandler),
   vmx: (_f, arg) => vmxHandler(arg),
+  simd: (_f, arg) => simdFactory(arg),
 };
 
 export function bindHandler(e: OpcodeEntry): Handler {

@@ -8,6 +8,7 @@ import { CpuFault, GP, NM, NP, UD } from "../faults.ts";
 import { arithFlags, FOP_NONE, getCF, getZF, readEflags } from "../flags.ts";
 import type { Handler } from "../insn.ts";
 import { cpuid } from "../models.ts";
+import { fxrstorXmm, fxsaveXmm } from "../simd/fxsave.ts";
 import { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "../vmx/hooks.ts";
 import {
   vmxCpuid,
@@ -462,6 +463,7 @@ export const fxsaveHandler: Handler = (cpu, i) => {
   if (cpu.ea(i) & 15) throw new CpuFault(GP, 0);
   if (!cpu.fpu) throw new CpuFault(UD);
   cpu.fpu.fxsave(cpu, i);
+  fxsaveXmm(cpu, cpu.ea(i));
 };
 
 export const fxrstorHandler: Handler = (cpu, i) => {
@@ -470,6 +472,7 @@ export const fxrstorHandler: Handler = (cpu, i) => {
   if (cpu.ea(i) & 15) throw new CpuFault(GP, 0);
   if (!cpu.fpu) throw new CpuFault(UD);
   cpu.fpu.fxrstor(cpu, i);
+  fxrstorXmm(cpu, cpu.ea(i));
 };
 
 export { getZF, markAccessed };
