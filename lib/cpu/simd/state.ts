@@ -44,12 +44,18 @@ export class SimdState {
     else this.ownMxcsr = v;
   }
 
-  /** An MMX instruction ran: the x87 stack top is R0 and every register is tagged valid. */
-  enterMmx(): void {
+  /**
+   * An MMX instruction ran: the x87 stack top is R0 and every register is tagged valid. A written
+   * MMn makes Rn's exponent all ones (tag "special"): Rn gets a NaN, its low half the MMX low dword.
+   */
+  enterMmx(written: number): void {
     const f = this.fpu();
     if (!f) return;
     f.words[W_TOP] = 0;
     f.words[W_EMPTY] = 0;
+    if (written < 0) return;
+    f.regBits[2 * written] = this.u32[(MMX >> 2) + 2 * written];
+    f.regBits[2 * written + 1] = 0xfff80000 | (this.u32[(MMX >> 2) + 2 * written + 1] & 0x7ffff);
   }
 
   /** EMMS: every x87 register tagged empty. */
