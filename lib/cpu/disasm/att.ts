@@ -8,6 +8,7 @@ import { decode } from "../decoder.ts";
 import type { Insn } from "../insn.ts";
 import type { OpcodeEntry } from "../opcodes.ts";
 import { x87DisasmAtt } from "../fpu/mod.ts";
+import { simdDisasm } from "../simd/disasm.ts";
 
 const R32 = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"];
 const R16 = ["ax", "cx", "dx", "bx", "sp", "bp", "si", "di"];
@@ -238,6 +239,21 @@ export function disassemble(fetch: (n: number) => number, address: number, code3
   }
   const e = i.entry!;
   const next = (address + i.len) >>> 0;
+  if (e.handler === "simd") {
+    const pfx = i.rep === 1 ? 2 : i.rep === 2 ? 3 : i.opsize32 !== code32 ? 1 : 0;
+    const t = e.opcode === 0x1ae || e.opcode === 0x1c3
+      ? {
+        name: e.mnemonic32,
+        ops: e.opcode === 0x1c3
+          ? [`%${["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"][i.reg]}`, memory(i)]
+          : i.mod === 3
+          ? []
+          : [memory(i)],
+      }
+      : simdDisasm(i, pfx, memory(i));
+    if (!t) return { text: `.byte    0x${fetch(0).toString(16).padStart(2, "0")}`, length: 1 };
+    return { text: t.ops.length ? `${t.name.padEnd(8)} ${t.ops.join(", ")}` : t.name, length: i.len };
+  }
   const m = mnemonic(i, e);
   let ops: string[];
   const h = e.handler;

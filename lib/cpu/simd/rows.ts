@@ -42,7 +42,7 @@ const PLAIN = [
   "7E movd Ex,Gx",
   "7F movq Ex,Gx",
   "C2 cmpps Gx,Ex,Ib",
-  "C3 movnti Md,Gd",
+  "C3 movntil Md,Gd",
   "C4 pinsrw Gx,Ex,Ib",
   "C5 pextrw Gx,Ex,Ib",
   "C6 shufps Gx,Ex,Ib",
