@@ -16,6 +16,7 @@ import { deliver, EV_EXCEPTION, EV_EXTERNAL } from "./interrupts.ts";
 import type { Insn } from "./insn.ts";
 import { Mmu } from "./mmu.ts";
 import { type CpuModel, MODELS } from "./models.ts";
+import { simdState } from "./simd/state.ts";
 import { ENDS_BLOCK } from "./opcodes.ts";
 import { vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
 import { vmxReset } from "./vmx/state.ts";
@@ -149,6 +150,7 @@ export class Cpu extends Mmu {
     this.flushTlb();
     this.flushCode();
     this.fpu?.reset();
+    simdState(this).reset();
   }
 
   /** Restores a snapshot() and drops everything cached from the old state. */

@@ -102,6 +102,8 @@ export function simdDisasm(i: Insn, pfx: number, mem: string): { name: string; o
   }
   if (op === 0xc4) return { name, ops: [imm, i.mod === 3 ? gp(i.rm) : mem, vec(i.reg)] };
   if (op === 0x77) return { name, ops: [] };
+  if (op === 0x2a && pfx < 2) return { name, ops: [i.mod === 3 ? vec(i.rm, false) : mem, vec(i.reg)] };
+  if ((op === 0x2c || op === 0x2d) && pfx < 2) return { name, ops: [e, vec(i.reg, false)] };
   if (op === 0x2a && pfx >= 2) {
     // capstone sizes the memory form: cvtsi2ssl.
     return i.mod === 3 ? { name, ops: [gp(i.rm), vec(i.reg)] } : { name: name + "l", ops: [mem, vec(i.reg)] };

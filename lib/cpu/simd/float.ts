@@ -217,6 +217,18 @@ const memOnly = (f: Op): Op => (c) => {
   f(c);
 };
 
+/** CVTPI2PS/CVTPI2PD: two dwords of an MMX register (or m64) to the low lanes of an XMM one. */
+const cvtFromMmx = (kind: "f32" | "f64"): Op => (c) => {
+  const src = c.i.mod === 3 ? regOff(false, c.i.rm) : c.src;
+  convert(2, kind === "f64" ? 16 : 8, i32At, kind)({ ...c, src });
+  if (c.i.mod === 3) c.s.enterMmx(-1);
+};
+/** CVT(T)PS2PI/CVT(T)PD2PI: two lanes of an XMM register (or memory) to an MMX register. */
+const cvtToMmx = (get: (c: Ctx, k: number) => number, truncate: boolean): Op => (c) => {
+  convert(2, 8, rounded(get, truncate), "i32")({ ...c, d: regOff(false, c.i.reg) });
+  c.s.enterMmx(c.i.reg);
+};
+
 /** Registers every floating-point row into the dispatch table of exec.ts. */
 export function registerFloat(): void {
   const X = K_XMM;
@@ -289,5 +301,10 @@ export function registerFloat(): void {
   put(0xe6, 1, X, S_FULL, convert(2, 16, rounded(f64At, true), "i32"));
   put(0xe6, 3, X, S_FULL, convert(2, 16, rounded(f64At, false), "i32"));
   put(0xe6, 2, X, S_Q, convert(2, 16, i32At, "f64"));
-  void regOff;
+  put(0x2a, 0, X, S_Q, cvtFromMmx("f32"));
+  put(0x2a, 1, X, S_Q, cvtFromMmx("f64"));
+  put(0x2c, 0, X, S_Q, cvtToMmx(f32At, true));
+  put(0x2d, 0, X, S_Q, cvtToMmx(f32At, false));
+  put(0x2c, 1, X, S_FULL, cvtToMmx(f64At, true));
+  put(0x2d, 1, X, S_FULL, cvtToMmx(f64At, false));
 }

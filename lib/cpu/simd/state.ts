@@ -44,6 +44,12 @@ export class SimdState {
     else this.ownMxcsr = v;
   }
 
+  /** RESET: XMM and MMX registers zero, MXCSR 0x1F80 (the FPU resets its copy itself). */
+  reset(): void {
+    this.u8.fill(0);
+    this.ownMxcsr = 0x1f80;
+  }
+
   /**
    * An MMX instruction ran: the x87 stack top is R0 and every register is tagged valid. A written
    * MMn makes Rn's exponent all ones (tag "special"): Rn gets a NaN, its low half the MMX low dword.

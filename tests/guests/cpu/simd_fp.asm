@@ -137,6 +137,19 @@ main:
     ldmxcsr [mx]
     I "cvtss2si rn", cvtss2si eax, [half]
     I "cvtss2si rn2", cvtss2si eax, [half + 4]
+    ; conversions between MMX and XMM registers
+    movq mm2, [ints + 8]
+    F "cvtpi2ps", cvtpi2ps xmm0, mm2
+    D "cvtpi2pd", cvtpi2pd xmm0, [ints]
+    movaps xmm4, [pa]
+    cvtps2pi mm3, xmm4
+    cvttpd2pi mm4, [da]
+    movq [out], mm3
+    movq [out + 8], mm4
+    movdqu xmm0, [out]
+    PRINT "cvtps2pi cvttpd2pi "
+    call dumpx
+    emms
     ret
 
 dumpx:
