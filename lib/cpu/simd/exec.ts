@@ -438,14 +438,13 @@ put(0x7f, 1, K_XMM, S_NONE, storeTo(16, true));
 put(0x7f, 2, K_XMM, S_NONE, storeTo(16, false));
 put(0x7e, 2, K_XMM, S_Q, move(8, 16));
 put(0xd6, 1, K_XMM, S_NONE, storeTo(8, false, 16));
-put(0xe7, 0, K_MMX, S_NONE, (c) => {
+/** MOVNTQ/MOVNTDQ/MOVNTPS/MOVNTPD: stores to memory only. */
+export const memoryOnly = (f: Op): Op => (c) => {
   if (c.i.mod === 3) throw new CpuFault(UD);
-  storeTo(8, false)(c);
-});
-put(0xe7, 1, K_XMM, S_NONE, (c) => {
-  if (c.i.mod === 3) throw new CpuFault(UD);
-  storeTo(16, true)(c);
-});
+  f(c);
+};
+put(0xe7, 0, K_MMX, S_NONE, memoryOnly(storeTo(8, false)));
+put(0xe7, 1, K_XMM, S_NONE, memoryOnly(storeTo(16, true)));
 put(0x70, 0, K_MMX, S_UNALIGNED, pshuf(2, 0, 4));
 put(0x70, 1, K_XMM, S_FULL, pshuf(4, 0, 4));
 put(0x70, 2, K_XMM, S_FULL, pshuf(2, 8, 4));

@@ -12,6 +12,7 @@ import {
   bitwise,
   type Ctx,
   K_XMM,
+  memoryOnly,
   move,
   type Op,
   put,
@@ -75,11 +76,26 @@ function minmax(single: boolean, count: number, max: boolean): Op {
   };
 }
 
-const sqrt = (single: boolean, count: number): Op => (c) => {
-  // SQRT reads only the source; route it through arith with the source as both inputs.
-  const s = c.s, w = single ? 4 : 8;
-  for (let k = 0; k < count; k++) s.u8.copyWithin(c.d + k * w, c.src + k * w, c.src + k * w + w);
-  arith(single, count, (a) => a < 0 ? NaN : Math.sqrt(a))({ ...c, src: c.d });
+/** The context `c` with its destination or source offset moved for the call of `f`. */
+function redirected(f: Op, c: Ctx, d: number, src: number): void {
+  const d0 = c.d, src0 = c.src;
+  c.d = d;
+  c.src = src;
+  try {
+    f(c);
+  } finally {
+    c.d = d0;
+    c.src = src0;
+  }
+}
+
+const sqrt = (single: boolean, count: number): Op => {
+  // SQRT reads only the source: copy it to the destination, then apply arith in place.
+  const root = arith(single, count, (a) => a < 0 ? NaN : Math.sqrt(a)), w = single ? 4 : 8;
+  return (c) => {
+    for (let k = 0; k < count; k++) c.s.u8.copyWithin(c.d + k * w, c.src + k * w, c.src + k * w + w);
+    redirected(root, c, c.d, c.d);
+  };
 };
 
 const CMP: ((a: number, b: number) => boolean)[] = [
@@ -201,32 +217,39 @@ const movmsk = (single: boolean): Op => (c) => {
 };
 
 /** MOVSS/MOVSD load: from memory the rest is zeroed, from a register it is kept. */
-const movScalar = (bytes: number): Op => (c) => move(bytes, c.i.mod === 3 ? 0 : 16)(c);
+const movScalar = (bytes: number): Op => {
+  const fromReg = move(bytes), fromMem = move(bytes, 16);
+  return (c) => (c.i.mod === 3 ? fromReg : fromMem)(c);
+};
 /** MOVLPS/MOVHPS/MOVLPD/MOVHPD loads; the register forms of 0F 12/16 are MOVHLPS/MOVLHPS. */
 const movHalf = (toHigh: boolean, pd: boolean): Op => (c) => {
   if (pd && c.i.mod === 3) throw new CpuFault(UD);
   const from = c.i.mod === 3 && !toHigh ? c.src + 8 : c.src;
   c.s.u8.copyWithin(c.d + (toHigh ? 8 : 0), from, from + 8);
 };
-const storeHalf = (high: boolean): Op => (c) => {
-  if (c.i.mod === 3) throw new CpuFault(UD);
-  storeTo(8, false)({ ...c, d: c.d + (high ? 8 : 0) });
-};
-const memOnly = (f: Op): Op => (c) => {
-  if (c.i.mod === 3) throw new CpuFault(UD);
-  f(c);
+const storeHalf = (high: boolean): Op => {
+  const st = storeTo(8, false);
+  return (c) => {
+    if (c.i.mod === 3) throw new CpuFault(UD);
+    redirected(st, c, c.d + (high ? 8 : 0), c.src);
+  };
 };
 
 /** CVTPI2PS/CVTPI2PD: two dwords of an MMX register (or m64) to the low lanes of an XMM one. */
-const cvtFromMmx = (kind: "f32" | "f64"): Op => (c) => {
-  const src = c.i.mod === 3 ? regOff(false, c.i.rm) : c.src;
-  convert(2, kind === "f64" ? 16 : 8, i32At, kind)({ ...c, src });
-  if (c.i.mod === 3) c.s.enterMmx(-1);
+const cvtFromMmx = (kind: "f32" | "f64"): Op => {
+  const cv = convert(2, kind === "f64" ? 16 : 8, i32At, kind);
+  return (c) => {
+    redirected(cv, c, c.d, c.i.mod === 3 ? regOff(false, c.i.rm) : c.src);
+    if (c.i.mod === 3) c.s.enterMmx(-1);
+  };
 };
 /** CVT(T)PS2PI/CVT(T)PD2PI: two lanes of an XMM register (or memory) to an MMX register. */
-const cvtToMmx = (get: (c: Ctx, k: number) => number, truncate: boolean): Op => (c) => {
-  convert(2, 8, rounded(get, truncate), "i32")({ ...c, d: regOff(false, c.i.reg) });
-  c.s.enterMmx(c.i.reg);
+const cvtToMmx = (get: (c: Ctx, k: number) => number, truncate: boolean): Op => {
+  const cv = convert(2, 8, rounded(get, truncate), "i32");
+  return (c) => {
+    redirected(cv, c, regOff(false, c.i.reg), c.src);
+    c.s.enterMmx(c.i.reg);
+  };
 };
 
 /** Registers every floating-point row into the dispatch table of exec.ts. */
@@ -255,7 +278,7 @@ export function registerFloat(): void {
   for (const pfx of [0, 1]) {
     put(0x28, pfx, X, S_FULL, move(16));
     put(0x29, pfx, X, S_NONE, storeTo(16, true));
-    put(0x2b, pfx, X, S_NONE, memOnly(storeTo(16, true)));
+    put(0x2b, pfx, X, S_NONE, memoryOnly(storeTo(16, true)));
     put(0x50, pfx, X, S_FULL, movmsk(pfx === 0));
     put(0x54, pfx, X, S_FULL, bitwise.and);
     put(0x55, pfx, X, S_FULL, bitwise.andn);
