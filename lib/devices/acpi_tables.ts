@@ -9,6 +9,7 @@
  */
 import { ACPI_DISABLE, ACPI_ENABLE, ACPI_GPE0_BASE, APM_CNT_PORT } from "./acpi_pm.ts";
 import { APIC_DEFAULT_BASE } from "./apic.ts";
+import { amlPciRoot } from "./acpi_pci_root.ts";
 import { IOAPIC_DEFAULT_BASE } from "./ioapic.ts";
 import { RTC_CENTURY } from "./rtc.ts";
 
@@ -22,6 +23,8 @@ export interface AcpiOptions {
   /** OEM ID and table ID fields (QEMU's are "BOCHS " and "BXPC    "). */
   oemId?: string;
   oemTableId?: string;
+  /** Declare the PCI root bridge `\_SB.PCI0` in the DSDT, its 32-bit window starting here (end of low RAM). */
+  pciMemStart?: number;
 }
 
 export interface AcpiLayout {
@@ -102,8 +105,10 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   facs.set(enc.encode("FACS"), 0);
   new DataView(facs.buffer).setUint32(4, 64, true);
 
-  const dsdt = new Table("DSDT", HEADER + AML_S5.length, 1, ids);
+  const pciRoot = options.pciMemStart === undefined ? new Uint8Array(0) : amlPciRoot(options.pciMemStart);
+  const dsdt = new Table("DSDT", HEADER + AML_S5.length + pciRoot.length, 1, ids);
   dsdt.bytes.set(AML_S5, HEADER);
+  dsdt.bytes.set(pciRoot, HEADER + AML_S5.length);
 
   let madt: Table | undefined;
   if (options.apic) {

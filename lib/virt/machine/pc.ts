@@ -250,7 +250,11 @@ export class Pc {
    * the bottom of SeaBIOS's high zone (the top 128 KiB of low RAM, which the e820 map reserves).
    */
   private installAcpiTables(): void {
-    const layout = buildAcpiTables(this.ramBelow4g - ACPI_HIGH_ZONE, { pmBase: 0x600, apic: true });
+    const layout = buildAcpiTables(this.ramBelow4g - ACPI_HIGH_ZONE, {
+      pmBase: 0x600,
+      apic: true,
+      pciMemStart: this.ramBelow4g,
+    });
     this.bus.writeBytes(layout.base, layout.tables);
     this.bus.writeBytes(RSDP_ADDRESS, layout.rsdp);
   }

@@ -1,0 +1,91 @@
+/**
+ * AML for the DSDT's PCI root bridge, `\_SB.PCI0` (PNP0A03) with the windows it decodes. With ACPI
+ * present Linux finds PCI root buses only through the DSDT (it skips its legacy bus probe), so
+ * without this device a kernel given our tables would see no PCI devices at all, the IDE
+ * controller included. The windows follow QEMU's pc: bus 0-255, I/O around the 0xCF8 config
+ * ports, the VGA window and the 32-bit hole from the end of low RAM to below the IOAPIC.
+ */
+
+/** PkgLength (ACPI 6 §20.2.4): the encoded length counts its own bytes. */
+function pkg(body: number[]): number[] {
+  const n = body.length + 1;
+  if (n < 0x40) return [n, ...body];
+  const m = body.length + 2;
+  return [0x40 | (m & 0x0f), m >> 4, ...body];
+}
+
+const name = (s: string) => [...s].map((c) => c.charCodeAt(0));
+const le = (v: number, bytes: number) => Array.from({ length: bytes }, (_, i) => (v / 2 ** (8 * i)) & 0xff);
+
+/** Word address space descriptor (bus number or I/O range), min/max fixed. */
+function wordSpace(type: number, typeFlags: number, min: number, max: number): number[] {
+  return [
+    0x88,
+    ...le(13, 2),
+    type,
+    0x0c,
+    typeFlags,
+    ...le(0, 2),
+    ...le(min, 2),
+    ...le(max, 2),
+    ...le(0, 2),
+    ...le(max - min + 1, 2),
+  ];
+}
+
+/** DWord memory range descriptor, read-write, min/max fixed. */
+function dwordMemory(min: number, max: number): number[] {
+  return [
+    0x87,
+    ...le(23, 2),
+    0,
+    0x0c,
+    0x01,
+    ...le(0, 4),
+    ...le(min, 4),
+    ...le(max, 4),
+    ...le(0, 4),
+    ...le(max - min + 1, 4),
+  ];
+}
+
+/** `Scope (\_SB) { Device (PCI0) { _HID PNP0A03, _UID 0, _CRS } }` for a hole from `memStart`. */
+export function amlPciRoot(memStart: number): Uint8Array {
+  const crs = [
+    ...wordSpace(2, 0, 0, 0xff),
+    0x47,
+    0x01,
+    ...le(0xcf8, 2),
+    ...le(0xcf8, 2),
+    0x01,
+    0x08, // IO (Decode16, 0xCF8, 0xCF8, 1, 8)
+    ...wordSpace(1, 0x03, 0x0000, 0x0cf7),
+    ...wordSpace(1, 0x03, 0x0d00, 0xffff),
+    ...dwordMemory(0x000a0000, 0x000bffff),
+    ...dwordMemory(memStart, 0xfebfffff),
+    0x79,
+    0x00, // EndTag
+  ];
+  const buffer = [0x11, ...pkg([0x0a, crs.length, ...crs])]; // BufferOp, BufferSize (ByteConst)
+  const device = [
+    0x5b,
+    0x82, // DeviceOp
+    ...pkg([
+      ...name("PCI0"),
+      0x08,
+      ...name("_HID"),
+      0x0c,
+      0x41,
+      0xd0,
+      0x0a,
+      0x03, // EISAID ("PNP0A03")
+      0x08,
+      ...name("_UID"),
+      0x00,
+      0x08,
+      ...name("_CRS"),
+      ...buffer,
+    ]),
+  ];
+  return Uint8Array.from([0x10, ...pkg([0x5c, ...name("_SB_"), ...device])]); // ScopeOp (\_SB)
+}
