@@ -7,7 +7,7 @@ import type { Cpu } from "../cpu.ts";
 import { BP, CpuFault, GP, NP, OF as OF_VEC, SS as SS_FAULT, TS, UD } from "../faults.ts";
 import { condition, getOF, readEflags } from "../flags.ts";
 import type { Handler, Insn } from "../insn.ts";
-import { deliver, EV_EXCEPTION, EV_SOFTWARE } from "../interrupts.ts";
+import { deliver, EV_SOFTWARE } from "../interrupts.ts";
 import { vmxHlt } from "../vmx/intercepts.ts";
 import {
   desc,

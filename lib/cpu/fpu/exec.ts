@@ -39,7 +39,6 @@ import {
   FSW_SF,
   FSW_UE,
   FSW_ZE,
-  PC_DOUBLE,
   PC_SINGLE,
   RC_CHOP,
   RC_DOWN,
