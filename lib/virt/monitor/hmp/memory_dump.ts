@@ -4,6 +4,7 @@
  * one command to the next as in QEMU. Lines hold 8 bytes for byte units and 16 otherwise; a line
  * whose memory cannot be read ends the dump with "Cannot access memory".
  */
+import { disassemble, formatInAsm } from "../../../cpu/mod.ts";
 import { PAGE_UNMAPPED } from "../../../devices/bus.ts";
 import { MonitorError } from "../errors.ts";
 import type { MonitorTarget } from "../target.ts";
@@ -79,9 +80,7 @@ export function memoryDump(
   address: number,
   physical: boolean,
 ): string {
-  if (fmt.format === "i") {
-    throw new MonitorError("x/i: this build has no x86 disassembler (lib/cpu/disasm does not exist yet)");
-  }
+  if (fmt.format === "i") return disassembleDump(target, fmt.count, address, physical);
   const wsize = fmt.format === "c" ? 1 : fmt.size;
   let len = fmt.size * fmt.count;
   const lineSize = wsize === 1 ? 8 : 16;
@@ -152,4 +151,24 @@ export function xCommand(
   const parser = new ExpressionParser(rest, target.cpu);
   const address = parser.parse();
   return memoryDump(target, fmt, physical ? address : address >>> 0, physical);
+}
+
+/**
+ * `x/Ni`: QEMU's monitor disassembles with the same capstone dump as `-d in_asm` (address, up to
+ * eight bytes, AT&T text), in the code size of the current CS.
+ */
+function disassembleDump(target: MonitorTarget, count: number, address: number, physical: boolean): string {
+  const window = new Uint8Array(16);
+  let out = "";
+  let addr = address >>> 0;
+  for (let n = 0; n < count; n++) {
+    if (!readMemory(target, addr, window, physical)) {
+      out += `${hex(addr, 8)}: Cannot access memory\n`;
+      break;
+    }
+    const { text, length } = disassemble((k) => window[k], addr, target.cpu.code32);
+    out += formatInAsm(addr, window.subarray(0, length), text) + "\n";
+    addr = (addr + length) >>> 0;
+  }
+  return out;
 }
