@@ -10,6 +10,7 @@
 import { ACPI_DISABLE, ACPI_ENABLE, ACPI_GPE0_BASE, APM_CNT_PORT } from "./acpi_pm.ts";
 import { APIC_DEFAULT_BASE } from "./apic.ts";
 import { amlPciRoot } from "./acpi_pci_root.ts";
+import { HPET_BASE, HPET_CAP_LO } from "./hpet.ts";
 import { IOAPIC_DEFAULT_BASE } from "./ioapic.ts";
 import { RTC_CENTURY } from "./rtc.ts";
 
@@ -20,6 +21,8 @@ export interface AcpiOptions {
   /** Include a MADT: only when the machine wires the local APIC and IOAPIC. */
   apic?: boolean;
   cpus?: number;
+  /** Include an HPET table (QEMU's pc has the HPET at 0xFED00000). */
+  hpet?: boolean;
   /** OEM ID and table ID fields (QEMU's are "BOCHS " and "BXPC    "). */
   oemId?: string;
   oemTableId?: string;
@@ -92,6 +95,8 @@ const AML_S5 = Uint8Array.from([
 const FADT_FLAGS = (1 << 0) | (1 << 2) | (1 << 5) | (1 << 7) | (1 << 15);
 
 const WAET_LENGTH = HEADER + 4;
+/** Block ID, base address (12-byte GAS), HPET number, minimum tick, page protection. */
+const HPET_LENGTH = HEADER + 4 + 12 + 1 + 2 + 1;
 /** WAET "ACPI PM timer good": one read of the PM timer suffices (no read-until-stable loop). */
 const WAET_PM_TIMER_GOOD = 1 << 1;
 
@@ -136,13 +141,23 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
     madt.bytes.set([4, 6, 0xff, 0, 0, 1], at); // local APIC NMI: all processors, LINT1
   }
 
-  // Placement: FACS first (64-byte aligned), then DSDT, FADT, MADT, RSDT.
+  let hpet: Table | undefined;
+  if (options.hpet) {
+    hpet = new Table("HPET", HPET_LENGTH, 1, ids);
+    hpet.view.setUint32(HEADER, HPET_CAP_LO, true); // event timer block ID: the capabilities' low half
+    // Base address, a GAS: system memory space, register width/offset/access size 0, as QEMU's.
+    hpet.view.setUint32(HEADER + 8, HPET_BASE, true);
+    // HPET number 0, minimum periodic tick 0, no page protection: left zero.
+  }
+
+  // Placement: FACS first (64-byte aligned), then DSDT, FADT, MADT, HPET, WAET, RSDT.
   const align = (n: number, a: number) => Math.ceil(n / a) * a;
   const facsAt = align(base, 64);
   const dsdtAt = facsAt + 64;
   const fadtAt = align(dsdtAt + dsdt.bytes.length, 16);
   const madtAt = align(fadtAt + 116, 16);
-  const waetAt = align(madtAt + (madt?.bytes.length ?? 0), 16);
+  const hpetAt = align(madtAt + (madt?.bytes.length ?? 0), 16);
+  const waetAt = align(hpetAt + (hpet?.bytes.length ?? 0), 16);
   const rsdtAt = align(waetAt + WAET_LENGTH, 16);
 
   const waet = new Table("WAET", WAET_LENGTH, 1, ids);
@@ -170,7 +185,7 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   fadt.bytes[108] = RTC_CENTURY;
   f.setUint32(112, FADT_FLAGS, true);
 
-  const entries = [fadtAt, ...(madt ? [madtAt] : []), waetAt];
+  const entries = [fadtAt, ...(madt ? [madtAt] : []), ...(hpet ? [hpetAt] : []), waetAt];
   const rsdt = new Table("RSDT", HEADER + 4 * entries.length, 1, ids);
   entries.forEach((addr, i) => rsdt.view.setUint32(HEADER + 4 * i, addr, true));
 
@@ -180,6 +195,7 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   tables.set(dsdt.seal(), dsdtAt - base);
   tables.set(fadt.seal(), fadtAt - base);
   if (madt) tables.set(madt.seal(), madtAt - base);
+  if (hpet) tables.set(hpet.seal(), hpetAt - base);
   tables.set(waet.seal(), waetAt - base);
   tables.set(rsdt.seal(), rsdtAt - base);
 

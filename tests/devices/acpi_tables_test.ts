@@ -93,3 +93,19 @@ Deno.test("acpi tables: RSDP -> RSDT -> FADT (+FACS, DSDT with \\_S5) and MADT, 
   const rsdt2 = table(pic, new DataView(pic.rsdp.buffer).getUint32(16, true));
   assert.equal(rsdt2.length, 44);
 });
+
+Deno.test("acpi tables: an HPET table between MADT and WAET, as QEMU's pc has it", () => {
+  const layout = buildAcpiTables(BASE, { apic: true, hpet: true });
+  const rsdt = table(layout, new DataView(layout.rsdp.buffer).getUint32(16, true));
+  const hpet = table(layout, dwords(rsdt, 36, rsdt.length)[2]);
+  assert.equal(new TextDecoder().decode(hpet.subarray(0, 4)), "HPET");
+  assert.equal(hpet.length, 56);
+  assert.equal(hpet[8], 1); // revision
+  assert.equal(sum(hpet), 0);
+  // Event timer block ID, GAS (system memory, widths 0), base 0xFED00000, number 0, min tick 0.
+  assert.deepEqual(dwords(hpet, 36, 56), [0x8086a201, 0, 0xfed00000, 0, 0]);
+  assert.equal(
+    new TextDecoder().decode(table(layout, dwords(rsdt, 36, rsdt.length)[3]).subarray(0, 4)),
+    "WAET",
+  );
+});

@@ -2,7 +2,6 @@
 import { type AccessSize, Bus } from "../../lib/devices/bus.ts";
 import { BufferBackend } from "../../lib/devices/chardev.ts";
 import { VirtualClock } from "../../lib/devices/clock.ts";
-import { IsaIrqRouter } from "../../lib/devices/irq.ts";
 import { PicPair } from "../../lib/devices/pic.ts";
 import { Pit } from "../../lib/devices/pit.ts";
 import { PortB } from "../../lib/devices/port_b.ts";
@@ -19,6 +18,8 @@ import { PiixIde } from "../../lib/devices/piix_ide.ts";
 import { IdeDrive } from "../../lib/devices/ide.ts";
 import { LocalApic } from "../../lib/devices/apic.ts";
 import { IoApic } from "../../lib/devices/ioapic.ts";
+import { Hpet } from "../../lib/devices/hpet.ts";
+import { IrqLine, IsaIrqRouter } from "../../lib/devices/irq.ts";
 import type { BlockDriver } from "../../lib/image/block_driver.ts";
 
 /** An in-memory disk: the robustness test is about the device, not the image layer. */
@@ -64,9 +65,10 @@ export function pc(disks: { hd?: Uint8Array; cd?: Uint8Array } = {}) {
   lapic.install(pic);
   const ioapic = new IoApic(bus, lapic);
   const isa = new IsaIrqRouter(pic, ioapic);
-  const pit = new Pit(bus, clock, isa.line(0));
+  const hpet = new Hpet(bus, clock, isa);
+  const pit = new Pit(bus, clock, new IrqLine(hpet.legacyGate, 0));
   const portB = new PortB(bus, pit);
-  const rtc = new Rtc(bus, clock, isa.line(8));
+  const rtc = new Rtc(bus, clock, new IrqLine(hpet.legacyGate, 8));
   const serial = new BufferBackend();
   const uart1 = new Uart(bus, clock, 0x3f8, isa.line(4), serial);
   const uart2 = new Uart(bus, clock, 0x2f8, isa.line(3), new BufferBackend());
@@ -115,6 +117,7 @@ export function pc(disks: { hd?: Uint8Array; cd?: Uint8Array } = {}) {
       pm,
       lapic,
       ioapic,
+      hpet,
     },
   };
 }
@@ -176,7 +179,7 @@ const PORTS = [
   0x3f6,
   0x376,
 ];
-const MMIO = [0xfee00000, 0xfec00000];
+const MMIO = [0xfee00000, 0xfec00000, 0xfed00000];
 const SIZES: AccessSize[] = [1, 2, 4];
 
 /**
@@ -199,7 +202,7 @@ export function traffic(bus: Bus, clock: VirtualClock, seed: number, n: number, 
       log?.push(`${seen.length} in${size} ${port.toString(16)}`);
       seen.push(bus.in(port, size));
     } else if (x < 0.95) {
-      const base = MMIO[Math.floor(r() * 2)] + (Math.floor(r() * 0x100) << 4);
+      const base = MMIO[Math.floor(r() * MMIO.length)] + (Math.floor(r() * 0x100) << 4);
       log?.push(`${seen.length} mmio ${base.toString(16)}`);
       if (r() < 0.5) bus.write32(base, value);
       else seen.push(bus.read32(base));

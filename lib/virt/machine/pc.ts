@@ -15,7 +15,8 @@ import { VirtualClock } from "../../devices/clock.ts";
 import { FwCfg, FwCfgKey, le16 } from "../../devices/fw_cfg.ts";
 import { I440fx } from "../../devices/i440fx.ts";
 import { I8042 } from "../../devices/i8042.ts";
-import { IsaIrqRouter } from "../../devices/irq.ts";
+import { Hpet } from "../../devices/hpet.ts";
+import { IrqLine, IsaIrqRouter } from "../../devices/irq.ts";
 import { DebugCon, IsaDebugExit, Port92, PostPort } from "../../devices/legacy_ports.ts";
 import { PciHost } from "../../devices/pci.ts";
 import { PicPair } from "../../devices/pic.ts";
@@ -91,6 +92,7 @@ export class Pc {
   readonly pic: PicPair;
   readonly lapic: LocalApic;
   readonly ioapic: IoApic;
+  readonly hpet: Hpet;
   readonly pit: Pit;
   readonly portB: PortB;
   readonly rtc: Rtc;
@@ -142,9 +144,11 @@ export class Pc {
     this.lapic.install(this.pic);
     this.ioapic = new IoApic(bus, this.lapic);
     this.irq = new IsaIrqRouter(this.pic, this.ioapic);
-    this.pit = new Pit(bus, this.clock, this.irq.line(0));
+    // The HPET sits between the PIT/RTC and their IRQs: legacy replacement takes IRQ0 and IRQ8 over.
+    this.hpet = new Hpet(bus, this.clock, this.irq);
+    this.pit = new Pit(bus, this.clock, new IrqLine(this.hpet.legacyGate, 0));
     this.portB = new PortB(bus, this.pit);
-    this.rtc = new Rtc(bus, this.clock, this.irq.line(8), { base: options.rtc?.base });
+    this.rtc = new Rtc(bus, this.clock, new IrqLine(this.hpet.legacyGate, 8), { base: options.rtc?.base });
     this.rtc.setMemory(this.ramBelow4g, options.ramSize - this.ramBelow4g, 1);
     this.i8042 = new I8042(bus, this.irq.line(1), this.irq.line(12));
     this.port92 = new Port92(bus);
@@ -253,6 +257,7 @@ export class Pc {
     const layout = buildAcpiTables(this.ramBelow4g - ACPI_HIGH_ZONE, {
       pmBase: 0x600,
       apic: true,
+      hpet: true,
       pciMemStart: this.ramBelow4g,
     });
     this.bus.writeBytes(layout.base, layout.tables);
@@ -268,6 +273,7 @@ export class Pc {
     this.lapic.reset();
     this.ioapic.reset();
     this.pic.reset();
+    this.hpet.reset();
     this.pit.reset();
     this.i8042.reset();
     this.i440fx.reset();
