@@ -37,9 +37,6 @@ export interface KernelOptions {
 
 export type KernelKind = "multiboot" | "linux" | "flat";
 
-const MBI_MEM_LOWER = 4;
-const BIOS_BASE_MEMORY_KB = 639;
-
 /** Below multiboot.ts's memory map (0x9000) and info structure (0x9500). */
 const MULTIBOOT_GDT = 0x8f00;
 
@@ -197,9 +194,6 @@ function loadMultibootKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: Kerne
   load(); // fail now, not at the first boot
   return () => {
     const entry = load();
-    // QEMU's multiboot option ROM takes mem_lower from INT 12h, which reports 639 KiB on the PC
-    // (SeaBIOS keeps the top KiB for its EBDA); multiboot.ts writes 640.
-    pc.bus.write32(entry.ebx + MBI_MEM_LOWER, BIOS_BASE_MEMORY_KB);
     cpu.reset();
     // QEMU's multiboot option ROM leaves a GDT with flat code at 0x08 and data at 0x10 loaded, so
     // a guest may take interrupts before loading its own; ours sits below the memory map.
