@@ -37,9 +37,6 @@ export interface KernelOptions {
 
 export type KernelKind = "multiboot" | "linux" | "flat";
 
-/** Below multiboot.ts's memory map (0x9000) and info structure (0x9500). */
-const MULTIBOOT_GDT = 0x8f00;
-
 export function kernelKind(image: Uint8Array): KernelKind {
   if (parseSetupHeader(image)) return "linux";
   if (findMultibootHeader(image) >= 0) return "multiboot";
@@ -196,13 +193,13 @@ function loadMultibootKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: Kerne
     const entry = load();
     cpu.reset();
     // QEMU's multiboot option ROM leaves a GDT with flat code at 0x08 and data at 0x10 loaded, so
-    // a guest may take interrupts before loading its own; ours sits below the memory map.
+    // a guest may take interrupts before loading its own; it is where multiboot.ts put QEMU's.
     enterFlat32(cpu, pc.bus, {
       eip: entry.entry,
       regs: { eax: entry.eax, ebx: entry.ebx },
       codeSelector: 0x08,
       dataSelector: 0x10,
-      gdtAddress: MULTIBOOT_GDT,
+      gdtAddress: entry.gdtBase,
     });
   };
 }
