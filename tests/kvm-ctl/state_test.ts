@@ -154,3 +154,11 @@ Deno.test("concurrency: parallel sysfs writes are each applied in full", async (
     final,
   );
 });
+
+Deno.test("/sys/module stays when the last module is unloaded, as sysfs keeps it", async () => {
+  const root = await tempRoot();
+  assert.equal((await kctl(root, ["modprobe", "kvm_intel"])).code, 0);
+  assert.equal((await kctl(root, ["modprobe", "-r", "kvm_intel", "irqbypass"])).code, 0);
+  assert.deepEqual(JSON.parse(read(root, "state.json")).modules, []);
+  assert.deepEqual([...Deno.readDirSync(`${root}/sys/module`)], []);
+});

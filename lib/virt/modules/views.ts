@@ -29,7 +29,8 @@ function procModulesLine(kernel: Kernel, name: string): string {
 
 export function renderViews(kernel: Kernel): Views {
   const files = new Map<string, View>();
-  const dirs = new Set<string>();
+  // /sys/module exists with no module loaded, as on a real kernel, so readers can always list it.
+  const dirs = new Set<string>(["sys/module"]);
   const state = kernel.state;
   files.set("proc/modules", file(state.modules.map((m) => procModulesLine(kernel, m.name)).join("")));
   for (const m of state.modules) {
