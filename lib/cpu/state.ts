@@ -6,6 +6,11 @@
  * n and `regs[16 + n]` its high half (unused by 32-bit code). Arithmetic flags are lazy: the last
  * flag-setting operation leaves its kind and operands in `fOp/fDst/fSrc/fRes/fAux` and CF, ZF, ...
  * are derived only when read (see flags.ts).
+ *
+ * snapshot()/restoreState() carry the whole architectural state as a JSON-safe object. Units that
+ * keep their registers outside this class (the x87 FPU in x87.ts, the SSE/MMX file in
+ * simd/state.ts, and VMX operation in vmx/state.ts) register a StatePart under a fixed name; their
+ * state travels in the snapshot's `parts` object under that name.
  */
 
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
@@ -26,6 +31,38 @@ export const CR4_PAE = 1 << 5, CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9, CR4_OSXMME
 
 /** Segment descriptor rights as kept in `segRights`: bits 8..23 of the descriptor's high dword. */
 export const SEG_P = 1 << 15, SEG_S = 1 << 12, SEG_CODE = 1 << 11, SEG_DB = 1 << 22, SEG_G = 1 << 23;
+
+/**
+ * A unit's registers kept outside CpuState. `save` returns JSON-safe data (numbers, strings,
+ * arrays, plain objects; no bigint or typed arrays) or undefined when the unit is absent on this
+ * CPU (no FPU attached, never in VMX operation); `restore` receives that data back, or undefined
+ * when the snapshot had none, in which case the unit returns to its RESET state.
+ */
+export interface StatePart {
+  save(cpu: CpuState): unknown;
+  restore(cpu: CpuState, data: unknown): void;
+}
+
+/**
+ * The registered parts. Names in use: "fpu" (x87.ts: data registers, control/status/tag words,
+ * last-instruction pointers and opcode, MXCSR), "simd" (simd/state.ts: XMM0-7, MM0-7 and MXCSR
+ * again, for a CPU without an FPU unit; both carry the same value, so their order does not
+ * matter) and "vmx", reserved for lib/cpu/vmx/state.ts (VMX operation, the VMXON and
+ * current-VMCS pointers, root/non-root operation and whatever of the VMCS it caches).
+ */
+const STATE_PARTS = new Map<string, StatePart>();
+
+export function registerStatePart(name: string, part: StatePart): void {
+  STATE_PARTS.set(name, part);
+}
+
+/** Little helpers for parts that keep their registers in a buffer: bytes as 32-bit words. */
+export function wordsOf(buffer: ArrayBuffer, byteLength = buffer.byteLength): number[] {
+  return Array.from(new Uint32Array(buffer, 0, byteLength >> 2));
+}
+export function setWords(buffer: ArrayBuffer, words: readonly number[]): void {
+  new Uint32Array(buffer, 0, words.length).set(words);
+}
 
 export class CpuState {
   /** General registers: [0..15] low halves, [16..31] high halves. */
@@ -101,6 +138,7 @@ export class CpuState {
       intShadow: this.intShadow,
       nmiBlocked: this.nmiBlocked,
       tscOffset: this.tscOffset.toString(),
+      parts: this.snapshotParts(),
     };
   }
 
@@ -128,5 +166,16 @@ export class CpuState {
     this.intShadow = s.intShadow as number;
     this.nmiBlocked = s.nmiBlocked as boolean;
     this.tscOffset = BigInt(s.tscOffset as string);
+    const parts = (s.parts ?? {}) as Record<string, unknown>;
+    for (const [name, part] of STATE_PARTS) part.restore(this, parts[name]);
+  }
+
+  private snapshotParts(): Record<string, unknown> {
+    const out: Record<string, unknown> = {};
+    for (const [name, part] of STATE_PARTS) {
+      const data = part.save(this);
+      if (data !== undefined) out[name] = data;
+    }
+    return out;
   }
 }

@@ -11,7 +11,7 @@ import { execute, FpuState, fwait, fxrstor, fxsave } from "./fpu/mod.ts";
 import type { FpuHost, FpuInstruction } from "./fpu/mod.ts";
 import type { Insn } from "./insn.ts";
 import { protectedMode } from "./segmentation.ts";
-import { CS } from "./state.ts";
+import { type CpuState, CS, registerStatePart, setWords, wordsOf } from "./state.ts";
 import { writeEflags } from "./exec/system.ts";
 
 class CoreHost implements FpuHost {
@@ -101,3 +101,23 @@ export class X87 implements FpuUnit {
     this.state.reset();
   }
 }
+
+/** The FPU unit attached to a CPU, when it is this x87 (the only FpuUnit so far). */
+function x87Of(cpu: CpuState): X87 | undefined {
+  const unit = (cpu as Cpu).fpu;
+  return unit instanceof X87 ? unit : undefined;
+}
+
+// The whole FpuState buffer (registers bit for bit, so NaN payloads survive) in Cpu.snapshot().
+registerStatePart("fpu", {
+  save: (cpu) => {
+    const unit = x87Of(cpu);
+    return unit && wordsOf(unit.state.buffer);
+  },
+  restore: (cpu, data) => {
+    const unit = x87Of(cpu);
+    if (!unit) return;
+    if (data === undefined) unit.reset();
+    else setWords(unit.state.buffer, data as number[]);
+  },
+});

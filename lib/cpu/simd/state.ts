@@ -11,6 +11,7 @@
  */
 import type { Cpu } from "../cpu.ts";
 import { FpuState, W_EMPTY, W_MXCSR, W_TOP } from "../fpu/state.ts";
+import { registerStatePart, setWords, wordsOf } from "../state.ts";
 
 /** Byte offsets into the buffer. */
 export const XMM = 0, MMX = 128, SCRATCH = 192, TEMP = 224;
@@ -79,3 +80,18 @@ export function simdState(cpu: Cpu): SimdState {
   if (!s) states.set(cpu, s = new SimdState(cpu));
   return s;
 }
+
+// XMM0-7 and MM0-7 (the scratch area after them is not state) and MXCSR, in Cpu.snapshot().
+registerStatePart("simd", {
+  save: (cpu) => {
+    const s = simdState(cpu as Cpu);
+    return { regs: wordsOf(s.buffer, SCRATCH), mxcsr: s.mxcsr };
+  },
+  restore: (cpu, data) => {
+    const s = simdState(cpu as Cpu);
+    if (data === undefined) return s.reset();
+    const d = data as { regs: number[]; mxcsr: number };
+    setWords(s.buffer, d.regs);
+    s.mxcsr = d.mxcsr;
+  },
+});
