@@ -144,7 +144,7 @@ export class Cpu extends Mmu {
     this.intShadow = 0;
     this.nmiBlocked = false;
     this.vmxNonRoot = false;
-    this.eptWalk = undefined;
+    this.eptWalk = this.eptFetch = undefined;
     vmxReset(this);
     this.privilegeChanged();
     this.flushTlb();
@@ -408,6 +408,7 @@ export class Cpu extends Mmu {
 
   private getBlock(): Block {
     const lin = (this.segBase[CS] + this.eip) | 0;
+    this.eptFetch?.(lin);
     const host = this.hostRead(lin);
     const key = ((lin & 0xfff) << 1) | (this.code32 ? 1 : 0);
     if (host >= 0) {

@@ -86,6 +86,8 @@ export class Mmu extends CpuState {
    * address through EPT replaces the walk below. Undefined otherwise; tested on TLB misses only.
    */
   eptWalk: ((lin: number, access: number, user: boolean) => number) | undefined = undefined;
+  /** With EPT: the execute-permission check of an instruction fetch at `lin` (throws the exit). */
+  eptFetch: ((lin: number) => void) | undefined = undefined;
 
   /** Linear to physical address, walking the page tables; throws #PF. */
   translate(lin: number, access: number, user = this.cpl === 3): number {

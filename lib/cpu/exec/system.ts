@@ -305,7 +305,7 @@ export const MSR_TSC = 0x10, MSR_APIC_BASE = 0x1b, MSR_SYSENTER_CS = 0x174, MSR_
 export const MSR_SYSENTER_EIP = 0x176, MSR_PAT = 0x277, MSR_MTRR_DEF_TYPE = 0x2ff;
 
 /** MSRs this CPU knows (anything else #GPs): plain storage apart from the TSC. */
-function knownMsr(n: number): boolean {
+export function knownMsr(n: number): boolean {
   return n === MSR_TSC || n === MSR_APIC_BASE || (n >= 0x174 && n <= 0x176) || n === MSR_PAT ||
     n === 0xfe || (n >= 0x200 && n <= 0x20f) || n === 0x250 || n === 0x258 || n === 0x259 ||
     (n >= 0x268 && n <= 0x26f) || n === MSR_MTRR_DEF_TYPE || n === 0x17 || n === 0x8b || n === 0x3a ||
@@ -334,13 +334,17 @@ export const wrmsrHandler: Handler = (cpu) => {
   if (cpu.cpl !== 0) throw new CpuFault(GP, 0);
   const n = cpu.regs[1] >>> 0;
   if (cpu.vmxNonRoot) vmxMsr(cpu, n, true);
+  writeMsr(cpu, n, (BigInt(cpu.regs[2] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0));
+};
+
+/** WRMSR's effect after its privilege check (also the VMX MSR-load lists): #GP where WRMSR faults. */
+export function writeMsr(cpu: Cpu, n: number, v: bigint): void {
   if (!knownMsr(n) || n === 0xfe) throw new CpuFault(GP, 0);
-  const v = (BigInt(cpu.regs[2] >>> 0) << 32n) | BigInt(cpu.regs[0] >>> 0);
   // QEMU 7.2's TCG keeps a written TSC aside and goes on reading the clock; so do we.
   if (n === MSR_TSC) cpu.msrs.set(n, v);
   else if (isVmxMsr(n)) vmxWriteMsr(cpu, n, v);
   else cpu.msrs.set(n, v);
-};
+}
 
 // ---- SYSENTER / SYSEXIT (flat segments derived from IA32_SYSENTER_CS) ----
 

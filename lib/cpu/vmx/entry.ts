@@ -32,6 +32,7 @@ import { eptpValid, EptWalker } from "./ept.ts";
 import {
   EXIT_ENTRY_FAILURE,
   EXIT_INVALID_GUEST_STATE,
+  EXIT_MSR_LOADING,
   INTR_INFO_ERROR_CODE,
   INTR_INFO_VALID,
   INTR_TYPE_EXTERNAL,
@@ -39,8 +40,10 @@ import {
   INTR_TYPE_NMI,
   INTR_TYPE_SW_EXCEPTION,
   INTR_TYPE_SW_INTERRUPT,
+  loadHostMsrs,
   PREEMPTION_TIMER_NS,
 } from "./exit.ts";
+import { loadMsrList, msrListOk } from "./msr_lists.ts";
 import { F } from "./fields.ts";
 import { AR_UNUSABLE, GUEST_SEGMENTS } from "./segments.ts";
 import { vmxState } from "./state.ts";
@@ -81,8 +84,13 @@ function controlsOk(vmcs: Vmcs): boolean {
   }
   // IA32_VMX_MISC reports no CR3-target values.
   if (vmcs.get(F.CR3_TARGET_COUNT) !== 0) return false;
-  if (vmcs.get(F.VM_EXIT_MSR_STORE_COUNT) || vmcs.get(F.VM_EXIT_MSR_LOAD_COUNT)) return false;
-  if (vmcs.get(F.VM_ENTRY_MSR_LOAD_COUNT)) return false;
+  for (
+    const [address, count] of [
+      [F.VM_EXIT_MSR_STORE_ADDR, F.VM_EXIT_MSR_STORE_COUNT],
+      [F.VM_EXIT_MSR_LOAD_ADDR, F.VM_EXIT_MSR_LOAD_COUNT],
+      [F.VM_ENTRY_MSR_LOAD_ADDR, F.VM_ENTRY_MSR_LOAD_COUNT],
+    ]
+  ) if (!msrListOk(vmcs.get(address), vmcs.get(address + 1), vmcs.get(count))) return false;
   return injectionOk(vmcs);
 }
 
@@ -184,15 +192,11 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   if (!hostOk(vmcs)) return E.vmFail(cpu, E.VMXERR_ENTRY_INVALID_HOST_STATE_FIELD);
   const link = vmcs.get(F.VMCS_LINK_POINTER) >>> 0, linkHigh = vmcs.get(F.VMCS_LINK_POINTER + 1) >>> 0;
   const linkOk = link === 0xffffffff && linkHigh === 0xffffffff;
-  if (!guestOk(vmcs) || !linkOk) {
-    // A failed entry loads host state like an exit; only the exit reason and qualification change.
-    vmcs.set(F.VM_EXIT_REASON, EXIT_ENTRY_FAILURE | EXIT_INVALID_GUEST_STATE);
-    vmcs.set(F.EXIT_QUALIFICATION, linkOk ? 0 : 4);
-    loadHostState(cpu, vmcs);
-    return;
-  }
+  if (!guestOk(vmcs) || !linkOk) return entryFailure(cpu, vmcs, EXIT_INVALID_GUEST_STATE, linkOk ? 0 : 4);
   const s = vmxState(cpu);
   loadGuestState(cpu, vmcs);
+  const failed = loadMsrList(cpu, vmcs.get(F.VM_ENTRY_MSR_LOAD_ADDR), vmcs.get(F.VM_ENTRY_MSR_LOAD_COUNT));
+  if (failed) return entryFailure(cpu, vmcs, EXIT_MSR_LOADING, failed);
   vmcs.launchState = LAUNCH_LAUNCHED;
   s.nonRoot = true;
   cpu.vmxNonRoot = true;
@@ -200,11 +204,24 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
     ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS
     : Infinity;
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
-    cpu.eptWalk = new EptWalker(cpu, vmcs.get(F.EPT_POINTER)).walk;
+    const ept = new EptWalker(cpu, vmcs.get(F.EPT_POINTER));
+    cpu.eptWalk = ept.walk;
+    cpu.eptFetch = ept.fetch;
   }
   // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
   vmcs.set(F.VM_EXIT_INTR_INFO, 0);
   inject(cpu, vmcs);
+}
+
+/**
+ * A VM entry that fails during or after loading guest state (SDM 27.8): it ends like a VM exit
+ * with bit 31 of the exit reason set, except that no guest state or MSRs are saved.
+ */
+function entryFailure(cpu: Cpu, vmcs: Vmcs, reason: number, qualification: number): void {
+  vmcs.set(F.VM_EXIT_REASON, EXIT_ENTRY_FAILURE | reason);
+  vmcs.set(F.EXIT_QUALIFICATION, qualification);
+  loadHostState(cpu, vmcs);
+  loadHostMsrs(cpu, vmcs);
 }
 
 /** Event injection (SDM 27.6): delivered through the guest's IDT as if it occurred in the guest. */

@@ -10,7 +10,7 @@
  */
 import type { Cpu } from "../cpu.ts";
 import { CpuFault, PF } from "../faults.ts";
-import { ACC_WRITE } from "../mmu.ts";
+import { ACC_EXEC, ACC_READ, ACC_WRITE } from "../mmu.ts";
 import { CR0_PG, CR0_WP, CR4_PSE } from "../state.ts";
 import { VMEXIT_VECTOR } from "./exit.ts";
 import { vmxState } from "./state.ts";
@@ -41,47 +41,89 @@ function misconfigured(entry: number, leaf: boolean): boolean {
 export class EptWalker {
   constructor(readonly cpu: Cpu, readonly eptp: number) {}
 
+  /** Linear pages whose instruction fetch passed EPT since the TLB last changed (see `fetch`). */
+  private readonly fetchable = new Set<number>();
+  private fetchGen = -1;
+
   /**
-   * Guest-physical to host-physical for one access. `lin` is the guest-linear address the access
-   * came from; `final` is false for the guest's own paging-structure reads.
+   * The core's check before it decodes or reuses code at `lin`: instruction fetches need EPT
+   * execute permission. Data reads fill the same TLB entries, so the check cannot live there; a
+   * page that passed stays passed until the TLB changes (codeGen), as a hardware TLB would keep it.
    */
-  gpa(gpa: number, write: boolean, lin: number, final: boolean): number {
+  readonly fetch = (lin: number): void => {
+    const cpu = this.cpu;
+    if (cpu.codeGen !== this.fetchGen) {
+      this.fetchable.clear();
+      this.fetchGen = cpu.codeGen;
+    }
+    const page = lin >>> 12;
+    if (this.fetchable.has(page)) return;
+    this.walk(lin, ACC_EXEC, cpu.cpl === 3);
+    this.fetchable.add(page);
+  };
+
+  /**
+   * Guest-physical to host-physical for one access (ACC_READ, ACC_WRITE or ACC_EXEC). `lin` is the
+   * guest-linear address the access came from; `final` is false for the guest's own
+   * paging-structure reads, which count as writes when EPTP enables accessed/dirty flags.
+   */
+  gpa(gpa: number, access: number, lin: number, final: boolean): number {
     const bus = this.cpu.bus;
     const ad = (this.eptp & EPTP_AD) !== 0;
+    const asWrite = access === ACC_WRITE || (ad && !final);
     let table = (this.eptp & 0xfffff000) >>> 0;
+    // R/W/X of every entry used so far, ANDed (the violation's qualification bits 5:3).
+    let rwx = 7;
+    const touched: number[] = [];
     // Level 4 (PML4) to 1 (PT); a 32-bit GPA uses PML4 entry 0 and PDPT entries 0-3.
     for (let level = 4; level >= 1; level--) {
       const shift = 12 + 9 * (level - 1);
       const index = level === 4 ? 0 : Math.floor(gpa / 2 ** shift) & 0x1ff;
       const at = table + index * 8;
       const entry = bus.read32(at), high = bus.read32(at + 4);
-      if ((entry & 7) === 0) return this.violation(gpa, write, lin, final, 0);
+      if ((entry & 7) === 0) return this.violation(gpa, access, asWrite, lin, final, 0);
       const large = (level === 2 || level === 3) && (entry & EPT_LARGE) !== 0;
       const leaf = level === 1 || large;
       if (misconfigured(entry, leaf) || (high & 0xfff00000) || (level === 4 && (entry & EPT_LARGE))) {
         return this.misconfig(gpa);
       }
-      if (!(entry & EPT_R) || (write && !(entry & EPT_W))) {
-        return this.violation(gpa, write, lin, final, entry & 7);
+      rwx &= entry & 7;
+      touched.push(at);
+      if (!leaf) {
+        table = (entry & 0xfffff000) >>> 0;
+        continue;
       }
+      const need = access === ACC_EXEC ? EPT_X : (asWrite ? EPT_W : 0) | (access === ACC_WRITE ? 0 : EPT_R);
+      if ((rwx & need) !== need) return this.violation(gpa, access, asWrite, lin, final, rwx);
       if (ad) {
-        // With A/D flags on, reads of guest paging structures count as writes (SDM "Accessed and Dirty Flags for EPT").
-        const want = entry | EPT_A | (leaf && (write || !final) ? EPT_D : 0);
-        if (want !== entry) bus.write32(at, want);
+        // Accessed in every entry used, dirty in the leaf for writes (SDM "Accessed and Dirty Flags
+        // for EPT"); guest paging-structure accesses count as writes.
+        for (const t of touched) {
+          const e = bus.read32(t);
+          const want = e | EPT_A | (t === at && asWrite ? EPT_D : 0);
+          if (want !== e) bus.write32(t, want);
+        }
       }
-      if (leaf) {
-        const size = 2 ** shift;
-        return ((entry & ~(size - 1) & 0xfffff000) >>> 0) + (gpa % size);
-      }
-      table = (entry & 0xfffff000) >>> 0;
+      const size = 2 ** shift;
+      return ((entry & ~(size - 1) & 0xfffff000) >>> 0) + (gpa % size);
     }
     throw new Error("unreachable");
   }
 
-  private violation(gpa: number, write: boolean, lin: number, final: boolean, allowed: number): never {
-    // Qualification (SDM Table 28-7): access bits 2:0, the entry's R/W/X in 5:3, linear-address
-    // valid (bit 7) and whether the access was the translation of it (bit 8).
-    const qualification = (write ? 2 : 1) | (allowed << 3) | (1 << 7) | (final ? 1 << 8 : 0);
+  private violation(
+    gpa: number,
+    access: number,
+    asWrite: boolean,
+    lin: number,
+    final: boolean,
+    rwx: number,
+  ): never {
+    // Qualification (SDM Table 28-7): data read (bit 0), data write (bit 1; with EPT A/D a guest
+    // paging-structure read sets both), instruction fetch (bit 2), the ANDed R/W/X of the entries
+    // used in 5:3, linear-address valid (bit 7) and whether the access was the translation of it
+    // (bit 8).
+    const kind = access === ACC_EXEC ? 4 : (access === ACC_READ ? 1 : 0) | (asWrite ? 2 : 0);
+    const qualification = kind | (rwx << 3) | (1 << 7) | (final ? 1 << 8 : 0);
     return this.exit(EXIT_EPT_VIOLATION, qualification, gpa, lin);
   }
 
@@ -109,25 +151,25 @@ export class EptWalker {
     const cpu = this.cpu, bus = cpu.bus;
     lin >>>= 0;
     const write = access === ACC_WRITE;
-    if (!(cpu.cr[0] & CR0_PG)) return this.gpa(lin, write, lin, true);
+    if (!(cpu.cr[0] & CR0_PG)) return this.gpa(lin, access, lin, true);
     const pdeGpa = ((cpu.cr[3] & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
-    const pdeAt = this.gpa(pdeGpa, false, lin, false);
+    const pdeAt = this.gpa(pdeGpa, ACC_READ, lin, false);
     const pde = bus.read32(pdeAt);
     if (!(pde & PTE_P)) pageFault(cpu, lin, 0, write, user);
     if ((pde & PTE_PS) && (cpu.cr[4] & CR4_PSE)) {
       checkPerm(cpu, lin, pde, write, user);
       const want = pde | PTE_A | (write ? PTE_D : 0);
       if (want !== pde) bus.write32(pdeAt, want);
-      return this.gpa(((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0, write, lin, true);
+      return this.gpa(((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0, access, lin, true);
     }
-    const pteAt = this.gpa(((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0, false, lin, false);
+    const pteAt = this.gpa(((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0, ACC_READ, lin, false);
     const pte = bus.read32(pteAt);
     if (!(pte & PTE_P)) pageFault(cpu, lin, 0, write, user);
     checkPerm(cpu, lin, pde & pte, write, user);
     if (!(pde & PTE_A)) bus.write32(pdeAt, pde | PTE_A);
     const want = pte | PTE_A | (write ? PTE_D : 0);
     if (want !== pte) bus.write32(pteAt, want);
-    return this.gpa(((pte & 0xfffff000) | (lin & 0xfff)) >>> 0, write, lin, true);
+    return this.gpa(((pte & 0xfffff000) | (lin & 0xfff)) >>> 0, access, lin, true);
   };
 }
 

@@ -19,6 +19,7 @@ import {
 } from "./capabilities.ts";
 import { vmxState } from "./state.ts";
 import { Vmcs } from "./vmcs.ts";
+import { loadMsrList, storeMsrList } from "./msr_lists.ts";
 
 /** Basic exit reasons (SDM Appendix C). */
 export const EXIT_EXCEPTION_NMI = 0, EXIT_EXTERNAL_INTERRUPT = 1, EXIT_TRIPLE_FAULT = 2;
@@ -186,8 +187,36 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   cpu.vmxNonRoot = false;
   // After an exit caused by an NMI, NMIs are blocked in the host; otherwise they are not.
   const nmiExit = p.reason === EXIT_EXCEPTION_NMI && ((p.interruptionInfo >> 8) & 7) === INTR_TYPE_NMI;
-  cpu.eptWalk = undefined;
+  cpu.eptWalk = cpu.eptFetch = undefined;
+  // Guest MSRs are stored after the guest state, before any host state is loaded (SDM 28.4).
+  if (storeMsrList(cpu, vmcs.get(F.VM_EXIT_MSR_STORE_ADDR), vmcs.get(F.VM_EXIT_MSR_STORE_COUNT))) {
+    return vmxAbort(cpu, vmcs, VMX_ABORT_SAVING_GUEST_MSRS);
+  }
   loadHostState(cpu, vmcs);
   cpu.nmiBlocked = nmiExit;
+  if (!loadHostMsrs(cpu, vmcs)) return;
   s.onExit?.(p);
+}
+
+/** VMX-abort indicators (SDM 28.7). */
+export const VMX_ABORT_SAVING_GUEST_MSRS = 1, VMX_ABORT_LOADING_HOST_MSRS = 4;
+
+/** The VM-exit MSR-load list, after host state; a failure is a VMX abort. False when it aborted. */
+export function loadHostMsrs(cpu: Cpu, vmcs: Vmcs): boolean {
+  if (!loadMsrList(cpu, vmcs.get(F.VM_EXIT_MSR_LOAD_ADDR), vmcs.get(F.VM_EXIT_MSR_LOAD_COUNT))) return true;
+  vmxAbort(cpu, vmcs, VMX_ABORT_LOADING_HOST_MSRS);
+  return false;
+}
+
+/**
+ * VMX abort (SDM 28.7): the indicator is written to the VMCS region and the processor shuts down;
+ * only RESET leaves the state, which for this machine is what a shutdown requests.
+ */
+function vmxAbort(cpu: Cpu, vmcs: Vmcs, indicator: number): void {
+  vmcs.abortIndicator = indicator;
+  const s = vmxState(cpu);
+  s.nonRoot = false;
+  cpu.vmxNonRoot = false;
+  cpu.halted = true;
+  cpu.bus.requestReset();
 }

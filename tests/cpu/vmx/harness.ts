@@ -8,6 +8,8 @@ import { createMinimalMachine } from "../../../lib/virt/machine/minimal.ts";
 import { MODELS, withFeatures } from "../../../lib/cpu/models.ts";
 import type { Cpu } from "../../../lib/cpu/cpu.ts";
 import type { Bus } from "../../../lib/devices/bus.ts";
+import assert from "node:assert/strict";
+import { F, Vmcs, VMCS_REVISION } from "../../../lib/cpu/vmx/mod.ts";
 
 export const CODE = 0x1000, GDT = 0x2000, IDT = 0x3000, STUBS = 0x4000, VECTOR_AT = 0x5000;
 export const PAGE_DIR = 0x10000;
@@ -95,4 +97,87 @@ export const asm = {
 export function poke64(m: Machine, at: number, low: number, high = 0): void {
   m.bus.write32(at, low);
   m.bus.write32(at + 4, high);
+}
+
+// ---- a VMCS ready to launch a flat 32-bit guest ----
+
+export const VMXON_REGION = DATA + 0x1000, VMCS_A = DATA + 0x2000, OPERAND = DATA;
+export const GUEST_CODE = 0x6000, GUEST_STACK = 0x8000, HOST_STACK = 0x9000;
+
+/** VMX on, a clear current VMCS at VMCS_A with a flat 32-bit guest and host that passes every entry check. */
+export function setup(): { m: Machine; vmcs: Vmcs } {
+  const m = vmxMachine();
+  m.bus.write32(VMXON_REGION, VMCS_REVISION);
+  m.bus.write32(VMCS_A, VMCS_REVISION);
+  poke64(m, OPERAND, VMXON_REGION);
+  poke64(m, OPERAND + 8, VMCS_A);
+  const r = exec(m, [
+    ...asm.mov("ecx", 0x3a),
+    ...asm.mov("eax", 5),
+    ...asm.mov("edx", 0),
+    ...asm.wrmsr(),
+    ...asm.mov("eax", 0x2010),
+    ...asm.movCr4Eax(),
+    ...asm.vmxon(OPERAND),
+    ...asm.vmclear(OPERAND + 8),
+    ...asm.vmptrld(OPERAND + 8),
+  ]);
+  assert.deepEqual(r, { vector: -1, flags: 0 });
+  const vmcs = new Vmcs(m.bus, VMCS_A);
+  const { cpu } = m;
+  vmcs.set(F.PIN_BASED_VM_EXEC_CONTROL, 0x16);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 24));
+  vmcs.set(F.VM_EXIT_CONTROLS, 0x00036dfb);
+  vmcs.set(F.VM_ENTRY_CONTROLS, 0x000011fb);
+  for (
+    const [host, guest] of [[F.HOST_CR0, F.GUEST_CR0], [F.HOST_CR3, F.GUEST_CR3], [F.HOST_CR4, F.GUEST_CR4]]
+  ) {
+    const n = host === F.HOST_CR0 ? 0 : host === F.HOST_CR3 ? 3 : 4;
+    vmcs.set(host, cpu.cr[n]);
+    vmcs.set(guest, cpu.cr[n]);
+  }
+  vmcs.set(F.HOST_CS_SELECTOR, 8);
+  for (const f of [F.HOST_SS_SELECTOR, F.HOST_DS_SELECTOR, F.HOST_ES_SELECTOR]) vmcs.set(f, 0x10);
+  vmcs.set(F.HOST_TR_SELECTOR, 0x18);
+  vmcs.set(F.HOST_GDTR_BASE, GDT);
+  vmcs.set(F.HOST_IDTR_BASE, IDT);
+  vmcs.set(F.HOST_RSP, HOST_STACK);
+  for (const s of ["ES", "SS", "DS", "FS", "GS"]) {
+    vmcs.set(F[`GUEST_${s}_SELECTOR`], 0x10);
+    vmcs.set(F[`GUEST_${s}_LIMIT`], -1);
+    vmcs.set(F[`GUEST_${s}_AR_BYTES`], 0xc093);
+  }
+  vmcs.set(F.GUEST_CS_SELECTOR, 8);
+  vmcs.set(F.GUEST_CS_LIMIT, -1);
+  vmcs.set(F.GUEST_CS_AR_BYTES, 0xc09b);
+  vmcs.set(F.GUEST_LDTR_AR_BYTES, 0x10000);
+  vmcs.set(F.GUEST_TR_SELECTOR, 0x18);
+  vmcs.set(F.GUEST_TR_LIMIT, 0x67);
+  vmcs.set(F.GUEST_TR_AR_BYTES, 0x8b);
+  vmcs.set(F.GUEST_GDTR_BASE, GDT);
+  vmcs.set(F.GUEST_GDTR_LIMIT, 23);
+  vmcs.set(F.GUEST_IDTR_BASE, IDT);
+  vmcs.set(F.GUEST_IDTR_LIMIT, 32 * 8 - 1);
+  vmcs.set(F.GUEST_DR7, 0x400);
+  vmcs.set(F.GUEST_RSP, GUEST_STACK);
+  vmcs.set(F.GUEST_RIP, GUEST_CODE);
+  vmcs.set(F.GUEST_RFLAGS, 2);
+  vmcs.set(F.VMCS_LINK_POINTER, -1);
+  vmcs.set(F.VMCS_LINK_POINTER + 1, -1);
+  return { m, vmcs };
+}
+
+/**
+ * Puts guest code in place and runs VMLAUNCH (from the code's start) or VMRESUME (where the guest
+ * left off); the host resumes at the trailing HLT.
+ */
+export function enter(m: Machine, vmcs: Vmcs, guest: number[], resume = false) {
+  guest.forEach((b, k) => m.bus.write8(GUEST_CODE + k, b));
+  const code = resume ? asm.vmresume() : asm.vmlaunch();
+  if (!resume) {
+    vmcs.set(F.GUEST_RIP, GUEST_CODE);
+    vmcs.set(F.GUEST_RSP, GUEST_STACK);
+  }
+  vmcs.set(F.HOST_RIP, CODE + code.length);
+  return exec(m, code);
 }
