@@ -5,20 +5,21 @@
  * - in_asm: each block the CPU decodes, as QEMU prints a translated block ("IN:" and one line per
  *   instruction with address, bytes and AT&T text from lib/cpu/disasm); our blocks end where
  *   lib/cpu's do, which is not always where QEMU's TBs end;
- * - int: exceptions and external interrupts in protected mode, QEMU's one-line summary then the
- *   register dump (software INT n is not seen: the CPU delivers it inside the instruction);
+ * - int: every exception and interrupt the CPU delivers, through its delivery observer, as QEMU
+ *   logs them (int_log.ts);
  * - cpu: the register dump before each block the CPU looks up, exec: QEMU's "Trace" line per block
  *   with CS base and EIP (the host code pointer and TB flags QEMU shows have no meaning here: 0).
  *   lib/cpu chains blocks, so like QEMU without `nochain` these show block lookups, not every block.
  *
- * lib/cpu has no tracing hooks yet, so in_asm and int wrap the Cpu instance's block builder and
- * event/exception entry points; they cost nothing when these items are off. The log goes to the
+ * lib/cpu has no tracing hooks for blocks yet, so in_asm, cpu and exec wrap the Cpu instance's
+ * block builder and lookup; they cost nothing when these items are off. The log goes to the
  * -D file, or stderr.
  */
 import { type Cpu, disassemble, formatInAsm } from "../../lib/cpu/mod.ts";
 import type { MachineConfig } from "../../lib/virt/machine/config.ts";
 import { dumpCpuState } from "../../lib/virt/machine/cpu_dump.ts";
 import type { Pc } from "../../lib/virt/machine/pc.ts";
+import { logInterrupts } from "./int_log.ts";
 
 interface BlockLike {
   insns: { len: number }[];
@@ -28,8 +29,6 @@ interface BlockLike {
 interface CpuInternals {
   buildBlock?(lin: number, page: number): BlockLike;
   getBlock?(): BlockLike;
-  event?(vector: number, kind: number, code: number): void;
-  exception(vector: number, code: number): void;
 }
 
 const hex = (v: number, width: number) => (v >>> 0).toString(16).padStart(width, "0");
@@ -61,31 +60,7 @@ export function installLogging(pc: Pc, cpu: Cpu, config: MachineConfig, file?: D
       return getBlock();
     };
   }
-  if (config.log.has("int")) {
-    let count = 0;
-    const log = (vector: number, code: number) => {
-      if (!(cpu.cr[0] & 1)) return;
-      const cs = cpu.segSel[1], eip = cpu.eip;
-      const tail = vector === 14 ? ` CR2=${hex(cpu.cr[2], 8)}` : ` env->regs[R_EAX]=${hex(cpu.regs[0], 8)}`;
-      write(
-        `${String(count++).padStart(6)}: v=${hex(vector, 2)} e=${hex(code, 4)} i=0 cpl=${cpu.cpl} ` +
-          `IP=${hex(cs, 4)}:${hex(eip, 8)} pc=${hex(cpu.segBase[1] + eip, 8)} ` +
-          `SP=${hex(cpu.segSel[2], 4)}:${hex(cpu.regs[4], 8)}${tail}\n${dumpCpuState(cpu)}`,
-      );
-    };
-    const exception = internals.exception.bind(cpu);
-    internals.exception = (vector, code) => {
-      log(vector, code);
-      exception(vector, code);
-    };
-    if (internals.event) {
-      const event = internals.event.bind(cpu);
-      internals.event = (vector, kind, code) => {
-        log(vector, code);
-        event(vector, kind, code);
-      };
-    }
-  }
+  if (config.log.has("int")) logInterrupts(cpu, write);
 }
 
 /** One block as QEMU's in_asm shows a TB. */

@@ -13,8 +13,56 @@ import { TASK_INT, taskSwitch } from "./task.ts";
 /** What raised the event: decides the DPL check (software) and EXT bit in error codes. */
 export const EV_EXCEPTION = 0, EV_SOFTWARE = 1, EV_EXTERNAL = 2;
 
+/**
+ * Watches every event delivery of one CPU (QEMU's `-d int` log is built on it). `delivering` runs
+ * first, with the state as the event finds it (EIP as the frame will hold it, halted already
+ * cleared); `failed` runs when the delivery itself faults, with the vector of that fault, before
+ * the CPU raises it (perhaps as a double fault) or, for a failing #DF, shuts down. A delivery
+ * that neither fails nor is followed by `failed` succeeded. Software events (INT n, INT3, INTO)
+ * arrive with EIP past the instruction; its own address is in `cpu.insnEip`.
+ */
+export interface DeliveryObserver {
+  delivering(cpu: Cpu, vector: number, kind: number, hasCode: boolean, code: number): void;
+  failed(cpu: Cpu, vector: number, kind: number, faultVector: number): void;
+}
+
+const observers = new WeakMap<Cpu, DeliveryObserver[]>();
+/** How many CPUs have observers: while 0, delivery skips the lookup. */
+let observedCpus = 0;
+
+/** Adds an observer to `cpu`; the returned function removes it. */
+export function observeDeliveries(cpu: Cpu, observer: DeliveryObserver): () => void {
+  let list = observers.get(cpu);
+  if (!list) {
+    observers.set(cpu, list = []);
+    observedCpus++;
+  }
+  list.push(observer);
+  return () => {
+    const at = list.indexOf(observer);
+    if (at < 0) return;
+    list.splice(at, 1);
+    if (!list.length && observers.get(cpu) === list) {
+      observers.delete(cpu);
+      observedCpus--;
+    }
+  };
+}
+
 export function deliver(cpu: Cpu, vector: number, kind: number, hasCode: boolean, code: number): void {
   cpu.halted = false;
+  const watching = observedCpus === 0 ? undefined : observers.get(cpu);
+  if (watching === undefined) return deliverEvent(cpu, vector, kind, hasCode, code);
+  for (const o of watching) o.delivering(cpu, vector, kind, hasCode, code);
+  try {
+    deliverEvent(cpu, vector, kind, hasCode, code);
+  } catch (e) {
+    if (e instanceof CpuFault) { for (const o of watching) o.failed(cpu, vector, kind, e.vector); }
+    throw e;
+  }
+}
+
+function deliverEvent(cpu: Cpu, vector: number, kind: number, hasCode: boolean, code: number): void {
   if (!(cpu.cr[0] & CR0_PE)) {
     deliverReal(cpu, vector);
     return;

@@ -76,7 +76,8 @@ export function setSegment(cpu: Mmu, seg: number, sel: number, lo: number, hi: n
   cpu.segSel[seg] = sel;
   cpu.segBase[seg] = descBase(lo, hi);
   cpu.segLimit[seg] = descLimit(lo, hi);
-  cpu.segRights[seg] = hi & 0x00f0ff00;
+  // Limit bits 19:16 stay in place too: QEMU's register dumps show them (x86_cpu_dump_seg_cache).
+  cpu.segRights[seg] = hi & 0x00ffff00;
   if (seg === SS) cpu.stack32 = (hi & SEG_DB) !== 0;
 }
 

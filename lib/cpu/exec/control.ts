@@ -276,8 +276,10 @@ function validateOuterSegment(cpu: Cpu, seg: number): void {
   const dpl = (r >> 13) & 3;
   const conformingCode = (r & 0xc00) === 0xc00;
   if (!conformingCode && dpl < cpu.cpl) {
+    // The selector goes null; like QEMU (validate_seg) the cache keeps base, limit and rights
+    // but not P, which is what its register dumps show.
     cpu.segSel[seg] = 0;
-    cpu.segRights[seg] = 0;
+    cpu.segRights[seg] = r & ~SEG_P;
   }
 }
 
