@@ -6,7 +6,9 @@
 import type { ImageInfo, SnapshotInfo } from "../../lib/image/block_driver.ts";
 import { backingPath } from "./commands/create.ts";
 import { qdictKeys, type QValue } from "./qjson.ts";
-import { sizeToStr } from "./size.ts";
+import { sizeToStr, SNAPSHOT_HEADER, snapshotLine } from "../../lib/image/snapshot_dump.ts";
+
+export { SNAPSHOT_HEADER, snapshotLine };
 
 /** SnapshotInfo in QAPI field order. */
 export function snapshotQapi(sn: SnapshotInfo): QValue {
@@ -43,25 +45,6 @@ export function imageInfoQapi(info: ImageInfo): { [key: string]: QValue | undefi
       ? { type: info.formatSpecific.type, data: info.formatSpecific.data as QValue }
       : undefined,
   };
-}
-
-/** bdrv_snapshot_dump()'s header line. */
-export const SNAPSHOT_HEADER = "ID".padEnd(10) + "TAG".padEnd(17) + "VM SIZE".padStart(8) +
-  "DATE".padStart(20) + "VM CLOCK".padStart(13) + "ICOUNT".padStart(11);
-
-const two = (n: number) => String(n).padStart(2, "0");
-
-/** bdrv_snapshot_dump() for one snapshot (no newline). The date is local time, as g_date_time_new_from_unix_local. */
-export function snapshotLine(sn: SnapshotInfo): string {
-  const d = new Date(sn.dateSec * 1000);
-  const date = `${d.getFullYear()}-${two(d.getMonth() + 1)}-${two(d.getDate())} ` +
-    `${two(d.getHours())}:${two(d.getMinutes())}:${two(d.getSeconds())}`;
-  const secs = Math.floor(sn.vmClockNs / 1e9);
-  const clock = `${two(Math.floor(secs / 3600))}:${two(Math.floor(secs / 60) % 60)}:${two(secs % 60)}.` +
-    String(Math.floor(sn.vmClockNs / 1e6) % 1000).padStart(3, "0");
-  const icount = sn.icount === undefined ? "" : String(sn.icount);
-  return `${sn.id.padEnd(9)} ${sn.name.padEnd(16)} ${sizeToStr(sn.vmStateSize).padStart(8)}` +
-    `${date.padStart(20)}${clock.padStart(13)}${icount.padStart(11)}`;
 }
 
 /** bdrv_image_info_dump(). */

@@ -67,23 +67,4 @@ export function cvtnum(name: string, text: string, min = 0n, max = INT64_MAX): n
   return Number(r);
 }
 
-/** size_to_str(): `192 KiB`, `1.5 GiB`, with three significant digits as QEMU prints them. */
-export function sizeToStr(bytes: number): string {
-  const units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"];
-  let i = 0;
-  let v = bytes;
-  // QEMU picks the unit where the value is below 1000 (not 1024), so 1000 KiB shows as 0.977 MiB.
-  while (v >= 1000 && i < units.length - 1) {
-    v /= 1024;
-    i++;
-  }
-  if (i === 0) return `${bytes} B`;
-  return `${g3(v)} ${units[i]}`;
-}
-
-/** printf("%0.3g"). */
-function g3(v: number): string {
-  const s = v.toPrecision(3);
-  if (s.includes("e")) return String(Number(s));
-  return s.includes(".") ? s.replace(/0+$/, "").replace(/\.$/, "") : s;
-}
+export { sizeToStr } from "../../lib/image/snapshot_dump.ts";

@@ -16,6 +16,7 @@ import {
 import type { AccelName, MachineConfig } from "../../lib/virt/machine/config.ts";
 import { GuestMemoryError, Pc } from "../../lib/virt/machine/pc.ts";
 import { attachMonitors, MonitorError, type Monitors } from "../../lib/virt/monitor/mod.ts";
+import { SnapshotError } from "../../lib/virt/snapshot/errors.ts";
 import { biosRomSpace, installBios } from "../../lib/virt/machine/bios.ts";
 import { hostStrerror } from "./host_errors.ts";
 import { HostChardevs } from "./chardevs.ts";
@@ -141,6 +142,15 @@ export async function runMachine(context: RunContext): Promise<number> {
   if (config.monitor?.kind === "mux-stdio" || config.monitor?.kind === "stdio") chardevs.openMonitorStdio();
   const monitors = await openMonitors(machine, context);
   cleanup.add(() => monitors.close());
+  if (invocation.loadvm !== undefined) {
+    // QEMU loads the snapshot before the VM starts and exits 1 with its message when it cannot.
+    try {
+      monitors.target.snapshots.load(invocation.loadvm);
+    } catch (e) {
+      if (e instanceof SnapshotError) throw new CliError(e.message);
+      throw e;
+    }
+  }
   chardevs.attachMonitor((write) => monitors.console(write));
 
   chardevs.start();
@@ -189,6 +199,13 @@ async function openMonitors(pc: Pc, context: RunContext): Promise<Monitors> {
       gdb: invocation.monitors.gdb,
       startPaused: invocation.monitors.startPaused,
       name: invocation.config.name,
+      nodeNames: Object.fromEntries(
+        invocation.config.drives.flatMap((d) =>
+          d.nodeName !== undefined && d.interface === "ide"
+            ? [[`ide${d.index >> 1}-${d.media === "cdrom" ? "cd" : "hd"}${d.index & 1}`, d.nodeName]]
+            : []
+        ),
+      ),
       accel,
       arch: program.target,
     });

@@ -200,6 +200,12 @@ export const OPTIONS: OptionDef[] = [
     help: ["stop before shutdown"],
   },
   {
+    name: "loadvm",
+    arg: true,
+    synopsis: "-loadvm [tag|id]",
+    help: ["start right away with a saved state (loadvm in monitor)"],
+  },
+  {
     name: "device",
     arg: true,
     synopsis: "-device driver[,prop[=value][,...]]",

@@ -38,6 +38,8 @@ export interface Invocation {
   accelLocation?: string;
   /** What lib/virt/monitor listens on: -qmp, -monitor SOCKET, -gdb/-s, and -S. */
   monitors: { qmp: string[]; hmp: string[]; gdb?: string; startPaused: boolean };
+  /** -loadvm: the snapshot to restore before the VM starts. */
+  loadvm?: string;
 }
 
 /** The program-specific bits QEMU derives from its binary: name for messages, default CPU model. */
@@ -59,6 +61,7 @@ class Builder {
   serialSpecs: { spec: string; location: string }[] = [];
   monitorSpec?: { spec: string; location: string };
   readonly monitors: Invocation["monitors"] = { qmp: [], hmp: [], startPaused: false };
+  loadvm?: string;
   debugconSpec?: { spec: string; location: string };
   machineOpts: { pairs: OptPair[]; location: string }[] = [];
   accelOpts: { pairs: OptPair[]; location: string }[] = [];
@@ -118,6 +121,9 @@ class Builder {
         return this.memory(arg, location);
       case "name":
         return this.name(arg, location);
+      case "loadvm":
+        this.loadvm = arg;
+        return;
       case "hda":
         return this.legacyDrive(location.split(" ")[0].replace(/^-+/, ""), arg, location);
       case "cdrom":
@@ -280,6 +286,9 @@ class Builder {
           }
           drive.cache = value as DriveConfig["cache"];
           break;
+        case "node-name":
+          drive.nodeName = value;
+          break;
         case "id":
         case "aio":
         case "discard":
@@ -334,6 +343,7 @@ class Builder {
       snapshot: drive.snapshot ?? false,
       readOnly: drive.readOnly ?? drive.media === "cdrom",
       cache: drive.cache ?? "writeback",
+      nodeName: drive.nodeName,
     });
     this.driveLocations.push(location);
   }
@@ -699,5 +709,6 @@ export function parseCommandLine(args: string[], program: Program, warn: Warn): 
     serialLocations: builder.serialLocations,
     accelLocation: builder.accelLocation,
     monitors: builder.monitors,
+    loadvm: builder.loadvm,
   };
 }

@@ -23,6 +23,7 @@ async function hmpSession(command: string, args: string[]): Promise<string> {
   const out = await child.output();
   clearTimeout(timer);
   // The readline echo and prompts differ in cursor control only; keep the dump lines.
+  // deno-lint-ignore no-control-regex
   return new TextDecoder().decode(out.stdout).replace(/\x1b\[[0-9;]*[A-Za-z]/g, "").replace(/\r/g, "")
     .split("\n").filter((l) => /^0x[0-9a-f]{8}:/.test(l)).join("\n");
 }

@@ -12,6 +12,8 @@ import { attachMonitors, type MonitorOptions, type Monitors } from "../../lib/vi
 import { PROJECT } from "../support/tools.ts";
 
 export const COUNTER_GUEST = join(PROJECT, "tests", "guests", "monitor", "counter.bin");
+/** The savevm proof guest: prints "count N" lines forever. */
+export const COUNT_PRINT_GUEST = join(PROJECT, "tests", "guests", "monitor", "count_print.bin");
 /** Fixed addresses in counter.asm. */
 export const STEP_HERE = 0x100200, COUNTER = 0x100400, STOP_FLAG = 0x100404;
 
@@ -43,6 +45,7 @@ export async function startVm(
   options: MonitorOptions = {},
   setup?: (pc: Pc) => void,
   debugExit = true,
+  guest = COUNTER_GUEST,
 ): Promise<TestVm> {
   const serial = new BufferBackend();
   // Without isa-debug-exit the guest's exit falls through to ACPI S5, a poweroff.
@@ -50,8 +53,8 @@ export async function startVm(
   const pc = new Pc({ ramSize: 32 << 20, serial: [serial], isaDebugExit });
   const vcpu = createVcpu(pc.bus, { cpuModel: "qemu32", cpuFeatures: [] });
   pc.vcpu = vcpu;
-  const boot = loadKernel(pc, vcpu, Deno.readFileSync(COUNTER_GUEST), {
-    kernelPath: COUNTER_GUEST,
+  const boot = loadKernel(pc, vcpu, Deno.readFileSync(guest), {
+    kernelPath: guest,
     cmdline: "",
     initrds: [],
   });

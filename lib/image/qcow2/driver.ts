@@ -102,6 +102,8 @@ export class Qcow2Driver implements BlockDriver {
   #headerDirty = false;
   #markedDirty = false;
   #closed = false;
+  /** Inside withVmStateArea: requests may reach past the disk's end (savevm's vm-state, vmstate.ts). */
+  #vmStateArea = false;
   /** Results of the last lookup (no allocation per lookup). */
   #hi = 0;
   #lo = 0;
@@ -1122,14 +1124,14 @@ export class Qcow2Driver implements BlockDriver {
     this.flush();
   }
 
-  /** `qemu-img snapshot -c`: records the current disk state under `name`. */
-  createSnapshot(name: string, now = Date.now()): void {
+  /** `qemu-img snapshot -c`: records the current disk state under `name` (savevm adds its vm-state fields). */
+  createSnapshot(name: string, now = Date.now(), vm?: snapshots.VmStateFields): void {
     if (this.data !== this.file) {
       throw new ImageError("qcow2: Internal snapshots are not supported with an external data file");
     }
     this.#beginWrite();
     this.flushMetadata();
-    snapshots.createSnapshot(this, name, now);
+    snapshots.createSnapshot(this, name, now, vm);
   }
 
   /** `qemu-img snapshot -a`: reverts the disk to a snapshot, by id or name. */
@@ -1144,6 +1146,19 @@ export class Qcow2Driver implements BlockDriver {
     this.#beginWrite();
     this.flushMetadata();
     snapshots.deleteSnapshot(this, idOrName);
+  }
+
+  /**
+   * Runs `fn` with reads, writes and discards allowed past the disk's end, where QEMU's qcow2 driver
+   * maps the vm-state of savevm (lib/image/qcow2/vmstate.ts places it and grows the L1 table).
+   */
+  withVmStateArea<T>(fn: () => T): T {
+    this.#vmStateArea = true;
+    try {
+      return fn();
+    } finally {
+      this.#vmStateArea = false;
+    }
   }
 
   /** Writes the snapshot table anew and points the header at it. */
@@ -1276,7 +1291,7 @@ export class Qcow2Driver implements BlockDriver {
   }
 
   #checkRange(offset: number, length: number): void {
-    if (offset < 0 || length < 0 || offset + length > this.size) {
+    if (offset < 0 || length < 0 || (offset + length > this.size && !this.#vmStateArea)) {
       throw new ImageError(`Request out of range: offset ${offset} length ${length} size ${this.size}`);
     }
   }

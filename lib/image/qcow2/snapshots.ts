@@ -87,7 +87,16 @@ export function findSnapshot(d: Qcow2Driver, idOrName: string): number {
   return byId >= 0 ? byId : d.snapshotList.findIndex((s) => s.name === idOrName);
 }
 
-export function createSnapshot(d: Qcow2Driver, name: string, now: number): void {
+/** What savevm records beside the disk state (lib/image/qcow2/vmstate.ts); `qemu-img snapshot -c` has none. */
+export interface VmStateFields {
+  vmStateSize: number;
+  vmClockNs: number;
+  /** -1: icount off. */
+  icount: number;
+  dateNsec?: number;
+}
+
+export function createSnapshot(d: Qcow2Driver, name: string, now: number, vm?: VmStateFields): void {
   if (d.snapshotList.some((s) => s.name === name)) {
     throw new ImageError(`Could not create snapshot '${name}': File exists`);
   }
@@ -108,11 +117,11 @@ export function createSnapshot(d: Qcow2Driver, name: string, now: number): void 
     id,
     name,
     dateSec: Math.floor(now / 1000),
-    dateNsec: (now % 1000) * 1e6,
-    vmClockNs: 0,
-    vmStateSize: 0,
+    dateNsec: vm?.dateNsec ?? (now % 1000) * 1e6,
+    vmClockNs: vm?.vmClockNs ?? 0,
+    vmStateSize: vm?.vmStateSize ?? 0,
     diskSize: d.size,
-    icount: 0, // what `qemu-img snapshot -c` stores (no guest ran, so no instructions counted)
+    icount: vm?.icount ?? 0, // 0 is what `qemu-img snapshot -c` stores (no guest ran)
     unknownExtra: new Uint8Array(0),
   };
   d.snapshotList.push(sn);

@@ -17,6 +17,8 @@ export interface DriveConfig {
   snapshot: boolean;
   readOnly: boolean;
   cache: "writeback" | "writethrough" | "none" | "directsync" | "unsafe";
+  /** node-name=: the block node's name for QMP (query-block, snapshot-save's devices). */
+  nodeName?: string;
 }
 
 /** A character backend as QEMU's `-serial`/`-debugcon`/`-monitor` strings name them. */

@@ -37,6 +37,8 @@ export interface MonitorOptions {
   startPaused?: boolean;
   /** -name. */
   name?: string;
+  /** -drive node-name=, by legacy drive id (ide0-hd0). */
+  nodeNames?: Record<string, string>;
   /** The accelerator in use, "tcg" or "kvm". */
   accel?: string;
   /** query-kvm's "present": whether the (simulated) /dev/kvm could be opened. */
@@ -69,6 +71,7 @@ export async function attachMonitors(pc: Pc, options: MonitorOptions = {}): Prom
     startPaused: options.startPaused,
     name: options.name,
     accel: options.accel,
+    nodeNames: options.nodeNames,
   });
   const version = options.version ?? DEFAULT_VERSION;
   const hmp = new Hmp(target, { version });

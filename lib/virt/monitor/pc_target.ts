@@ -12,6 +12,7 @@ import type { IdeDrive } from "../../devices/ide.ts";
 import { changeMedium } from "../../devices/atapi.ts";
 import { openImage } from "../../image/formats.ts";
 import type { Vcpu, VcpuStop } from "../accel/vcpu.ts";
+import { type SnapshotDisk, type SnapshotHost, VmSnapshots } from "../snapshot/vm_snapshots.ts";
 import type { Pc, PcExit } from "../machine/pc.ts";
 import { debugTranslate, readLinear } from "./debug_memory.ts";
 import { DeviceNotFoundError, MonitorError } from "./errors.ts";
@@ -41,14 +42,19 @@ export interface PcTargetOptions {
   startPaused?: boolean;
   name?: string;
   accel?: string;
+  /** -drive node-name=, by legacy drive id (ide0-hd0); others get QEMU-style generated names. */
+  nodeNames?: Record<string, string>;
 }
 
-export class PcTarget implements MonitorTarget, Vcpu {
+export class PcTarget implements MonitorTarget, Vcpu, SnapshotHost {
   readonly cpu: Cpu;
+  /** savevm/loadvm/delvm over this machine's disks. */
+  readonly snapshots: VmSnapshots;
   readonly name?: string;
   readonly accel: string;
   onDebugStop?: (why: DebugStop) => void;
   private state: RunState;
+  private readonly nodeNames: Record<string, string>;
   private readonly inner: Vcpu;
   private readonly listeners = new Set<(e: MachineEvent) => void>();
   private readonly breakpoints = new Set<number>();
@@ -66,7 +72,9 @@ export class PcTarget implements MonitorTarget, Vcpu {
     this.cpu = pc.vcpu as unknown as Cpu;
     this.name = options.name;
     this.accel = options.accel ?? "tcg";
+    this.nodeNames = options.nodeNames ?? {};
     this.state = options.startPaused ? "prelaunch" : "running";
+    this.snapshots = new VmSnapshots(this);
     if (options.startPaused) pc.clock.pause();
     pc.vcpu = this;
     const previousReset = pc.onReset;
@@ -212,6 +220,19 @@ export class PcTarget implements MonitorTarget, Vcpu {
     }
   }
 
+  get running(): boolean {
+    return this.state === "running";
+  }
+
+  /** vm_stop(state) for savevm/loadvm: a running VM stops (STOP); a stopped one keeps its state. */
+  pauseFor(state: "save-vm" | "restore-vm"): void {
+    if (this.state === "running") this.enterStopped(state);
+  }
+
+  resume(): void {
+    this.cont();
+  }
+
   cont(): void {
     if (this.state === "running" || this.state === "shutdown") return;
     this.skipBreakAt = (this.cpu.segBase[CS] + this.cpu.eip) >>> 0;
@@ -295,9 +316,12 @@ export class PcTarget implements MonitorTarget, Vcpu {
       channel.drives.forEach((drive: IdeDrive | undefined, unit) => {
         if (!drive) return;
         const cd = drive.isAtapi;
+        const qdev = `/machine/unattached/device[${22 + bus * 2 + unit}]`;
+        const device = `ide${bus}-${cd ? "cd" : "hd"}${unit}`;
         out.push({
-          device: `ide${bus}-${cd ? "cd" : "hd"}${unit}`,
-          qdev: `/machine/unattached/device[${22 + bus * 2 + unit}]`,
+          device,
+          qdev,
+          nodeName: this.nodeNames[device] ?? `#block${qdev.replace(/\D/g, "")}`,
           drive,
           removable: cd,
           filename: drive.driver?.filename,
@@ -307,6 +331,13 @@ export class PcTarget implements MonitorTarget, Vcpu {
       });
     });
     return out;
+  }
+
+  /** The inserted disks, for savevm/loadvm. */
+  disks(): SnapshotDisk[] {
+    return this.blockDevices().flatMap((d) =>
+      d.drive.driver ? [{ device: d.device, nodeName: d.nodeName, driver: d.drive.driver }] : []
+    );
   }
 
   private findDevice(device: string): BlockDevice {

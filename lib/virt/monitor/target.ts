@@ -7,7 +7,15 @@ import type { Cpu } from "../../cpu/cpu.ts";
 import type { IdeDrive } from "../../devices/ide.ts";
 
 /** QEMU's RunState values this machine can be in. */
-export type RunState = "prelaunch" | "running" | "paused" | "debug" | "shutdown" | "internal-error";
+export type RunState =
+  | "prelaunch"
+  | "running"
+  | "paused"
+  | "debug"
+  | "shutdown"
+  | "internal-error"
+  | "save-vm"
+  | "restore-vm";
 
 /** An asynchronous QMP event: name and data, stamped when emitted. */
 export interface MachineEvent {
@@ -30,6 +38,8 @@ export interface BlockDevice {
   /** QEMU's legacy drive id: ide0-hd0, ide1-cd0, ... */
   device: string;
   qdev: string;
+  /** The block node's name (query-block's node-name; QMP snapshot commands select disks by it). */
+  nodeName: string;
   drive: IdeDrive;
   removable: boolean;
   /** Host file name of the inserted medium, if any. */

@@ -54,12 +54,6 @@ const INFO: InfoCommand[] = [
   { name: "version", help: "show the version of QEMU", run: (h) => infoVersion(h.version) },
 ];
 
-function notYet(name: string): HmpCommand["run"] {
-  return () => {
-    throw new MonitorError(`${name}: whole-VM snapshots are not implemented yet`);
-  };
-}
-
 const COMMANDS: HmpCommand[] = [
   {
     names: ["help", "?"],
@@ -148,10 +142,35 @@ const COMMANDS: HmpCommand[] = [
       return "";
     },
   },
-  { names: ["savevm"], params: "tag", help: "save a VM snapshot", run: notYet("savevm") },
-  { names: ["loadvm"], params: "tag", help: "restore a VM snapshot from its tag", run: notYet("loadvm") },
-  { names: ["delvm"], params: "tag", help: "delete a VM snapshot from its tag", run: notYet("delvm") },
+  {
+    names: ["savevm"],
+    params: "tag",
+    help: "save a VM snapshot. If no tag is provided, a new snapshot is created",
+    run: (h, args) => {
+      h.target.snapshots.save(args.trim() || undefined, { overwrite: true });
+      return "";
+    },
+  },
+  {
+    names: ["loadvm"],
+    params: "tag",
+    help: "restore a VM snapshot from its tag",
+    run: (h, args) => (h.target.snapshots.load(snapshotTag("loadvm", args)), ""),
+  },
+  {
+    names: ["delvm"],
+    params: "tag",
+    help: "delete a VM snapshot from its tag",
+    run: (h, args) => (h.target.snapshots.delete(snapshotTag("delvm", args)), ""),
+  },
 ];
+
+/** The required tag argument of loadvm and delvm (QEMU's "s" argument type). */
+function snapshotTag(command: string, args: string): string {
+  const tag = args.trim().split(/\s+/)[0];
+  if (!tag) throw new UsageError(`${command}: string expected`);
+  return tag;
+}
 
 function usage(f: () => string): string {
   try {

@@ -11,6 +11,9 @@ import { dumpCpuState } from "../../machine/cpu_dump.ts";
 import type { PcTarget } from "../pc_target.ts";
 import type { MonitorTarget } from "../target.ts";
 import type { VersionInfo } from "../version.ts";
+import type { SnapshotInfo } from "../../../image/block_driver.ts";
+import { SNAPSHOT_HEADER, snapshotLine } from "../../../image/snapshot_dump.ts";
+import { SnapshotError } from "../../snapshot/errors.ts";
 
 const hex = (v: number, width: number) => (v >>> 0).toString(16).padStart(width, "0");
 
@@ -69,21 +72,25 @@ export function infoBlock(target: MonitorTarget): string {
   return parts.join("\n");
 }
 
-export function infoSnapshots(target: MonitorTarget): string {
-  const rows: string[] = [];
-  const capable = target.blockDevices().filter((d) =>
-    d.drive.driver && !d.drive.driver.readOnly && d.drive.driver.format === "qcow2"
-  );
-  if (!capable.length) return "no block device can store vmstate for snapshot\n";
-  for (const d of capable) {
-    const driver = d.drive.driver!;
-    for (const s of driver.info().snapshots) {
-      if (s.vmStateSize > 0) rows.push(s.name);
-    }
+/** hmp_info_snapshots(): loadable snapshots with the ID shown as "--", then each disk's partial ones. */
+export function infoSnapshots(target: PcTarget): string {
+  let list;
+  try {
+    list = target.snapshots.list();
+  } catch (e) {
+    if (e instanceof SnapshotError) return `${e.message}\n`;
+    throw e;
   }
-  if (!rows.length) return "There is no snapshot available.\n";
-  // Listing VM snapshots needs savevm's state format (not built yet): name them only.
-  return "List of snapshots present on all disks:\n" + rows.map((r) => `${r}\n`).join("");
+  if (!list) return "There is no snapshot available.\n";
+  const table = (rows: SnapshotInfo[]) =>
+    `${SNAPSHOT_HEADER}\n` + rows.map((r) => snapshotLine(r) + "\n").join("");
+  let out = "List of snapshots present on all disks:\n";
+  // The ID may differ from disk to disk, so QEMU shows none.
+  out += list.all.length ? table(list.all.map((r) => ({ ...r, id: "--" }))) : "None\n";
+  for (const p of list.partial) {
+    out += `\nList of partial (non-loadable) snapshots on '${p.device}':\n` + table(p.rows);
+  }
+  return out;
 }
 
 export function infoKvm(target: MonitorTarget): string {

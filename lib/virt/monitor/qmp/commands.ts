@@ -63,7 +63,7 @@ function blockInfo(d: BlockDevice): JsonValue {
       image,
       iops_wr: 0,
       ro: driver.readOnly,
-      "node-name": `#block${d.qdev.replace(/\D/g, "")}`,
+      "node-name": d.nodeName,
       backing_file_depth: 0,
       drv: driver.format,
       iops: 0,
