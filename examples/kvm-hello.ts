@@ -6,8 +6,13 @@
  *   deno run --allow-read --allow-write --allow-env --allow-run=sh examples/kvm-hello.ts [ROOT]
  *
  * ROOT is a kvm-ctl state root (default as kvm-ctl resolves it) where `kvm-ctl modprobe kvm_intel`
- * has been run. KVM_RUN needs the kvm_intel VMX backend; until it exists the program stops at the
- * first KVM_RUN with ENOSYS and says so.
+ * has been run. KVM_RUN enters the guest in VMX non-root operation of the emulated CPU through the
+ * simulated kvm_intel; the program prints each exit on stderr and the guest's output on stdout:
+ *
+ *   KVM_EXIT_IO: out port 0x3f8, size 1, count 1
+ *   4
+ *   KVM_EXIT_IO: out port 0x3f8, size 1, count 1
+ *   KVM_EXIT_HLT
  */
 import { ErrnoError } from "../lib/errors.ts";
 import { Kvm, KVM_EXIT, KVM_EXIT_IO_OUT } from "../lib/virt/kvm/mod.ts";
@@ -58,13 +63,17 @@ for (;;) {
   }
   switch (run.exit_reason) {
     case KVM_EXIT.HLT:
-      console.log("KVM_EXIT_HLT");
+      console.error("KVM_EXIT_HLT");
       vm.close();
       kvm.close();
       Deno.exit(0);
       break;
     case KVM_EXIT.IO: {
       const io = run.io;
+      console.error(
+        `KVM_EXIT_IO: ${io.direction === KVM_EXIT_IO_OUT ? "out" : "in"} port 0x${io.port.toString(16)}, ` +
+          `size ${io.size}, count ${io.count}`,
+      );
       if (io.direction === KVM_EXIT_IO_OUT && io.size === 1 && io.port === 0x3f8 && io.count === 1) {
         Deno.stdout.writeSync(run.ioData());
       } else {

@@ -44,6 +44,12 @@ export interface BusOptions {
   ramSize: number;
   /** Bytes reserved after RAM for ROM images (BIOS, option ROMs). */
   romSpace?: number;
+  /**
+   * A caller-owned buffer to use as the memory instead of a new one (romSpace is then ignored):
+   * the simulated kvm_intel runs its vCPU on a Bus over the VM's memory-slot buffer, so guest RAM
+   * is the very bytes user space mapped into the slots.
+   */
+  memory?: ArrayBuffer;
 }
 
 export class Bus {
@@ -87,7 +93,7 @@ export class Bus {
     const romSpace = options.romSpace ?? 4 << 20;
     if (options.ramSize % PAGE_SIZE !== 0) throw new RangeError("RAM size must be a multiple of 4 KiB");
     this.ramSize = options.ramSize;
-    this.memory = new ArrayBuffer(options.ramSize + romSpace);
+    this.memory = options.memory ?? new ArrayBuffer(options.ramSize + romSpace);
     this.u8 = new Uint8Array(this.memory);
     this.view = new DataView(this.memory);
     this.mapRange(0, options.ramSize, 0);
@@ -263,7 +269,12 @@ export class Bus {
       }
       i += chunk;
     }
-    for (const listener of this.dmaListeners) listener(phys, data.length);
+    this.dmaWritten(phys, data.length);
+  }
+
+  /** Tells code caches that [phys, phys+length) changed behind the CPU's back (another writer of the buffer). */
+  dmaWritten(phys: number, length: number): void {
+    for (const listener of this.dmaListeners) listener(phys, length);
   }
 
   // ---- signals from devices to the machine ----

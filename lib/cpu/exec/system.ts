@@ -223,8 +223,7 @@ export const movfromcrHandler: Handler = (cpu, i) => {
 
 export const movtocrHandler: Handler = (cpu, i) => {
   requireCpl0(cpu);
-  const v = cpu.regs[i.rm];
-  if (cpu.vmxNonRoot) vmxMovToCr(cpu, i.reg, v, i.rm);
+  const v = cpu.vmxNonRoot ? vmxMovToCr(cpu, i.reg, cpu.regs[i.rm], i.rm) : cpu.regs[i.rm];
   switch (i.reg) {
     case 0:
       if (vmxCr0Fault(cpu, v)) throw new CpuFault(GP, 0);

@@ -199,6 +199,8 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   if (failed) return entryFailure(cpu, vmcs, EXIT_MSR_LOADING, failed);
   vmcs.launchState = LAUNCH_LAUNCHED;
   s.nonRoot = true;
+  s.pinControls = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL);
+  s.procControls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
   cpu.vmxNonRoot = true;
   s.timerDeadline = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_PREEMPTION_TIMER
     ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS

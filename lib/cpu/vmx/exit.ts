@@ -129,11 +129,11 @@ export const PREEMPTION_TIMER_NS = 32;
  */
 export function vmxPoll(cpu: Cpu): boolean {
   const s = vmxState(cpu), bus = cpu.bus;
-  const vmcs = new Vmcs(bus, s.currentVmcs);
   let reason = -1, info = 0;
-  if (bus.nowNs() >= s.timerDeadline) reason = EXIT_PREEMPTION_TIMER;
+  // Runs between every two blocks of a guest: the clock is read only while the timer is armed.
+  if (s.timerDeadline !== Infinity && bus.nowNs() >= s.timerDeadline) reason = EXIT_PREEMPTION_TIMER;
   else if (cpu.intShadow === 0) {
-    const pin = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL), proc = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
+    const pin = s.pinControls, proc = s.procControls;
     if (bus.nmi && !cpu.nmiBlocked && (pin & PIN_NMI_EXITING)) {
       bus.nmi = false;
       reason = EXIT_EXCEPTION_NMI;
@@ -141,12 +141,13 @@ export function vmxPoll(cpu: Cpu): boolean {
     } else if (bus.intr && bus.interruptController && (pin & PIN_EXT_INTR_EXITING)) {
       reason = EXIT_EXTERNAL_INTERRUPT;
       // With "acknowledge interrupt on exit" the vector is taken now and reported.
-      if (vmcs.get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) {
+      if (new Vmcs(bus, s.currentVmcs).get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) {
         info = INTR_INFO_VALID | (INTR_TYPE_EXTERNAL << 8) | (bus.interruptController.acknowledge() & 0xff);
       }
     } else if ((proc & CPU_INTR_WINDOW_EXITING) && (cpu.eflags & IF)) reason = EXIT_INTERRUPT_WINDOW;
   }
   if (reason < 0) return false;
+  const vmcs = new Vmcs(bus, s.currentVmcs);
   s.pending = {
     reason,
     qualification: 0,

@@ -97,17 +97,22 @@ export function vmxIo(cpu: Cpu, port: number, bytes: number): void {
 /** ES CS SS DS FS GS override prefixes, by segment-register number. */
 const SEGMENT_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
 
-/** MOV to CR0/CR3/CR4 (SDM 26.1.3): CR3 by control, CR0/CR4 when a host-owned bit would change. */
-export function vmxMovToCr(cpu: Cpu, cr: number, value: number, gpr: number): void {
+/**
+ * MOV to CR0/CR3/CR4 (SDM 26.1.3): CR3 by control, CR0/CR4 when a host-owned bit would change.
+ * Returns the value the register takes when there is no exit: host-owned bits (those in the
+ * guest/host mask) keep their current value (SDM 26.3, "Changes to Instruction Behavior").
+ */
+export function vmxMovToCr(cpu: Cpu, cr: number, value: number, gpr: number): number {
   const vmcs = current(cpu);
-  let exits = false;
+  let exits = false, mask = 0;
   if (cr === 3) exits = (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_CR3_LOAD_EXITING) !== 0;
   else if (cr === 0 || cr === 4) {
-    const mask = vmcs.get(cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK);
+    mask = vmcs.get(cr === 0 ? F.CR0_GUEST_HOST_MASK : F.CR4_GUEST_HOST_MASK);
     const shadow = vmcs.get(cr === 0 ? F.CR0_READ_SHADOW : F.CR4_READ_SHADOW);
     exits = ((value ^ shadow) & mask) !== 0;
   }
   if (exits) instructionExit(cpu, EXIT_CR_ACCESS, cr | (gpr << 8));
+  return (value & ~mask) | (cpu.cr[cr] & mask);
 }
 
 /** MOV from CR: CR3 may exit; CR0/CR4 read the shadow in host-owned bits. */

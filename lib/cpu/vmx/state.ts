@@ -26,6 +26,13 @@ export class VmxState {
   onExit: ((exit: PendingExit) => void) | undefined = undefined;
   /** Bus time (ns) at which the VMX-preemption timer reaches zero; Infinity when not active. */
   timerDeadline = Infinity;
+  /**
+   * The pin-based and primary processor-based controls of the VMCS entered last, cached at VM
+   * entry: the between-blocks check reads them constantly, and no VMCS write reaches them while
+   * the guest runs.
+   */
+  pinControls = 0;
+  procControls = 0;
 }
 
 const STATES = new WeakMap<Cpu, VmxState>();

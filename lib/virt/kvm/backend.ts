@@ -10,6 +10,7 @@ import type { KvmRun } from "./kvm_run.ts";
 import type { MemorySlots } from "./memory.ts";
 import type { KvmCpuidEntry2, KvmRegs, KvmSregs } from "./structs.ts";
 import type { VcpuStats } from "./stats.ts";
+import type { MsrTable } from "./msrs.ts";
 
 /** The module parameters that change how the vendor code runs a guest (read at VM creation). */
 export interface VendorParams {
@@ -41,14 +42,41 @@ export interface VcpuContext {
   readonly irqchip: boolean;
   /** An external interrupt queued by KVM_INTERRUPT, or -1. */
   pendingInterrupt: number;
+  /** mp_state (KVM_MP_STATE_*): an in-kernel halt sets HALTED. */
+  mpState: number;
+  /** Guest instructions retired so far (the simulated CPU counts them exactly). */
+  instructions: number;
+  /**
+   * The simulation's stand-in for a signal aimed at the vCPU thread: once `instructions` reaches
+   * it, KVM_RUN returns EINTR with KVM_EXIT_INTR (Infinity: no signal armed).
+   */
+  signalAt: number;
+  /** The simulated host's clock (ns): the guest's TSC and the halt-polling time run on it. */
+  readonly hostNowNs: () => number;
+  /** The MSRs this VM's vCPUs have (KVM_GET_MSR_INDEX_LIST). */
+  readonly msrTable: MsrTable;
+  /** kvm_msr_ignored_check: true (and logged when report_ignored_msrs) when ignore_msrs masks the access. */
+  ignoredMsr(index: number, data: bigint, write: boolean): boolean;
 }
 
 export interface VendorVcpu {
   /**
    * Runs the guest until an exit for user space; fills `run` (exit_reason and its union) and
-   * updates the context. Throws ErrnoError for what Linux returns as an error from KVM_RUN.
+   * updates the context. Throws ErrnoError for what Linux returns as an error from KVM_RUN;
+   * returns "eintr" when a signal ended the run (exit_reason KVM_EXIT_INTR, errno EINTR).
    */
-  run(run: KvmRun): void;
+  run(run: KvmRun): void | "eintr";
+  /**
+   * A backend that keeps the guest's registers elsewhere while it runs (in the CPU and VMCS)
+   * writes them back into the context before the generic code reads it...
+   */
+  saveToContext?(): void;
+  /** ...and is told when the generic code changed the context (KVM_SET_REGS and friends). */
+  contextChanged?(): void;
+  /** RFLAGS.IF and whether KVM_INTERRUPT could be injected now, for kvm_run's status fields. */
+  interruptStatus?(): { ifFlag: boolean; ready: boolean };
+  /** User space wrote guest memory behind the CPU's back (the simulated CPU caches decoded code). */
+  memoryWritten?(gpa: number, length: number): void;
 }
 
 export interface VendorBackend {

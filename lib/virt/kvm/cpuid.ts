@@ -14,7 +14,7 @@ const KVM_SIGNATURE = [0x4b4d564b, 0x564b4d56, 0x0000004d] as const;
 const KVM_PV_FEATURES = (1 << 3) | (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 24);
 
 /** The host CPU the simulated kernel runs on (the CPU core's model). */
-const HOST_MODEL = MODELS.qemu32;
+export const HOST_MODEL = MODELS.qemu32;
 
 export function supportedCpuid(nested: boolean): KvmCpuidEntry2[] {
   const out: KvmCpuidEntry2[] = [];

@@ -45,6 +45,16 @@ function u64(v: number | bigint): bigint {
 export class MemorySlots {
   /** Per address space, slots sorted by guest address. */
   readonly #spaces: MemSlot[][] = Array.from({ length: LIMITS.addressSpaces }, () => []);
+  readonly #listeners: (() => void)[] = [];
+
+  /** Called after every successful change (the vendor code drops its EPT mappings). */
+  onChange(listener: () => void): void {
+    this.#listeners.push(listener);
+  }
+
+  #changed(): void {
+    for (const l of this.#listeners) l();
+  }
 
   /** All slots of address space 0 (the normal one; 1 is SMM's). */
   get slots(): readonly MemSlot[] {
@@ -74,6 +84,7 @@ export class MemorySlots {
     if (size === 0n) {
       if (!old) throw new ErrnoError("EINVAL", "no memory slot to delete");
       space.splice(space.indexOf(old), 1);
+      this.#changed();
       return;
     }
     const mem = region.userspace_addr;
@@ -100,6 +111,7 @@ export class MemorySlots {
         space.sort((a, b) => a.gpa - b.gpa);
       }
       this.#setFlags(old, flags);
+      this.#changed();
       return;
     }
     this.#checkOverlap(space, undefined, gpa, size);
@@ -116,6 +128,7 @@ export class MemorySlots {
     this.#setFlags(created, flags);
     space.push(created);
     space.sort((a, b) => a.gpa - b.gpa);
+    this.#changed();
   }
 
   #checkOverlap(space: MemSlot[], self: MemSlot | undefined, gpa: bigint, size: bigint): void {

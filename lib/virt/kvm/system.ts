@@ -13,13 +13,24 @@ import { capabilityValue, type EnvLookup } from "./system_caps.ts";
 import { KvmVm } from "./vm.ts";
 import type { KvmCpuidEntry2 } from "./structs.ts";
 import type { VendorBackend } from "./backend.ts";
+import { kvmIntel } from "./intel/mod.ts";
 
 export interface KvmOpenOptions {
   /** kvm-ctl state root (default as kvm-ctl resolves it). */
   root?: string;
   env?: EnvLookup;
-  /** The vendor code KVM_RUN enters the guest with; without it KVM_RUN fails with ENOSYS. */
-  backend?: VendorBackend;
+  /**
+   * The vendor code KVM_RUN enters the guest with. The default is kvm_intel's VMX backend when
+   * kvm_intel is the loaded vendor module; kvm_amd has none (this CPU has no SVM): KVM_RUN then
+   * fails with ENOSYS. `null` asks for no backend.
+   */
+  backend?: VendorBackend | null;
+  /**
+   * The simulated host's clock in ns (default: the host's monotonic clock). A VMM that keeps its
+   * own virtual clock passes it, so that the guest's TSC and that clock are one (on a real host
+   * both follow the same hardware clock).
+   */
+  hostClock?: () => number;
 }
 
 /** struct kvm_msr_list: `nmsrs` in (room) and out (the count); `indices` out. */
@@ -99,7 +110,10 @@ export class Kvm {
     this.#check();
     if (type !== 0) throw new ErrnoError("EINVAL", "unsupported VM type");
     const handle = DevKvm.open({ root: this.#handle.root, env: this.#options.env });
-    return new KvmVm(handle, this.#options.backend, this.#options.env);
+    const backend = this.#options.backend === undefined
+      ? (handle.vendor === "kvm_intel" ? kvmIntel(handle.paramNumber("vendor", "eptad") !== 0) : undefined)
+      : this.#options.backend ?? undefined;
+    return new KvmVm(handle, backend, this.#options.env, this.#options.hostClock);
   }
 
   close(): void {

@@ -37,9 +37,8 @@ export class KvmVcpu {
   readonly stats = new VcpuStats();
   readonly #vm: VmInternals;
   readonly #ctx: VcpuContext;
-  #mpState: number;
   #ran = false;
-  #backend?: VendorVcpu;
+  readonly #backend?: VendorVcpu;
   #closed = false;
 
   constructor(vm: VmInternals, readonly id: number) {
@@ -61,9 +60,25 @@ export class KvmVcpu {
       stats: this.stats,
       irqchip: vm.irqchip,
       pendingInterrupt: -1,
+      // An AP waits for INIT/SIPI only when the kernel has the local APICs to deliver them.
+      mpState: vm.irqchip && id !== 0 ? KVM_MP_STATE.UNINITIALIZED : KVM_MP_STATE.RUNNABLE,
+      instructions: 0,
+      signalAt: Infinity,
+      hostNowNs: vm.hostNowNs,
+      msrTable: vm.msrTable,
+      ignoredMsr: (index, data, write) => this.#ignored(index, data, write),
     };
-    // An AP waits for INIT/SIPI only when the kernel has the local APICs to deliver them.
-    this.#mpState = vm.irqchip && id !== 0 ? KVM_MP_STATE.UNINITIALIZED : KVM_MP_STATE.RUNNABLE;
+    this.#backend = vm.backend?.createVcpu(this.#ctx);
+  }
+
+  /** The backend's copy of the registers into the context, before the context is read. */
+  #sync(): void {
+    this.#backend?.saveToContext?.();
+  }
+
+  /** After the context changed: the backend reloads it at the next entry. */
+  #changed(): void {
+    this.#backend?.contextChanged?.();
   }
 
   #check(): void {
@@ -73,19 +88,23 @@ export class KvmVcpu {
   /** KVM_GET_REGS */
   getRegs(): KvmRegs {
     this.#check();
+    this.#sync();
     return { ...this.#ctx.regs };
   }
 
   /** KVM_SET_REGS: RFLAGS bit 1 always reads as 1. */
   setRegs(regs: KvmRegs): void {
     this.#check();
+    this.#sync();
     for (const n of REG_NAMES) this.#ctx.regs[n] = BigInt.asUintN(64, BigInt(regs[n]));
     this.#ctx.regs.rflags |= RFLAGS_FIXED;
+    this.#changed();
   }
 
   /** KVM_GET_SREGS: the pending external interrupt shows in interrupt_bitmap. */
   getSregs(): KvmSregs {
     this.#check();
+    this.#sync();
     const s = cloneSregs(this.#ctx.sregs);
     s.interrupt_bitmap = [0n, 0n, 0n, 0n];
     const v = this.#ctx.pendingInterrupt;
@@ -111,6 +130,7 @@ export class KvmVcpu {
       throw new ErrnoError("EINVAL", "invalid CR4");
     }
     if (BigInt(sregs.apic_base) & APIC_BASE_RESERVED) throw new ErrnoError("EINVAL", "invalid APIC base");
+    this.#sync();
     const s = cloneSregs(sregs);
     for (const k of ["cr0", "cr2", "cr3", "cr4", "cr8", "efer", "apic_base"] as const) {
       s[k] = BigInt.asUintN(64, BigInt(s[k]));
@@ -123,6 +143,7 @@ export class KvmVcpu {
     if (pending >= 0) this.#ctx.pendingInterrupt = pending;
     s.interrupt_bitmap = [0n, 0n, 0n, 0n];
     Object.assign(this.#ctx.sregs, s);
+    this.#changed();
   }
 
   #vmxAllowed(): boolean {
@@ -133,6 +154,7 @@ export class KvmVcpu {
   /** KVM_GET_MSRS: fills `entries[i].data` and returns how many were read (stops at the first unhandled). */
   getMsrs(entries: KvmMsrEntry[]): number {
     this.#check();
+    this.#sync();
     if (entries.length >= LIMITS.maxIoMsrs) throw new ErrnoError("E2BIG");
     for (let i = 0; i < entries.length; i++) {
       const index = entries[i].index >>> 0;
@@ -147,16 +169,21 @@ export class KvmVcpu {
   setMsrs(entries: readonly KvmMsrEntry[]): number {
     this.#check();
     if (entries.length >= LIMITS.maxIoMsrs) throw new ErrnoError("E2BIG");
-    for (let i = 0; i < entries.length; i++) {
-      const index = entries[i].index >>> 0, data = BigInt.asUintN(64, BigInt(entries[i].data));
-      if (!this.#vm.msrTable.has(index)) {
-        if (this.#ignored(index, data, true)) continue;
-        return i;
+    this.#sync();
+    try {
+      for (let i = 0; i < entries.length; i++) {
+        const index = entries[i].index >>> 0, data = BigInt.asUintN(64, BigInt(entries[i].data));
+        if (!this.#vm.msrTable.has(index)) {
+          if (this.#ignored(index, data, true)) continue;
+          return i;
+        }
+        if (!this.#vm.msrTable.writable(index, data, this.#readMsr(index))) return i;
+        this.#writeMsr(index, data);
       }
-      if (!this.#vm.msrTable.writable(index, data, this.#readMsr(index))) return i;
-      this.#writeMsr(index, data);
+      return entries.length;
+    } finally {
+      this.#changed();
     }
-    return entries.length;
   }
 
   #readMsr(index: number): bigint {
@@ -205,7 +232,7 @@ export class KvmVcpu {
   /** KVM_GET_MP_STATE */
   getMpState(): number {
     this.#check();
-    return this.#mpState;
+    return this.#ctx.mpState;
   }
 
   /** KVM_SET_MP_STATE: without an in-kernel local APIC only RUNNABLE is accepted. */
@@ -213,7 +240,7 @@ export class KvmVcpu {
     this.#check();
     if (state < 0 || state > KVM_MP_STATE.SIPI_RECEIVED) throw new ErrnoError("EINVAL");
     if (!this.#vm.irqchip && state !== KVM_MP_STATE.RUNNABLE) throw new ErrnoError("EINVAL");
-    this.#mpState = state === KVM_MP_STATE.SIPI_RECEIVED ? KVM_MP_STATE.INIT_RECEIVED : state;
+    this.#ctx.mpState = state === KVM_MP_STATE.SIPI_RECEIVED ? KVM_MP_STATE.INIT_RECEIVED : state;
   }
 
   /** KVM_INTERRUPT: queue an external interrupt (user-space irqchip only). */
@@ -226,42 +253,65 @@ export class KvmVcpu {
   }
 
   /**
-   * KVM_RUN. EINTR at once with kvm_run.immediate_exit. A first instruction fetch outside every
-   * memory slot ends as Linux's does (the emulator cannot fetch: INTERNAL_ERROR, EMULATION).
-   * Everything else needs the vendor backend; without one RUN fails with ENOSYS (documented gap).
+   * KVM_RUN. EINTR at once with kvm_run.immediate_exit, or when the signal timer (setSignalTimer)
+   * fires during the run (exit_reason KVM_EXIT_INTR). Without a vendor backend (kvm_amd: there is
+   * no SVM in this CPU) a first instruction fetch outside every memory slot ends as Linux's does
+   * (INTERNAL_ERROR, EMULATION) and anything else fails with ENOSYS.
    */
   run(): void {
     this.#check();
     const run = this.kvmRun;
     if (run.immediate_exit) throw new ErrnoError("EINTR");
-    if (this.#mpState === KVM_MP_STATE.UNINITIALIZED) {
+    if (this.#ctx.mpState === KVM_MP_STATE.UNINITIALIZED) {
       // The AP blocks until INIT/SIPI; a simulated process has no signal to wake it, so report the wait.
       throw new ErrnoError("EINTR", "vCPU waits for INIT/SIPI");
     }
     this.#ran = true;
-    const fetch = Number(BigInt.asUintN(32, this.#ctx.sregs.cs.base + this.#ctx.regs.rip));
-    if (!this.#vm.backend && !this.#vm.memory.find(fetch)) {
+    let interrupted = false;
+    if (!this.#backend) {
+      const fetch = Number(BigInt.asUintN(32, this.#ctx.sregs.cs.base + this.#ctx.regs.rip));
+      if (this.#vm.memory.find(fetch)) {
+        throw new ErrnoError("ENOSYS", `KVM_RUN: no VMX backend for ${this.#vm.vendor} in this build`);
+      }
       this.stats.count("insn_emulation_fail");
       run.exitInternal(KVM_INTERNAL_ERROR.EMULATION);
     } else {
-      const backend = this.#vm.backend;
-      if (!backend) {
-        throw new ErrnoError(
-          "ENOSYS",
-          "KVM_RUN: no kvm_intel backend (VMX non-root execution) in this build",
-        );
-      }
-      this.#backend ??= backend.createVcpu(this.#ctx);
-      this.#backend.run(run);
+      interrupted = this.#backend.run(run) === "eintr";
     }
+    const status = this.#backend?.interruptStatus?.() ?? {
+      ifFlag: (this.#ctx.regs.rflags & 0x200n) !== 0n,
+      ready: this.#ctx.pendingInterrupt < 0,
+    };
     const s = this.#ctx.sregs;
-    run.setStatus(
-      (this.#ctx.regs.rflags & 0x200n) !== 0n,
-      this.#ctx.pendingInterrupt < 0,
-      s.cr8,
-      s.apic_base,
-    );
+    run.setStatus(status.ifFlag, status.ready, s.cr8, s.apic_base);
     this.#vm.publishStats();
+    if (interrupted) throw new ErrnoError("EINTR");
+  }
+
+  /**
+   * The simulation's stand-in for a signal (a POSIX timer aimed at the vCPU thread): after the
+   * guest has retired `instructions` more instructions, KVM_RUN returns EINTR with exit_reason
+   * KVM_EXIT_INTR, as a real signal interrupts KVM_RUN. A single-threaded user space (qemu-system
+   * here) gets control back this way to run its timers. 0 or Infinity disarms it.
+   */
+  setSignalTimer(instructions: number): void {
+    this.#check();
+    this.#ctx.signalAt = instructions > 0 && instructions !== Infinity
+      ? this.#ctx.instructions + instructions
+      : Infinity;
+  }
+
+  /** Guest instructions retired by this vCPU (the emulated CPU counts them; no KVM ioctl reports this). */
+  get instructions(): number {
+    return this.#ctx.instructions;
+  }
+
+  /**
+   * User space wrote guest memory (DMA, a loader) at [gpa, gpa+length). A real CPU snoops such
+   * writes; the emulated one caches decoded code, and this is its snoop.
+   */
+  memoryWritten(gpa: number, length: number): void {
+    this.#backend?.memoryWritten?.(gpa, length);
   }
 
   close(): void {

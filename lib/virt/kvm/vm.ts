@@ -57,7 +57,12 @@ export class KvmVm implements VmInternals {
   #closed = false;
 
   /** Use Kvm.createVm. */
-  constructor(handle: DevKvm, readonly backend: VendorBackend | undefined, env?: EnvLookup) {
+  constructor(
+    handle: DevKvm,
+    readonly backend: VendorBackend | undefined,
+    env?: EnvLookup,
+    readonly hostNowNs: () => number = () => performance.now() * 1e6,
+  ) {
     this.#handle = handle;
     this.#env = env;
     this.params = vendorParams(handle);

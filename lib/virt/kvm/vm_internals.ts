@@ -10,6 +10,10 @@ export interface VmInternals {
   readonly backend?: VendorBackend;
   readonly irqchip: boolean;
   readonly closed: boolean;
+  /** The vendor module this VM pins. */
+  readonly vendor: string;
+  /** The simulated host's clock in ns. */
+  readonly hostNowNs: () => number;
   printk(line: string): void;
   publishStats(): void;
 }

@@ -1,0 +1,60 @@
+/**
+ * THE NESTED-VMX SEAM of kvm_intel's exit dispatch (exits.ts), for lib/virt/kvm/nested/.
+ *
+ * L0 (vcpu.ts) routes exactly two kinds of exits here, and nothing else:
+ *
+ * 1. While L1 runs (not in guest mode): the exits of L1's VMX instructions (VMCALL is a hypercall
+ *    and stays in L0; VMCLEAR..VMXON = 19-27, INVEPT = 50, INVVPID = 53). Without a registered
+ *    implementation, or with kvm_intel nested=0, L0 injects #UD as Linux's handle_vmx_instruction.
+ * 2. While L1 is in guest mode (an L2 runs on vmcs02): every exit, first. The implementation says
+ *    whether it reflected the exit to L1 (emulating a VM exit into L1: vmcs01 current again) or
+ *    leaves it to L0's own handling (an EPT violation of L0's EPT, I/O L1 does not intercept...).
+ *
+ * To switch between L1 and L2 the implementation points `L0Vcpu.currentVmcs` at vmcs02 or back at
+ * `L0Vcpu.vmcs01`; L0 enters whichever is current (VMRESUME semantics: the launch state is
+ * ignored by L0's entry path). Registration: lib/virt/kvm/nested/ calls `registerNestedVmx` at
+ * module load, and lib/virt/kvm/mod.ts imports lib/virt/kvm/nested/mod.ts for that side effect.
+ */
+import type { Cpu } from "../../../cpu/mod.ts";
+import type { PendingExit, Vmcs } from "../../../cpu/vmx/mod.ts";
+import type { VcpuContext } from "../backend.ts";
+import type { HostMemory } from "./host_memory.ts";
+
+/** What L0 exposes of one vCPU to the nested code. */
+export interface L0Vcpu {
+  readonly cpu: Cpu;
+  readonly ctx: VcpuContext;
+  readonly host: HostMemory;
+  /** L1's own VMCS, which L0 built and enters while L1 runs. */
+  readonly vmcs01: Vmcs;
+  /** The VMCS L0 enters next (vmcs01, or a vmcs02 the nested code built). */
+  currentVmcs: Vmcs;
+  /** Guest-physical (L1) to host-physical, through L0's memory slots; undefined for MMIO. */
+  gpaToHpa(gpa: number): number | undefined;
+  /** Queues a hardware exception for the next entry into the current VMCS. */
+  injectException(vector: number, errorCode?: number): void;
+  /** Moves the current guest's RIP past the instruction that exited. */
+  skipInstruction(): void;
+}
+
+/** What the nested code answers for an exit: handled (re-enter), or left to L0's dispatch. */
+export type NestedVerdict = "handled" | "l0";
+
+export interface NestedVmx {
+  /** Case 1: a VMX-instruction exit of L1. */
+  vmxInstruction(vcpu: L0Vcpu, exit: PendingExit): NestedVerdict;
+  /** Case 2: whether L1 is in guest mode (running L2) on this vCPU. */
+  guestMode(vcpu: L0Vcpu): boolean;
+  /** Case 2: any exit while in guest mode. */
+  l2Exit(vcpu: L0Vcpu, exit: PendingExit): NestedVerdict;
+}
+
+let registered: NestedVmx | undefined;
+
+export function registerNestedVmx(impl: NestedVmx): void {
+  registered = impl;
+}
+
+export function nestedVmx(): NestedVmx | undefined {
+  return registered;
+}

@@ -1,0 +1,433 @@
+/**
+ * kvm_intel's vCPU: KVM_RUN as vmx_vcpu_run and vcpu_enter_guest do it, on the emulated CPU.
+ *
+ * The vCPU owns one emulated CPU (lib/cpu) running on the VM's host-physical Bus (host_memory.ts).
+ * L0, this file, is the host kernel: it never executes instructions on that CPU. It writes vmcs01
+ * in its private host memory, puts the CPU in VMX operation with that VMCS current and calls the
+ * CPU's VM entry (`vmEntry`), then `cpu.run()` executes the guest in VMX non-root operation until
+ * a VM exit, which loads host state and stops the run loop (the exit hook sets the host Bus's stop
+ * request). The exit is then dispatched (exits.ts): handled here and the guest re-entered (CPUID,
+ * MSRs, CR accesses, EPT violations, in-kernel HLT, hypercalls) or returned to user space in
+ * struct kvm_run (I/O, MMIO, HLT, SHUTDOWN, FAIL_ENTRY, INTERNAL_ERROR, IRQ_WINDOW_OPEN, INTR).
+ *
+ * Guest registers stay where VMX keeps them between KVM_RUNs (the CPU's general registers, the
+ * VMCS guest area) and are copied into the API's structures only when user space asks.
+ */
+import { Cpu, withFeatures, X87 } from "../../../cpu/mod.ts";
+import { CpuFault } from "../../../cpu/faults.ts";
+import {
+  CPU_ACTIVATE_SECONDARY,
+  CPU_HLT_EXITING,
+  CPU_INTR_WINDOW_EXITING,
+  CPU_TRUE_DEFAULT1,
+  CPU_UNCOND_IO_EXITING,
+  ENTRY_TRUE_DEFAULT1,
+  EXIT_ACK_INTR_ON_EXIT,
+  EXIT_TRUE_DEFAULT1,
+  PIN_EXT_INTR_EXITING,
+  PIN_NMI_EXITING,
+  PIN_TRUE_DEFAULT1,
+  SEC_ENABLE_EPT,
+  SEC_ENABLE_VPID,
+  SEC_UNRESTRICTED_GUEST,
+} from "../../../cpu/vmx/capabilities.ts";
+import { EXIT_EPT_MISCONFIG } from "../../../cpu/vmx/ept.ts";
+import {
+  exits as X,
+  F,
+  type PendingExit,
+  Vmcs,
+  VMCS_REVISION,
+  vmEntry,
+  vmxState,
+} from "../../../cpu/vmx/mod.ts";
+const { INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HW_EXCEPTION } = X;
+import type { AccessSize } from "../../../devices/bus.ts";
+import type { VcpuContext, VendorVcpu } from "../backend.ts";
+import { KVM_EXIT, KVM_INTERNAL_ERROR } from "../constants.ts";
+import type { KvmRun } from "../kvm_run.ts";
+import { HOST_MODEL } from "../cpuid.ts";
+import { CR0_NE, CR4_VMXE, guestCr, loadGuest, saveGuest } from "./guest_state.ts";
+import { dispatchExit, type ExitResult } from "./exits.ts";
+import type { L0Vcpu } from "./nested_seam.ts";
+import type { VmxVm } from "./vm.ts";
+
+/** Guest instructions per cpu.run() call when no signal is armed (only bounds one call's length). */
+const RUN_CHUNK = 1 << 22;
+const PAGE = 4096;
+
+/** One MMIO access waiting for user space (kvm_run.mmio), or an emulated ROM write. */
+interface MmioAccess {
+  gpa: number;
+  size: AccessSize;
+  write: boolean;
+  value: number;
+}
+
+/** What an exit L0 causes itself records (no instruction information). */
+function exitRecord(
+  reason: number,
+  guestPhysical: number | undefined,
+  interruptionInfo: number,
+): PendingExit {
+  return {
+    reason,
+    qualification: 0,
+    instructionLength: 0,
+    instructionInfo: 0,
+    guestLinear: 0,
+    interruptionInfo,
+    interruptionError: 0,
+    guestPhysical,
+  };
+}
+
+export class VmxVcpu implements VendorVcpu, L0Vcpu {
+  readonly cpu: Cpu;
+  readonly vmcs01: Vmcs;
+  currentVmcs: Vmcs;
+  /** The guest state is in the CPU and the VMCS (set at the first entry). */
+  #loaded = false;
+  /** The context holds the current registers (no run since the last save). */
+  #contextFresh = true;
+  /** User space changed the context: the next entry loads it. */
+  #contextDirty = true;
+  /** Work finishing an exit to user space before the next entry (Linux's complete_userspace_io). */
+  #completion: ((run: KvmRun) => void) | undefined;
+  /** The exit the CPU recorded (set by the VM-exit hook). */
+  #exit: PendingExit | undefined;
+  /** MMIO writes the guest made, in order, not yet handed to user space. */
+  readonly mmioWrites: MmioAccess[] = [];
+  /** The MMIO read that ended the run, or an instruction fetch from MMIO. */
+  mmioRead: MmioAccess | undefined;
+  mmioFetch = false;
+  /** Data user space supplied for the MMIO read of the instruction at `rip` (linear), replayed once. */
+  #replay: { gpa: number; size: number; rip: number; value: number } | undefined;
+  /** Guest pages of READONLY slots temporarily behind a window while a write to them is emulated. */
+  readonly romWindows = new Set<number>();
+  /** An exception queued for the next entry (VM-entry interruption information), or 0. */
+  #pendingEvent = 0;
+  #pendingEventCode = 0;
+
+  constructor(readonly vm: VmxVm, readonly ctx: VcpuContext) {
+    // The host CPU: the simulated host's model with VMX, as the kvm_intel load check requires.
+    this.cpu = new Cpu(vm.host.bus);
+    this.cpu.model = withFeatures(HOST_MODEL, { vmx: true });
+    this.cpu.fpu = new X87(this.cpu);
+    this.vmcs01 = new Vmcs(vm.host.bus, vm.host.allocPage());
+    this.currentVmcs = this.vmcs01;
+    this.#setupVmcs01();
+    const s = vmxState(this.cpu);
+    // The CPU is in VMX root operation with vmcs01 current, as after kvm_intel's VMXON/VMPTRLD.
+    s.operation = true;
+    s.vmxonPointer = vm.host.allocPage();
+    s.currentVmcs = this.vmcs01.address;
+    s.onExit = (exit) => {
+      this.#exit = exit;
+      // Host state is loaded: the emulated CPU must not go on to run "host code"; L0 takes over.
+      vm.host.bus.stopRequested = true;
+    };
+  }
+
+  get host() {
+    return this.vm.host;
+  }
+
+  // ---- vmcs01 ----
+
+  /** The controls and host state of vmcs01 (vmx_vcpu_setup / init_vmcs). */
+  #setupVmcs01(): void {
+    const v = this.vmcs01, p = this.ctx.params;
+    v.bus.write32(v.address, VMCS_REVISION);
+    v.set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_TRUE_DEFAULT1 | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING);
+    v.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(false));
+    v.set(
+      F.SECONDARY_VM_EXEC_CONTROL,
+      (p.ept ? SEC_ENABLE_EPT : 0) | (p.unrestrictedGuest ? SEC_UNRESTRICTED_GUEST : 0) | SEC_ENABLE_VPID,
+    );
+    v.set(F.VIRTUAL_PROCESSOR_ID, this.ctx.id + 1);
+    v.set(F.VM_EXIT_CONTROLS, EXIT_TRUE_DEFAULT1 | EXIT_ACK_INTR_ON_EXIT);
+    v.set(F.VM_ENTRY_CONTROLS, ENTRY_TRUE_DEFAULT1);
+    v.set(F.EXCEPTION_BITMAP, 0);
+    v.set(F.CR0_GUEST_HOST_MASK, CR0_NE);
+    v.set(F.CR4_GUEST_HOST_MASK, CR4_VMXE);
+    v.set(F.EPT_POINTER, this.vm.ept.eptp);
+    v.set(F.VMCS_LINK_POINTER, -1);
+    v.set(F.VMCS_LINK_POINTER + 1, -1);
+    // A 32-bit flat host: L0 never runs code there, but host state must pass the entry checks.
+    v.set(F.HOST_CR0, 0x80000031 | 0);
+    v.set(F.HOST_CR3, this.vm.host.allocPage());
+    v.set(F.HOST_CR4, CR4_VMXE);
+    for (const f of ["ES", "SS", "DS", "FS", "GS"]) v.set(F[`HOST_${f}_SELECTOR`], 0x10);
+    v.set(F.HOST_CS_SELECTOR, 0x08);
+    v.set(F.HOST_TR_SELECTOR, 0x18);
+  }
+
+  #procControls(window: boolean): number {
+    return CPU_TRUE_DEFAULT1 | CPU_HLT_EXITING | CPU_UNCOND_IO_EXITING | CPU_ACTIVATE_SECONDARY |
+      (window ? CPU_INTR_WINDOW_EXITING : 0);
+  }
+
+  // ---- registers between KVM_RUNs ----
+
+  saveToContext(): void {
+    if (!this.#loaded || this.#contextFresh) return;
+    saveGuest(this.cpu, this.vmcs01, this.ctx);
+    this.#contextFresh = true;
+  }
+
+  contextChanged(): void {
+    this.#contextDirty = true;
+  }
+
+  interruptStatus(): { ifFlag: boolean; ready: boolean } {
+    if (!this.#loaded) {
+      const ifFlag = (this.ctx.regs.rflags & 0x200n) !== 0n;
+      return { ifFlag, ready: ifFlag && this.ctx.pendingInterrupt < 0 };
+    }
+    const ifFlag = (this.vmcs01.get(F.GUEST_RFLAGS) & 0x200) !== 0;
+    const shadow = (this.vmcs01.get(F.GUEST_INTERRUPTIBILITY_INFO) & 3) !== 0;
+    return { ifFlag, ready: ifFlag && !shadow && this.ctx.pendingInterrupt < 0 };
+  }
+
+  memoryWritten(gpa: number, length: number): void {
+    for (let page = gpa - (gpa % PAGE); page < gpa + length; page += PAGE) {
+      const slot = this.ctx.memory.find(page);
+      if (!slot) continue;
+      const from = Math.max(gpa, page), to = Math.min(gpa + length, page + PAGE);
+      this.host.bus.dmaWritten(this.host.slotPage(slot, page) + (from - page), to - from);
+    }
+  }
+
+  // ---- KVM_RUN ----
+
+  run(run: KvmRun): void | "eintr" {
+    this.vm.host.client = this;
+    if (this.#contextDirty) {
+      loadGuest(this.cpu, this.vmcs01, this.ctx);
+      this.#contextDirty = false;
+      this.#loaded = true;
+    }
+    this.#contextFresh = false;
+    const completion = this.#completion;
+    this.#completion = undefined;
+    completion?.(run);
+    // MMIO writes the last run collected go out one per KVM_RUN, before the guest runs again.
+    if (this.mmioWrites.length) {
+      this.#deliverMmioWrite(run);
+      return;
+    }
+    for (;;) {
+      if (this.ctx.instructions >= this.ctx.signalAt) {
+        this.ctx.signalAt = Infinity;
+        this.ctx.stats.count("signal_exits");
+        run.beginExit(KVM_EXIT.INTR);
+        return "eintr";
+      }
+      if (run.request_interrupt_window && this.ctx.pendingInterrupt < 0 && this.interruptStatus().ready) {
+        this.ctx.stats.count("request_irq_exits");
+        run.beginExit(KVM_EXIT.IRQ_WINDOW_OPEN);
+        return;
+      }
+      const result = this.#enterAndRun(run);
+      if (result === "user") return;
+      if (result === "eintr") return "eintr";
+    }
+  }
+
+  /** One VM entry, the guest until an exit, and the exit's dispatch. */
+  #enterAndRun(run: KvmRun): ExitResult {
+    const cpu = this.cpu, bus = this.vm.host.bus, vmcs = this.currentVmcs;
+    this.#prepareEvents(run, vmcs);
+    this.#exit = undefined;
+    bus.stopRequested = false;
+    vmxState(cpu).currentVmcs = vmcs.address;
+    vmEntry(cpu, vmcs);
+    if (!cpu.vmxNonRoot) {
+      // The entry failed: VMfailValid (an error number) or a failed-entry exit (bit 31 set).
+      const failure = (cpu.eflagsValue & 0x41)
+        ? vmcs.get(F.VM_INSTRUCTION_ERROR)
+        : vmcs.get(F.VM_EXIT_REASON);
+      run.exitFailEntry(BigInt(failure >>> 0), 0);
+      return "user";
+    }
+    for (;;) {
+      const budget = Math.min(RUN_CHUNK, Math.max(1, this.ctx.signalAt - this.ctx.instructions));
+      cpu.run(budget);
+      this.ctx.instructions += cpu.lastRun;
+      if (!cpu.vmxNonRoot) break;
+      // Still in the guest: a captured MMIO write stopped it after the instruction, or the budget
+      // ran out. Both leave through a VM exit here (the host's timer interrupt, for the latter).
+      if (bus.stopRequested) {
+        bus.stopRequested = false;
+        this.#forceExit(EXIT_EPT_MISCONFIG, this.mmioWrites[0]?.gpa ?? 0);
+        break;
+      }
+      if (this.ctx.instructions >= this.ctx.signalAt) {
+        this.#forceExit(X.EXIT_EXTERNAL_INTERRUPT, 0);
+        break;
+      }
+    }
+    bus.stopRequested = false;
+    const exit = this.#exit;
+    if (!exit) throw new Error("kvm_intel: the guest stopped without a VM exit");
+    return dispatchExit(this, exit, run);
+  }
+
+  /** A VM exit that happens between instructions (no fault): guest state as it stands. */
+  #forceExit(reason: number, gpa: number): void {
+    // An external interrupt is the host's local timer (LOCAL_TIMER_VECTOR, 0xEC).
+    const info = reason === X.EXIT_EXTERNAL_INTERRUPT ? INTR_INFO_VALID | 0xec : 0;
+    vmxState(this.cpu).pending = exitRecord(reason, reason === EXIT_EPT_MISCONFIG ? gpa : undefined, info);
+    X.vmExit(this.cpu, this.currentVmcs);
+  }
+
+  /** Event injection for the coming entry: a queued exception, else a KVM_INTERRUPT vector. */
+  #prepareEvents(run: KvmRun, vmcs: Vmcs): void {
+    let window = false;
+    if (this.#pendingEvent) {
+      vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, this.#pendingEvent);
+      vmcs.set(F.VM_ENTRY_EXCEPTION_ERROR_CODE, this.#pendingEventCode);
+      this.#pendingEvent = 0;
+    } else if (this.ctx.pendingInterrupt >= 0) {
+      const open = (vmcs.get(F.GUEST_RFLAGS) & 0x200) !== 0 &&
+        (vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO) & 3) === 0 && this.#replay === undefined;
+      if (open) {
+        vmcs.set(
+          F.VM_ENTRY_INTR_INFO_FIELD,
+          INTR_INFO_VALID | (INTR_TYPE_EXTERNAL << 8) | this.ctx.pendingInterrupt,
+        );
+        this.ctx.pendingInterrupt = -1;
+        this.ctx.stats.count("irq_injections");
+      } else window = true;
+    }
+    if (run.request_interrupt_window) window = true;
+    vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(window));
+  }
+
+  // ---- helpers for the exit handlers and the nested code ----
+
+  injectException(vector: number, errorCode?: number): void {
+    // Real mode delivers no error code (kvm_inject_exception drops it outside protected mode).
+    if (!(this.currentVmcs.get(F.GUEST_CR0) & 1)) errorCode = undefined;
+    this.#pendingEvent = INTR_INFO_VALID | (INTR_TYPE_HW_EXCEPTION << 8) | vector |
+      (errorCode !== undefined ? INTR_INFO_ERROR_CODE : 0);
+    this.#pendingEventCode = errorCode ?? 0;
+  }
+
+  skipInstruction(): void {
+    const v = this.currentVmcs;
+    v.set(F.GUEST_RIP, (v.get(F.GUEST_RIP) + v.get(F.VM_EXIT_INSTRUCTION_LEN)) | 0);
+    // Blocking by STI or MOV SS ends with the instruction it covered.
+    v.set(F.GUEST_INTERRUPTIBILITY_INFO, v.get(F.GUEST_INTERRUPTIBILITY_INFO) & ~3);
+  }
+
+  /** Runs `fn` on the next KVM_RUN, before the guest (the second half of an exit to user space). */
+  completeOnNextRun(fn: (run: KvmRun) => void): void {
+    this.#completion = fn;
+  }
+
+  gpaToHpa(gpa: number): number | undefined {
+    const page = gpa - (gpa % PAGE);
+    const slot = this.ctx.memory.find(page);
+    return slot ? this.host.slotPage(slot, page) + (gpa - page) : undefined;
+  }
+
+  /** General register n (CPU order) of the guest after an exit; ESP lives in the VMCS then. */
+  gpr(n: number): number {
+    return n === 4 ? this.currentVmcs.get(F.GUEST_RSP) : this.cpu.regs[n];
+  }
+
+  setGpr(n: number, v: number): void {
+    if (n === 4) this.currentVmcs.set(F.GUEST_RSP, v);
+    else this.cpu.regs[n] = v;
+  }
+
+  guestCr(cr: 0 | 4): number {
+    return guestCr(this.currentVmcs, cr);
+  }
+
+  // ---- MMIO (host_memory.ts windows call these while the guest runs) ----
+
+  /** The linear address of the instruction being executed. */
+  #rip(): number {
+    return (this.cpu.segBase[1] + this.cpu.insnEip) | 0;
+  }
+
+  windowRead(gpa: number, size: AccessSize): number {
+    const slot = this.ctx.memory.find(gpa);
+    if (slot) {
+      // A READONLY slot page behind a window while a write to it is emulated: reads see the slot.
+      let v = 0;
+      for (let k = 0; k < size; k++) v |= slot.bytes[gpa - slot.gpa + k] << (8 * k);
+      return v >>> 0;
+    }
+    const rip = this.#rip();
+    const r = this.#replay;
+    if (r && r.gpa === gpa && r.size === size && r.rip === rip) {
+      this.#replay = undefined;
+      return r.value;
+    }
+    // Decoding reads code before EIP moves past the instruction: a fetch from MMIO, which Linux's
+    // emulator cannot do either (KVM_EXIT_INTERNAL_ERROR, EMULATION).
+    this.mmioFetch = this.cpu.eip === this.cpu.insnEip;
+    // Writes collected earlier go out first; this instruction runs again afterwards.
+    if (!this.mmioWrites.length) this.mmioRead = { gpa, size, write: false, value: 0 };
+    this.#throwExit(gpa);
+  }
+
+  windowWrite(gpa: number, size: AccessSize, value: number): void {
+    this.mmioWrites.push({ gpa, size, write: true, value });
+    // Leave after this instruction: the write reaches user space before the guest goes on.
+    this.cpu.breakBlock = true;
+    this.vm.host.bus.stopRequested = true;
+  }
+
+  #throwExit(gpa: number): never {
+    vmxState(this.cpu).pending = exitRecord(EXIT_EPT_MISCONFIG, gpa, 0);
+    // The VM-exit pseudo-fault: the CPU rolls back to the instruction and performs the exit.
+    throw new CpuFault(X.VMEXIT_VECTOR, 0);
+  }
+
+  /** kvm_run.mmio for the oldest collected write. */
+  #deliverMmioWrite(run: KvmRun): void {
+    const w = this.mmioWrites.shift()!;
+    const data = new Uint8Array(8);
+    new DataView(data.buffer).setUint32(0, w.value, true);
+    run.exitMmio(BigInt(w.gpa), w.size, true, data);
+    this.ctx.stats.count("mmio_exits");
+  }
+
+  /** Exit to user space for an MMIO access the guest made (exits.ts, EPT misconfiguration). */
+  mmioExit(run: KvmRun): ExitResult {
+    if (this.mmioFetch) {
+      this.mmioFetch = false;
+      this.ctx.stats.count("insn_emulation_fail");
+      run.exitInternal(KVM_INTERNAL_ERROR.EMULATION);
+      return "user";
+    }
+    this.ctx.stats.count("insn_emulation");
+    if (this.mmioWrites.length) {
+      this.vm.restoreRomPages(this);
+      this.#deliverMmioWrite(run);
+      return "user";
+    }
+    const r = this.mmioRead;
+    if (!r) return "reenter";
+    this.mmioRead = undefined;
+    run.exitMmio(BigInt(r.gpa), r.size, false);
+    this.ctx.stats.count("mmio_exits");
+    const rip = (this.currentVmcs.get(F.GUEST_CS_BASE) + this.currentVmcs.get(F.GUEST_RIP)) | 0;
+    this.completeOnNextRun((kr) => {
+      const d = kr.mmio.data;
+      const value = (d[0] | (d[1] << 8) | (d[2] << 16) | (d[3] << 24)) >>> 0;
+      this.#replay = {
+        gpa: r.gpa,
+        size: r.size,
+        rip,
+        value: r.size === 4 ? value : value & ((1 << (8 * r.size)) - 1),
+      };
+    });
+    return "user";
+  }
+}
