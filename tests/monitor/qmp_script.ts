@@ -43,6 +43,56 @@ export const QMP_STEPS: string[] = [
   `{"execute": "quit"}`,
 ];
 
+const hmpLine = (line: string) =>
+  JSON.stringify({ execute: "human-monitor-command", arguments: { "command-line": line } });
+
+/**
+ * The run-state and snapshot conversation, held with count_print.bin and a qcow2 disk whose node
+ * is called disk0 (-drive ...,node-name=disk0): HMP savevm/loadvm and the QMP snapshot jobs.
+ */
+/** savevm of QEMU's 128 MiB guest takes most of a second: events of a step may come that late. */
+export const SNAPSHOT_SETTLE_MS = 1500;
+
+export const SNAPSHOT_STEPS: string[] = [
+  `{"execute": "qmp_capabilities"}`,
+  `{"execute": "query-status"}`,
+  `{"execute": "stop"}`,
+  `{"execute": "query-status"}`,
+  `{"execute": "cont"}`,
+  hmpLine("info snapshots"),
+  hmpLine("savevm s1"),
+  `{"execute": "system_reset"}`,
+  hmpLine("loadvm s1"),
+  hmpLine("loadvm nope"),
+  `{"execute": "query-status"}`,
+  `{"execute": "cont"}`,
+  hmpLine("loadvm"),
+  hmpLine("delvm nope"),
+  `{"execute": "snapshot-save", "arguments": {"job-id": "j1", "tag": "t1", "vmstate": "disk0", "devices": ["disk0"]}}`,
+  `{"execute": "query-jobs"}`,
+  `{"execute": "job-dismiss", "arguments": {"id": "j1"}}`,
+  `{"execute": "snapshot-save", "arguments": {"job-id": "j2", "tag": "t1", "vmstate": "disk0", "devices": ["disk0"]}}`,
+  `{"execute": "query-jobs"}`,
+  `{"execute": "snapshot-load", "arguments": {"job-id": "j3", "tag": "t1", "vmstate": "disk0", "devices": ["disk0"]}}`,
+  `{"execute": "query-status"}`,
+  `{"execute": "snapshot-load", "arguments": {"job-id": "j4", "tag": "nope", "vmstate": "disk0", "devices": ["disk0"]}}`,
+  `{"execute": "query-status"}`,
+  `{"execute": "cont"}`,
+  `{"execute": "snapshot-load", "arguments": {"job-id": "j5", "tag": "t1", "vmstate": "nonode", "devices": ["disk0"]}}`,
+  `{"execute": "snapshot-delete", "arguments": {"job-id": "j6", "tag": "t1", "devices": ["disk0"]}}`,
+  `{"execute": "snapshot-delete", "arguments": {"job-id": "j6", "tag": "t1", "devices": ["disk0"]}}`,
+  `{"execute": "snapshot-save", "arguments": {"job-id": "j7", "tag": "t2", "vmstate": "disk0", "devices": []}}`,
+  `{"execute": "snapshot-save", "arguments": {"job-id": "j8", "tag": "t2", "vmstate": "disk0"}}`,
+  `{"execute": "snapshot-save", "arguments": {"job-id": "j8", "tag": "t2", "vmstate": "disk0", "devices": "disk0"}}`,
+  `{"execute": "snapshot-save", "arguments": {"job-id": "j8", "tag": "t2", "vmstate": "disk0", "devices": [1]}}`,
+  `{"execute": "query-jobs"}`,
+  `{"execute": "job-dismiss", "arguments": {"id": "zz"}}`,
+  `{"execute": "job-dismiss", "arguments": {"id": "j3"}}`,
+  hmpLine("delvm s1"),
+  hmpLine("info snapshots"),
+  `{"execute": "quit"}`,
+];
+
 /**
  * Input QEMU's JSON streamer must reject or take apart, each sent after negotiation. A step may
  * hold several lines (a value split across lines, two values on one line).

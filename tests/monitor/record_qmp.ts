@@ -1,17 +1,42 @@
 /**
  * Records the golden QMP transcript from Debian's qemu-system-i386 running the counter guest:
- *   deno run --allow-read --allow-write --allow-run --allow-net tests/monitor/record_qmp.ts
- * writes tests/monitor/golden/qmp_transcript.json (greeting plus every step's replies and events).
+ *   deno run --allow-read --allow-write --allow-run --allow-net tests/monitor/record_qmp.ts [GOLDEN]
+ * writes tests/monitor/golden/*.json (greeting plus every step's replies and events), or only the
+ * one named, e.g. qmp_snapshots.json (with a fresh qcow2 disk, node disk0, and count_print.bin).
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { HMP_LINES, hmpSteps, LineReader, playSteps, QMP_MALFORMED, QMP_STEPS } from "./qmp_script.ts";
+import {
+  HMP_LINES,
+  hmpSteps,
+  LineReader,
+  playSteps,
+  QMP_MALFORMED,
+  QMP_STEPS,
+  SNAPSHOT_SETTLE_MS,
+  SNAPSHOT_STEPS,
+} from "./qmp_script.ts";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
-const guest = join(here, "..", "guests", "monitor", "counter.bin");
+const counter = join(here, "..", "guests", "monitor", "counter.bin");
+const countPrint = join(here, "..", "guests", "monitor", "count_print.bin");
 
-export async function recordReal(steps: string[], negotiate = false, binary = "/usr/bin/qemu-system-i386") {
+export interface RecordOptions {
+  negotiate?: boolean;
+  binary?: string;
+  guest?: string;
+  /** A fresh 64 MiB qcow2 disk, node disk0, for the snapshot steps. */
+  disk?: boolean;
+  settleMs?: number;
+}
+
+export async function recordReal(steps: string[], options: RecordOptions = {}) {
+  const { negotiate = false, binary = "/usr/bin/qemu-system-i386", guest = counter } = options;
   const dir = Deno.makeTempDirSync({ prefix: "qmp-rec-" });
+  const disk = join(dir, "disk.qcow2");
+  if (options.disk) {
+    new Deno.Command("qemu-img", { args: ["create", "-q", "-f", "qcow2", disk, "64M"] }).outputSync();
+  }
   const sock = join(dir, "qmp.sock");
   const child = new Deno.Command(binary, {
     args: [
@@ -23,6 +48,7 @@ export async function recordReal(steps: string[], negotiate = false, binary = "/
       guest,
       "-qmp",
       `unix:${sock},server=on,wait=off`,
+      ...(options.disk ? ["-drive", `file=${disk},format=qcow2,if=ide,node-name=disk0`] : []),
     ],
     stdout: "null",
     stderr: "piped",
@@ -40,7 +66,7 @@ export async function recordReal(steps: string[], negotiate = false, binary = "/
     const reader = new LineReader(conn);
     const greeting = await reader.next(5000);
     if (negotiate) await playSteps(conn, reader, [`{"execute": "qmp_capabilities"}`]);
-    const transcript = await playSteps(conn, reader, steps);
+    const transcript = await playSteps(conn, reader, steps, options.settleMs);
     conn.close();
     return { greeting, transcript };
   } finally {
@@ -54,14 +80,17 @@ export async function recordReal(steps: string[], negotiate = false, binary = "/
 
 if (import.meta.main) {
   Deno.mkdirSync(join(here, "golden"), { recursive: true });
-  const goldens: [string, string[], boolean][] = [
-    ["qmp_transcript.json", QMP_STEPS, false],
-    ["qmp_malformed.json", QMP_MALFORMED, false],
-    ["hmp_lines.json", hmpSteps(HMP_LINES), true],
+  const goldens: [string, string[], RecordOptions][] = [
+    ["qmp_transcript.json", QMP_STEPS, {}],
+    ["qmp_malformed.json", QMP_MALFORMED, {}],
+    ["hmp_lines.json", hmpSteps(HMP_LINES), { negotiate: true }],
+    ["qmp_snapshots.json", SNAPSHOT_STEPS, { guest: countPrint, disk: true, settleMs: SNAPSHOT_SETTLE_MS }],
   ];
-  for (const [name, steps, negotiate] of goldens) {
+  const only = Deno.args[0];
+  for (const [name, steps, options] of goldens) {
+    if (only && name !== only) continue;
     const out = join(here, "golden", name);
-    Deno.writeTextFileSync(out, JSON.stringify(await recordReal(steps, negotiate), null, 1) + "\n");
+    Deno.writeTextFileSync(out, JSON.stringify(await recordReal(steps, options), null, 1) + "\n");
     console.log(`wrote ${out}`);
   }
 }

@@ -10,6 +10,7 @@ import { Hmp } from "./hmp/hmp.ts";
 import { GdbSession } from "./gdb/stub.ts";
 import { PcTarget } from "./pc_target.ts";
 import type { QmpContext } from "./qmp/commands.ts";
+import { Jobs } from "./qmp/jobs.ts";
 import { QmpSession } from "./qmp/session.ts";
 import { type ListenAddress, parseListenAddress, SocketServer } from "./transport.ts";
 import { DEFAULT_VERSION, type VersionInfo } from "./version.ts";
@@ -82,6 +83,7 @@ export async function attachMonitors(pc: Pc, options: MonitorOptions = {}): Prom
     kvmPresent: options.kvmPresent ?? false,
     arch: options.arch ?? "x86_64",
     threadId: Deno.pid,
+    jobs: new Jobs(target),
   };
   const servers: SocketServer[] = [];
   const qmpServers: SocketServer[] = [];

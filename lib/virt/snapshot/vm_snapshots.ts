@@ -90,8 +90,8 @@ export class VmSnapshots {
   private vmStateDisk(disks: SnapshotDisk[], sel: DiskSelection): SnapshotDisk {
     if (sel.vmstate !== undefined) {
       const d = this.host.disks().find((x) => x.nodeName === sel.vmstate);
-      if (!d) throw new SnapshotError(`No block device node '${sel.vmstate}'`);
-      if (!disks.includes(d)) {
+      if (!d) throw new SnapshotError(`vmstate block device '${sel.vmstate}' does not exist`);
+      if (!disks.some((x) => x.nodeName === d.nodeName)) {
         throw new SnapshotError(`vmstate block device '${sel.vmstate}' does not exist in device list`);
       }
       if (!(d.driver instanceof Qcow2Driver)) {

@@ -10,10 +10,16 @@ import type { Hmp } from "../hmp/hmp.ts";
 import type { PcTarget } from "../pc_target.ts";
 import type { BlockDevice } from "../target.ts";
 import type { VersionInfo } from "../version.ts";
+import type { Jobs } from "./jobs.ts";
 import type { JsonValue } from "./json_stream.ts";
 
-type ArgType = "str" | "bool" | "int";
-const TYPE_NAMES: Record<ArgType, string> = { str: "string", bool: "boolean", int: "integer" };
+type ArgType = "str" | "bool" | "int" | "strList";
+const TYPE_NAMES: Record<ArgType, string> = {
+  str: "string",
+  bool: "boolean",
+  int: "integer",
+  strList: "array",
+};
 
 interface ArgSpec {
   type: ArgType;
@@ -29,6 +35,8 @@ export interface QmpContext {
   /** QEMU's target name: i386 or x86_64. */
   arch: string;
   threadId: number;
+  /** Background jobs (snapshot-save/-load/-delete), shared by every QMP client. */
+  jobs: Jobs;
 }
 
 type Args = Record<string, JsonValue>;
@@ -111,7 +119,14 @@ export const QMP_COMMANDS: Record<string, QmpCommand> = {
   },
   system_reset: { args: {}, run: ({ target }) => (target.systemReset("host-qmp-system-reset"), {}) },
   system_powerdown: { args: {}, run: ({ target }) => (target.powerdown(), {}) },
-  quit: { args: {}, run: ({ target }) => (target.quit("host-qmp-quit"), {}) },
+  quit: {
+    args: {},
+    run: ({ target, jobs }) => {
+      target.quit("host-qmp-quit");
+      jobs.closeAll();
+      return {};
+    },
+  },
   "query-version": {
     args: {},
     run: ({ version }) => ({
@@ -175,6 +190,52 @@ export const QMP_COMMANDS: Record<string, QmpCommand> = {
       return {};
     },
   },
+  "snapshot-save": {
+    args: {
+      "job-id": { type: "str" },
+      tag: { type: "str" },
+      vmstate: { type: "str" },
+      devices: { type: "strList" },
+    },
+    run: ({ target, jobs }, args) => {
+      jobs.start(args["job-id"] as string, "snapshot-save", () => {
+        target.snapshots.save(args.tag as string, { overwrite: false, ...selection(args) });
+      });
+      return {};
+    },
+  },
+  "snapshot-load": {
+    args: {
+      "job-id": { type: "str" },
+      tag: { type: "str" },
+      vmstate: { type: "str" },
+      devices: { type: "strList" },
+    },
+    run: ({ target, jobs }, args) => {
+      jobs.start(
+        args["job-id"] as string,
+        "snapshot-load",
+        () => target.snapshots.load(args.tag as string, selection(args)),
+      );
+      return {};
+    },
+  },
+  "snapshot-delete": {
+    args: { "job-id": { type: "str" }, tag: { type: "str" }, devices: { type: "strList" } },
+    run: ({ target, jobs }, args) => {
+      jobs.start(
+        args["job-id"] as string,
+        "snapshot-delete",
+        () => target.snapshots.delete(args.tag as string, selection(args)),
+      );
+      return {};
+    },
+  },
+  "query-jobs": { args: {}, run: ({ jobs }) => jobs.list() },
+  "job-dismiss": {
+    args: { id: { type: "str" } },
+    run: ({ jobs }, args) => (jobs.dismiss(args.id as string), {}),
+  },
   "human-monitor-command": {
     args: { "command-line": { type: "str" }, "cpu-index": { type: "int", optional: true } },
     run: ({ hmp }, args) => hmp.execute(args["command-line"] as string).replaceAll("\n", "\r\n"),
@@ -188,19 +249,36 @@ export const QMP_COMMANDS: Record<string, QmpCommand> = {
   },
 };
 
+/** The disks a snapshot job names (node names). */
+function selection(args: Args): { vmstate?: string; devices?: string[] } {
+  return { vmstate: args.vmstate as string | undefined, devices: args.devices as string[] | undefined };
+}
+
+function hasType(type: ArgType, v: JsonValue): boolean {
+  switch (type) {
+    case "str":
+      return typeof v === "string";
+    case "bool":
+      return typeof v === "boolean";
+    case "int":
+      return typeof v === "number" && Number.isInteger(v);
+    case "strList":
+      return Array.isArray(v);
+  }
+}
+
 /** Checks `args` against the command's schema, throwing QEMU's text for the first problem. */
 export function checkArgs(command: QmpCommand, args: Args): void {
   for (const key of Object.keys(args)) {
     const spec = command.args[key];
     if (!spec) throw new MonitorError(`Parameter '${key}' is unexpected`);
     const v = args[key];
-    const ok = spec.type === "str"
-      ? typeof v === "string"
-      : spec.type === "bool"
-      ? typeof v === "boolean"
-      : typeof v === "number" && Number.isInteger(v);
-    if (!ok) {
+    if (!hasType(spec.type, v)) {
       throw new MonitorError(`Invalid parameter type for '${key}', expected: ${TYPE_NAMES[spec.type]}`);
+    }
+    if (spec.type === "strList") {
+      const bad = (v as JsonValue[]).findIndex((e) => typeof e !== "string");
+      if (bad >= 0) throw new MonitorError(`Invalid parameter type for '${key}[${bad}]', expected: string`);
     }
   }
   for (const [key, spec] of Object.entries(command.args)) {
