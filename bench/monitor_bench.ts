@@ -11,6 +11,7 @@ import { createVcpu } from "../lib/virt/accel/tcg.ts";
 import { loadKernel } from "../lib/virt/machine/kernel_loader.ts";
 import { Pc } from "../lib/virt/machine/pc.ts";
 import { attachMonitors } from "../lib/virt/monitor/mod.ts";
+import { Jobs } from "../lib/virt/monitor/qmp/jobs.ts";
 import { QmpSession } from "../lib/virt/monitor/qmp/session.ts";
 
 const guest = join(
@@ -63,6 +64,7 @@ const session = new QmpSession({
   kvmPresent: false,
   arch: "i386",
   threadId: 1,
+  jobs: new Jobs(idle.target),
 }, (l) => lines.push(l));
 session.receive(`{"execute":"qmp_capabilities"}\n`);
 const n = 100_000;
