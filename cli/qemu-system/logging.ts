@@ -7,6 +7,8 @@
  *   lib/cpu's do, which is not always where QEMU's TBs end;
  * - int: every exception and interrupt the CPU delivers, through its delivery observer, as QEMU
  *   logs them (int_log.ts);
+ * - guest_errors: what the devices report (lib/devices/guest_log.ts), QEMU's texts; unimp: nothing,
+ *   as QEMU's pc devices log nothing there (the CPU's ILLOPC lines are not produced);
  * - cpu: the register dump before each block the CPU looks up, exec: QEMU's "Trace" line per block
  *   with CS base and EIP (the host code pointer and TB flags QEMU shows have no meaning here: 0).
  *   lib/cpu chains blocks, so like QEMU without `nochain` these show block lookups, not every block.
@@ -38,6 +40,7 @@ export function installLogging(pc: Pc, cpu: Cpu, config: MachineConfig, file?: D
   const encoder = new TextEncoder();
   const write = (text: string) => (file ?? Deno.stderr).writeSync(encoder.encode(text));
   const internals = cpu as unknown as CpuInternals;
+  if (config.log.has("guest_errors")) pc.logGuestErrors(write);
   if (config.log.has("cpu_reset")) pc.onReset = () => write(`CPU Reset (CPU 0)\n${dumpCpuState(cpu)}`);
   if (config.log.has("in_asm") && internals.buildBlock) {
     const build = internals.buildBlock.bind(cpu);

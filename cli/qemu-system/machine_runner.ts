@@ -5,6 +5,7 @@
  */
 import type { CharBackend } from "../../lib/devices/chardev.ts";
 import { createVcpu } from "../../lib/virt/accel/tcg.ts";
+import { cpuid } from "../../lib/cpu/models.ts";
 import {
   type KernelKind,
   kernelKind,
@@ -101,6 +102,8 @@ export async function runMachine(context: RunContext): Promise<number> {
   }
   const vcpu = createVcpu(machine.bus, config);
   machine.vcpu = vcpu;
+  const [cpuid1Eax, , , cpuid1Edx] = cpuid(vcpu.model, 1, 0);
+  machine.installSmbios(cpuid1Eax, cpuid1Edx);
   if (vcpu.fpu) machine.connectFpu(vcpu.fpu as { onFerr?: () => void });
   installLogging(machine, vcpu, config, context.log);
 

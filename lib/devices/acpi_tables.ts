@@ -41,7 +41,8 @@ export interface AcpiLayout {
 const HEADER = 36;
 const enc = new TextEncoder();
 
-function checksum(b: Uint8Array, from = 0, to = b.length): number {
+/** The byte that makes [from, to) sum to zero (ACPI and SMBIOS checksums). */
+export function checksum(b: Uint8Array, from = 0, to = b.length): number {
   let sum = 0;
   for (let i = from; i < to; i++) sum = (sum + b[i]) & 0xff;
   return (0x100 - sum) & 0xff;

@@ -59,6 +59,12 @@ export interface EoiListener {
   eoi(vector: number): void;
 }
 
+/**
+ * QEMU's APIC region spans 1 MiB from the base, its registers repeating in every 4 KiB (only the
+ * offset in the page selects one), so nothing in it is an unassigned access.
+ */
+const APIC_SPACE_SIZE = 0x100000;
+
 export class LocalApic implements MmioDevice, InterruptController, Stateful {
   id: number;
   baseMsr: number;
@@ -174,8 +180,8 @@ export class LocalApic implements MmioDevice, InterruptController, Stateful {
   private map(): void {
     const at = this.enabled ? this.base : -1;
     if (at === this.mappedAt) return;
-    if (this.mappedAt >= 0) this.bus.unmap(this.mappedAt, 0x1000);
-    if (at >= 0) this.bus.mapMmio(at, 0x1000, this);
+    if (this.mappedAt >= 0) this.bus.unmap(this.mappedAt, APIC_SPACE_SIZE);
+    if (at >= 0) this.bus.mapMmio(at, APIC_SPACE_SIZE, this);
     this.mappedAt = at;
   }
 

@@ -7,6 +7,7 @@
  */
 import type { AccessSize, Bus, MmioDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
+import type { DeviceLog } from "./guest_log.ts";
 import type { IrqSink } from "./irq.ts";
 import { type DeviceState, DeviceStateError, type Stateful, subList } from "./state.ts";
 
@@ -58,6 +59,8 @@ export class Hpet implements MmioDevice, Stateful {
   readonly timers: HpetTimer[] = [];
   /** Levels the PIT (IRQ0) and RTC (IRQ8) last drove, for when legacy replacement lets them through. */
   private readonly legacyLevels = [false, false];
+  /** Where invalid accesses are reported (`-d guest_errors`). */
+  log?: DeviceLog;
 
   /**
    * `gsi` receives the comparators' interrupts by GSI (0-15 through the ISA fan-out, as QEMU's gsi).
@@ -118,6 +121,7 @@ export class Hpet implements MmioDevice, Stateful {
 
   mmioRead(addr: number, size: AccessSize): number {
     const off = addr - this.base;
+    if (off >= HPET_LEN) return this.unassigned(addr, size, false);
     const dword = this.readDword(off & ~3);
     if (size === 4) return dword >>> 0;
     const shift = (off & 3) * 8;
@@ -126,10 +130,23 @@ export class Hpet implements MmioDevice, Stateful {
 
   mmioWrite(addr: number, size: AccessSize, value: number): void {
     // QEMU's HPET accepts only 32- and 64-bit accesses; narrower writes are dropped.
-    if (size !== 4) return;
     const off = addr - this.base;
+    if (off >= HPET_LEN) {
+      this.unassigned(addr, size, true);
+      return;
+    }
+    if (size !== 4) return;
     if ((off & 3) !== 0) return;
     this.writeDword(off, value >>> 0);
+  }
+
+  /**
+   * The rest of the HPET's page answers nothing: QEMU reads 0 there and logs the access as a
+   * subpage one (the HPET covers only the first 0x400 bytes).
+   */
+  private unassigned(addr: number, size: AccessSize, isWrite: boolean): number {
+    this.log?.invalidAccess(addr, size, isWrite, true);
+    return 0;
   }
 
   private readDword(off: number): number {

@@ -6,6 +6,7 @@
  * the devices' reset/ID/enable/LED/rate answers. IRQ1 and IRQ12 follow the output buffer's owner.
  */
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
+import type { DeviceLog } from "./guest_log.ts";
 import type { IrqLine } from "./irq.ts";
 import { type DeviceState, loadFields, saveFields, type Stateful } from "./state.ts";
 
@@ -22,7 +23,6 @@ const I8042_STATE = [
   "auxEnabled",
   "auxSampleRate",
   "auxResolution",
-  "ram",
   "lastRead",
 ] as const;
 
@@ -53,7 +53,8 @@ export class I8042 implements PortDevice, Stateful {
   auxEnabled = false;
   private auxSampleRate = 100;
   private auxResolution = 2;
-  private readonly ram = new Uint8Array(32);
+  /** Where unsupported controller commands are reported (`-d guest_errors`). */
+  log?: DeviceLog;
 
   constructor(
     private readonly bus: Bus,
@@ -150,22 +151,14 @@ export class I8042 implements PortDevice, Stateful {
 
   private command(cmd: number): void {
     this.status |= STAT_CMD;
-    if (cmd >= 0x20 && cmd <= 0x3f) {
-      this.push(cmd === 0x20 ? this.mode : this.ram[cmd & 0x1f], false);
-      return;
-    }
-    if (cmd >= 0x60 && cmd <= 0x7f) {
-      this.pendingCommand = cmd;
-      return;
-    }
     if (cmd >= 0xf0) {
       // Pulse output port lines low: bit 0 is the CPU reset.
       if (!(cmd & 1)) this.bus.requestReset();
       return;
     }
     switch (cmd) {
-      case 0xa1: // controller version
-        this.push(0x00, false);
+      case 0x20: // read the command byte
+        this.push(this.mode, false);
         break;
       case 0xa7:
         this.mode |= MODE_DISABLE_MOUSE;
@@ -195,6 +188,7 @@ export class I8042 implements PortDevice, Stateful {
       case 0xd0: // output port
         this.push(this.outport, false);
         break;
+      case 0x60: // write the command byte
       case 0xd1:
       case 0xd2:
       case 0xd3:
@@ -207,11 +201,11 @@ export class I8042 implements PortDevice, Stateful {
       case 0xdf:
         this.writeOutport(this.outport | OUT_A20);
         break;
-      case 0xe0: // test inputs
-        this.push(0x00, false);
-        break;
       default:
-        break; // QEMU logs and ignores unknown commands
+        // QEMU's 8042 knows only the commands above (not the rest of the controller RAM at
+        // 0x21-0x3F/0x61-0x7F, nor 0xA1 or 0xE0): it logs the others and ignores them.
+        this.log?.guestError(`unsupported keyboard cmd=0x${cmd.toString(16).padStart(2, "0")}`);
+        break;
     }
     this.updateIrq();
   }
@@ -220,14 +214,10 @@ export class I8042 implements PortDevice, Stateful {
     this.status &= ~STAT_CMD;
     const cmd = this.pendingCommand;
     this.pendingCommand = 0;
-    if (cmd >= 0x60 && cmd <= 0x7f) {
-      if (cmd === 0x60) {
-        this.mode = value;
-        if (value & MODE_SYS) this.status |= STAT_SELFTEST;
-        else this.status &= ~STAT_SELFTEST;
-      } else {
-        this.ram[cmd & 0x1f] = value;
-      }
+    if (cmd === 0x60) {
+      this.mode = value;
+      if (value & MODE_SYS) this.status |= STAT_SELFTEST;
+      else this.status &= ~STAT_SELFTEST;
       this.updateIrq();
       return;
     }

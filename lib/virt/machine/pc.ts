@@ -15,6 +15,7 @@ import { VirtualClock } from "../../devices/clock.ts";
 import { FwCfg, FwCfgKey, le16 } from "../../devices/fw_cfg.ts";
 import { I440fx } from "../../devices/i440fx.ts";
 import { I8042 } from "../../devices/i8042.ts";
+import { DeviceLog } from "../../devices/guest_log.ts";
 import { Hpet } from "../../devices/hpet.ts";
 import { IrqLine, IsaIrqRouter } from "../../devices/irq.ts";
 import { DebugCon, IsaDebugExit, Port92, PostPort } from "../../devices/legacy_ports.ts";
@@ -28,10 +29,12 @@ import { Pit } from "../../devices/pit.ts";
 import { PortB } from "../../devices/port_b.ts";
 import { Rtc } from "../../devices/rtc.ts";
 import { COM_PORTS, Uart } from "../../devices/uart.ts";
+import { UnassignedMmio } from "../../devices/unassigned.ts";
 import type { Vcpu } from "../accel/vcpu.ts";
 import type { IsaDebugExitConfig, RtcConfig } from "./config.ts";
 import { HIGH_ZONE as ACPI_HIGH_ZONE, pcE820, ramBelow4g } from "./e820.ts";
 import { buildAcpiTables } from "../../devices/acpi_tables.ts";
+import { buildSmbios, seabiosSmbios, type SmbiosBlobs } from "../../devices/smbios.ts";
 import { LibError } from "../../errors.ts";
 
 /** Guest RAM could not be allocated (QEMU: `cannot set up guest memory 'pc.ram': ...`). */
@@ -66,8 +69,13 @@ export interface PcOptions {
 export const DEBUGCON_IOBASE = 0xe9;
 /** Local APIC register offsets SeaBIOS programs. */
 const APIC_SVR = 0xf0, APIC_LVT_LINT0 = 0x350, APIC_LVT_LINT1 = 0x360, APIC_SVR_ENABLE = 0x100;
-/** The RSDP goes in the F-segment, 16-byte aligned, where SeaBIOS puts it (the exact spot varies). */
-const RSDP_ADDRESS = 0xf5a80;
+/**
+ * Where SeaBIOS (Debian's 1.16.2, under QEMU 7.2 with -kernel) leaves the RSDP, the SMBIOS entry
+ * point and the SMBIOS structures in the F-segment.
+ */
+const RSDP_ADDRESS = 0xf59d0;
+const SMBIOS_ENTRY_ADDRESS = 0xf59f0;
+const SMBIOS_TABLE_ADDRESS = 0xf5a10;
 const BOOT_DEVICE_CODES: Record<string, number> = { a: 1, b: 1, c: 2, d: 3, n: 4 };
 /** Size of one BIOS linker/loader command; an all-zero command is skipped. */
 const TABLE_LOADER_ENTRY = 128;
@@ -107,11 +115,15 @@ export class Pc {
   readonly acpi: AcpiPm;
   readonly ide: PiixIde;
   readonly irq: IsaIrqRouter;
+  /** The devices' `-d guest_errors` lines (off until `logGuestErrors`). */
+  readonly log = new DeviceLog();
   vcpu?: Vcpu;
   /** Called before each reset with the CPU (for `-d cpu_reset`). */
   onReset?: () => void;
   /** Restores the boot state after a machine reset (re-entering a -kernel, or the BIOS reset vector). */
   onBoot?: () => void;
+  /** QEMU's SMBIOS blobs, once the CPU is known (`installSmbios`). */
+  private smbios?: SmbiosBlobs;
   private quitRequested = false;
   private wake?: () => void;
   /** Guest instructions per host ms, measured, to size slices by the next deadline. */
@@ -151,6 +163,7 @@ export class Pc {
     this.rtc = new Rtc(bus, this.clock, new IrqLine(this.hpet.legacyGate, 8), { base: options.rtc?.base });
     this.rtc.setMemory(this.ramBelow4g, options.ramSize - this.ramBelow4g, 1);
     this.i8042 = new I8042(bus, this.irq.line(1), this.irq.line(12));
+    this.hpet.log = this.i8042.log = this.log;
     this.port92 = new Port92(bus);
     this.post = new PostPort(bus);
     options.serial.slice(0, COM_PORTS.length).forEach((backend, i) => {
@@ -187,6 +200,28 @@ export class Pc {
     if (options.nographic && this.uarts.length) {
       this.fwCfg.addFile("etc/sercon-port", le16(COM_PORTS[0].base));
     }
+  }
+
+  /**
+   * QEMU's SMBIOS tables for this machine and a CPU whose CPUID.1 gives eax/edx: as fw_cfg files for
+   * a BIOS, and kept for `programLikeFirmware` to install as SeaBIOS would.
+   */
+  installSmbios(cpuid1Eax: number, cpuid1Edx: number): void {
+    this.smbios = buildSmbios({
+      ramSize: this.options.ramSize,
+      ramBelow4g: this.ramBelow4g,
+      cpuid1Eax,
+      cpuid1Edx,
+    });
+    this.fwCfg.addFile("etc/smbios/smbios-tables", this.smbios.tables);
+    this.fwCfg.addFile("etc/smbios/smbios-anchor", this.smbios.anchor);
+  }
+
+  /** `-d guest_errors`: the devices' complaints go to `write`, and empty addresses get a logger. */
+  logGuestErrors(write: (text: string) => void): void {
+    this.log.guestErrors = true;
+    this.log.write = write;
+    new UnassignedMmio(this.bus, this.log);
   }
 
   /** Asks the run loop to end with `{ kind: "quit" }` (Ctrl-A x, monitor quit). */
@@ -251,7 +286,8 @@ export class Pc {
 
   /**
    * The ACPI tables SeaBIOS would have installed from QEMU's: the RSDP in the F-segment, the rest at
-   * the bottom of SeaBIOS's high zone (the top 128 KiB of low RAM, which the e820 map reserves).
+   * the bottom of SeaBIOS's high zone (the top 128 KiB of low RAM, which the e820 map reserves); and
+   * the SMBIOS tables, which fit in the F-segment after the RSDP.
    */
   private installAcpiTables(): void {
     const layout = buildAcpiTables(this.ramBelow4g - ACPI_HIGH_ZONE, {
@@ -262,6 +298,11 @@ export class Pc {
     });
     this.bus.writeBytes(layout.base, layout.tables);
     this.bus.writeBytes(RSDP_ADDRESS, layout.rsdp);
+    if (this.smbios) {
+      const { entry, tables } = seabiosSmbios(this.smbios, SMBIOS_TABLE_ADDRESS);
+      this.bus.writeBytes(SMBIOS_ENTRY_ADDRESS, entry);
+      this.bus.writeBytes(SMBIOS_TABLE_ADDRESS, tables);
+    }
   }
 
   /** System reset: CPU and devices back to power-on state, then the boot path again. */
