@@ -4,6 +4,7 @@
  * Everything under cli/qemu-img/ is one subcommand or a helper they share.
  */
 import { LibError } from "../lib/errors.ts";
+import { loadCodecs } from "../lib/image/qcow2/compress.ts";
 import { HelpRequested } from "./qemu-img/command.ts";
 import { COMMANDS } from "./qemu-img/commands/mod.ts";
 import { getoptLong } from "./qemu-img/getopt.ts";
@@ -29,7 +30,8 @@ export async function main(args: string[]): Promise<number> {
     }
     if (operands.length === 0) throw new UsageError("Not enough arguments");
     if (!Object.hasOwn(COMMANDS, operands[0])) throw new UsageError(`Command not found: ${operands[0]}`);
-    const command = await COMMANDS[operands[0]]();
+    const entry = COMMANDS[operands[0]];
+    const [command] = await Promise.all([entry.load(), entry.data ? loadCodecs() : undefined]);
     return await command(operands);
   } catch (e) {
     if (e instanceof HelpRequested) {

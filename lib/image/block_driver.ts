@@ -138,6 +138,11 @@ export interface BlockDriver {
   snapshotApply?(idOrName: string): void;
   snapshotDelete?(idOrName: string): void;
   /**
+   * bdrv_snapshot_load_tmp (`convert -l`, `measure -l`): a read-only image reads as the snapshot
+   * found by id and/or name until it is closed; its size stays the active layer's.
+   */
+  snapshotLoadTemporary?(id: string | undefined, name: string | undefined): void;
+  /**
    * Rewrites the backing file name and format in the header (`rebase`, `commit`); the open
    * backing chain is not changed. undefined removes the backing file.
    */

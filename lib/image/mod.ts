@@ -6,4 +6,4 @@ export { HostFile } from "./host_file.ts";
 export { isZero, RawDriver } from "./raw/raw.ts";
 export { Qcow2Driver } from "./qcow2/driver.ts";
 export type { AmendOptions } from "./qcow2/amend.ts";
-export { compressCluster, compressClusterAsync } from "./qcow2/compress.ts";
+export { compressCluster, loadCodecs } from "./qcow2/compress.ts";

@@ -6,6 +6,7 @@ import { FORCE_SHARE, HELP, IMAGE_OPTS, OBJECT, parseCommand } from "../command.
 import { createImage, formatNames, openImage } from "../images.ts";
 import { Progress } from "../progress.ts";
 import { createHelp, parseCreateOpts, toCreateOptions, wantsHelp } from "../qemu_opts.ts";
+import { loadSnapshotParam, parseSnapshotParam, type SnapshotParam } from "../snapshot_param.ts";
 import { CommandError, UsageError, writeOut } from "../report.ts";
 import { cvtnum } from "../size.ts";
 
@@ -32,6 +33,8 @@ export async function convert(argv: string[]): Promise<number> {
   ]);
   let minSparse = 4096;
   let parallel = 8;
+  let snapshot: SnapshotParam | undefined;
+  let snapshotOpts: SnapshotParam | undefined;
   for (const o of opts.list) {
     if (o.key === "S") {
       const v = cvtnum("buffer size for sparse output", o.value!);
@@ -52,6 +55,10 @@ export async function convert(argv: string[]): Promise<number> {
       parallel = m;
     } else if (o.key === "r") {
       cvtnum("rate limit", o.value!);
+    } else if (o.key === "l") {
+      const p = parseSnapshotParam(o.value!);
+      if ("idOrName" in p) snapshot = p;
+      else snapshotOpts = p;
     }
   }
   const outFmt = opts.get("O") ?? "raw";
@@ -81,18 +88,18 @@ export async function convert(argv: string[]): Promise<number> {
     if (names.length === 1) throw new CommandError("Must specify image file name");
     throw new UsageError("Expecting image file name");
   }
-  const snapshot = opts.get("l");
-  if (snapshot !== undefined) {
-    throw new CommandError(
-      `Failed to load snapshot: reading snapshot '${snapshot}' is not supported by qemu-kvm-ts`,
-    );
-  }
 
   const sources: BlockDriver[] = [];
   let target: BlockDriver | undefined;
   try {
     for (const name of names.slice(0, -1)) {
       sources.push(openImage(name, { format: opts.get("f"), readOnly: true }));
+    }
+    // img_convert(): the snapshot.id/name form wins; only a bare name refuses several sources.
+    if (snapshotOpts) loadSnapshotParam(sources[0], snapshotOpts);
+    else if (snapshot) {
+      if (sources.length > 1) throw new CommandError("No support for concatenating multiple snapshot");
+      loadSnapshotParam(sources[0], snapshot);
     }
     const total = sources.reduce((n, s) => n + s.size, 0);
     if (backing !== undefined && backingFmt === undefined) {

@@ -5,6 +5,7 @@ import { measure as measureEngine } from "../../../lib/image/ops/measure.ts";
 import { FORCE_SHARE, HELP, IMAGE_OPTS, OBJECT, OUTPUT, outputFormat, parseCommand } from "../command.ts";
 import { formatNames, openImage } from "../images.ts";
 import { parseCreateOpts, toCreateOptions } from "../qemu_opts.ts";
+import { loadSnapshotParam, parseSnapshotParam, type SnapshotParam } from "../snapshot_param.ts";
 import { toQemuJson } from "../qjson.ts";
 import { CommandError, writeOut } from "../report.ts";
 import { cvtnum } from "../size.ts";
@@ -19,20 +20,36 @@ export function measure(argv: string[]): number {
     FORCE_SHARE,
   ]);
   let imgSize: number | undefined;
-  for (const o of opts.list) if (o.key === "size") imgSize = cvtnum("image size", o.value!);
+  let snapshot: SnapshotParam | undefined;
+  let snapshotOpts: SnapshotParam | undefined;
+  for (const o of opts.list) {
+    if (o.key === "size") imgSize = cvtnum("image size", o.value!);
+    else if (o.key === "l") {
+      const p = parseSnapshotParam(o.value!);
+      if ("idOrName" in p) snapshot = p;
+      else snapshotOpts = p;
+    }
+  }
   const output = outputFormat(opts);
   if (opts.operands.length > 1) throw new CommandError("At most one filename argument is allowed.");
   const filename = opts.operands[0];
+  if (filename === undefined && (opts.has("f") || opts.has("l"))) {
+    throw new CommandError("--image-opts, -f, and -l require a filename argument.");
+  }
   if (filename !== undefined && imgSize !== undefined) {
     throw new CommandError("--size N cannot be used together with a filename.");
   }
   if (filename === undefined && imgSize === undefined) {
     throw new CommandError("Either --size N or one filename must be specified.");
   }
-  if (opts.has("l")) throw new CommandError("Measuring a snapshot (-l) is not supported by qemu-kvm-ts");
   let src: BlockDriver | undefined;
   try {
-    if (filename !== undefined) src = openImage(filename, { format: opts.get("f"), readOnly: true });
+    if (filename !== undefined) {
+      src = openImage(filename, { format: opts.get("f"), readOnly: true });
+      // img_measure() prefers the snapshot.id/name form when both forms were given.
+      const param = snapshotOpts ?? snapshot;
+      if (param) loadSnapshotParam(src, param);
+    }
     const outFmt = opts.get("O") ?? "raw";
     if (!formatNames().includes(outFmt)) throw new CommandError(`Unknown file format '${outFmt}'`);
     const parsed = parseCreateOpts(outFmt, opts.all("o").join(","));

@@ -1,13 +1,13 @@
 /**
- * Cluster compression for qcow2 targets, in parallel: workers compress clusters while the main
- * thread reads, writes and compresses its own share (Deno runs node:zlib's zstd on the calling
- * thread, so its async API gives no parallelism). One worker plus the main thread fill the two
- * cores this project targets and keep memory under budget: each worker is a whole V8 isolate
- * (~50 MB). The settings are QEMU's: raw deflate with a 4 KiB window (-12), the default level and
- * memLevel 9; zstd at its default level. Output that would not fit in cluster_size - 1 bytes
- * comes back as null and the caller stores the cluster uncompressed, as QEMU does.
+ * Cluster compression for qcow2 targets on a pool of workers: Deno runs node:zlib on the calling
+ * thread even through its async API, so parallelism needs Workers. The main thread only reads,
+ * dispatches and writes; each job goes to the worker with the fewest clusters queued. A worker is
+ * a whole V8 isolate with its own Node layer (10 to 20 MB), so the pool is small: one worker a
+ * core, at most four (QEMU's qcow2 compresses on up to four threads too). The settings are QEMU's
+ * (qcow2/compress.ts); output that would not fit in `limit` bytes comes back as null and the
+ * caller stores the cluster uncompressed, as QEMU does.
  */
-import * as zlib from "node:zlib";
+import { COMPRESSION_NAMES } from "../qcow2/compress.ts";
 
 export type CompressionType = "zlib" | "zstd";
 
@@ -24,46 +24,56 @@ interface Reply {
   output: ArrayBuffer | null;
 }
 
-const DEFLATE = { windowBits: 12, memLevel: 9, level: zlib.constants.Z_DEFAULT_COMPRESSION };
+interface Job {
+  length: number;
+  worker: number;
+  resolve: (r: Compressed) => void;
+  reject: (e: Error) => void;
+}
 
-/** Compresses on this thread; null when the result would not fit in `limit` bytes. */
-export function compressSync(type: CompressionType, input: Uint8Array, limit: number): Uint8Array | null {
-  const out = type === "zstd"
-    ? zlib.zstdCompressSync(input, { pledgedSrcSize: input.length } as zlib.ZstdOptions)
-    : zlib.deflateRawSync(input, DEFLATE);
-  return out.length > limit ? null : new Uint8Array(out.buffer, out.byteOffset, out.length);
+/** One worker a core, at most four. */
+export function defaultPoolSize(): number {
+  return Math.max(1, Math.min(4, navigator.hardwareConcurrency || 1));
 }
 
 export class CompressorPool {
   #workers: Worker[] = [];
-  #pending = new Map<number, (r: Compressed) => void>();
-  #rejects = new Map<number, (e: Error) => void>();
+  /** Clusters queued on each worker. */
+  #load: number[] = [];
+  #jobs = new Map<number, Job>();
   #failed: Error | undefined;
   #next = 0;
-  #lengths = new Map<number, number>();
+  readonly #type: number;
 
-  constructor(readonly type: CompressionType, size = 1) {
+  constructor(type: CompressionType, readonly size = defaultPoolSize()) {
+    this.#type = COMPRESSION_NAMES.indexOf(type);
     for (let i = 0; i < size; i++) {
       const w = new Worker(new URL("./compress_worker.ts", import.meta.url), { type: "module" });
       w.onmessage = (e: MessageEvent<Reply>) => {
         const { id, input, output } = e.data;
-        const length = this.#lengths.get(id)!;
-        this.#lengths.delete(id);
-        const resolve = this.#pending.get(id)!;
-        this.#pending.delete(id);
-        this.#rejects.delete(id);
-        resolve({ input: new Uint8Array(input, 0, length), output: output ? new Uint8Array(output) : null });
+        const job = this.#jobs.get(id)!;
+        this.#jobs.delete(id);
+        this.#load[job.worker]--;
+        job.resolve({
+          input: new Uint8Array(input, 0, job.length),
+          output: output ? new Uint8Array(output) : null,
+        });
       };
       w.onerror = (e) => {
         // A dead worker must fail the copy, not leave it waiting for ever.
         e.preventDefault();
         this.#failed = new Error(`compression worker failed: ${e.message}`);
-        for (const reject of this.#rejects.values()) reject(this.#failed);
-        this.#pending.clear();
-        this.#rejects.clear();
+        for (const job of this.#jobs.values()) job.reject(this.#failed);
+        this.#jobs.clear();
       };
       this.#workers.push(w);
+      this.#load.push(0);
     }
+  }
+
+  /** Clusters handed out and not yet back. */
+  get inFlight(): number {
+    return this.#jobs.size;
   }
 
   /**
@@ -73,13 +83,14 @@ export class CompressorPool {
   compress(input: Uint8Array, limit: number): Promise<Compressed> {
     const id = this.#next++;
     const buffer = input.buffer as ArrayBuffer;
-    this.#lengths.set(id, input.length);
     return new Promise((resolve, reject) => {
       if (this.#failed) return reject(this.#failed);
-      this.#pending.set(id, resolve);
-      this.#rejects.set(id, reject);
-      this.#workers[id % this.#workers.length].postMessage(
-        { id, type: this.type, input: buffer, length: input.length, limit },
+      let worker = 0;
+      for (let i = 1; i < this.#load.length; i++) if (this.#load[i] < this.#load[worker]) worker = i;
+      this.#load[worker]++;
+      this.#jobs.set(id, { length: input.length, worker, resolve, reject });
+      this.#workers[worker].postMessage(
+        { id, type: this.#type, input: buffer, length: input.length, limit },
         [buffer],
       );
     });

@@ -1,20 +1,18 @@
 /**
- * A compression worker: Deno runs node:zlib's zstd (and, under load, deflate) on the calling
- * thread, so the convert engine spreads clusters over these workers to use every core. Each
- * message carries one cluster, transferred not copied; the reply transfers it back with its
+ * A compression worker: Deno runs node:zlib's deflate and zstd on the calling thread (its async
+ * API included), so the convert engine spreads clusters over a pool of these to use every core.
+ * Each message carries one cluster, transferred not copied; the reply transfers it back with its
  * compressed form, or null when that would not fit in `limit` bytes.
  */
-import * as zlib from "node:zlib";
+import { compressCluster, loadCodecs } from "../qcow2/compress.ts";
 
 interface Job {
   id: number;
-  type: "zlib" | "zstd";
+  type: number;
   input: ArrayBuffer;
   length: number;
   limit: number;
 }
-
-const DEFLATE = { windowBits: 12, memLevel: 9, level: zlib.constants.Z_DEFAULT_COMPRESSION };
 
 /** The worker's global scope, typed as a worker's (Deno types `self` as a window). */
 const scope = self as unknown as {
@@ -22,13 +20,12 @@ const scope = self as unknown as {
   postMessage(message: unknown, transfer: Transferable[]): void;
 };
 
+await loadCodecs();
+
 scope.onmessage = (e: MessageEvent<Job>) => {
   const { id, type, input, length, limit } = e.data;
-  const data = new Uint8Array(input, 0, length);
-  const out = type === "zstd"
-    ? zlib.zstdCompressSync(data, { pledgedSrcSize: length } as zlib.ZstdOptions)
-    : zlib.deflateRawSync(data, DEFLATE);
-  if (out.length > limit) {
+  const out = compressCluster(type, new Uint8Array(input, 0, length), limit);
+  if (!out) {
     scope.postMessage({ id, input, output: null }, [input]);
     return;
   }

@@ -3,17 +3,19 @@
  * in order) extent by extent as block status reports them, so unallocated and zero ranges are
  * never read and, on a target that already reads as zeros, never written. Data is read in chunks
  * of one reused 2 MiB buffer and split into data and zero runs (`-S`). With compression, clusters
- * compress in parallel on the thread pool while reading goes on, and are written in guest order
- * through the driver. Memory is bounded by the buffer plus `inFlight` clusters.
+ * compress on a pool of workers while reading goes on, and are written in guest order through the
+ * driver. Memory is bounded by the buffer plus `parallel` clusters in flight.
  */
 import type { BlockDriver } from "../block_driver.ts";
 import { ImageError } from "../block_driver.ts";
 import { compressionOf } from "./capabilities.ts";
-import { type Compressed, type CompressionType, CompressorPool, compressSync } from "./compress.ts";
+import { type Compressed, type CompressionType, CompressorPool } from "./compress.ts";
 import { ScanBuffer } from "./zero.ts";
 
 /** QEMU's IO_BUF_SIZE. */
 export const CHUNK = 2 << 20;
+/** Bound on the clusters a compressing convert holds in flight. */
+const IN_FLIGHT_BYTES = 16 << 20;
 
 export interface ConvertRequest {
   sources: BlockDriver[];
@@ -150,18 +152,18 @@ class CompressedWriter {
   #free: Uint8Array[] = [];
   #queue: { dst: number; length: number; result: Promise<Compressed> }[] = [];
   #pool: CompressorPool;
-  #inWorker = 0;
-  /** Clusters the worker may hold at once; more would leave the main thread idle. */
-  #workerShare = 2;
 
   constructor(
     readonly target: BlockDriver,
     readonly type: CompressionType,
     readonly clusterSize: number,
-    readonly parallel: number,
+    parallel: number,
   ) {
-    for (let i = 0; i < Math.max(1, parallel); i++) this.#free.push(new Uint8Array(clusterSize));
     this.#pool = new CompressorPool(type);
+    // `-m` clusters in flight (at most 16 MiB of them with big clusters), and always enough for
+    // every worker to have the next one queued while it works on one.
+    const buffers = Math.max(Math.min(parallel, IN_FLIGHT_BYTES / clusterSize), 2 * this.#pool.size);
+    for (let i = 0; i < buffers; i++) this.#free.push(new Uint8Array(clusterSize));
   }
 
   async put(dst: number, buf: ScanBuffer, length: number, targetIsZero: boolean): Promise<void> {
@@ -176,21 +178,9 @@ class CompressedWriter {
       if (this.#free.length === 0) await this.#writeOldest();
       const input = this.#free.pop()!;
       input.set(buf.bytes.subarray(pos, pos + n));
-      if (n < cs) {
-        // A partial last cluster is written plain: QEMU compresses whole clusters only.
-        this.#queue.push({ dst: dst + pos, length: n, result: Promise.resolve({ input, output: null }) });
-      } else if (this.#inWorker < this.#workerShare) {
-        // Keep the worker's queue short and do the rest here, so both threads stay busy.
-        this.#inWorker++;
-        const result = this.#pool.compress(input, cs - 1).then((r) => {
-          this.#inWorker--;
-          return r;
-        });
-        this.#queue.push({ dst: dst + pos, length: n, result });
-      } else {
-        const output = compressSync(this.type, input, cs - 1);
-        this.#queue.push({ dst: dst + pos, length: n, result: Promise.resolve({ input, output }) });
-      }
+      // A partial last cluster is written plain: QEMU compresses whole clusters only.
+      const result = n < cs ? Promise.resolve({ input, output: null }) : this.#pool.compress(input, cs - 1);
+      this.#queue.push({ dst: dst + pos, length: n, result });
     }
   }
 

@@ -4,48 +4,65 @@
  * 512-byte-sector granules that may hold the start of the next compressed cluster, so reading one
  * must stop where its stream ends: inflate ignores trailing bytes on its own, and for zstd the
  * frame's length is found by walking its block headers (node's zstd refuses trailing bytes).
+ *
+ * node:zlib is loaded on demand (loadCodecs), not imported: loading Deno's Node layer is most of
+ * the start-up time of a metadata-only `qemu-img check` or `info`. The registry (formats.ts) loads
+ * it for library users; qemu-img loads it for the subcommands that move guest data.
  */
-import * as zlib from "node:zlib";
-import { Buffer } from "node:buffer";
+import type * as Zlib from "node:zlib";
 import { ImageError } from "../block_driver.ts";
 
 export const COMPRESSION_ZLIB = 0;
 export const COMPRESSION_ZSTD = 1;
 export const COMPRESSION_NAMES = ["zlib", "zstd"] as const;
 
-/**
- * Compresses one cluster. Returns undefined when the result would not be smaller than the
- * cluster, in which case QEMU (and we) store the cluster uncompressed.
- */
-export function compressCluster(type: number, data: Uint8Array): Uint8Array | undefined {
-  const out = type === COMPRESSION_ZSTD
-    ? zlib.zstdCompressSync(data)
-    : zlib.deflateRawSync(data, { windowBits: 12, memLevel: 9 });
-  return out.length < data.length ? new Uint8Array(out.buffer, out.byteOffset, out.length) : undefined;
+let zlib: typeof Zlib | undefined;
+
+/** Loads the codecs; the compress and decompress functions below need it done first. */
+export async function loadCodecs(): Promise<void> {
+  zlib ??= await import("node:zlib");
 }
 
-/** The async form, so a convert engine can compress several clusters while another is written. */
-export function compressClusterAsync(type: number, data: Uint8Array): Promise<Uint8Array | undefined> {
-  return new Promise((resolve, reject) => {
-    const done = (err: Error | null, out: Buffer) => {
-      if (err) reject(err);
-      else {resolve(
-          out.length < data.length ? new Uint8Array(out.buffer, out.byteOffset, out.length) : undefined,
-        );}
-    };
-    if (type === COMPRESSION_ZSTD) zlib.zstdCompress(data, done);
-    else zlib.deflateRaw(data, { windowBits: 12, memLevel: 9 }, done);
-  });
+function codecs(): typeof Zlib {
+  if (!zlib) throw new ImageError("Compressed clusters need the codecs loaded (loadCodecs) first");
+  return zlib;
+}
+
+/**
+ * Compresses one cluster with QEMU's settings: raw deflate with a 4 KiB window (-12), the default
+ * level and memLevel 9; zstd at its default level. Returns undefined when the result would not
+ * fit in `limit` bytes (by default, be smaller than the cluster), in which case QEMU (and we)
+ * store the cluster uncompressed.
+ */
+export function compressCluster(
+  type: number,
+  data: Uint8Array,
+  limit = data.length - 1,
+): Uint8Array | undefined {
+  const z = codecs();
+  // One output chunk that holds any result (node's default is 16 KiB chunks, then a concatenation):
+  // less garbage per cluster, which is what bounds a compressing thread's memory.
+  const chunkSize = data.length + 1024;
+  const out = type === COMPRESSION_ZSTD
+    ? z.zstdCompressSync(data, { pledgedSrcSize: data.length, chunkSize } as Zlib.ZstdOptions)
+    : z.deflateRawSync(data, {
+      windowBits: 12,
+      memLevel: 9,
+      level: z.constants.Z_DEFAULT_COMPRESSION,
+      chunkSize,
+    });
+  return out.length <= limit ? new Uint8Array(out.buffer, out.byteOffset, out.length) : undefined;
 }
 
 /** Decompresses a compressed cluster's bytes into `out` (exactly one cluster). */
 export function decompressCluster(type: number, src: Uint8Array, out: Uint8Array): void {
-  let result: Buffer;
+  const z = codecs();
+  let result: Uint8Array;
   try {
     if (type === COMPRESSION_ZSTD) {
-      result = zlib.zstdDecompressSync(src.subarray(0, zstdFrameLength(src)));
+      result = z.zstdDecompressSync(src.subarray(0, zstdFrameLength(src)));
     } else {
-      result = zlib.inflateRawSync(src, { finishFlush: zlib.constants.Z_SYNC_FLUSH });
+      result = z.inflateRawSync(src, { finishFlush: z.constants.Z_SYNC_FLUSH });
     }
   } catch (e) {
     throw new ImageError(`Could not decompress cluster: ${(e as Error).message}`, { cause: e });

@@ -156,10 +156,16 @@ export class Qcow2Driver implements BlockDriver {
     let driver: Qcow2Driver | undefined;
     try {
       const fileSize = file.size();
-      const head = new Uint8Array(Math.min(fileSize, 2 << 20));
+      // The header, its extensions and the backing name all live in cluster 0: read the field
+      // giving its size first, then just that cluster (up to 2 MiB, bounded by the file).
+      let head = new Uint8Array(Math.min(fileSize, 512));
       file.pread(head, 0);
       const cb = head.length >= 24 ? new DataView(head.buffer).getUint32(20) : 0;
-      const header = parseHeader(cb >= 9 && cb <= 21 ? head.subarray(0, 2 ** cb) : head, fileSize);
+      if (cb >= 9 && cb <= 21 && 2 ** cb > head.length && fileSize > head.length) {
+        head = new Uint8Array(Math.min(fileSize, 2 ** cb));
+        file.pread(head, 0);
+      }
+      const header = parseHeader(head, fileSize);
       if (header.incompatibleFeatures & ~KNOWN_INCOMPAT) {
         throw new ImageError(`Unsupported qcow2 feature(s): ${unknownIncompatibleFeatures(header)}`);
       }
@@ -1083,6 +1089,9 @@ export class Qcow2Driver implements BlockDriver {
   }
   snapshotDelete(idOrName: string): void {
     this.deleteSnapshot(idOrName);
+  }
+  snapshotLoadTemporary(id: string | undefined, name: string | undefined): void {
+    snapshots.loadSnapshotTemporary(this, id, name);
   }
 
   /** Cluster size and algorithm for writeCompressed (none with an external data file). */

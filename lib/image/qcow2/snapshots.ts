@@ -87,6 +87,30 @@ export function findSnapshot(d: Qcow2Driver, idOrName: string): number {
   return byId >= 0 ? byId : d.snapshotList.findIndex((s) => s.name === idOrName);
 }
 
+/**
+ * qcow2_snapshot_load_tmp: the read-only driver swaps its active L1 table for the snapshot's, so
+ * reads and block status see the snapshot. With both an id and a name, both must match.
+ */
+export function loadSnapshotTemporary(
+  d: Qcow2Driver,
+  id: string | undefined,
+  name: string | undefined,
+): void {
+  if (!d.readOnly) throw new ImageError("Device is not readonly");
+  const sn = d.snapshotList.find((s) =>
+    id !== undefined && name !== undefined
+      ? s.id === id && s.name === name
+      : id !== undefined
+      ? s.id === id
+      : s.name === name
+  );
+  if (!sn) throw new ImageError("Can't find snapshot");
+  // Offset and size were validated when the snapshot table was read.
+  d.l1 = readL1(d, sn.l1TableOffset, sn.l1Size);
+  d.l1Copied = new Uint8Array(sn.l1Size);
+  d.dropL2Cache();
+}
+
 /** What savevm records beside the disk state (lib/image/qcow2/vmstate.ts); `qemu-img snapshot -c` has none. */
 export interface VmStateFields {
   vmStateSize: number;

@@ -301,3 +301,50 @@ Deno.test(
     ]);
   },
 );
+
+/** snap.qcow2: snapshot s1 holds data.raw, s2 holds other.raw, the active layer other.raw too. */
+async function snapshotSetup(dir: string): Promise<void> {
+  await writePattern(`${dir}/data.raw`, 8 * MiB, [["random", 2 * 65536], [0x41, 5000]]);
+  await writePattern(`${dir}/other.raw`, 8 * MiB, [[0, MiB], [0x5a, 3 * 65536]]);
+  const q = (...args: string[]) => runReal(args, dir);
+  await q("convert", "-O", "qcow2", "data.raw", "snap.qcow2");
+  await q("snapshot", "-c", "s1", "snap.qcow2");
+  await q("convert", "-n", "-O", "qcow2", "other.raw", "snap.qcow2");
+  await q("snapshot", "-c", "s2", "snap.qcow2");
+}
+
+Deno.test(`convert -l and measure -l read a snapshot as the real tool${suffix}`, { ignore }, async () => {
+  await expectSame(snapshotSetup, [
+    ["convert", "-l", "s1", "-O", "raw", "snap.qcow2", "o1.raw"],
+    ["compare", "-f", "raw", "-F", "raw", "o1.raw", "data.raw"],
+    ["convert", "-l", "snapshot.id=2", "-O", "qcow2", "snap.qcow2", "o2.qcow2"],
+    ["compare", "o2.qcow2", "other.raw"],
+    ["check", "o2.qcow2"],
+    ["convert", "-l", "snapshot.name=s1,snapshot.id=1", "-O", "raw", "snap.qcow2", "o3.raw"],
+    ["compare", "-f", "raw", "-F", "raw", "o3.raw", "data.raw"],
+    ["convert", "-l", "snapshot.id=1", "-l", "s2", "-O", "raw", "snap.qcow2", "o4.raw"],
+    ["compare", "-f", "raw", "-F", "raw", "o4.raw", "data.raw"],
+    ["convert", "-l", "1", "-O", "raw", "snap.qcow2", "snap.qcow2", "o5.raw"],
+    ["convert", "-l", "snapshot.id=1", "-O", "raw", "snap.qcow2", "snap.qcow2", "o5.raw"],
+    ["convert", "-l", "snapshot.id=1,snapshot.name=s2", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "nosuch", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "snapshot.id=", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "snapshot.foo=1", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "snapshot.name=s1,snapshot.x", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "nosnapshot.id", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "snapshot.name=s1,id=2", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "snapshot.name=s1,id=ab", "-O", "raw", "snap.qcow2", "o7.raw"],
+    ["convert", "-l", "snapshot.id=1,help", "-O", "raw", "snap.qcow2", "o6.raw"],
+    ["convert", "-l", "s1", "-f", "raw", "-O", "raw", "data.raw", "o6.raw"],
+    ["convert", "-l", "s1", "-O", "raw", "nonexist.qcow2", "o6.raw"],
+    ["convert", "-l", "snapshot.x=1"],
+    ["measure", "-l", "s1", "-O", "qcow2", "snap.qcow2"],
+    ["measure", "-l", "snapshot.id=2", "--output=json", "-O", "qcow2", "snap.qcow2"],
+    ["measure", "-l", "nosuch", "-O", "qcow2", "snap.qcow2"],
+    ["measure", "-l", "snapshot.bad=1", "-O", "qcow2", "snap.qcow2"],
+    ["measure", "-l", "s1", "--size", "1G", "-O", "qcow2"],
+    ["measure", "-f", "raw", "--size", "1G"],
+    ["measure", "-l", "s1", "-O", "qcow2", "data.raw"],
+  ]);
+});
