@@ -32,10 +32,15 @@ export class Progress {
   }
 }
 
-/** printf("%3.2f"): like toFixed(2), but an exact tie rounds to even as glibc does (3.125 -> 3.12). */
+/**
+ * printf("%.2f"): like toFixed(2), but an exact tie rounds to even as glibc does (3.125 -> 3.12).
+ * A double is a tie at two decimals exactly when it is an odd number of eighths (v * 8 is exact).
+ */
 export function fixed2(v: number): string {
-  const scaled = v * 100;
-  const floor = Math.floor(scaled);
-  if (scaled - floor === 0.5) return ((floor % 2 === 0 ? floor : floor + 1) / 100).toFixed(2);
+  const eighths = v * 8;
+  if (Number.isInteger(eighths) && eighths % 2 !== 0) {
+    const floor = Math.floor(v * 100);
+    return ((floor % 2 === 0 ? floor : floor + 1) / 100).toFixed(2);
+  }
   return v.toFixed(2);
 }

@@ -71,6 +71,11 @@ export interface CheckResult {
   compressedClusters?: number;
   /** The per-problem lines the real tool prints on stderr, e.g. `Leaked cluster 5 refcount=1 reference=0`. */
   messages: string[];
+  /**
+   * The check stopped (e.g. a repair that needs a refcount rebuild under `-r leaks`): error_report()
+   * lines to print after the messages, then `Check failed: <reason>`.
+   */
+  failed?: { reports: string[]; reason: string };
 }
 
 export type Preallocation = "off" | "metadata" | "falloc" | "full";

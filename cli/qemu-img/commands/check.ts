@@ -13,6 +13,7 @@ import {
   parseCommand,
 } from "../command.ts";
 import { openImage } from "../images.ts";
+import { fixed2 } from "../progress.ts";
 import { toQemuJson } from "../qjson.ts";
 import { CommandError, errorReport, UsageError, writeErr, writeOut } from "../report.ts";
 
@@ -52,6 +53,10 @@ export function check(argv: string[]): number {
       throw e;
     }
     for (const m of result.messages) writeErr(m + "\n");
+    if (result.failed) {
+      for (const r of result.failed.reports) errorReport(r);
+      throw new CommandError(`Check failed: ${result.failed.reason}`);
+    }
     const fixedLeaks = result.leaksFixed;
     const fixedCorruptions = result.corruptionsFixed;
     if (fixedLeaks || fixedCorruptions) {
@@ -100,7 +105,7 @@ export function checkQapi(r: CheckResult, filename: string, format: string) {
   };
 }
 
-const pct = (a: number, b: number) => ((a * 100) / b).toFixed(2);
+const pct = (a: number, b: number) => fixed2((a * 100) / b);
 
 /** dump_human_image_check(). */
 export function checkHuman(r: CheckResult): string {

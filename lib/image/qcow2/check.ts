@@ -1,14 +1,18 @@
 /**
- * `qemu-img check` for qcow2: rebuilds the reference counts from the metadata (header, active and
- * snapshot L1/L2 trees, snapshot table, refcount table and blocks), compares them with the stored
- * refcounts, then checks the COPIED flags. Messages and repair rules are QEMU's
- * (block/qcow2-refcount.c): `-r leaks` lowers refcounts that are too high, `-r all` also raises
- * refcounts that are too low and fixes COPIED flags; each fixed problem prints `Repairing ...`
- * instead of `ERROR ...`/`Leaked ...`.
+ * `qemu-img check` for qcow2, as qcow2_check_refcounts() does it: count the references the metadata
+ * makes (header, active and snapshot L1/L2 trees, snapshot table, bitmaps, refcount table and
+ * blocks) into an in-memory refcount table, compare it with the stored refcounts, then check the
+ * COPIED flags. Messages and repair rules are QEMU's (block/qcow2-refcount.c): `-r leaks` lowers
+ * refcounts that are too high, `-r all` also raises refcounts that are too low and fixes COPIED
+ * flags. A used cluster with refcount 0, or a broken refcount table entry or block, cannot be
+ * repaired in place: `-r all` then rebuilds the refcount structure from the in-memory table
+ * (new refblocks and table in free clusters, then the header), and `-r leaks` refuses.
  */
 import type { CheckResult } from "../block_driver.ts";
-import { COMPRESSED_HI, COPIED_HI, entryOffset, type Qcow2Driver, ZERO_LO } from "./driver.ts";
+import { ImageError } from "../block_driver.ts";
+import { COMPRESSED_HI, COPIED_HI, entryOffset, type Qcow2Driver } from "./driver.ts";
 import { INCOMPAT } from "./header.ts";
+import { writeEntry } from "./refcounts.ts";
 import { fixCopiedFlags, readL1 } from "./snapshots.ts";
 import { bitmapReferences } from "./bitmaps.ts";
 
@@ -17,10 +21,34 @@ const hex = (n: number) => n.toString(16);
 const hex64 = (hi: number, lo: number) =>
   hi ? (hi >>> 0).toString(16) + (lo >>> 0).toString(16).padStart(8, "0") : (lo >>> 0).toString(16);
 
+/** REFT_RESERVED_MASK: the low 9 bits of a refcount table entry. */
+const REFT_RESERVED = 0x1ff;
+
+type Fix = "leaks" | "all" | undefined;
+
+/** The in-memory refcount table (QEMU's IMRT) and the cluster count it covers. */
+class Imrt {
+  counts = new Float64Array(0);
+  constructor(public nbClusters: number) {
+    this.grow(nbClusters);
+  }
+  get(c: number): number {
+    return c < this.counts.length ? this.counts[c] : 0;
+  }
+  set(c: number, v: number): void {
+    this.grow(c + 1);
+    this.counts[c] = v;
+  }
+  grow(n: number): void {
+    if (n <= this.counts.length) return;
+    const next = new Float64Array(Math.max(n, this.counts.length * 2));
+    next.set(this.counts);
+    this.counts = next;
+  }
+}
+
 export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResult {
   const cs = d.clusterSize;
-  const fixLeaks = repair !== undefined;
-  const fixErrors = repair === "all";
   const res: CheckResult = {
     corruptions: 0,
     leaks: 0,
@@ -34,29 +62,109 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
     messages: [],
   };
   const say = (m: string) => res.messages.push(m);
-  const fileSize = d.file.size();
-  const nbClusters = Math.ceil(fileSize / cs);
-  let counts = new Uint32Array(Math.max(nbClusters, 1));
+  const imrt = new Imrt(Math.ceil(d.file.size() / cs));
+  const highest = { cluster: 0 };
 
+  let rebuild = calculateRefcounts(d, res, imrt, repair === "all");
+  const preCompare = counters(res);
+  rebuild = compareRefcounts(d, res, imrt, undefined, highest) || rebuild;
+
+  if (rebuild && repair === "all") {
+    const old = counters(res);
+    say("Rebuilding refcount structure");
+    try {
+      rebuildRefcountStructure(d, imrt);
+    } catch (e) {
+      if (!(e instanceof ImageError)) throw e;
+      // QEMU prints the corruption notice itself, then reports the refblock write as failed.
+      if (e.message.startsWith("qcow2: ")) say(e.message);
+      res.failed = { reports: ["ERROR writing refblock: Input/output error"], reason: "Input/output error" };
+      return res;
+    }
+    res.corruptions = 0;
+    res.leaks = 0;
+    // The old table is gone: count the references again, against the new structure.
+    imrt.counts.fill(0);
+    let broken = calculateRefcounts(d, res, imrt, false);
+    // The old refcount structures are leaks now; any other leak was made by the rebuild.
+    const saved = counters(res);
+    Object.assign(res, zeroCounters());
+    broken = compareRefcounts(d, res, imrt, "leaks", highest) || broken;
+    if (broken) say("ERROR rebuilt refcount structure is still broken");
+    const freshLeaks = res.leaks;
+    Object.assign(res, saved);
+    if (res.corruptions < old.corruptions) res.corruptionsFixed += old.corruptions - res.corruptions;
+    if (res.leaks < old.leaks) res.leaksFixed += old.leaks - res.leaks;
+    res.leaks += freshLeaks;
+  } else if (repair) {
+    if (rebuild) {
+      say("ERROR need to rebuild refcount structures");
+      res.checkErrors++;
+      res.failed = { reports: [], reason: "Input/output error" };
+      return res;
+    }
+    if (res.leaks || res.corruptions) {
+      Object.assign(res, preCompare);
+      compareRefcounts(d, res, imrt, repair, highest);
+    }
+  }
+
+  checkCopied(d, res, repair === "all");
+  res.imageEndOffset = (highest.cluster + 1) * cs;
+  if (repair === "all" && res.corruptions === 0 && (d.header.incompatibleFeatures & INCOMPAT.dirty)) {
+    d.header.incompatibleFeatures &= ~INCOMPAT.dirty;
+    d.writeHeader();
+  }
+  return res;
+}
+
+type Counters = Omit<CheckResult, "messages" | "failed">;
+
+function counters(r: CheckResult): Counters {
+  const { messages: _m, failed: _f, ...rest } = r;
+  return { ...rest };
+}
+
+function zeroCounters(): Counters {
+  return {
+    corruptions: 0,
+    leaks: 0,
+    checkErrors: 0,
+    corruptionsFixed: 0,
+    leaksFixed: 0,
+    allocatedClusters: 0,
+    fragmentedClusters: 0,
+    compressedClusters: 0,
+  };
+}
+
+/**
+ * calculate_refcounts(): every reference the metadata makes, counted into imrt. Returns whether
+ * the refcount structure itself is broken (it must be rebuilt).
+ */
+function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErrors: boolean): boolean {
+  const cs = d.clusterSize;
+  const say = (m: string) => res.messages.push(m);
+  let fileSize = d.file.size();
+  let rebuild = false;
+
+  /** qcow2_inc_refcounts_imrt(). */
   const inc = (offset: number, size: number): void => {
     if (size <= 0) return;
+    // The last cluster may be partly allocated, so up to one cluster past the end is fine.
+    if (offset + size - fileSize >= cs) {
+      say(
+        `ERROR: counting reference for region exceeding the end of the file by one cluster or more: ` +
+          `offset 0x${hex(offset)} size 0x${hex(size)}`,
+      );
+      res.corruptions++;
+      return;
+    }
     const first = Math.floor(offset / cs);
     const last = Math.floor((offset + size - 1) / cs);
     for (let c = first; c <= last; c++) {
-      if (c >= nbClusters) {
-        say(
-          `ERROR: counting reference for region exceeding the end of the file by one cluster or more: ` +
-            `offset 0x${hex(offset)} size 0x${hex(size)}`,
-        );
-        res.corruptions++;
-        return;
-      }
-      if (c >= counts.length) {
-        const n = new Uint32Array(c + 1);
-        n.set(counts);
-        counts = n;
-      }
-      counts[c]++;
+      if (c >= imrt.nbClusters) imrt.nbClusters = c + 1;
+      imrt.set(c, imrt.get(c) + 1);
     }
   };
 
@@ -64,7 +172,6 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
   let nextContiguous = 0;
   const table = new Uint8Array(cs);
   const tv = new DataView(table.buffer);
-
   const checkL1 = (l1Offset: number, l1: Float64Array, active: boolean): void => {
     inc(l1Offset, l1.length * 8);
     for (let i = 0; i < l1.length; i++) {
@@ -116,7 +223,6 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
           res.corruptions++;
           continue;
         }
-        void ZERO_LO;
         // With an external data file the data clusters are not refcounted.
         if (d.data === d.file) inc(host, cs);
       }
@@ -142,57 +248,196 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
     bitmapReferences(d.file, bm.bitmapDirectoryOffset, bm.bitmapDirectorySize, d.bitmaps, inc);
   }
   inc(d.refs.tableOffset, d.refs.tableClusters * cs);
-  const refTable = d.refs.table;
-  for (let i = 0; i < refTable.length; i++) {
-    const off = refTable[i];
-    if (!off) continue;
+
+  // check_refblocks(), on the table's raw entries (reserved bits included).
+  const raw = new Uint8Array(d.refs.table.length * 8);
+  d.file.pread(raw, d.refs.tableOffset);
+  const rv = new DataView(raw.buffer);
+  for (let i = 0; i < d.refs.table.length; i++) {
+    const lo = rv.getUint32(i * 8 + 4);
+    const off = (rv.getUint32(i * 8) & 0x00ffffff) * 2 ** 32 + ((lo & ~REFT_RESERVED) >>> 0);
+    if (lo & REFT_RESERVED) {
+      say(`ERROR refcount table entry ${i} has reserved bits set`);
+      res.corruptions++;
+      rebuild = true;
+      continue;
+    }
     if (off % cs !== 0) {
       say(`ERROR refcount block ${i} is not cluster aligned; refcount table entry corrupted`);
       res.corruptions++;
+      rebuild = true;
       continue;
     }
-    if (off / cs >= nbClusters) {
-      say(`ERROR refcount block ${i} is outside image`);
+    const cluster = off / cs;
+    if (cluster >= imrt.nbClusters) {
       res.corruptions++;
+      say(`${fixErrors ? "Repairing" : "ERROR"} refcount block ${i} is outside image`);
+      if (fixErrors) {
+        // Grow the file to hold the block: it reads as zeros, i.e. all refcounts 0.
+        d.file.truncate(off + cs);
+        fileSize = d.file.size();
+        imrt.nbClusters = Math.ceil(fileSize / cs);
+        imrt.grow(imrt.nbClusters);
+        res.corruptions--;
+        res.corruptionsFixed++;
+        inc(off, cs);
+      }
       continue;
     }
-    inc(off, cs);
-    if (counts[off / cs] !== 1) {
-      say(`ERROR refcount block ${i} refcount=${counts[off / cs]}`);
-      res.corruptions++;
+    if (off) {
+      inc(off, cs);
+      if (imrt.get(cluster) !== 1) {
+        say(`ERROR refcount block ${i} refcount=${imrt.get(cluster)}`);
+        res.corruptions++;
+        rebuild = true;
+      }
     }
   }
+  return rebuild;
+}
 
-  // Compare what the metadata says with what the refcounts say.
-  let highest = 0;
-  for (let i = 0; i < Math.max(nbClusters, counts.length); i++) {
-    const stored = i < refTable.length * d.refs.blockEntries ? safeGet(d, i, res) : 0;
+/**
+ * compare_refcounts(): the stored refcounts against imrt. `fix` repairs what it may; returns
+ * whether a used cluster has refcount 0 (only a rebuild can fix that).
+ */
+function compareRefcounts(
+  d: Qcow2Driver,
+  res: CheckResult,
+  imrt: Imrt,
+  fix: Fix,
+  highest: { cluster: number },
+): boolean {
+  let rebuild = false;
+  for (let i = 0; i < imrt.nbClusters; i++) {
+    const stored = safeGet(d, i, res);
     if (stored < 0) continue;
-    const actual = counts[i] ?? 0;
-    if (stored > 0 || actual > 0) highest = i;
+    const actual = imrt.get(i);
+    if (stored > 0 || actual > 0) highest.cluster = i;
     if (stored === actual) continue;
-    const fixable = (stored > actual && fixLeaks) || (stored < actual && fixErrors);
-    say(
+    let fixed: "leak" | "corruption" | undefined;
+    if (stored === 0) rebuild = true;
+    else if (stored > actual && fix) fixed = "leak";
+    else if (stored < actual && fix === "all") fixed = "corruption";
+    res.messages.push(
       `${
-        fixable ? "Repairing" : stored < actual ? "ERROR" : "Leaked"
+        fixed ? "Repairing" : stored < actual ? "ERROR" : "Leaked"
       } cluster ${i} refcount=${stored} reference=${actual}`,
     );
-    if (fixable) {
+    if (fixed) {
       d.refs.set(i, actual);
-      if (stored < actual) res.corruptionsFixed++;
-      else res.leaksFixed++;
+      // A freed cluster is discarded (QCOW2_DISCARD_ALWAYS): QEMU punches a hole, which reads as
+      // zeros; Deno has no fallocate, so zeros are written instead.
+      if (actual === 0 && i * d.clusterSize < d.file.size()) {
+        d.file.pwrite(
+          new Uint8Array(Math.min(d.clusterSize, d.file.size() - i * d.clusterSize)),
+          i * d.clusterSize,
+        );
+      }
+      if (fixed === "leak") res.leaksFixed++;
+      else res.corruptionsFixed++;
     } else if (stored < actual) res.corruptions++;
     else res.leaks++;
   }
-  if (fixLeaks) d.refs.flush();
+  if (fix) d.refs.flush();
+  return rebuild;
+}
 
-  checkCopied(d, res, fixErrors);
-  res.imageEndOffset = (highest + 1) * cs;
-  if (fixErrors && res.corruptions === 0 && (d.header.incompatibleFeatures & INCOMPAT.dirty)) {
-    d.header.incompatibleFeatures &= ~INCOMPAT.dirty;
-    d.writeHeader();
+/**
+ * rebuild_refcount_structure(): writes imrt out as new refcount blocks and a new refcount table
+ * in clusters imrt has free (or past the end), then points the header at the table. Placing the
+ * table changes imrt, so the blocks covering it are written again until nothing moves.
+ */
+function rebuildRefcountStructure(d: Qcow2Driver, imrt: Imrt): void {
+  const cs = d.clusterSize;
+  const perBlock = d.refs.blockEntries;
+  const bits = d.refs.bits;
+  const reftable: number[] = [];
+  let entries = 0;
+  const block = new Uint8Array(cs);
+  const bv = new DataView(block.buffer);
+
+  /** alloc_clusters_imrt(): count free clusters from firstFree.at, else append. */
+  const alloc = (count: number, firstFree: { at: number }): number => {
+    let cluster = firstFree.at;
+    let run = 0;
+    let firstGap = true;
+    for (; cluster < imrt.nbClusters && run < count; cluster++) {
+      if (!imrt.get(cluster)) {
+        run++;
+        if (firstGap) {
+          firstFree.at = cluster;
+          firstGap = false;
+        }
+      } else run = 0;
+    }
+    if (run < count) {
+      imrt.nbClusters = cluster + count - run;
+      imrt.grow(imrt.nbClusters);
+    }
+    cluster -= run;
+    for (let i = 0; i < count; i++) imrt.set(cluster + i, 1);
+    return cluster * cs;
+  };
+
+  /** rebuild_refcounts_write_refblocks(): true when the table had to grow. */
+  const writeRefblocks = (first: number, end: number): boolean => {
+    const firstFree = { at: 0 };
+    let grown = false;
+    for (let cluster = first; cluster < end; cluster++) {
+      if (!imrt.get(cluster)) continue;
+      const index = Math.floor(cluster / perBlock);
+      const start = index * perBlock;
+      let offset: number;
+      if (entries > index && reftable[index]) offset = reftable[index];
+      else {
+        // Never in a block already written.
+        if (firstFree.at < start) firstFree.at = start;
+        offset = alloc(1, firstFree);
+        if (offset / cs >= end) end = offset / cs + 1;
+        if (entries <= index) {
+          entries = Math.ceil(((index + 1) * 8) / cs) * (cs / 8);
+          for (let i = reftable.length; i < entries; i++) reftable.push(0);
+          grown = true;
+        }
+        reftable[index] = offset;
+      }
+      const what = d.metadataAt(offset / cs, 1);
+      if (what) d.corruption(`Preventing invalid write on metadata (overlaps with ${what})`);
+      for (let j = 0; j < perBlock; j++) writeEntry(bv, block, j, bits, imrt.get(start + j));
+      d.file.pwrite(block, offset);
+      cluster = start + perBlock - 1;
+    }
+    return grown;
+  };
+
+  writeRefblocks(0, imrt.nbClusters);
+  let tableOffset: number;
+  let tableClusters: number;
+  let grown: boolean;
+  do {
+    tableClusters = Math.ceil((entries * 8) / cs);
+    tableOffset = alloc(tableClusters, { at: 0 });
+    grown = writeRefblocks(tableOffset / cs, tableOffset / cs + tableClusters);
+  } while (grown);
+
+  const raw = new Uint8Array(entries * 8);
+  const rv = new DataView(raw.buffer);
+  for (let i = 0; i < entries; i++) {
+    rv.setUint32(i * 8, Math.floor(reftable[i] / 2 ** 32));
+    rv.setUint32(i * 8 + 4, reftable[i] >>> 0);
   }
-  return res;
+  d.file.pwrite(raw, tableOffset);
+  // Only the two header fields change, written in place as QEMU does, then synced.
+  const fields = new Uint8Array(12);
+  const fv = new DataView(fields.buffer);
+  fv.setUint32(0, Math.floor(tableOffset / 2 ** 32));
+  fv.setUint32(4, tableOffset >>> 0);
+  fv.setUint32(8, tableClusters);
+  d.file.pwrite(fields, 48);
+  d.file.sync();
+  d.header.refcountTableOffset = tableOffset;
+  d.header.refcountTableClusters = tableClusters;
+  d.refs = d.loadRefcounts();
 }
 
 function safeGet(d: Qcow2Driver, cluster: number, res: CheckResult): number {

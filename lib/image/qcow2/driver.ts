@@ -245,7 +245,7 @@ export class Qcow2Driver implements BlockDriver {
     const h = this.header;
     if ((h.incompatibleFeatures & INCOMPAT.dirty) && !this.openOptions.forCheck) {
       const result = checkImage(this, "all");
-      if (result.corruptions > result.corruptionsFixed) {
+      if (result.failed || result.corruptions > result.corruptionsFixed) {
         throw new ImageError("Could not repair dirty image: Input/output error");
       }
       h.incompatibleFeatures &= ~INCOMPAT.dirty;

@@ -65,7 +65,8 @@ export class Refcounts {
     const v = new DataView(raw.buffer);
     this.table = new Float64Array(raw.length / 8);
     for (let i = 0; i < this.table.length; i++) {
-      this.table[i] = (v.getUint32(i * 8) & 0x00ffffff) * 2 ** 32 + (v.getUint32(i * 8 + 4) >>> 0);
+      // REFT_OFFSET_MASK: the low 9 bits are reserved and ignored (check reports them).
+      this.table[i] = (v.getUint32(i * 8) & 0x00ffffff) * 2 ** 32 + ((v.getUint32(i * 8 + 4) & ~0x1ff) >>> 0);
     }
     this.endCluster = Math.ceil(file.size() / this.clusterSize);
   }
