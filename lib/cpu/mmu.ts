@@ -44,6 +44,14 @@ export class Mmu extends CpuState {
     bus.onMapChange(() => this.flushTlb());
   }
 
+  /**
+   * Debugger watchpoints (gdb's rwatch/awatch through lib/virt/monitor): data accesses to these
+   * linear pages are never cached in the TLB, so they all take the slow path, which reports them
+   * to `onWatchedAccess`. Costs nothing on the fast path; flush the TLB after changing the set.
+   */
+  watchPages?: Set<number>;
+  onWatchedAccess?: (lin: number, bytes: number, write: boolean) => void;
+
   /** Bumped whenever a linear-to-code mapping may change: cached block links are then stale. */
   codeGen = 0;
 
@@ -144,7 +152,7 @@ export class Mmu extends CpuState {
     if (host < 0) return -1;
     const lpn = lin >>> 12;
     // System accesses run with CPL forced to 0; they must not leave supervisor entries behind.
-    const cache = (this.cpl === 3) === this.tlbUser;
+    const cache = (this.cpl === 3) === this.tlbUser && !this.watchPages?.has(lpn);
     if (access === ACC_WRITE) {
       if (this.bus.pageReadOnly[ppn]) return -1;
       // Pages with decoded code get a negative entry: writes check the code map first (wrSlow).
@@ -243,6 +251,7 @@ export class Mmu extends CpuState {
 
   private rdSlow(lin: number, size: number): number {
     const bytes = 1 << size;
+    if (this.watchPages?.has(lin >>> 12)) this.onWatchedAccess?.(lin, bytes, false);
     if ((lin & 0xfff) + bytes > 0x1000) {
       let v = 0;
       for (let k = 0; k < bytes; k++) v |= this.rdByte((lin + k) | 0) << (k * 8);
@@ -269,6 +278,7 @@ export class Mmu extends CpuState {
 
   private wrSlow(lin: number, size: number, v: number): void {
     const bytes = 1 << size;
+    if (this.watchPages?.has(lin >>> 12)) this.onWatchedAccess?.(lin, bytes, true);
     if ((lin & 0xfff) + bytes > 0x1000) {
       this.probeWrite(lin, bytes);
       for (let k = 0; k < bytes; k++) this.wrSlow((lin + k) | 0, 0, v >>> (k * 8));

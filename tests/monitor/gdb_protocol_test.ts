@@ -38,7 +38,7 @@ class RawGdb {
   }
 }
 
-Deno.test("gdb packets: Ctrl-C, target.xml chunks, registers, memory, refused watchpoints, k", async () => {
+Deno.test("gdb packets: Ctrl-C, target.xml chunks, registers with XMM, memory, watchpoints, k", async () => {
   const vm = await startVm({ gdb: "tcp:127.0.0.1:0" });
   try {
     const port = (vm.monitors.gdbServer!.address as { port: number }).port;
@@ -63,6 +63,15 @@ Deno.test("gdb packets: Ctrl-C, target.xml chunks, registers, memory, refused wa
     assert.equal(await gdb.ask("p0"), "78563412");
     assert.equal(vm.monitors.target.cpu.regs[0], 0x12345678);
     assert.equal(await gdb.ask("p99"), "E14");
+    // XMM registers are the CPU's SSE state (gdb numbers 32-39), MXCSR is 40.
+    const xmm1 = "00112233445566778899aabbccddeeff";
+    assert.equal(await gdb.ask(`P21=${xmm1}`), "OK");
+    assert.equal(await gdb.ask("p21"), xmm1);
+    assert.equal(
+      (await gdb.ask("g")).slice(2 * (16 * 4 + 8 * 10 + 8 * 4 + 16), 2 * (16 * 4 + 8 * 10 + 8 * 4 + 32)),
+      xmm1,
+    );
+    assert.equal(await gdb.ask("p28"), "801f0000");
     assert.equal(await gdb.ask(`m${COUNTER.toString(16)},4`).then((h) => h.length), 8);
     assert.equal(await gdb.ask("mfffff000,4"), "E14", "unbacked memory");
     assert.equal(await gdb.ask("m7ffff00,4"), "E14", "beyond RAM");
@@ -70,8 +79,11 @@ Deno.test("gdb packets: Ctrl-C, target.xml chunks, registers, memory, refused wa
     assert.equal(await gdb.ask("M100404,4:01000000"), "OK");
     assert.equal(vm.pc.bus.read32(0x100404), 1);
     assert.equal(await gdb.ask("M100404,4:00000000"), "OK");
-    assert.equal(await gdb.ask("Z3,100400,4"), "", "read watchpoints are refused");
-    assert.equal(await gdb.ask("Z4,100400,4"), "", "access watchpoints are refused");
+    assert.equal(await gdb.ask("Z3,100400,4"), "OK", "read watchpoint");
+    assert.equal(await gdb.ask("z3,100400,4"), "OK");
+    assert.equal(await gdb.ask("Z4,100400,4"), "OK", "access watchpoint");
+    assert.equal(await gdb.ask("z4,100400,4"), "OK");
+    assert.equal(await gdb.ask("z4,100400,4"), "E22", "no such watchpoint");
     assert.equal(await gdb.ask("Z9,100400,4"), "");
 
     // Continue, then Ctrl-C while the guest counts.

@@ -102,6 +102,26 @@ async function runGdb(port: number, script = SCRIPT, symbols = ""): Promise<stri
   return text;
 }
 
+/** Runs a gdb script against qemu-system-i386's stub on the counter guest started with -S. */
+async function runGdbOnQemu(script: string[], portOffset: number, symbols = ""): Promise<string[]> {
+  const port = 20000 + ((Deno.pid + portOffset) % 20000);
+  const qemu = new Deno.Command(REAL_QEMU_I386!, {
+    args: ["-display", "none", "-serial", "null", "-kernel", COUNTER_GUEST, "-device", "isa-debug-exit", "-S"]
+      .concat(["-gdb", `tcp:127.0.0.1:${port}`]),
+    stdout: "null",
+    stderr: "null",
+  }).spawn();
+  try {
+    await new Promise((r) => setTimeout(r, 400));
+    return normalise(await runGdb(port, script, symbols));
+  } finally {
+    try {
+      qemu.kill();
+    } catch { /* exited with the guest */ }
+    await qemu.status;
+  }
+}
+
 /** Masks what differs run to run: the counter's value and the old/new values around the watch. */
 function normalise(text: string): string[] {
   return text.split("\n")
@@ -139,33 +159,7 @@ Deno.test(
     skipReason(GDB && REAL_QEMU_I386, "gdb and qemu-system-i386"),
   { ignore: !GDB || !REAL_QEMU_I386 },
   async () => {
-    const port = 20000 + (Deno.pid % 20000);
-    const qemu = new Deno.Command(REAL_QEMU_I386!, {
-      args: [
-        "-display",
-        "none",
-        "-serial",
-        "null",
-        "-kernel",
-        COUNTER_GUEST,
-        "-device",
-        "isa-debug-exit",
-        "-S",
-      ]
-        .concat(["-gdb", `tcp:127.0.0.1:${port}`]),
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
-    let real: string[];
-    try {
-      await new Promise((r) => setTimeout(r, 400));
-      real = normalise(await runGdb(port));
-    } finally {
-      try {
-        qemu.kill();
-      } catch { /* exited with the guest */ }
-      await qemu.status;
-    }
+    const real = await runGdbOnQemu(SCRIPT, 0);
     const vm = await startVm({ gdb: "tcp:127.0.0.1:0", startPaused: true });
     try {
       const ours = normalise(await runGdb((vm.monitors.gdbServer!.address as { port: number }).port));
@@ -201,34 +195,55 @@ Deno.test(
     assert.ok(ours.includes("[Inferior 1 (process 1) exited normally]"), text);
 
     const dir = Deno.makeTempDirSync({ prefix: "gdb-real-" });
-    const port = 20000 + ((Deno.pid + 7) % 20000);
-    const qemu = new Deno.Command(REAL_QEMU_I386!, {
-      args: [
-        "-display",
-        "none",
-        "-serial",
-        "null",
-        "-kernel",
-        COUNTER_GUEST,
-        "-device",
-        "isa-debug-exit",
-        "-S",
-      ]
-        .concat(["-gdb", `tcp:127.0.0.1:${port}`]),
-      stdout: "null",
-      stderr: "null",
-    }).spawn();
     try {
-      await new Promise((r) => setTimeout(r, 400));
-      const real = normalise(await runGdb(port, SYMBOL_SCRIPT, await symbolFile(dir)));
+      const real = await runGdbOnQemu(SYMBOL_SCRIPT, 7, await symbolFile(dir));
       // Line 1 is where each machine stopped first (BIOS reset vector vs multiboot entry).
       assert.deepEqual(ours.slice(2), real.slice(2));
     } finally {
-      try {
-        qemu.kill();
-      } catch { /* exited with the guest */ }
-      await qemu.status;
       Deno.removeSync(dir, { recursive: true });
+    }
+  },
+);
+
+/** Read and access watchpoints (Z3/Z4) on the counter guest's stop_flag and counter. */
+const ACCESS_SCRIPT = [
+  "set architecture i386",
+  "target remote 127.0.0.1:PORT",
+  "rwatch *(int*)0x100404",
+  "continue",
+  "info registers eip",
+  "continue",
+  "info registers eip",
+  "delete",
+  "awatch *(int*)0x100400",
+  "continue",
+  "info registers eip",
+  "continue",
+  "info registers eip",
+  "delete",
+  "set var *(int*)0x100404 = 1",
+  "continue",
+];
+
+Deno.test(
+  "gdb rwatch and awatch stop where qemu-system-i386's stub stops" +
+    skipReason(GDB && REAL_QEMU_I386, "gdb and qemu-system-i386"),
+  { ignore: !GDB || !REAL_QEMU_I386 },
+  async () => {
+    const real = await runGdbOnQemu(ACCESS_SCRIPT, 13);
+    const vm = await startVm({ gdb: "tcp:127.0.0.1:0", startPaused: true });
+    try {
+      const ours = normalise(
+        await runGdb((vm.monitors.gdbServer!.address as { port: number }).port, ACCESS_SCRIPT),
+      );
+      const text = ours.join("\n");
+      assert.ok(ours.includes("Hardware read watchpoint 1: *(int*)0x100404"), text);
+      assert.ok(ours.includes("Hardware access (read/write) watchpoint 2: *(int*)0x100400"), text);
+      assert.ok(ours.includes("[Inferior 1 (process 1) exited normally]"), text);
+      // The first stop differs by design (BIOS reset vector vs multiboot entry), as above.
+      assert.deepEqual(ours.slice(2), real.slice(2));
+    } finally {
+      await vm.shutdown();
     }
   },
 );

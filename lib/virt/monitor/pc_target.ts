@@ -4,7 +4,9 @@
  * run loop reports HLT (or, with an interrupt pending that a stopped CPU must not take, sleeps a few
  * ms and reports "stop"), and the virtual clock is paused, as QEMU stops its virtual clock with the
  * VM. With breakpoints, watchpoints or a single-step pending the adapter runs the CPU one instruction
- * at a time and checks before each; without them the CPU runs its normal slices untouched.
+ * at a time and checks before each; without them the CPU runs its normal slices untouched. Write
+ * watchpoints compare the watched bytes after each instruction; read and access watchpoints have
+ * the MMU report data accesses to their pages (Mmu.watchPages), as QEMU's TLB_WATCHPOINT does.
  */
 import type { Cpu } from "../../cpu/cpu.ts";
 import { CS, IF } from "../../cpu/state.ts";
@@ -60,6 +62,8 @@ export class PcTarget implements MonitorTarget, Vcpu, SnapshotHost {
   private readonly breakpoints = new Set<number>();
   private readonly watchpoints: Watchpoint[] = [];
   private stepping = false;
+  /** A read/access watchpoint the last instruction touched (reported by the MMU). */
+  private accessHit?: Watchpoint;
   /** Resuming from a breakpoint address: do not stop on it before its instruction has run. */
   private skipBreakAt = -1;
   private pendingReset = false;
@@ -148,7 +152,7 @@ export class PcTarget implements MonitorTarget, Vcpu, SnapshotHost {
       const reason = this.inner.run(1);
       if (shadowed && cpu.lastRun === 0) cpu.intShadow = 0;
       done += Math.max(1, cpu.lastRun);
-      const hit = this.changedWatchpoint();
+      const hit = this.takeAccessHit() ?? this.changedWatchpoint();
       if (hit) {
         this.debugStop({ kind: "watch", type: hit.type, address: hit.address });
         return "stop";
@@ -162,11 +166,40 @@ export class PcTarget implements MonitorTarget, Vcpu, SnapshotHost {
     return "budget";
   }
 
+  private takeAccessHit(): Watchpoint | undefined {
+    const hit = this.accessHit;
+    this.accessHit = undefined;
+    return hit;
+  }
+
+  /** The MMU saw a data access on a watched page: note the first read/access watchpoint it hits. */
+  private watchedAccess(lin: number, bytes: number, write: boolean): void {
+    if (this.accessHit) return;
+    this.accessHit = this.watchpoints.find((w) =>
+      (w.type === "awatch" || (w.type === "rwatch" && !write)) &&
+      lin < w.address + w.length && w.address < lin + bytes
+    );
+  }
+
+  /** Keeps the MMU's watched pages in step with the read/access watchpoints. */
+  private updateWatchPages(): void {
+    const pages = new Set<number>();
+    for (const w of this.watchpoints) {
+      if (w.type === "watch") continue;
+      for (let p = w.address >>> 12; p <= ((w.address + w.length - 1) >>> 12); p++) pages.add(p);
+    }
+    this.cpu.watchPages = pages.size ? pages : undefined;
+    this.cpu.onWatchedAccess = pages.size
+      ? (lin, bytes, write) => this.watchedAccess(lin, bytes, write)
+      : undefined;
+    this.cpu.flushTlb();
+  }
+
   /** Runs after every instruction while watching: compares in place in RAM, allocating nothing. */
   private changedWatchpoint(): Watchpoint | undefined {
     const bus = this.pc.bus;
     for (const w of this.watchpoints) {
-      if (w.type !== "watch" && w.type !== "awatch") continue;
+      if (w.type !== "watch") continue;
       const phys = debugTranslate(this.cpu, w.address);
       const page = phys >= 0 ? bus.pageMap[phys >>> 12] : -1;
       let now: Uint8Array;
@@ -383,11 +416,10 @@ export class PcTarget implements MonitorTarget, Vcpu, SnapshotHost {
       this.breakpoints.add(address);
       return true;
     }
-    // Reads cannot be seen without a hook in the CPU's memory path: only writes are watched.
-    if (type === "rwatch") return false;
     const last = new Uint8Array(length);
     readLinear(this.cpu, address, last);
     this.watchpoints.push({ type, address, length, last, now: new Uint8Array(length) });
+    if (type !== "watch") this.updateWatchPages();
     return true;
   }
 
@@ -399,11 +431,13 @@ export class PcTarget implements MonitorTarget, Vcpu, SnapshotHost {
     );
     if (i < 0) return false;
     this.watchpoints.splice(i, 1);
+    if (type !== "watch") this.updateWatchPages();
     return true;
   }
 
   removeAllBreakpoints(): void {
     this.breakpoints.clear();
     this.watchpoints.length = 0;
+    this.updateWatchPages();
   }
 }

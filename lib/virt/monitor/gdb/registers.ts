@@ -1,21 +1,13 @@
 /**
  * The i386 register file as gdb numbers it (target_xml.ts): reading and writing one register or
- * all of them as little-endian bytes. The x87 registers travel as 80-bit extended values; XMM
- * registers read as zero because the CPU core keeps no SSE register state.
+ * all of them as little-endian bytes. The x87 registers travel as 80-bit extended values, the XMM
+ * registers as their 16 bytes (lib/cpu/simd/state.ts).
  */
 import type { Cpu } from "../../../cpu/cpu.ts";
 import { readEflags } from "../../../cpu/flags.ts";
 import { fromM80, m80, toM80 } from "../../../cpu/fpu/formats.ts";
-import {
-  type FpuState,
-  W_EMPTY,
-  W_FCS,
-  W_FDP,
-  W_FDS,
-  W_FIP,
-  W_FOP,
-  W_MXCSR,
-} from "../../../cpu/fpu/state.ts";
+import { type FpuState, W_EMPTY, W_FCS, W_FDP, W_FDS, W_FIP, W_FOP } from "../../../cpu/fpu/state.ts";
+import { simdState, XMM } from "../../../cpu/simd/state.ts";
 import type { X87 } from "../../../cpu/x87.ts";
 import { ARITH_FLAGS, CR0_PE, CS, DS, ES, FS, GS, SS } from "../../../cpu/state.ts";
 import { I386_REGISTERS } from "./target_xml.ts";
@@ -64,8 +56,8 @@ export function readRegister(cpu: Cpu, n: number): Uint8Array | undefined {
     const values = [fpu.fcw, fpu.fsw, tagWord(fpu), w[W_FCS], w[W_FIP], w[W_FDS], w[W_FDP], w[W_FOP]];
     return le(values[n - 24], 4);
   }
-  if (n < 40) return new Uint8Array(16);
-  return le(fpu ? fpu.words[W_MXCSR] : 0x1f80, 4);
+  if (n < 40) return simdState(cpu).u8.slice(XMM + (n - 32) * 16, XMM + (n - 31) * 16);
+  return le(simdState(cpu).mxcsr, 4);
 }
 
 /** Writes one register; false when this register cannot be written here. */
@@ -92,7 +84,8 @@ export function writeRegister(cpu: Cpu, n: number, bytes: Uint8Array): boolean {
     fpu.setSt(n - 16, fromM80(view.getUint32(0, true), view.getUint32(4, true), view.getUint16(8, true)));
   } else if (n === 24 && fpu) fpu.fcw = v;
   else if (n === 25 && fpu) fpu.fsw = v;
-  else if (n === 40 && fpu) fpu.words[W_MXCSR] = v;
-  else return n >= 32 && n < 40 && bytes.every((b) => b === 0);
+  else if (n >= 32 && n < 40) simdState(cpu).u8.set(bytes, XMM + (n - 32) * 16);
+  else if (n === 40) simdState(cpu).mxcsr = v;
+  else return false;
   return true;
 }

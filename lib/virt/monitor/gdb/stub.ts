@@ -2,8 +2,8 @@
  * The gdb stub: one gdb connection speaking the remote serial protocol for i386 against a
  * MonitorTarget. A connecting gdb stops the VM (as QEMU's stub does); `c`/`s` resume it and the
  * stop reply is sent when the target reports a breakpoint, a step, a watchpoint or Ctrl-C.
- * Threads are one (the single vCPU, thread 1). Z3 read watchpoints are refused with an empty
- * reply (the target cannot see reads), which makes gdb say so; Z4 is treated the same way.
+ * Threads are one (the single vCPU, thread 1). Z2/Z3/Z4 are write, read and access watchpoints
+ * (gdb's watch, rwatch, awatch); the stop reply names the kind and the address, as QEMU's does.
  */
 import { readLinear, writeLinear } from "../debug_memory.ts";
 import type { PcTarget } from "../pc_target.ts";
@@ -13,7 +13,7 @@ import { readRegister, writeRegister } from "./registers.ts";
 import { I386_REGISTERS, TARGET_XML } from "./target_xml.ts";
 
 const SIGINT = 2, SIGTRAP = 5;
-const BREAK_TYPES: (BreakpointType | undefined)[] = ["sw", "hw", "watch", undefined, undefined];
+const BREAK_TYPES: BreakpointType[] = ["sw", "hw", "watch", "rwatch", "awatch"];
 const MAX_MEMORY = 0x4000;
 
 export class GdbSession {

@@ -4,6 +4,7 @@
  * kvm, version, name, mtree (built from the Bus's page map and port table), pic and irq.
  */
 import { PAGE_UNMAPPED } from "../../../devices/bus.ts";
+import { simdState, XMM } from "../../../cpu/simd/state.ts";
 import type { X87 } from "../../../cpu/x87.ts";
 import { m80, toM80 } from "../../../cpu/fpu/formats.ts";
 import { W_EMPTY, W_FCW, W_MXCSR } from "../../../cpu/fpu/state.ts";
@@ -26,7 +27,7 @@ export function statusLine(target: MonitorTarget): string {
     : `VM status: paused (${s})\n`;
 }
 
-/** The x87 part of QEMU's register dump (FCW..FPR7); our core keeps no XMM state, so no XMM lines. */
+/** The FPU part of QEMU's register dump: FCW..FPR7, then XMM00-07 as high and low quadword. */
 function fpuLines(target: MonitorTarget): string {
   const fpu = (target.cpu.fpu as X87 | undefined)?.state;
   if (!fpu) return "";
@@ -39,6 +40,11 @@ function fpuLines(target: MonitorTarget): string {
     // QEMU prints the registers as ST(i) in stack order, numbered FPRi.
     toM80(fpu.st(i));
     out += `FPR${i}=${hex(m80[1], 8)}${hex(m80[0], 8)} ${hex(m80[2], 4)}${i & 1 ? "\n" : " "}`;
+  }
+  const xmm = simdState(target.cpu).u32;
+  for (let i = 0; i < 8; i++) {
+    const d = (k: number) => hex(xmm[(XMM >> 2) + i * 4 + k], 8);
+    out += `XMM${String(i).padStart(2, "0")}=${d(3)}${d(2)} ${d(1)}${d(0)}${i & 1 ? "\n" : " "}`;
   }
   return out;
 }
