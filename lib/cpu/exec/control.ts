@@ -8,6 +8,7 @@ import { BP, CpuFault, GP, NP, OF as OF_VEC, SS as SS_FAULT, TS, UD } from "../f
 import { condition, getOF, readEflags } from "../flags.ts";
 import type { Handler, Insn } from "../insn.ts";
 import { deliver, EV_SOFTWARE } from "../interrupts.ts";
+import { vmeInt, vmeIret } from "../vme.ts";
 import { vmxHlt } from "../vmx/intercepts.ts";
 import {
   desc,
@@ -122,6 +123,7 @@ export const leaveHandler: Handler = (cpu, i) => {
 
 export const intHandler: Handler = (cpu, i) => {
   const vector = i.imm & 0xff;
+  if (vmeInt(cpu, vector)) return;
   if ((cpu.eflags & VM) && ((cpu.eflags >> 12) & 3) < 3) throw new CpuFault(GP, 0);
   deliver(cpu, vector, EV_SOFTWARE, false, 0);
 };
@@ -359,6 +361,7 @@ export const iretHandler: Handler = (cpu, i) => {
     return;
   }
   if (cpu.eflags & VM) {
+    if (vmeIret(cpu, size)) return;
     if (((cpu.eflags >> 12) & 3) !== 3) throw new CpuFault(GP, 0);
     const eip = cpu.peek(size, 0), cs = cpu.peek(size, bytes) & 0xffff, flags = cpu.peek(size, 2 * bytes);
     cpu.addSp(3 * bytes);

@@ -3,6 +3,7 @@
  * loads and stores, LLDT/LTR/SLDT/STR, control and debug registers, CPUID, RDTSC/RDPMC,
  * RDMSR/WRMSR, SYSENTER/SYSEXIT, LAR/LSL/VERR/VERW/ARPL, and the FPU escapes (delegated).
  */
+import { virtualCliSti, vmePopf, vmePushf } from "../vme.ts";
 import type { Cpu } from "../cpu.ts";
 import { CpuFault, GP, NM, NP, UD } from "../faults.ts";
 import { arithFlags, FOP_NONE, getCF, getZF, readEflags } from "../flags.ts";
@@ -72,6 +73,7 @@ function iopl(cpu: Cpu): number {
 }
 
 export const cliHandler: Handler = (cpu) => {
+  if (virtualCliSti(cpu, false)) return;
   if ((protectedMode(cpu) && cpu.cpl > iopl(cpu)) || ((cpu.eflags & VM) && iopl(cpu) < 3)) {
     throw new CpuFault(GP, 0);
   }
@@ -79,6 +81,7 @@ export const cliHandler: Handler = (cpu) => {
 };
 
 export const stiHandler: Handler = (cpu) => {
+  if (virtualCliSti(cpu, true)) return;
   if ((protectedMode(cpu) && cpu.cpl > iopl(cpu)) || ((cpu.eflags & VM) && iopl(cpu) < 3)) {
     throw new CpuFault(GP, 0);
   }
@@ -90,6 +93,7 @@ export const sahfHandler: Handler = (cpu) => writeEflags(cpu, (cpu.regs[0] >> 8)
 export const lahfHandler: Handler = (cpu) => cpu.setReg(0, 4, (arithFlags(cpu) & 0xd5) | 2);
 
 export const pushfHandler: Handler = (cpu, i) => {
+  if (vmePushf(cpu, i.opsize32 ? 2 : 1)) return;
   if ((cpu.eflags & VM) && iopl(cpu) < 3) throw new CpuFault(GP, 0);
   // VM and RF read as 0 in the pushed image.
   cpu.push(i.opsize32 ? 2 : 1, readEflags(cpu) & ~(VM | RF));
@@ -97,6 +101,7 @@ export const pushfHandler: Handler = (cpu, i) => {
 
 export const popfHandler: Handler = (cpu, i) => {
   const size = i.opsize32 ? 2 : 1;
+  if (vmePopf(cpu, size)) return;
   if ((cpu.eflags & VM) && iopl(cpu) < 3) throw new CpuFault(GP, 0);
   const v = cpu.pop(size);
   let mask = 0x8d5 | TF | DF | NT | AC | ID;
