@@ -23,6 +23,7 @@ import { vmxReset } from "./vmx/state.ts";
 import { REAL_RIGHTS } from "./segmentation.ts";
 import { CR0_ET, CR0_PE, CS, IF, SEG_CODE, SEG_DB, SS, TF, VM } from "./state.ts";
 import { readEflags } from "./flags.ts";
+import { compileBlock, type CompiledBlock } from "./jit/compile.ts";
 
 const MAX_BLOCK = 64;
 
@@ -31,6 +32,10 @@ class Block {
   next0: Block | undefined = undefined;
   next1: Block | undefined = undefined;
   gen = -1;
+  /** Whole-block runs so far, until the block is compiled. */
+  hits = 0;
+  /** The compiled form (lib/cpu/jit), once the block is hot; it dies with the block. */
+  fn: CompiledBlock | undefined = undefined;
   constructor(
     readonly insns: Insn[],
     readonly start: number,
@@ -65,7 +70,15 @@ export interface FpuUnit {
 export interface CpuOptions {
   /** CPUID model name from models.ts (default qemu32, as qemu-system-i386 uses). */
   model?: string;
+  /**
+   * Block compilation to JavaScript (lib/cpu/jit): the number of whole-block runs after which a
+   * block is compiled, or false to interpret only. Default JIT_THRESHOLD.
+   */
+  jit?: number | false;
 }
+
+/** Whole-block runs before a block is compiled: compiling costs about as much as a few hundred runs. */
+export const JIT_THRESHOLD = 50;
 
 export class Cpu extends Mmu {
   model: CpuModel;
@@ -80,6 +93,10 @@ export class Cpu extends Mmu {
   breakBlock = false;
   /** In VMX non-root operation (lib/cpu/vmx): the handlers' VM-exit hooks test only this. */
   vmxNonRoot = false;
+  /** Runs of a block before it is compiled; -1 when the compiler is off (CpuOptions.jit). */
+  jitThreshold: number;
+  /** Instructions a compiled block retired before it threw (read by the run loop's fault path). */
+  jitRetired = 0;
   private readonly pageBlocks = new Map<number, Map<number, Block>>();
   /** Per host page with code: 1 for each byte some decoded block covers. */
   private readonly codeBytes = new Map<number, Uint8Array>();
@@ -96,6 +113,7 @@ export class Cpu extends Mmu {
     super(bus);
     this.model = MODELS[options.model ?? "qemu32"];
     if (!this.model) throw new RangeError(`unknown CPU model ${options.model}`);
+    this.jitThreshold = options.jit === false ? -1 : options.jit ?? JIT_THRESHOLD;
     bus.onDmaWrite((phys, length) => {
       for (let p = phys >>> 12; p <= (phys + length - 1) >>> 12; p++) {
         const host = bus.pageMap[p & 0xfffff];
@@ -520,22 +538,35 @@ export class Cpu extends Mmu {
       const singleStep = (this.eflags & TF) !== 0;
       this.intShadow = 0;
       this.breakBlock = false;
+      // Compiled code runs whole blocks only: single steps and shadows take the interpreter.
+      const whole = n === insns.length && !singleStep;
+      let fn = whole ? block.fn : undefined;
+      if (fn === undefined && whole && this.jitThreshold >= 0 && ++block.hits > this.jitThreshold) {
+        fn = block.fn = compileBlock(insns, block.code32);
+      }
       try {
-        for (let k = 0; k < n; k++) {
-          const i = insns[k];
-          const eip = this.eip;
-          this.insnEip = eip;
-          this.eip = this.code32 ? (eip + i.len) | 0 : (eip + i.len) & 0xffff;
-          i.h(this, i);
-          executed++;
-          if (this.breakBlock) break;
-        }
-        if (!this.breakBlock && n === insns.length) prev = block;
-        if (singleStep && !this.halted) {
-          this.dr[6] |= 0x4000;
-          this.event(DB, EV_EXCEPTION, 0);
+        if (fn !== undefined) {
+          this.jitRetired = 0;
+          executed += fn(this, budget - executed);
+          if (!this.breakBlock) prev = block;
+        } else {
+          for (let k = 0; k < n; k++) {
+            const i = insns[k];
+            const eip = this.eip;
+            this.insnEip = eip;
+            this.eip = this.code32 ? (eip + i.len) | 0 : (eip + i.len) & 0xffff;
+            i.h(this, i);
+            executed++;
+            if (this.breakBlock) break;
+          }
+          if (!this.breakBlock && n === insns.length) prev = block;
+          if (singleStep && !this.halted) {
+            this.dr[6] |= 0x4000;
+            this.event(DB, EV_EXCEPTION, 0);
+          }
         }
       } catch (e) {
+        if (fn !== undefined) executed += this.jitRetired;
         this.fault(e);
       }
     }

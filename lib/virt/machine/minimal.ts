@@ -18,6 +18,8 @@ export interface MinimalOptions {
   cpuModel?: string;
   /** Attach the x87 FPU (default true, as every model here has one). */
   fpu?: boolean;
+  /** Block compiler threshold or false (CpuOptions.jit). */
+  jit?: number | false;
 }
 
 export interface MinimalResult {
@@ -59,20 +61,29 @@ export function createMinimalMachine(
       if ((v & 0x2000) && ((v >> 10) & 7) === 0) bus.requestShutdown(0);
     },
   });
-  const cpu = new Cpu(bus, { model: options.cpuModel });
+  const cpu = new Cpu(bus, { model: options.cpuModel, jit: options.jit });
   if (options.fpu !== false) cpu.fpu = new X87(cpu);
   return { bus, cpu, serial };
 }
 
-export function runMinimal(image: Uint8Array, options: MinimalOptions = {}): MinimalResult {
-  const { bus, cpu, serial } = createMinimalMachine(options);
-  const boot = loadMultiboot(bus, image, { cmdline: options.cmdline, modules: options.modules });
-  cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx }, {
+/** A minimal machine with a multiboot image loaded and the CPU at its entry, not yet run. */
+export function bootMinimal(
+  image: Uint8Array,
+  options: MinimalOptions = {},
+): { bus: Bus; cpu: Cpu; serial: SerialCapture } {
+  const machine = createMinimalMachine(options);
+  const boot = loadMultiboot(machine.bus, image, { cmdline: options.cmdline, modules: options.modules });
+  machine.cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx }, {
     base: boot.gdtBase,
     limit: boot.gdtLimit,
     cs: MULTIBOOT_CS,
     ds: MULTIBOOT_DS,
   });
+  return machine;
+}
+
+export function runMinimal(image: Uint8Array, options: MinimalOptions = {}): MinimalResult {
+  const { bus, cpu, serial } = bootMinimal(image, options);
   const max = options.maxInstructions ?? 2_000_000_000;
   let reason = "budget";
   while (cpu.instructions < max) {

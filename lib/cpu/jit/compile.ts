@@ -1,0 +1,528 @@
+/**
+ * The block compiler: turns a hot decoded block into one JavaScript function (`new Function`) that
+ * V8 then compiles to machine code. Common instructions (MOV, the ALU group, TEST, INC/DEC, NOT/NEG,
+ * LEA, MOVZX/MOVSX, XCHG, PUSH/POP, shifts, SETcc/CMOVcc, Jcc/JMP/CALL/RET) are inlined with their
+ * operand size, registers and addressing resolved at compile time; every other instruction calls its
+ * interpreter handler from a call site of its own.
+ *
+ * The function keeps exactly the interpreter's architectural behaviour (cpu.ts `run`):
+ * - lazy flags are stored as the handlers store them; a Jcc after a flag producer of the same block
+ *   tests the producer's operands directly instead of deriving flags;
+ * - before any instruction that can fault, `insnEip` is set and the retired count is kept, so a
+ *   fault leaves EIP at the faulting instruction and the budget counts what retired;
+ * - after any instruction that touched memory or ran a handler, `breakBlock` (self-modifying code,
+ *   mode changes) ends the block with EIP at the next instruction, as the interpreter does.
+ * EIP is relative to the block's entry EIP: a block is cached by physical address and may run at
+ * several linear addresses.
+ */
+import type { Cpu } from "../cpu.ts";
+import { OP_ADC, OP_ADD, OP_AND, OP_CMP, OP_OR, OP_SBB, OP_SUB, OP_XOR } from "../exec/alu.ts";
+import { shift } from "../exec/shift.ts";
+import {
+  condition,
+  FOP_ADC,
+  FOP_ADD,
+  FOP_DEC,
+  FOP_INC,
+  FOP_RES,
+  FOP_SBB,
+  FOP_SUB,
+  getCF,
+  PARITY,
+} from "../flags.ts";
+import { operandForm } from "../decoder.ts";
+import type { Insn } from "../insn.ts";
+
+/**
+ * Runs the block (again while it loops on itself and `left` instructions of budget remain); returns
+ * the instructions retired. On a throw, `cpu.jitRetired` holds that count.
+ */
+export type CompiledBlock = (cpu: Cpu, left: number) => number;
+
+/** What the compiled code may call: passed to the generated factory as `H`. */
+const HELPERS = { condition, getCF, shift, PARITY };
+
+const MASK = ["0xff", "0xffff", "-1"];
+const SIGN = ["0x80", "0x8000", "-0x80000000"];
+const RD = ["rd8", "rd16", "rd32"];
+const WR = ["wr8", "wr16", "wr32"];
+
+/** The flag producer last emitted in this block, while nothing else touched the flags. */
+interface Producer {
+  fop: number;
+  size: number;
+  /** Variables holding the operands and the result. */
+  d: string;
+  x: string;
+  v: string;
+  /** Boolean expressions of CF and OF where the kind alone does not give them (carry in, shifts). */
+  cf?: string;
+  of?: string;
+}
+
+class Emitter {
+  readonly lines: string[] = [];
+  /** Factory-scope constants (the Insn records and handlers called). */
+  readonly consts: string[] = [];
+  flags: Producer | undefined = undefined;
+
+  constructor(readonly insns: Insn[], readonly code32: boolean) {}
+
+  /** EIP of the instruction at byte offset `off` from the block's start. */
+  eip(off: number): string {
+    if (off === 0) return "e0";
+    return this.code32 ? `((e0 + ${off}) | 0)` : `((e0 + ${off}) & 0xffff)`;
+  }
+
+  reg(size: number, r: number): string {
+    if (size === 2) return `r[${r}]`;
+    if (size === 1) return `(r[${r}] & 0xffff)`;
+    return r < 4 ? `(r[${r}] & 0xff)` : `((r[${r - 4}] >> 8) & 0xff)`;
+  }
+
+  setReg(size: number, r: number, v: string): string {
+    if (size === 2) return `r[${r}] = ${v};`;
+    if (size === 1) return `r[${r}] = (r[${r}] & ~0xffff) | ((${v}) & 0xffff);`;
+    if (r < 4) return `r[${r}] = (r[${r}] & ~0xff) | ((${v}) & 0xff);`;
+    return `r[${r - 4}] = (r[${r - 4}] & ~0xff00) | (((${v}) & 0xff) << 8);`;
+  }
+
+  /** The offset expression of the memory operand (cpu.offset). */
+  offset(i: Insn): string {
+    const parts: string[] = [];
+    if (i.base >= 0) parts.push(`r[${i.base}]`);
+    if (i.index >= 0) parts.push(i.scale ? `(r[${i.index}] << ${i.scale})` : `r[${i.index}]`);
+    if (i.disp !== 0 || !parts.length) parts.push(String(i.disp));
+    const sum = parts.join(" + ");
+    return i.adsize32
+      ? (parts.length === 1 && i.base >= 0 && i.index < 0 ? sum : `((${sum}) | 0)`)
+      : `((${sum}) & 0xffff)`;
+  }
+
+  /** The linear address expression of the memory operand (cpu.ea). */
+  ea(i: Insn): string {
+    return `((sb[${i.seg}] + ${this.offset(i)}) | 0)`;
+  }
+
+  readE(i: Insn, size: number, k: number): string {
+    if (i.mod === 3) return this.reg(size, i.rm);
+    this.line(`const a${k} = ${this.ea(i)};`);
+    return `cpu.${RD[size]}(a${k})`;
+  }
+
+  line(s: string): void {
+    this.lines.push(s);
+  }
+
+  /** Records flags as alu() does; returns the result variable. */
+  alu(op: number, size: number, d: string, x: string, k: number): string {
+    const m = MASK[size];
+    const dv = `d${k}`, xv = `x${k}`, vv = `v${k}`;
+    this.line(`const ${dv} = ${d}, ${xv} = ${x};`);
+    let res: string, fop: number;
+    switch (op) {
+      case OP_ADD:
+        res = size === 2 ? `(${dv} + ${xv}) | 0` : `(${dv} + ${xv}) & ${m}`;
+        fop = FOP_ADD;
+        break;
+      case OP_OR:
+        res = `${dv} | ${xv}`;
+        fop = FOP_RES;
+        break;
+      case OP_AND:
+        res = `${dv} & ${xv}`;
+        fop = FOP_RES;
+        break;
+      case OP_XOR:
+        res = `${dv} ^ ${xv}`;
+        fop = FOP_RES;
+        break;
+      case OP_ADC:
+        this.line(`const c${k} = ${this.cfNow()};`);
+        res = `(${dv} + ${xv} + c${k}) & ${m}`;
+        fop = FOP_ADC;
+        break;
+      case OP_SBB:
+        this.line(`const c${k} = ${this.cfNow()};`);
+        res = `(${dv} - ${xv} - c${k}) & ${m}`;
+        fop = FOP_SBB;
+        break;
+      default: // SUB, CMP
+        res = size === 2 ? `(${dv} - ${xv}) | 0` : `(${dv} - ${xv}) & ${m}`;
+        fop = FOP_SUB;
+    }
+    this.line(`const ${vv} = ${res};`);
+    const aux = fop === FOP_RES ? "0" : fop === FOP_ADC || fop === FOP_SBB ? `c${k}` : undefined;
+    if (aux !== undefined) this.line(`cpu.fAux = ${aux};`);
+    this.line(`cpu.fOp = ${fop}; cpu.fSize = ${size}; cpu.fDst = ${dv}; cpu.fSrc = ${xv}; cpu.fRes = ${vv};`);
+    this.flags = { fop, size, d: dv, x: xv, v: vv, cf: aux === `c${k}` ? `c${k} !== 0` : undefined };
+    return vv;
+  }
+
+  /** INC/DEC as alu.ts inc()/dec() record them. */
+  incdec(dec: boolean, size: number, d: string, k: number): string {
+    const dv = `d${k}`, vv = `v${k}`;
+    this.line(`const c${k} = ${this.cfNow()}, ${dv} = ${d};`);
+    const res = size === 2
+      ? `(${dv} ${dec ? "-" : "+"} 1) | 0`
+      : `(${dv} ${dec ? "-" : "+"} 1) & ${MASK[size]}`;
+    this.line(`const ${vv} = ${res};`);
+    this.line(
+      `cpu.fOp = ${dec ? FOP_DEC : FOP_INC}; cpu.fAux = c${k}; cpu.fSize = ${size}; cpu.fDst = ${dv}; ` +
+        `cpu.fSrc = 1; cpu.fRes = ${vv};`,
+    );
+    this.flags = { fop: dec ? FOP_DEC : FOP_INC, size, d: dv, x: "1", v: vv, cf: `c${k} !== 0` };
+    return vv;
+  }
+
+  /** SHL/SHR/SAR of a 32-bit register by a constant 1..31, recording flags as shift.ts setRes does. */
+  shift32(op: string, rm: number, n: number, k: number): void {
+    const d = `d${k}`, p = `p${k}`, v = `v${k}`, a = `f${k}`;
+    this.line(`const ${d} = r[${rm}], ${p} = ${d} ${op} ${n - 1}, ${v} = (${d} ${op} ${n}) | 0;`);
+    const cf = op === "<<" ? `((${p} >>> 31) & 1)` : `(${p} & 1)`;
+    this.line(`const ${a} = ${cf} | (((((${p} ^ ${v}) >>> 31) & 1)) << 11);`);
+    this.line(`cpu.fOp = ${FOP_RES}; cpu.fSize = 2; cpu.fRes = ${v}; cpu.fAux = ${a};`);
+    this.line(`r[${rm}] = ${v};`);
+    this.flags = { fop: FOP_RES, size: 2, d, x: "0", v, cf: `(${a} & 1) !== 0`, of: `(${a} & 0x800) !== 0` };
+  }
+
+  /** CF as 0 or 1 (getCF), straight from the producer when it is known. */
+  cfNow(): string {
+    const cf = this.flags ? condFrom(this.flags, 1) : undefined;
+    return cf === undefined ? "H.getCF(cpu)" : `((${cf}) ? 1 : 0)`;
+  }
+
+  /** A condition code as a JS boolean expression, direct from the producer when it is known. */
+  cond(cc: number): string {
+    const p = this.flags;
+    const e = p ? condFrom(p, cc >> 1) : undefined;
+    if (e === undefined) return `H.condition(cpu, ${cc})`;
+    return cc & 1 ? `!(${e})` : `(${e})`;
+  }
+}
+
+/** Condition `c` (cc >> 1) from a known producer, or undefined when the generic test is simpler. */
+function condFrom(p: Producer, c: number): string | undefined {
+  const { d, x, v, size } = p;
+  const sign = SIGN[size];
+  const sf = size === 2 ? `${v} < 0` : `(${v} & ${sign}) !== 0`;
+  const zf = `${v} === 0`;
+  const pf = `H.PARITY[${v} & 0xff] !== 0`;
+  let of = p.of, cf = p.cf;
+  const neg = (e: string) => size === 2 ? `(${e}) < 0` : `((${e}) & ${sign}) !== 0`;
+  const below = (a: string, b: string) => size === 2 ? `(${a} >>> 0) < (${b} >>> 0)` : `${a} < ${b}`;
+  switch (p.fop) {
+    case FOP_SUB:
+      cf = below(d, x);
+      of = neg(`(${d} ^ ${x}) & (${d} ^ ${v})`);
+      // Signed and unsigned orders straight from the operands.
+      if (c === 3) return size === 2 ? `(${d} >>> 0) <= (${x} >>> 0)` : `${d} <= ${x}`;
+      if (c === 6 || c === 7) {
+        const sh = size === 2 ? 0 : size === 1 ? 16 : 24;
+        const a = sh ? `(${d} << ${sh})` : d, b = sh ? `(${x} << ${sh})` : x;
+        return c === 6 ? `${a} < ${b}` : `${a} <= ${b}`;
+      }
+      break;
+    case FOP_SBB:
+      cf = `${below(d, x)} || (${p.cf} && ${d} === ${x})`;
+      of = neg(`(${d} ^ ${x}) & (${d} ^ ${v})`);
+      break;
+    case FOP_ADD:
+      cf = below(v, d);
+      of = neg(`(${d} ^ ${v}) & (${x} ^ ${v})`);
+      break;
+    case FOP_ADC:
+      cf = `${below(v, d)} || (${p.cf} && ${v} === ${d})`;
+      of = neg(`(${d} ^ ${v}) & (${x} ^ ${v})`);
+      break;
+    case FOP_INC:
+      of = neg(`(${d} ^ ${v}) & (1 ^ ${v})`);
+      break;
+    case FOP_DEC:
+      of = neg(`(${d} ^ 1) & (${d} ^ ${v})`);
+      break;
+    case FOP_RES:
+      cf ??= "false";
+      of ??= "false";
+      break;
+  }
+  switch (c) {
+    case 0:
+      return of;
+    case 1:
+      return cf;
+    case 2:
+      return zf;
+    case 3:
+      return cf === undefined ? undefined : `(${cf}) || ${zf}`;
+    case 4:
+      return sf;
+    case 5:
+      return pf;
+    case 6:
+      return of === undefined ? undefined : `(${sf}) !== (${of})`;
+    default:
+      return of === undefined ? undefined : `${zf} || ((${sf}) !== (${of}))`;
+  }
+}
+
+/** Near branch target from the next EIP (control.ts target()). */
+function target(i: Insn, next: string): string {
+  return i.opsize32 ? `((${next} + ${i.imm}) | 0)` : `((${next} + ${i.imm}) & 0xffff)`;
+}
+
+/**
+ * Emits instruction `k` inline; returns false when it has no inline form (the caller then calls its
+ * handler). `at`/`next` are its EIP and the next EIP expressions.
+ */
+function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last: boolean): boolean {
+  const e = i.entry!;
+  const size = i.size;
+  const mem = i.mod !== 3;
+  const form = operandForm(e);
+  /** Marks a faultable instruction: EIP and the retired count for the fault path. */
+  const faultable = () => em.line(`cpu.insnEip = ${at}; n = ${k};`);
+  /** After a memory access: a write to code (or a device) may have ended the block. */
+  const checkBreak = () => {
+    if (!last) em.line(`if (cpu.breakBlock) { cpu.eip = ${next}; return done + ${k + 1}; }`);
+  };
+  switch (e.handler) {
+    case "mov": {
+      if (size > 2) return false;
+      if (form === "EG" || form === "EI") {
+        const src = form === "EG"
+          ? em.reg(size, i.reg)
+          : String(size === 2 ? i.imm | 0 : i.imm & (size ? 0xffff : 0xff));
+        if (!mem) em.line(em.setReg(size, i.rm, src));
+        else {
+          faultable();
+          em.line(`cpu.${WR[size]}(${em.ea(i)}, ${src});`);
+          checkBreak();
+        }
+        return true;
+      }
+      if (form === "GE") {
+        if (mem) faultable();
+        em.line(em.setReg(size, i.reg, em.readE(i, size, k)));
+        if (mem) checkBreak();
+        return true;
+      }
+      return false;
+    }
+    case "movzx":
+    case "movsx": {
+      const src = e.operands[1] === "Eb" ? 0 : 1;
+      if (mem) faultable();
+      let v = em.readE(i, src, k);
+      if (e.handler === "movsx") v = src === 0 ? `((${v} << 24) >> 24)` : `((${v} << 16) >> 16)`;
+      em.line(em.setReg(size, i.reg, v));
+      if (mem) checkBreak();
+      return true;
+    }
+    case "lea":
+      em.line(em.setReg(size, i.reg, em.offset(i)));
+      return true;
+    case "alu":
+    case "test": {
+      const op = e.handler === "test" ? OP_AND : i.arg;
+      const write = e.handler === "alu" && op !== OP_CMP;
+      const imm = String(i.imm & (size === 2 ? -1 : size ? 0xffff : 0xff));
+      if (form === "GI") {
+        const v = em.alu(op, size, em.reg(size, 0), imm, k);
+        if (write) em.line(em.setReg(size, 0, v));
+        return true;
+      }
+      if (form === "GE") {
+        if (mem) faultable();
+        const src = em.readE(i, size, k);
+        const v = em.alu(op, size, em.reg(size, i.reg), src, k);
+        if (write) em.line(em.setReg(size, i.reg, v));
+        if (mem) checkBreak();
+        return true;
+      }
+      // EG, EI
+      const src = form === "EG" ? em.reg(size, i.reg) : imm;
+      if (!mem) {
+        const v = em.alu(op, size, em.reg(size, i.rm), src, k);
+        if (write) em.line(em.setReg(size, i.rm, v));
+        return true;
+      }
+      faultable();
+      em.line(`const a${k} = ${em.ea(i)};`);
+      if (write) em.line(`cpu.probeWrite(a${k}, ${1 << size});`);
+      const v = em.alu(op, size, `cpu.${RD[size]}(a${k})`, src, k);
+      if (write) em.line(`cpu.${WR[size]}(a${k}, ${v});`);
+      checkBreak();
+      return true;
+    }
+    case "incdec": {
+      if (!mem) {
+        em.line(em.setReg(size, i.rm, em.incdec(i.arg === 1, size, em.reg(size, i.rm), k)));
+        return true;
+      }
+      faultable();
+      em.line(`const a${k} = ${em.ea(i)};`);
+      em.line(`cpu.probeWrite(a${k}, ${1 << size});`);
+      const v = em.incdec(i.arg === 1, size, `cpu.${RD[size]}(a${k})`, k);
+      em.line(`cpu.${WR[size]}(a${k}, ${v});`);
+      checkBreak();
+      return true;
+    }
+    case "not":
+      if (mem) return false;
+      em.line(em.setReg(size, i.rm, `~${em.reg(size, i.rm)}`));
+      return true;
+    case "neg":
+      if (mem) return false;
+      em.line(em.setReg(size, i.rm, em.alu(OP_SUB, size, "0", em.reg(size, i.rm), k)));
+      return true;
+    case "shift": {
+      if (mem) return false;
+      const count = form === "E1" ? "1" : form === "ECL" ? "(r[1] & 31)" : String(i.imm & 31);
+      if (count === "0") return true; // shift() returns dst unchanged and touches no flags
+      if (size === 2 && count !== "(r[1] & 31)" && i.arg >= 4) {
+        em.shift32(i.arg === 5 ? ">>>" : i.arg === 7 ? ">>" : "<<", i.rm, Number(count), k);
+        return true;
+      }
+      em.line(em.setReg(size, i.rm, `H.shift(cpu, ${i.arg}, ${size}, ${em.reg(size, i.rm)}, ${count})`));
+      em.flags = undefined;
+      return true;
+    }
+    case "imul2":
+    case "imul3": {
+      if (size !== 2) return false;
+      if (mem) faultable();
+      em.line(
+        `const d${k} = ${em.readE(i, 2, k)}, x${k} = ${e.handler === "imul3" ? i.imm | 0 : `r[${i.reg}]`};`,
+      );
+      em.line(`const v${k} = Math.imul(d${k}, x${k}), f${k} = v${k} !== d${k} * x${k} ? 0x801 : 0;`);
+      em.line(`r[${i.reg}] = v${k};`);
+      em.line(`cpu.fOp = ${FOP_RES}; cpu.fSize = 2; cpu.fRes = v${k}; cpu.fAux = f${k};`);
+      em.flags = {
+        fop: FOP_RES,
+        size: 2,
+        d: `d${k}`,
+        x: `x${k}`,
+        v: `v${k}`,
+        cf: `f${k} !== 0`,
+        of: `f${k} !== 0`,
+      };
+      if (mem) checkBreak();
+      return true;
+    }
+    case "xchg": {
+      if (mem) return false;
+      em.line(`const t${k} = ${em.reg(size, i.reg)};`);
+      em.line(em.setReg(size, i.reg, em.reg(size, i.rm)));
+      em.line(em.setReg(size, i.rm, `t${k}`));
+      return true;
+    }
+    case "push": {
+      faultable();
+      if (form === "I") em.line(`cpu.push(${size}, ${i.imm});`);
+      else if (!mem) em.line(`cpu.push(${size}, ${em.reg(size, i.rm)});`);
+      else return false;
+      checkBreak();
+      return true;
+    }
+    case "pop": {
+      if (mem) return false;
+      faultable();
+      em.line(`const p${k} = cpu.pop(${size});`);
+      em.line(em.setReg(size, i.rm, `p${k}`));
+      checkBreak();
+      return true;
+    }
+    case "setcc": {
+      if (mem) return false;
+      em.line(em.setReg(0, i.rm, `${em.cond(i.arg)} ? 1 : 0`));
+      return true;
+    }
+    case "cmovcc": {
+      if (mem) faultable();
+      const v = em.readE(i, size, k);
+      em.line(`const s${k} = ${v};`);
+      em.line(`if (${em.cond(i.arg)}) { ${em.setReg(size, i.reg, `s${k}`)} }`);
+      if (mem) checkBreak();
+      return true;
+    }
+    case "jcc":
+      em.line(`const nx${k} = ${next};`);
+      em.line(`cpu.eip = ${em.cond(i.arg)} ? ${target(i, `nx${k}`)} : nx${k};`);
+      return true;
+    case "jmp":
+      em.line(`cpu.eip = ${target(i, next)};`);
+      return true;
+    case "call":
+      faultable();
+      em.line(`const nx${k} = ${next};`);
+      em.line(`cpu.push(${size}, nx${k});`);
+      em.line(`cpu.eip = ${target(i, `nx${k}`)};`);
+      return true;
+    case "ret": {
+      faultable();
+      em.line(`const t${k} = cpu.pop(${i.opsize32 ? 2 : 1});`);
+      if (e.operands.length) em.line(`cpu.addSp(${i.imm & 0xffff});`);
+      em.line(`cpu.eip = t${k};`);
+      return true;
+    }
+    case "nop":
+      return true;
+  }
+  return false;
+}
+
+/** Handlers that only move control within the block's successors (they set EIP themselves). */
+const SETS_EIP = new Set(["jcc", "jmp", "call", "ret"]);
+
+export function compileBlock(insns: Insn[], code32: boolean): CompiledBlock {
+  const em = new Emitter(insns, code32);
+  let off = 0;
+  let eipSet = false;
+  let lastAt = "e0";
+  for (let k = 0; k < insns.length; k++) {
+    const i = insns[k];
+    const at = lastAt = em.eip(off);
+    off += i.len;
+    const next = em.eip(off);
+    const last = k === insns.length - 1;
+    const mark = em.lines.length;
+    if (inline(em, i, k, at, next, last)) {
+      eipSet = SETS_EIP.has(i.entry!.handler);
+      continue;
+    }
+    em.lines.length = mark;
+    // The handler sees the interpreter's state: EIP already past the instruction.
+    em.consts.push(`const i${k} = I[${k}], h${k} = i${k}.h;`);
+    em.line(`cpu.insnEip = ${at}; n = ${k}; cpu.eip = ${next};`);
+    em.line(`h${k}(cpu, i${k});`);
+    if (!last) em.line(`if (cpu.breakBlock) return done + ${k + 1};`);
+    em.flags = undefined;
+    eipSet = true;
+  }
+  if (!eipSet) em.line(`cpu.eip = ${em.eip(off)};`);
+  // As after the interpreter's last instruction (VM exits between blocks read it).
+  em.line(`cpu.insnEip = ${lastAt};`);
+  // A block branching back to its own start loops here, for as long as the run loop would pick it
+  // again at once: budget left, no event it would take first, not in VMX non-root operation.
+  const end = insns[insns.length - 1];
+  const selfLoop = (end.entry!.handler === "jcc" || end.entry!.handler === "jmp") && off + end.imm === 0;
+  const body = [
+    ...em.consts,
+    "return function block(cpu, left) {",
+    "const r = cpu.regs, sb = cpu.segBase, e0 = cpu.eip, bus = cpu.bus;",
+    "let n = 0, done = 0;",
+    "try {",
+    selfLoop ? "for (;;) {" : "",
+    ...em.lines,
+    selfLoop
+      ? `done += ${insns.length};\n` +
+        "if (cpu.eip !== e0 || done >= left || cpu.intShadow !== 0 || cpu.vmxNonRoot || bus.stopRequested || " +
+        "bus.nmi || (bus.intr && (cpu.eflags & 0x200) !== 0)) return done;\n}"
+      : "",
+    "} catch (e) { cpu.jitRetired = done + n; throw e; }",
+    `return ${insns.length};`,
+    "};",
+  ].join("\n");
+  return new Function("I", "H", body)(insns, HELPERS) as CompiledBlock;
+}
