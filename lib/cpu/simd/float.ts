@@ -2,8 +2,9 @@
  * SSE/SSE2 floating point: the PS/SS/PD/SD moves, arithmetic, comparisons and conversions.
  * Doubles are exact in JS; singles round through Math.fround. An operation whose inputs carry a
  * NaN returns the first NaN input quieted and an invalid one the x86 "QNaN indefinite" (negative
- * sign), both by bits, because a JS NaN does not keep its sign or payload. MXCSR's rounding
- * control applies to conversions to integers; its exception flags are not raised (not yet done).
+ * sign), both by bits, because a JS NaN does not keep its sign or payload. MXCSR's rounding,
+ * FTZ/DAZ and exception flags (with #XM/#UD for unmasked ones) come from ieee.ts; every
+ * operation builds its result in TEMP and writes it only after ieee.finish().
  */
 import { CpuFault, UD } from "../faults.ts";
 import { CF, OF, PF, SF, ZF } from "../state.ts";
@@ -25,47 +26,113 @@ import {
   storeTo,
 } from "./exec.ts";
 import { TEMP } from "./state.ts";
+import { add, div, errSign, mul, sqrt as exactSqrt } from "../fpu/round.ts";
+import { begin, finish, IE, operand, round, signal, toInt32, ZE } from "./ieee.ts";
 
 const F32_QUIET = 0x00400000, F32_INDEFINITE = 0xffc00000;
 const F64_QUIET_HI = 0x00080000, F64_INDEFINITE_HI = 0xfff80000;
 
+/** Signalling NaN tests on lane bits. */
+const snan32 = (bits: number) => (bits & 0x7fc00000) === 0x7f800000 && (bits & 0x3fffff) !== 0;
+const snan64 = (hi: number, lo: number) => (hi & 0x7ff80000) === 0x7ff00000 && ((hi & 0x7ffff) | lo) !== 0;
+/** Whether lane k at byte offset `at` holds a signalling NaN. */
+function laneSnan(c: Ctx, single: boolean, at: number, k: number): boolean {
+  const u32 = c.s.u32;
+  return single
+    ? snan32(u32[(at >> 2) + k])
+    : snan64(u32[(at >> 3) * 2 + 2 * k + 1], u32[(at >> 3) * 2 + 2 * k]);
+}
+
+type Kind = "add" | "sub" | "mul" | "div" | "sqrt";
+
+/** The exact operation's nearest double (its error sign in round.ts errSign), or NaN for invalid. */
+function compute(kind: Kind, a: number, b: number): number {
+  switch (kind) {
+    case "add":
+      return Math.abs(a) === Infinity && b === -a ? NaN : add(a, b);
+    case "sub":
+      return Math.abs(a) === Infinity && b === a ? NaN : add(a, -b);
+    case "mul":
+      return mul(a, b);
+    case "div":
+      if (b === 0 && a === a && a !== 0 && Number.isFinite(a)) {
+        signal(ZE);
+        return (1 / a > 0) === (1 / b > 0) ? Infinity : -Infinity;
+      }
+      return div(a, b);
+    default:
+      return b < 0 ? NaN : exactSqrt(b);
+  }
+}
+
+/** Whether a result needs rounding: not when it is exact by definition (infinite operands, x/0). */
+function rounds(kind: Kind, a: number, b: number): boolean {
+  return Number.isFinite(a) && Number.isFinite(b) && !(kind === "div" && b === 0);
+}
+
 /** Lane-wise arithmetic: `single` picks f32 lanes, `count` how many lanes (1 for scalar). */
-function arith(single: boolean, count: number, f: (a: number, b: number) => number): Op {
+function arith(single: boolean, count: number, kind: Kind): Op {
   return (c) => {
-    const s = c.s;
+    const s = c.s, mx = s.mxcsr, t = TEMP >> 2;
+    begin();
     for (let k = 0; k < count; k++) {
       if (single) {
         const d = (c.d >> 2) + k, r = (c.src >> 2) + k;
         const a = s.f32[d], b = s.f32[r];
-        if (a !== a) s.u32[d] |= F32_QUIET;
-        else if (b !== b) s.u32[d] = s.u32[r] | F32_QUIET;
-        else {
-          const v = Math.fround(f(a, b));
-          if (v !== v) s.u32[d] = F32_INDEFINITE;
-          else s.f32[d] = v;
+        const aNan = kind !== "sqrt" && a !== a;
+        if (aNan || b !== b) {
+          if ((aNan && snan32(s.u32[d])) || (b !== b && snan32(s.u32[r]))) signal(IE);
+          s.u32[t + k] = (aNan ? s.u32[d] : s.u32[r]) | F32_QUIET;
+          continue;
         }
+        const av = operand(a, true, mx), bv = operand(b, true, mx), v = compute(kind, av, bv);
+        if (v !== v) {
+          signal(IE);
+          s.u32[t + k] = F32_INDEFINITE;
+        } else s.f32[t + k] = rounds(kind, av, bv) ? round(v, errSign, true, mx) : v;
       } else {
         const d = (c.d >> 3) + k, r = (c.src >> 3) + k;
         const a = s.f64[d], b = s.f64[r];
-        if (a !== a) s.u32[2 * d + 1] |= F64_QUIET_HI;
-        else if (b !== b) {
-          s.u32[2 * d] = s.u32[2 * r];
-          s.u32[2 * d + 1] = s.u32[2 * r + 1] | F64_QUIET_HI;
-        } else {
-          const v = f(a, b);
-          if (v !== v) {
-            s.u32[2 * d] = 0;
-            s.u32[2 * d + 1] = F64_INDEFINITE_HI;
-          } else s.f64[d] = v;
+        const aNan = kind !== "sqrt" && a !== a;
+        if (aNan || b !== b) {
+          if ((aNan && laneSnan(c, false, c.d, k)) || (b !== b && laneSnan(c, false, c.src, k))) signal(IE);
+          const from = aNan ? d : r;
+          s.u32[t + 2 * k] = s.u32[2 * from];
+          s.u32[t + 2 * k + 1] = s.u32[2 * from + 1] | F64_QUIET_HI;
+          continue;
         }
+        const av = operand(a, false, mx), bv = operand(b, false, mx), v = compute(kind, av, bv);
+        if (v !== v) {
+          signal(IE);
+          s.u32[t + 2 * k] = 0;
+          s.u32[t + 2 * k + 1] = F64_INDEFINITE_HI;
+        } else s.f64[(TEMP >> 3) + k] = rounds(kind, av, bv) ? round(v, errSign, false, mx) : v;
       }
     }
+    finish(c);
+    s.u8.copyWithin(c.d, TEMP, TEMP + count * (single ? 4 : 8));
   };
+}
+
+/** IE for NaN operands (any NaN when `quietToo`, else signalling ones) and DE for denormals. */
+function checkOperands(c: Ctx, single: boolean, count: number, quietToo: boolean): void {
+  const s = c.s, mx = s.mxcsr;
+  begin();
+  for (let k = 0; k < count; k++) {
+    for (const at of [c.d, c.src]) {
+      const v = single ? s.f32[(at >> 2) + k] : s.f64[(at >> 3) + k];
+      if (v !== v) {
+        if (quietToo || laneSnan(c, single, at, k)) signal(IE);
+      } else operand(v, single, mx);
+    }
+  }
+  finish(c);
 }
 
 /** MIN/MAX return the source when either input is a NaN or both are zeros (SDM MINPS). */
 function minmax(single: boolean, count: number, max: boolean): Op {
   return (c) => {
+    checkOperands(c, single, count, true);
     const s = c.s, w = single ? 4 : 8;
     for (let k = 0; k < count; k++) {
       const d = c.d + k * w, r = c.src + k * w;
@@ -89,15 +156,6 @@ function redirected(f: Op, c: Ctx, d: number, src: number): void {
   }
 }
 
-const sqrt = (single: boolean, count: number): Op => {
-  // SQRT reads only the source: copy it to the destination, then apply arith in place.
-  const root = arith(single, count, (a) => a < 0 ? NaN : Math.sqrt(a)), w = single ? 4 : 8;
-  return (c) => {
-    for (let k = 0; k < count; k++) c.s.u8.copyWithin(c.d + k * w, c.src + k * w, c.src + k * w + w);
-    redirected(root, c, c.d, c.d);
-  };
-};
-
 const CMP: ((a: number, b: number) => boolean)[] = [
   (a, b) => a === b,
   (a, b) => a < b,
@@ -108,8 +166,11 @@ const CMP: ((a: number, b: number) => boolean)[] = [
   (a, b) => !(a <= b),
   (a, b) => a === a && b === b,
 ];
+/** The predicates that signal IE for quiet NaNs too: LT, LE, NLT, NLE. */
+const SIGNALLING_CMP = [false, true, true, false, false, true, true, false];
 function cmp(single: boolean, count: number): Op {
   return (c) => {
+    checkOperands(c, single, count, SIGNALLING_CMP[c.i.imm & 7]);
     const s = c.s, p = CMP[c.i.imm & 7];
     for (let k = 0; k < count; k++) {
       if (single) {
@@ -124,60 +185,88 @@ function cmp(single: boolean, count: number): Op {
 }
 
 /** COMISS/UCOMISS/COMISD/UCOMISD: ZF, PF, CF as an unsigned compare; OF, SF, AF cleared. */
-const comis = (single: boolean): Op => (c) => {
+const comis = (single: boolean, ordered: boolean): Op => (c) => {
+  checkOperands(c, single, 1, ordered);
   const s = c.s;
   const a = single ? s.f32[c.d >> 2] : s.f64[c.d >> 3], b = single ? s.f32[c.src >> 2] : s.f64[c.src >> 3];
   const flags = a !== a || b !== b ? ZF | PF | CF : a > b ? 0 : a < b ? CF : ZF;
   writeEflags(c.cpu, flags, ZF | PF | CF | OF | SF | 0x10);
 };
 
-/** Double to int32 by MXCSR.RC (or truncation); out of range and NaN give 0x80000000. */
-function toInt(v: number, mxcsr: number, truncate: boolean): number {
-  let r: number;
-  const rc = truncate ? 3 : (mxcsr >> 13) & 3;
-  if (rc === 0) {
-    r = Math.round(v);
-    if (r - v === 0.5 && r % 2 !== 0) r -= 1;
-  } else r = rc === 1 ? Math.floor(v) : rc === 2 ? Math.ceil(v) : Math.trunc(v);
-  return r >= -2147483648 && r <= 2147483647 ? r : -2147483648;
-}
-
 const cvtToGpr = (single: boolean, truncate: boolean): Op => (c) => {
   const s = c.s, v = single ? s.f32[c.src >> 2] : s.f64[c.src >> 3];
-  c.cpu.setReg(2, c.i.reg, toInt(v, s.mxcsr, truncate));
+  begin();
+  const r = toInt32(v, s.mxcsr, truncate);
+  finish(c);
+  c.cpu.setReg(2, c.i.reg, r);
 };
 const cvtFromGpr = (single: boolean): Op => (c) => {
   const v = c.cpu.readE(c.i, 2);
-  if (single) c.s.f32[c.d >> 2] = Math.fround(v);
-  else c.s.f64[c.d >> 3] = v;
+  begin();
+  const r = single ? round(v, 0, true, c.s.mxcsr) : v;
+  finish(c);
+  if (single) c.s.f32[c.d >> 2] = r;
+  else c.s.f64[c.d >> 3] = r;
 };
 
-/** Lane conversions built in TEMP: `read(k)` gives lane k's value, `write` stores it. */
+const f32At = (c: Ctx, k: number) => c.s.f32[(c.src >> 2) + k];
+const f64At = (c: Ctx, k: number) => c.s.f64[(c.src >> 3) + k];
+const i32At = (c: Ctx, k: number) => c.s.i32[(c.src >> 2) + k];
+const rounded = (get: (c: Ctx, k: number) => number, truncate: boolean) => (c: Ctx, k: number) =>
+  toInt32(get(c, k), c.s.mxcsr, truncate);
+
+/**
+ * Lane conversions built in TEMP: `read(k)` gives lane k's value, `write` stores it. Float
+ * sources keep NaN payloads (quieted, IE for a signalling one) and signal DE for denormals.
+ */
 function convert(
   count: number,
   zeroTo: number,
   read: (c: Ctx, k: number) => number,
   kind: "f32" | "f64" | "i32",
 ): Op {
+  const from = read === f32At ? "f32" : read === f64At ? "f64" : "int";
   return (c) => {
-    const s = c.s;
+    const s = c.s, mx = s.mxcsr;
+    begin();
     for (let k = 0; k < count; k++) {
-      const v = read(c, k);
-      if (kind === "f32") s.f32[(TEMP >> 2) + k] = Math.fround(v);
+      let v = read(c, k);
+      if (v !== v && from !== "int") {
+        if (laneSnan(c, from === "f32", c.src, k)) signal(IE);
+        nanTo(c, from === "f32", k, kind === "f32");
+        continue;
+      }
+      if (from !== "int") v = operand(v, from === "f32", mx);
+      if (kind === "f32") s.f32[(TEMP >> 2) + k] = from === "f32" ? v : round(v, 0, true, mx);
       else if (kind === "f64") s.f64[(TEMP >> 3) + k] = v;
       else s.i32[(TEMP >> 2) + k] = v;
     }
+    finish(c);
     const bytes = count * (kind === "f64" ? 8 : 4);
     s.u8.copyWithin(c.d, TEMP, TEMP + bytes);
     if (zeroTo > bytes) s.u8.fill(0, c.d + bytes, c.d + zeroTo);
   };
 }
-const f32At = (c: Ctx, k: number) => c.s.f32[(c.src >> 2) + k];
-const f64At = (c: Ctx, k: number) => c.s.f64[(c.src >> 3) + k];
-const i32At = (c: Ctx, k: number) => c.s.i32[(c.src >> 2) + k];
-const rounded = (get: (c: Ctx, k: number) => number, truncate: boolean) => (c: Ctx, k: number) =>
-  toInt(get(c, k), c.s.mxcsr, truncate);
 
+/** Lane k's NaN from the source, quieted and narrowed or widened bit for bit, into TEMP. */
+function nanTo(c: Ctx, fromSingle: boolean, k: number, toSingle: boolean): void {
+  const u32 = c.s.u32, t = TEMP >> 2;
+  let hi: number, lo: number;
+  if (fromSingle) {
+    const b = u32[(c.src >> 2) + k];
+    hi = (b & 0x80000000) | 0x7ff00000 | ((b & 0x7fffff) >>> 3);
+    lo = (b & 7) << 29;
+  } else {
+    hi = u32[(c.src >> 2) + 2 * k + 1];
+    lo = u32[(c.src >> 2) + 2 * k];
+  }
+  hi |= F64_QUIET_HI;
+  if (toSingle) u32[t + k] = ((hi & 0x80000000) | 0x7f800000 | ((hi & 0xfffff) << 3) | (lo >>> 29)) >>> 0;
+  else {
+    u32[t + 2 * k] = lo;
+    u32[t + 2 * k + 1] = hi;
+  }
+}
 function unpckps(high: boolean, w: number): Op {
   return (c) => {
     const u8 = c.s.u8, base = high ? 8 : 0;
@@ -284,15 +373,10 @@ export function registerFloat(): void {
     put(0x55, pfx, X, S_FULL, bitwise.andn);
     put(0x56, pfx, X, S_FULL, bitwise.or);
     put(0x57, pfx, X, S_FULL, bitwise.xor);
-    put(0x2e, pfx, X, pfx ? S_Q : S_D, comis(pfx === 0));
-    put(0x2f, pfx, X, pfx ? S_Q : S_D, comis(pfx === 0));
+    put(0x2e, pfx, X, pfx ? S_Q : S_D, comis(pfx === 0, false));
+    put(0x2f, pfx, X, pfx ? S_Q : S_D, comis(pfx === 0, true));
   }
-  const OPS: [number, (a: number, b: number) => number][] = [
-    [0x58, (a, b) => a + b],
-    [0x59, (a, b) => a * b],
-    [0x5c, (a, b) => a - b],
-    [0x5e, (a, b) => a / b],
-  ];
+  const OPS: [number, Kind][] = [[0x58, "add"], [0x59, "mul"], [0x5c, "sub"], [0x5e, "div"], [0x51, "sqrt"]];
   // Prefix order: PS (none), PD (66), SS (F3), SD (F2).
   const FORMS: [boolean, number, number][] = [[true, 4, S_FULL], [false, 2, S_FULL], [true, 1, S_D], [
     false,
@@ -301,7 +385,6 @@ export function registerFloat(): void {
   ]];
   FORMS.forEach(([single, count, src], pfx) => {
     for (const [op, f] of OPS) put(op, pfx, X, src, arith(single, count, f));
-    put(0x51, pfx, X, src, sqrt(single, count));
     put(0x5d, pfx, X, src, minmax(single, count, false));
     put(0x5f, pfx, X, src, minmax(single, count, true));
     put(0xc2, pfx, X, src, cmp(single, count));

@@ -69,7 +69,7 @@ main:
     addps xmm0, xmm1
     mulps xmm0, [vk]
     subps xmm1, xmm2
-    mulps xmm2, [vk]
+    addps xmm2, [vk]
     addps xmm3, xmm0
     mulps xmm3, [vk]
     addpd xmm4, xmm5
