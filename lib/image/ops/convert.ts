@@ -9,13 +9,13 @@
 import type { BlockDriver } from "../block_driver.ts";
 import { ImageError } from "../block_driver.ts";
 import { compressionOf } from "./capabilities.ts";
-import { type Compressed, type CompressionType, CompressorPool } from "./compress.ts";
+import { type CompressionType, CompressorPool, defaultPoolSize } from "./compress.ts";
 import { ScanBuffer } from "./zero.ts";
 
 /** QEMU's IO_BUF_SIZE. */
 export const CHUNK = 2 << 20;
-/** Bound on the clusters a compressing convert holds in flight. */
-const IN_FLIGHT_BYTES = 16 << 20;
+/** Bound on the bytes of clusters a compressing convert keeps in flight (twice that in shared memory). */
+const IN_FLIGHT_BYTES = 4 << 20;
 
 export interface ConvertRequest {
   sources: BlockDriver[];
@@ -145,12 +145,12 @@ function writeRuns(
 
 /**
  * Compresses clusters on the worker pool, with at most `parallel` in flight, and writes them in
- * guest order. Each cluster is copied into one of a fixed set of buffers, since it travels to a
- * worker after put() returns and the caller reuses its read buffer.
+ * guest order. Each cluster is copied into a free slot of the pool's shared memory, since the
+ * caller reuses its read buffer once put() returns.
  */
 class CompressedWriter {
-  #free: Uint8Array[] = [];
-  #queue: { dst: number; length: number; result: Promise<Compressed> }[] = [];
+  #free: number[] = [];
+  #queue: { dst: number; slot: number; length: number; result: Promise<number> }[] = [];
   #pool: CompressorPool;
 
   constructor(
@@ -159,11 +159,12 @@ class CompressedWriter {
     readonly clusterSize: number,
     parallel: number,
   ) {
-    this.#pool = new CompressorPool(type);
-    // `-m` clusters in flight (at most 16 MiB of them with big clusters), and always enough for
-    // every worker to have the next one queued while it works on one.
-    const buffers = Math.max(Math.min(parallel, IN_FLIGHT_BYTES / clusterSize), 2 * this.#pool.size);
-    for (let i = 0; i < buffers; i++) this.#free.push(new Uint8Array(clusterSize));
+    // `-m` clusters in flight (at most IN_FLIGHT_BYTES of them with big clusters), and always
+    // enough for every worker to have the next one queued while it works on one.
+    const size = defaultPoolSize();
+    const slots = Math.max(Math.min(parallel, Math.floor(IN_FLIGHT_BYTES / clusterSize)), 2 * size);
+    this.#pool = new CompressorPool(type, clusterSize, slots, size);
+    for (let i = slots - 1; i >= 0; i--) this.#free.push(i);
   }
 
   async put(dst: number, buf: ScanBuffer, length: number, targetIsZero: boolean): Promise<void> {
@@ -176,20 +177,22 @@ class CompressedWriter {
         continue;
       }
       if (this.#free.length === 0) await this.#writeOldest();
-      const input = this.#free.pop()!;
-      input.set(buf.bytes.subarray(pos, pos + n));
+      const slot = this.#free.pop()!;
+      this.#pool.input(slot).set(buf.bytes.subarray(pos, pos + n));
       // A partial last cluster is written plain: QEMU compresses whole clusters only.
-      const result = n < cs ? Promise.resolve({ input, output: null }) : this.#pool.compress(input, cs - 1);
-      this.#queue.push({ dst: dst + pos, length: n, result });
+      const result = n < cs ? Promise.resolve(-1) : this.#pool.compress(slot, n, cs - 1);
+      this.#queue.push({ dst: dst + pos, slot, length: n, result });
     }
   }
 
   async #writeOldest(): Promise<void> {
     const item = this.#queue.shift()!;
-    const { input, output } = await item.result;
-    if (item.length === this.clusterSize) this.target.writeCompressed!(item.dst, input, output);
-    else this.target.write(item.dst, input.subarray(0, item.length));
-    this.#free.push(input);
+    const packed = await item.result;
+    const input = this.#pool.input(item.slot).subarray(0, item.length);
+    if (item.length === this.clusterSize) {
+      this.target.writeCompressed!(item.dst, input, packed < 0 ? null : this.#pool.output(item.slot, packed));
+    } else this.target.write(item.dst, input);
+    this.#free.push(item.slot);
   }
 
   async drain(): Promise<void> {
