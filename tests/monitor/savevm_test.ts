@@ -235,3 +235,27 @@ Deno.test({
     Deno.removeSync(dir, { recursive: true });
   },
 });
+
+Deno.test("a timer deadline passed but not yet fired at savevm is not lost by loadvm", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "savevm-" });
+  const image = join(dir, "disk.qcow2");
+  createImage(image, "qcow2", { size: 16 << 20 });
+  const vm = await vmWithDisk(image);
+  try {
+    const hmp = vm.monitors.hmp;
+    const bus = vm.pc.bus;
+    assert.equal(hmp.execute("stop"), "");
+    // Local APIC timer: one-shot, vector 0x40, a short count; then virtual time passes its
+    // deadline without the run loop firing it (it fires timers only between CPU slices).
+    bus.write32(0xfee003e0, 0xb); // divide by 1
+    bus.write32(0xfee00320, 0x40);
+    bus.write32(0xfee00380, 100);
+    vm.pc.clock.advance(1e6);
+    assert.equal(hmp.execute("savevm t"), "");
+    assert.equal(hmp.execute("loadvm t"), "");
+    assert.equal(bus.read32(0xfee00220) & 1, 1, "vector 0x40 is pending in the IRR");
+  } finally {
+    await vm.shutdown();
+  }
+  Deno.removeSync(dir, { recursive: true });
+});

@@ -122,6 +122,9 @@ export class VmSnapshots {
     this.host.pauseFor("save-vm");
     try {
       const { pc, cpu } = this.host;
+      // A deadline already passed but not yet fired (the run loop fires them between slices) would
+      // be lost: a device re-arms only deadlines still ahead when it loads. Fire them into the state.
+      pc.clock.runDue();
       const vmClockNs = Math.max(0, Math.round(pc.clock.nowNs()));
       let size: number;
       try {
