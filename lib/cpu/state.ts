@@ -35,8 +35,9 @@ export const SEG_P = 1 << 15, SEG_S = 1 << 12, SEG_CODE = 1 << 11, SEG_DB = 1 <<
 /**
  * A unit's registers kept outside CpuState. `save` returns JSON-safe data (numbers, strings,
  * arrays, plain objects; no bigint or typed arrays) or undefined when the unit is absent on this
- * CPU (no FPU attached, never in VMX operation); `restore` receives that data back, or undefined
- * when the snapshot had none, in which case the unit returns to its RESET state.
+ * CPU (no FPU attached, never in VMX operation), which the snapshot keeps as null so every
+ * snapshot has the same keys; `restore` receives that data back, or undefined when the snapshot
+ * had none, in which case the unit returns to its RESET state.
  */
 export interface StatePart {
   save(cpu: CpuState): unknown;
@@ -167,14 +168,13 @@ export class CpuState {
     this.nmiBlocked = s.nmiBlocked as boolean;
     this.tscOffset = BigInt(s.tscOffset as string);
     const parts = (s.parts ?? {}) as Record<string, unknown>;
-    for (const [name, part] of STATE_PARTS) part.restore(this, parts[name]);
+    for (const [name, part] of STATE_PARTS) part.restore(this, parts[name] ?? undefined);
   }
 
   private snapshotParts(): Record<string, unknown> {
     const out: Record<string, unknown> = {};
     for (const [name, part] of STATE_PARTS) {
-      const data = part.save(this);
-      if (data !== undefined) out[name] = data;
+      out[name] = part.save(this) ?? null;
     }
     return out;
   }
