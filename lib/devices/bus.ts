@@ -73,11 +73,13 @@ export class Bus {
   nmi = false;
   interruptController: InterruptController | undefined;
 
+  readonly #createdMs = performance.now();
   /**
    * Virtual time in nanoseconds: the one clock the devices' timers and the CPU's TSC share. The
-   * machine installs its virtual clock here; the default follows the host's monotonic clock.
+   * machine installs its virtual clock here; the default follows the host's monotonic clock from
+   * the bus's creation, so time (and the TSC) starts at 0 with the machine, not with the process.
    */
-  nowNs: () => number = () => performance.now() * 1e6;
+  nowNs: () => number = () => (performance.now() - this.#createdMs) * 1e6;
 
   /** Set when the CPU's run loop must return to the machine soon (a device or signal wants the host). */
   stopRequested = false;
