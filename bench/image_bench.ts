@@ -165,6 +165,8 @@ await Deno.mkdir(OUT, { recursive: true });
 await makeInput(join(OUT, "src.raw"), [["random", 0.5], ["zero", 0.5]]);
 await makeInput(join(OUT, "mixed.raw"), [["zero", 0.5], ["random", 0.25], ["text", 0.25]]);
 
+const loadavg = () => Deno.loadavg().map((x) => x.toFixed(2)).join(" ");
+const loadBefore = loadavg();
 const rows: string[] = [];
 for (const op of OPS) {
   const result: Record<string, Sample[]> = { real: [], ours: [] };
@@ -187,8 +189,20 @@ for (const op of OPS) {
 }
 for (const f of ["real-b.raw", "ours-b.raw"]) await Deno.remove(join(OUT, f)).catch(() => {});
 
+// The floor under every command of ours: Deno starting and running an empty script.
+const empty = join(OUT, "empty.ts");
+await Deno.writeTextFile(empty, "");
+const floor: number[] = [];
+for (let i = 0; i < Math.max(RUNS, 3); i++) {
+  floor.push((await timed([Deno.execPath(), "run", "--quiet", empty])).wall);
+}
+
 console.log(
   `\nqemu-img, ${SIZE >> 20} MiB inputs, median of ${RUNS} run(s), ${navigator.hardwareConcurrency} CPUs\n`,
+);
+console.log(
+  `load average ${loadBefore} before, ${loadavg()} after; \`deno run\` of an empty script: ` +
+    `${median(floor).toFixed(2)} s\n`,
 );
 console.log("| Operation | real s | ours s | ours : real | target | our peak RSS MB |");
 console.log("|---|---|---|---|---|---|");
