@@ -6,6 +6,8 @@
 import type { CharBackend } from "../../lib/devices/chardev.ts";
 import { createVcpu } from "../../lib/virt/accel/tcg.ts";
 import { cpuid } from "../../lib/cpu/models.ts";
+import { KvmCpu, KvmGuestError, openKvm } from "../../lib/virt/accel/kvm.ts";
+import { AccelInitError } from "../../lib/virt/accel/accel.ts";
 import {
   type KernelKind,
   kernelKind,
@@ -100,7 +102,7 @@ export async function runMachine(context: RunContext): Promise<number> {
       machine.attachIde(drive.index, "cdrom");
     }
   }
-  const vcpu = createVcpu(machine.bus, config);
+  const vcpu = createAccelVcpu(machine, context);
   machine.vcpu = vcpu;
   const [cpuid1Eax, , , cpuid1Edx] = cpuid(vcpu.model, 1, 0);
   machine.installSmbios(cpuid1Eax, cpuid1Edx);
@@ -157,7 +159,14 @@ export async function runMachine(context: RunContext): Promise<number> {
   chardevs.attachMonitor((write) => monitors.console(write));
 
   chardevs.start();
-  const exit = await machine.run();
+  let exit;
+  try {
+    exit = await machine.run();
+  } catch (e) {
+    // QEMU prints these and stops the VM; with nothing left to run, we end the process.
+    if (e instanceof KvmGuestError) throw new CliError([{ text: e.message, raw: true }]);
+    throw e;
+  }
   monitors.machineExited(exit);
   switch (exit.kind) {
     case "shutdown":
@@ -166,6 +175,34 @@ export async function runMachine(context: RunContext): Promise<number> {
     case "quit":
       return 0;
   }
+}
+
+/**
+ * The vCPU of the chosen accelerator: lib/cpu directly (tcg), or a KVM vCPU of the simulated
+ * /dev/kvm whose guest TSC runs on the board's clock (kvm). The open VM holds its references on
+ * kvm and kvm_intel until the process ends.
+ */
+function createAccelVcpu(machine: Pc, context: RunContext) {
+  const config = context.invocation.config;
+  if (config.cpuModel === "host" && context.accel !== "kvm") {
+    throw new CliError("CPU model 'host' requires KVM or HVF");
+  }
+  if (context.accel !== "kvm") return createVcpu(machine.bus, config);
+  let kvm;
+  try {
+    kvm = openKvm({ hostClock: machine.clock.nowNs });
+  } catch (e) {
+    if (!(e instanceof AccelInitError)) throw e;
+    throw new CliError([{ text: e.detail ?? "", raw: true }, {
+      text: `failed to initialize kvm: ${e.strerror}`,
+    }]);
+  }
+  const vcpu = new KvmCpu(machine.bus, kvm, config);
+  context.cleanup.add(() => {
+    vcpu.close();
+    kvm.close();
+  });
+  return vcpu;
 }
 
 /** Reads the -initrd files, failing with the message QEMU's loader for this kernel kind gives. */

@@ -55,7 +55,9 @@ export function chooseAccel(invocation: Invocation, reporter: Reporter): AccelNa
     const name = accels[i];
     if (name === "tcg") return name;
     try {
-      openKvm();
+      // The machine opens its own handle once the board (and its clock) exists.
+      openKvm().close();
+      return name;
     } catch (e) {
       if (!(e instanceof AccelInitError)) throw e;
       const lines: ReportLine[] = [];

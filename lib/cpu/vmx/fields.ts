@@ -197,10 +197,17 @@ export const F: Readonly<Record<string, number>> = Object.fromEntries(
  */
 export function lookupField(encoding: number): { field: VmcsField; high: boolean } | undefined {
   if (encoding >>> 15) return undefined;
-  const high = (encoding & 1) === 1;
-  const field = BY_ENCODING.get(encoding & ~1);
-  if (!field || (high && field.width !== WIDTH_64)) return undefined;
-  return { field, high };
+  return LOOKUP[encoding];
+}
+
+/**
+ * Every valid encoding's answer, made once: VM entries and exits look fields up hundreds of times
+ * each, and a simulated kvm_intel does that per exit.
+ */
+const LOOKUP: ({ field: VmcsField; high: boolean } | undefined)[] = [];
+for (const field of BY_ENCODING.values()) {
+  LOOKUP[field.encoding] = Object.freeze({ field, high: false });
+  if (field.width === WIDTH_64) LOOKUP[field.encoding + 1] = Object.freeze({ field, high: true });
 }
 
 /** Highest index (bits 9:1) over all encodings, as IA32_VMX_VMCS_ENUM reports it. */

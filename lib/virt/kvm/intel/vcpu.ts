@@ -141,9 +141,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     v.bus.write32(v.address, VMCS_REVISION);
     v.set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_TRUE_DEFAULT1 | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING);
     v.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(false));
+    // ept=0 should mean shadow paging; there is no shadow MMU yet, so guest-physical memory always
+    // goes through EPT, and ept=0 shows only as the loss of unrestricted guest (real mode refused).
     v.set(
       F.SECONDARY_VM_EXEC_CONTROL,
-      (p.ept ? SEC_ENABLE_EPT : 0) | (p.unrestrictedGuest ? SEC_UNRESTRICTED_GUEST : 0) | SEC_ENABLE_VPID,
+      SEC_ENABLE_EPT | (p.unrestrictedGuest ? SEC_UNRESTRICTED_GUEST : 0) | SEC_ENABLE_VPID,
     );
     v.set(F.VIRTUAL_PROCESSOR_ID, this.ctx.id + 1);
     v.set(F.VM_EXIT_CONTROLS, EXIT_TRUE_DEFAULT1 | EXIT_ACK_INTR_ON_EXIT);
