@@ -204,7 +204,7 @@ export function lookupField(encoding: number): { field: VmcsField; high: boolean
  * Every valid encoding's answer, made once: VM entries and exits look fields up hundreds of times
  * each, and a simulated kvm_intel does that per exit.
  */
-const LOOKUP: ({ field: VmcsField; high: boolean } | undefined)[] = [];
+const LOOKUP: ({ field: VmcsField; high: boolean } | undefined)[] = new Array(1 << 15).fill(undefined);
 for (const field of BY_ENCODING.values()) {
   LOOKUP[field.encoding] = Object.freeze({ field, high: false });
   if (field.width === WIDTH_64) LOOKUP[field.encoding + 1] = Object.freeze({ field, high: true });

@@ -10,8 +10,13 @@ const CPUID_1_ECX_VMX = 1 << 5;
 const CPUID_1_ECX_HYPERVISOR = 1 << 31;
 /** "KVMKVMKVM\0\0\0" as EBX, ECX, EDX. */
 const KVM_SIGNATURE = [0x4b4d564b, 0x564b4d56, 0x0000004d] as const;
-/** KVM_FEATURE_CLOCKSOURCE2 | NOP_IO_DELAY | ASYNC_PF | STEAL_TIME | PV_EOI | CLOCKSOURCE_STABLE_BIT. */
-const KVM_PV_FEATURES = (1 << 3) | (1 << 1) | (1 << 4) | (1 << 5) | (1 << 6) | (1 << 24);
+/**
+ * The paravirtual features of leaf 0x40000001 this kvm offers: KVM_FEATURE_NOP_IO_DELAY only. Linux's
+ * kvm also has kvmclock, async page faults, steal time and PV EOI, each with MSRs the guest then
+ * writes and shared memory the host must keep up to date; the simulated kvm_intel implements none
+ * of them, so it does not advertise them (a guest then uses the TSC and the HPET, as under tcg).
+ */
+const KVM_PV_FEATURES = 1 << 1;
 
 /** The host CPU the simulated kernel runs on (the CPU core's model). */
 export const HOST_MODEL = MODELS.qemu32;
