@@ -161,8 +161,6 @@ export class Cpu extends Mmu {
     this.halted = false;
     this.intShadow = 0;
     this.nmiBlocked = false;
-    this.vmxNonRoot = false;
-    this.eptWalk = this.eptFetch = undefined;
     vmxReset(this);
     this.privilegeChanged();
     this.flushTlb();

@@ -46,9 +46,9 @@ import {
 import { loadMsrList, msrListOk } from "./msr_lists.ts";
 import { F } from "./fields.ts";
 import { AR_UNUSABLE, GUEST_SEGMENTS } from "./segments.ts";
-import { vmxState } from "./state.ts";
+import { nonRootHooks, vmxState } from "./state.ts";
 import { ACTIVITY_HLT, loadGuestState, loadHostState } from "./transfer.ts";
-import { LAUNCH_LAUNCHED, type Vmcs } from "./vmcs.ts";
+import { LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
 
 function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
   const f0 = Number(VMX_MSRS.get(fixed0)!), f1 = Number(VMX_MSRS.get(fixed1)!);
@@ -205,15 +205,21 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   s.timerDeadline = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_PREEMPTION_TIMER
     ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS
     : Infinity;
+  installNonRoot(cpu, vmcs);
+  // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
+  vmcs.set(F.VM_EXIT_INTR_INFO, 0);
+  inject(cpu, vmcs);
+}
+
+/** The core hooks of non-root operation under this VMCS: EPT's walk and fetch check. */
+function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
     const ept = new EptWalker(cpu, vmcs.get(F.EPT_POINTER));
     cpu.eptWalk = ept.walk;
     cpu.eptFetch = ept.fetch;
   }
-  // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
-  vmcs.set(F.VM_EXIT_INTR_INFO, 0);
-  inject(cpu, vmcs);
 }
+nonRootHooks.install = (cpu) => installNonRoot(cpu, new Vmcs(cpu.bus, vmxState(cpu).currentVmcs));
 
 /**
  * A VM entry that fails during or after loading guest state (SDM 27.8): it ends like a VM exit

@@ -6,6 +6,7 @@
  */
 import type { Cpu } from "../cpu.ts";
 import type { PendingExit } from "./exit.ts";
+import { registerStatePart } from "../state.ts";
 
 /** The current-VMCS pointer's "no current VMCS" value (FFFFFFFF_FFFFFFFFH), as -1 here. */
 export const NO_VMCS = -1;
@@ -51,4 +52,50 @@ export function inVmxOperation(cpu: Cpu): boolean {
 /** RESET leaves VMX operation and forgets the VMXON and current-VMCS pointers. */
 export function vmxReset(cpu: Cpu): void {
   STATES.delete(cpu);
+  cpu.vmxNonRoot = false;
+  cpu.eptWalk = cpu.eptFetch = undefined;
 }
+
+/**
+ * The hook an entry installs for non-root translation (EPT) and that a restored snapshot
+ * re-installs from the current VMCS; set by entry.ts, which depends on this file.
+ */
+export const nonRootHooks: { install: (cpu: Cpu) => void } = { install: () => {} };
+
+/** What a snapshot carries: the VMCS itself lives in guest memory, so the pointers suffice. */
+interface VmxSnapshot {
+  nonRoot: boolean;
+  vmxonPointer: number;
+  currentVmcs: number;
+  /** Nanoseconds the VMX-preemption timer had left, or null when it was not active. */
+  timerLeftNs: number | null;
+  mtfPending?: boolean;
+}
+
+registerStatePart("vmx", {
+  save: (state) => {
+    const cpu = state as Cpu, s = STATES.get(cpu);
+    if (!s?.operation) return undefined;
+    const left = s.timerDeadline === Infinity ? null : Math.max(0, s.timerDeadline - cpu.bus.nowNs());
+    const out: VmxSnapshot = {
+      nonRoot: s.nonRoot,
+      vmxonPointer: s.vmxonPointer,
+      currentVmcs: s.currentVmcs,
+      timerLeftNs: left,
+    };
+    return out;
+  },
+  restore: (state, data) => {
+    const cpu = state as Cpu;
+    vmxReset(cpu);
+    if (data === undefined) return;
+    const d = data as VmxSnapshot, s = vmxState(cpu);
+    s.operation = true;
+    s.vmxonPointer = d.vmxonPointer;
+    s.currentVmcs = d.currentVmcs;
+    s.nonRoot = d.nonRoot;
+    s.timerDeadline = d.timerLeftNs === null ? Infinity : cpu.bus.nowNs() + d.timerLeftNs;
+    cpu.vmxNonRoot = d.nonRoot;
+    if (d.nonRoot) nonRootHooks.install(cpu);
+  },
+});
