@@ -54,17 +54,38 @@ function pageOperand(cpu: Cpu, i: Insn): number {
   return low >>> 0;
 }
 
+/**
+ * VM-exit instruction information of a VMX instruction (SDM Tables 28-13 to 28-15), with the
+ * memory operand's displacement as the exit qualification: scaling (1:0), the register operand of
+ * VMREAD/VMWRITE (6:3), address size (9:7, 1 = 32-bit), register form (bit 10), segment (17:15),
+ * index register (21:18, invalid bit 22), base register (26:23, invalid bit 27) and the second
+ * register (31:28: VMREAD/VMWRITE's field encoding, INVEPT/INVVPID's type).
+ */
+export function vmxInstructionInfo(i: Insn, reg2: boolean): number {
+  let info = reg2 ? i.reg << 28 : 0;
+  if (i.mod === 3) return (info | (1 << 10) | (i.rm << 3)) >>> 0;
+  info |= i.scale | ((i.adsize32 ? 1 : 0) << 7) | (i.seg << 15);
+  info |= i.index < 0 ? 1 << 22 : i.index << 18;
+  info |= i.base < 0 ? 1 << 27 : i.base << 23;
+  return info >>> 0;
+}
+
 /** The checks every VMX instruction but VMXON makes first. */
-function commonChecks(cpu: Cpu, exitReason: number): void {
+function commonChecks(cpu: Cpu, exitReason: number, i?: Insn, reg2 = false): void {
   if (!vmxState(cpu).operation || !(cpu.cr[0] & CR0_PE) || (cpu.eflags & VM)) ud();
-  if (cpu.vmxNonRoot) X.instructionExit(cpu, exitReason);
+  if (cpu.vmxNonRoot) vmxInstructionExit(cpu, exitReason, i, reg2);
   if (cpu.cpl > 0) gp(0);
+}
+
+function vmxInstructionExit(cpu: Cpu, reason: number, i: Insn | undefined, reg2: boolean): never {
+  if (!i) return X.instructionExit(cpu, reason);
+  return X.instructionExit(cpu, reason, i.mod === 3 ? 0 : i.disp, vmxInstructionInfo(i, reg2));
 }
 
 function vmxon(cpu: Cpu, i: Insn): void {
   const s = vmxState(cpu);
   if (!(cpu.cr[0] & CR0_PE) || !(cpu.cr[4] & CR4_VMXE) || (cpu.eflags & VM)) ud();
-  if (cpu.vmxNonRoot) X.instructionExit(cpu, X.EXIT_VMXON);
+  if (cpu.vmxNonRoot) vmxInstructionExit(cpu, X.EXIT_VMXON, i, false);
   if (s.operation) {
     if (cpu.cpl > 0) gp(0);
     E.vmFail(cpu, E.VMXERR_VMXON_IN_VMX_ROOT);
@@ -96,7 +117,7 @@ function vmxoff(cpu: Cpu): void {
 }
 
 function vmclear(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu, X.EXIT_VMCLEAR);
+  commonChecks(cpu, X.EXIT_VMCLEAR, i);
   const s = vmxState(cpu);
   const addr = pageOperand(cpu, i);
   if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMCLEAR_INVALID_ADDRESS);
@@ -108,7 +129,7 @@ function vmclear(cpu: Cpu, i: Insn): void {
 }
 
 function vmptrld(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu, X.EXIT_VMPTRLD);
+  commonChecks(cpu, X.EXIT_VMPTRLD, i);
   const s = vmxState(cpu);
   const addr = pageOperand(cpu, i);
   if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMPTRLD_INVALID_ADDRESS);
@@ -122,7 +143,7 @@ function vmptrld(cpu: Cpu, i: Insn): void {
 }
 
 function vmptrst(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu, X.EXIT_VMPTRST);
+  commonChecks(cpu, X.EXIT_VMPTRST, i);
   const lin = cpu.ea(i);
   const p = vmxState(cpu).currentVmcs;
   cpu.probeWrite(lin, 8);
@@ -132,7 +153,7 @@ function vmptrst(cpu: Cpu, i: Insn): void {
 }
 
 function vmread(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu, X.EXIT_VMREAD);
+  commonChecks(cpu, X.EXIT_VMREAD, i, true);
   const p = vmxState(cpu).currentVmcs;
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
   const hit = lookupField(cpu.regs[i.reg]);
@@ -143,7 +164,7 @@ function vmread(cpu: Cpu, i: Insn): void {
 }
 
 function vmwrite(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu, X.EXIT_VMWRITE);
+  commonChecks(cpu, X.EXIT_VMWRITE, i, true);
   const p = vmxState(cpu).currentVmcs;
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
   const value = cpu.readE(i, 2);
@@ -183,7 +204,7 @@ function vmlaunch(cpu: Cpu, resume: boolean): void {
  */
 function invept(cpu: Cpu, i: Insn): void {
   if (i.opsize32 === cpu.code32) ud(); // the 66 prefix is part of the opcode
-  commonChecks(cpu, X.EXIT_INVEPT);
+  commonChecks(cpu, X.EXIT_INVEPT, i, true);
   const type = cpu.regs[i.reg] >>> 0;
   const lin = cpu.ea(i);
   const eptp = cpu.rd32(lin), eptpHigh = cpu.rd32((lin + 4) | 0);
@@ -206,7 +227,7 @@ function invept(cpu: Cpu, i: Insn): void {
  */
 function invvpid(cpu: Cpu, i: Insn): void {
   if (i.opsize32 === cpu.code32) ud();
-  commonChecks(cpu, X.EXIT_INVVPID);
+  commonChecks(cpu, X.EXIT_INVVPID, i, true);
   const type = cpu.regs[i.reg] >>> 0;
   const lin = cpu.ea(i);
   const low = cpu.rd32(lin), high = cpu.rd32((lin + 4) | 0);

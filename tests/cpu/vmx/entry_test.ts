@@ -417,3 +417,29 @@ Deno.test("onExit: an L0 in TypeScript hears each exit after host state is loade
   assert.equal(enter(m, vmcs, [0x0f, 0xa2]).flags, 0);
   assert.deepEqual(heard, [10, 0]);
 });
+
+Deno.test("VMX instructions in the guest exit with instruction information and the displacement", () => {
+  const { m, vmcs } = setup();
+  const cases: [number[], number, number, number][] = [
+    // vmread eax, ecx: register form (bit 10), Reg1 = EAX (6:3), Reg2 = ECX (31:28)
+    [[0x0f, 0x78, 0xc8], 23, 0, (1 << 28) | (1 << 10)],
+    // vmwrite edx, [ebx+0x20]: Reg2 = EDX, 32-bit address, DS, no index, base EBX
+    [[0x0f, 0x79, 0x53, 0x20], 25, 0x20, (2 << 28) | (1 << 7) | (3 << 15) | (1 << 22) | (3 << 23)],
+    // vmptrst [ebx+esi*4+0x10]: scaling 2, index ESI, base EBX
+    [[0x0f, 0xc7, 0x7c, 0xb3, 0x10], 22, 0x10, 2 | (1 << 7) | (3 << 15) | (6 << 18) | (3 << 23)],
+    // vmxon [0x1234]: no base, no index
+    [[0xf3, 0x0f, 0xc7, 0x35, 0x34, 0x12, 0, 0], 27, 0x1234, (1 << 7) | (3 << 15) | (1 << 22) | (1 << 27)],
+    // vmclear ss:[esp]: SS, base ESP
+    [[0x66, 0x0f, 0xc7, 0x34, 0x24], 19, 0, (1 << 7) | (2 << 15) | (1 << 22) | (4 << 23)],
+    // invvpid ecx, es:[edx]: Reg2 = ECX (the type)
+    [[0x26, 0x66, 0x0f, 0x38, 0x81, 0x0a], 53, 0, (1 << 28) | (1 << 7) | (1 << 22) | (2 << 23)],
+  ];
+  for (const [code, reason, qualification, info] of cases) {
+    vmcs.launchState = 0;
+    assert.equal(enter(m, vmcs, code).flags, 0);
+    assert.equal(vmcs.get(F.VM_EXIT_REASON), reason, `reason ${reason}`);
+    assert.equal(vmcs.get(F.EXIT_QUALIFICATION), qualification, `reason ${reason}`);
+    assert.equal(vmcs.get(F.VMX_INSTRUCTION_INFO) >>> 0, info >>> 0, `reason ${reason}`);
+    assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), code.length, `reason ${reason}`);
+  }
+});
