@@ -186,13 +186,26 @@ function guestOk(vmcs: Vmcs): boolean {
   return true;
 }
 
-/** VM entry after VMLAUNCH/VMRESUME passed their own checks. */
-export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
-  if (!controlsOk(vmcs)) return E.vmFail(cpu, E.VMXERR_ENTRY_INVALID_CONTROL_FIELD);
-  if (!hostOk(vmcs)) return E.vmFail(cpu, E.VMXERR_ENTRY_INVALID_HOST_STATE_FIELD);
+/**
+ * The checks of VM entry before any state changes (SDM 27.2-27.3), in order: VMfailValid 7
+ * (controls) or 8 (host state) as `error`, or the guest-state failure (exit reason 33, with
+ * qualification 4 for the VMCS link pointer) as `qualification`; undefined when all pass. An L0
+ * runs them on an L1's vmcs12 too.
+ */
+export function entryCheck(vmcs: Vmcs): { error: number } | { qualification: number } | undefined {
+  if (!controlsOk(vmcs)) return { error: E.VMXERR_ENTRY_INVALID_CONTROL_FIELD };
+  if (!hostOk(vmcs)) return { error: E.VMXERR_ENTRY_INVALID_HOST_STATE_FIELD };
   const link = vmcs.get(F.VMCS_LINK_POINTER) >>> 0, linkHigh = vmcs.get(F.VMCS_LINK_POINTER + 1) >>> 0;
   const linkOk = link === 0xffffffff && linkHigh === 0xffffffff;
-  if (!guestOk(vmcs) || !linkOk) return entryFailure(cpu, vmcs, EXIT_INVALID_GUEST_STATE, linkOk ? 0 : 4);
+  if (!guestOk(vmcs) || !linkOk) return { qualification: linkOk ? 0 : 4 };
+  return undefined;
+}
+
+/** VM entry after VMLAUNCH/VMRESUME passed their own checks. */
+export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
+  const check = entryCheck(vmcs);
+  if (check && "error" in check) return E.vmFail(cpu, check.error);
+  if (check) return entryFailure(cpu, vmcs, EXIT_INVALID_GUEST_STATE, check.qualification);
   const s = vmxState(cpu);
   loadGuestState(cpu, vmcs);
   const failed = loadMsrList(cpu, vmcs.get(F.VM_ENTRY_MSR_LOAD_ADDR), vmcs.get(F.VM_ENTRY_MSR_LOAD_COUNT));

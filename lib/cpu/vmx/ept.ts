@@ -38,6 +38,75 @@ function misconfigured(entry: number, leaf: boolean): boolean {
   return false;
 }
 
+/** Physical memory as an EPT walk reads it (the CPU's bus, or an L0's view of an L1's tables). */
+export interface EptMemory {
+  read32(address: number): number;
+  write32(address: number, value: number): void;
+}
+
+/** The outcome of one EPT translation: the address, or the exit it causes (48 or 49). */
+export interface EptTranslation {
+  fault: 0 | typeof EXIT_EPT_VIOLATION | typeof EXIT_EPT_MISCONFIG;
+  address: number;
+  /** R/W/X of every entry used, ANDed (a violation's qualification bits 5:3). */
+  rwx: number;
+  /** The access counted as a write (a write, or a guest paging-structure access under EPT A/D). */
+  asWrite: boolean;
+}
+
+/**
+ * The 4-level EPT walk (SDM "EPT Translation Mechanism") of `gpa` under `eptp` for one access
+ * (ACC_READ, ACC_WRITE or ACC_EXEC); `final` is false for the guest's own paging-structure
+ * accesses, which count as writes when EPTP enables accessed/dirty flags. Sets A/D flags only
+ * when the translation succeeds.
+ */
+export function eptTranslate(
+  mem: EptMemory,
+  eptp: number,
+  gpa: number,
+  access: number,
+  final: boolean,
+): EptTranslation {
+  const ad = (eptp & EPTP_AD) !== 0;
+  const asWrite = access === ACC_WRITE || (ad && !final);
+  let table = (eptp & 0xfffff000) >>> 0;
+  let rwx = 7;
+  const touched: number[] = [];
+  // Level 4 (PML4) to 1 (PT); a 32-bit GPA uses PML4 entry 0 and PDPT entries 0-3.
+  for (let level = 4; level >= 1; level--) {
+    const shift = 12 + 9 * (level - 1);
+    const index = level === 4 ? 0 : Math.floor(gpa / 2 ** shift) & 0x1ff;
+    const at = table + index * 8;
+    const entry = mem.read32(at), high = mem.read32(at + 4);
+    if ((entry & 7) === 0) return { fault: EXIT_EPT_VIOLATION, address: 0, rwx: 0, asWrite };
+    const large = (level === 2 || level === 3) && (entry & EPT_LARGE) !== 0;
+    const leaf = level === 1 || large;
+    if (misconfigured(entry, leaf) || (high & 0xfff00000) || (level === 4 && (entry & EPT_LARGE))) {
+      return { fault: EXIT_EPT_MISCONFIG, address: 0, rwx, asWrite };
+    }
+    rwx &= entry & 7;
+    touched.push(at);
+    if (!leaf) {
+      table = (entry & 0xfffff000) >>> 0;
+      continue;
+    }
+    const need = access === ACC_EXEC ? EPT_X : (asWrite ? EPT_W : 0) | (access === ACC_WRITE ? 0 : EPT_R);
+    if ((rwx & need) !== need) return { fault: EXIT_EPT_VIOLATION, address: 0, rwx, asWrite };
+    if (ad) {
+      // Accessed in every entry used, dirty in the leaf for writes (SDM "Accessed and Dirty Flags
+      // for EPT"); guest paging-structure accesses count as writes.
+      for (const t of touched) {
+        const e = mem.read32(t);
+        const want = e | EPT_A | (t === at && asWrite ? EPT_D : 0);
+        if (want !== e) mem.write32(t, want);
+      }
+    }
+    const size = 2 ** shift;
+    return { fault: 0, address: ((entry & ~(size - 1) & 0xfffff000) >>> 0) + (gpa % size), rwx, asWrite };
+  }
+  throw new Error("unreachable");
+}
+
 export class EptWalker {
   constructor(readonly cpu: Cpu, readonly eptp: number) {}
 
@@ -68,46 +137,10 @@ export class EptWalker {
    * paging-structure reads, which count as writes when EPTP enables accessed/dirty flags.
    */
   gpa(gpa: number, access: number, lin: number, final: boolean): number {
-    const bus = this.cpu.bus;
-    const ad = (this.eptp & EPTP_AD) !== 0;
-    const asWrite = access === ACC_WRITE || (ad && !final);
-    let table = (this.eptp & 0xfffff000) >>> 0;
-    // R/W/X of every entry used so far, ANDed (the violation's qualification bits 5:3).
-    let rwx = 7;
-    const touched: number[] = [];
-    // Level 4 (PML4) to 1 (PT); a 32-bit GPA uses PML4 entry 0 and PDPT entries 0-3.
-    for (let level = 4; level >= 1; level--) {
-      const shift = 12 + 9 * (level - 1);
-      const index = level === 4 ? 0 : Math.floor(gpa / 2 ** shift) & 0x1ff;
-      const at = table + index * 8;
-      const entry = bus.read32(at), high = bus.read32(at + 4);
-      if ((entry & 7) === 0) return this.violation(gpa, access, asWrite, lin, final, 0);
-      const large = (level === 2 || level === 3) && (entry & EPT_LARGE) !== 0;
-      const leaf = level === 1 || large;
-      if (misconfigured(entry, leaf) || (high & 0xfff00000) || (level === 4 && (entry & EPT_LARGE))) {
-        return this.misconfig(gpa);
-      }
-      rwx &= entry & 7;
-      touched.push(at);
-      if (!leaf) {
-        table = (entry & 0xfffff000) >>> 0;
-        continue;
-      }
-      const need = access === ACC_EXEC ? EPT_X : (asWrite ? EPT_W : 0) | (access === ACC_WRITE ? 0 : EPT_R);
-      if ((rwx & need) !== need) return this.violation(gpa, access, asWrite, lin, final, rwx);
-      if (ad) {
-        // Accessed in every entry used, dirty in the leaf for writes (SDM "Accessed and Dirty Flags
-        // for EPT"); guest paging-structure accesses count as writes.
-        for (const t of touched) {
-          const e = bus.read32(t);
-          const want = e | EPT_A | (t === at && asWrite ? EPT_D : 0);
-          if (want !== e) bus.write32(t, want);
-        }
-      }
-      const size = 2 ** shift;
-      return ((entry & ~(size - 1) & 0xfffff000) >>> 0) + (gpa % size);
-    }
-    throw new Error("unreachable");
+    const t = eptTranslate(this.cpu.bus, this.eptp, gpa, access, final);
+    if (t.fault === EXIT_EPT_MISCONFIG) return this.misconfig(gpa);
+    if (t.fault === EXIT_EPT_VIOLATION) return this.violation(gpa, access, t.asWrite, lin, final, t.rwx);
+    return t.address;
   }
 
   private violation(

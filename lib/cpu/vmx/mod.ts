@@ -10,7 +10,8 @@
  *   `vmxState(cpu).onExit` hears each exit after host state is loaded.
  */
 export { vmxHandler } from "./instructions.ts";
-export { vmEntry } from "./entry.ts";
+export { entryCheck, vmEntry } from "./entry.ts";
+export { type EptMemory, eptTranslate } from "./ept.ts";
 export { EptWalker } from "./ept.ts";
 export type { PendingExit } from "./exit.ts";
 export { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "./hooks.ts";
@@ -21,4 +22,6 @@ export { hasVmx, VMCS_REVISION, VMX_MSRS } from "./capabilities.ts";
 export * from "./errors.ts";
 export * from "./intercepts.ts";
 export { instructionExit, vmExit, vmxException, vmxTripleFault } from "./exit.ts";
+export { vmxInstructionInfo } from "./instructions.ts";
+export { loadMsrList } from "./msr_lists.ts";
 export * as exits from "./exit.ts";
