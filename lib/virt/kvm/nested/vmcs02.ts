@@ -1,0 +1,204 @@
+/**
+ * Running L2 (Linux's nested_vmx_enter_non_root_mode / prepare_vmcs02 / nested_vmx_vmexit):
+ * VMLAUNCH/VMRESUME of L1 check vmcs12 as the CPU checks a VMCS, then vmcs02 gets vmcs12's guest
+ * state and controls merged with what L0 must keep (its interrupt and NMI exiting, its host state,
+ * EPT02 in place of L1's EPT); an exit L1 asked for is reflected: L2's state goes back to vmcs12
+ * with the exit information, and L1 continues from vmcs12's host state as after a VM exit.
+ */
+import {
+  CPU_ACTIVATE_SECONDARY,
+  CPU_TPR_SHADOW,
+  CPU_UNCOND_IO_EXITING,
+  CPU_USE_IO_BITMAPS,
+  CPU_USE_MSR_BITMAPS,
+  EXIT_SAVE_PREEMPTION_TIMER,
+  PIN_EXT_INTR_EXITING,
+  PIN_NMI_EXITING,
+  SEC_ENABLE_EPT,
+  SEC_ENABLE_VPID,
+} from "../../../cpu/vmx/capabilities.ts";
+import {
+  entryCheck,
+  exits as X,
+  F,
+  FIELDS,
+  type PendingExit,
+  Vmcs,
+  VMCS_REVISION,
+} from "../../../cpu/vmx/mod.ts";
+import { TYPE_GUEST, TYPE_HOST, WIDTH_64 } from "../../../cpu/vmx/fields.ts";
+import { LAUNCH_LAUNCHED } from "../../../cpu/vmx/vmcs.ts";
+import type { L0Vcpu } from "../intel/nested_seam.ts";
+import { EptTables } from "../intel/ept_tables.ts";
+import { setL1Flags, VM_SUCCEED } from "./l1.ts";
+import type { NestedState } from "./state.ts";
+
+const GUEST_FIELDS = FIELDS.filter((f) => f.type === TYPE_GUEST);
+const HOST_FIELDS = FIELDS.filter((f) => f.type === TYPE_HOST);
+/** vmcs02's VPID: L2 gets its own TLB tag, apart from L1's (vmcs01 uses vCPU id + 1). */
+const VPID02_BASE = 0x100;
+
+function copy(from: Vmcs, to: Vmcs, fields: typeof FIELDS): void {
+  for (const f of fields) {
+    to.writeLow(f, from.readLow(f));
+    if (f.width === WIDTH_64) to.writeHigh(f, from.readHigh(f));
+  }
+}
+
+/**
+ * VM entry of L1 into L2 after VMLAUNCH/VMRESUME's own checks. Returns false when the instruction
+ * completed in L1 (VMfailValid through `fail`), true when L1's RIP is no longer the instruction's
+ * business: L2 entered, or a failed-entry exit put L1 at vmcs12's HOST_RIP.
+ */
+export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: number) => void): boolean {
+  const check = entryCheck(v12);
+  if (check && "error" in check) {
+    fail(check.error);
+    return false;
+  }
+  // The MSR-load lists live in L1 memory; this L0 does not walk them (documented gap).
+  if (
+    v12.get(F.VM_ENTRY_MSR_LOAD_COUNT) || v12.get(F.VM_EXIT_MSR_STORE_COUNT) ||
+    v12.get(F.VM_EXIT_MSR_LOAD_COUNT)
+  ) {
+    fail(7);
+    return false;
+  }
+  if (check) {
+    v12.set(F.VM_EXIT_REASON, X.EXIT_ENTRY_FAILURE | X.EXIT_INVALID_GUEST_STATE);
+    v12.set(F.EXIT_QUALIFICATION, check.qualification);
+    loadL1HostState(vcpu, v12);
+    return true;
+  }
+  const v01 = vcpu.vmcs01;
+  if (!s.vmcs02) {
+    s.vmcs02 = new Vmcs(vcpu.cpu.bus, vcpu.host.allocPage());
+    s.vmcs02.bus.write32(s.vmcs02.address, VMCS_REVISION);
+  }
+  const v02 = s.vmcs02;
+  copy(v12, v02, GUEST_FIELDS);
+  copy(v01, v02, HOST_FIELDS);
+  v02.set(
+    F.PIN_BASED_VM_EXEC_CONTROL,
+    v12.get(F.PIN_BASED_VM_EXEC_CONTROL) | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING,
+  );
+  // I/O and MSR accesses always exit to L0, which consults L1's bitmaps (in L1 memory) itself.
+  const proc12 = v12.get(F.CPU_BASED_VM_EXEC_CONTROL);
+  v02.set(
+    F.CPU_BASED_VM_EXEC_CONTROL,
+    (proc12 & ~(CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS | CPU_TPR_SHADOW)) | CPU_UNCOND_IO_EXITING |
+      CPU_ACTIVATE_SECONDARY,
+  );
+  const sec12 = proc12 & CPU_ACTIVATE_SECONDARY ? v12.get(F.SECONDARY_VM_EXEC_CONTROL) : 0;
+  // L2's guest-physical addresses: through EPT02 (EPT12 composed with L0's slots), or, when L1
+  // does not use EPT, they are L1's and L0's own EPT serves them.
+  let eptp = v01.get(F.EPT_POINTER);
+  if (sec12 & SEC_ENABLE_EPT) {
+    s.ept02 ??= new EptTables(vcpu.host, false);
+    eptp = s.ept02.eptp;
+  }
+  v02.set(F.SECONDARY_VM_EXEC_CONTROL, sec12 | SEC_ENABLE_EPT | SEC_ENABLE_VPID);
+  v02.set(F.EPT_POINTER, eptp);
+  v02.set(F.EPT_POINTER + 1, 0);
+  v02.set(F.VIRTUAL_PROCESSOR_ID, VPID02_BASE + vcpu.ctx.id);
+  v02.set(
+    F.VM_EXIT_CONTROLS,
+    v01.get(F.VM_EXIT_CONTROLS) | (v12.get(F.VM_EXIT_CONTROLS) & EXIT_SAVE_PREEMPTION_TIMER),
+  );
+  v02.set(F.VM_ENTRY_CONTROLS, v12.get(F.VM_ENTRY_CONTROLS));
+  v02.set(F.EXCEPTION_BITMAP, v12.get(F.EXCEPTION_BITMAP) | v01.get(F.EXCEPTION_BITMAP));
+  v02.set(F.PAGE_FAULT_ERROR_CODE_MASK, v12.get(F.PAGE_FAULT_ERROR_CODE_MASK));
+  v02.set(F.PAGE_FAULT_ERROR_CODE_MATCH, v12.get(F.PAGE_FAULT_ERROR_CODE_MATCH));
+  for (
+    const [mask, shadow, cr] of [[F.CR0_GUEST_HOST_MASK, F.CR0_READ_SHADOW, F.GUEST_CR0], [
+      F.CR4_GUEST_HOST_MASK,
+      F.CR4_READ_SHADOW,
+      F.GUEST_CR4,
+    ]]
+  ) {
+    // Bits L1 owns read L1's shadow; bits only L0 owns read L2's own value.
+    const m12 = v12.get(mask);
+    v02.set(mask, m12 | v01.get(mask));
+    v02.set(shadow, (v12.get(shadow) & m12) | (v12.get(cr) & ~m12));
+  }
+  for (
+    const f of [
+      F.CR3_TARGET_COUNT,
+      F.VM_ENTRY_MSR_LOAD_COUNT,
+      F.VM_EXIT_MSR_STORE_COUNT,
+      F.VM_EXIT_MSR_LOAD_COUNT,
+    ]
+  ) {
+    v02.set(f, 0);
+  }
+  for (const f of [F.VM_ENTRY_INTR_INFO_FIELD, F.VM_ENTRY_EXCEPTION_ERROR_CODE, F.VM_ENTRY_INSTRUCTION_LEN]) {
+    v02.set(f, v12.get(f));
+  }
+  // The injected event is consumed by this entry.
+  v12.set(F.VM_ENTRY_INTR_INFO_FIELD, v12.get(F.VM_ENTRY_INTR_INFO_FIELD) & 0x7fffffff);
+  v12.set(F.VM_EXIT_INTR_INFO, 0);
+  v12.launchState = LAUNCH_LAUNCHED;
+  v02.launchState = LAUNCH_LAUNCHED;
+  // L1's flags as VMLAUNCH left them, for whenever L1 runs again (it continues at HOST_RIP).
+  setL1Flags(vcpu, VM_SUCCEED);
+  s.guestMode = true;
+  vcpu.currentVmcs = v02;
+  return true;
+}
+
+/** What an exit reflected to L1 records, with L0's corrections (the EPT12 qualification). */
+export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: PendingExit): void {
+  const v02 = s.vmcs02!;
+  copy(v02, v12, GUEST_FIELDS.filter((f) => f.encoding !== F.VMCS_LINK_POINTER));
+  v12.set(F.VM_EXIT_REASON, exit.reason);
+  v12.set(F.EXIT_QUALIFICATION, exit.qualification);
+  v12.set(F.VM_EXIT_INSTRUCTION_LEN, exit.instructionLength);
+  v12.set(F.VMX_INSTRUCTION_INFO, exit.instructionInfo);
+  v12.set(F.GUEST_LINEAR_ADDRESS, exit.guestLinear);
+  v12.set(F.VM_EXIT_INTR_INFO, exit.interruptionInfo);
+  v12.set(F.VM_EXIT_INTR_ERROR_CODE, exit.interruptionError);
+  v12.set(F.IDT_VECTORING_INFO_FIELD, 0);
+  if (exit.guestPhysical !== undefined) {
+    v12.set(F.GUEST_PHYSICAL_ADDRESS, exit.guestPhysical);
+    v12.set(F.GUEST_PHYSICAL_ADDRESS + 1, 0);
+  }
+  s.guestMode = false;
+  vcpu.currentVmcs = vcpu.vmcs01;
+  loadL1HostState(vcpu, v12);
+}
+
+/** Descriptor rights (VMCS access-rights format) of the flat segments a VM exit loads. */
+const AR_CODE = 0xc09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
+
+/** L1 continues from vmcs12's host-state area (SDM "Loading Host State"), written into vmcs01. */
+function loadL1HostState(vcpu: L0Vcpu, v12: Vmcs): void {
+  const v01 = vcpu.vmcs01;
+  for (const cr of ["CR0", "CR3", "CR4"]) v01.set(F[`GUEST_${cr}`], v12.get(F[`HOST_${cr}`]));
+  v01.set(F.CR0_READ_SHADOW, v12.get(F.HOST_CR0));
+  v01.set(F.CR4_READ_SHADOW, v12.get(F.HOST_CR4));
+  v01.set(F.GUEST_DR7, 0x400);
+  for (const seg of ["ES", "CS", "SS", "DS", "FS", "GS", "TR"]) {
+    const sel = v12.get(F[`HOST_${seg}_SELECTOR`]);
+    v01.set(F[`GUEST_${seg}_SELECTOR`], sel);
+    v01.set(F[`GUEST_${seg}_LIMIT`], seg === "TR" ? 0x67 : -1);
+    const ar = seg === "CS" ? AR_CODE : seg === "TR" ? AR_TSS : sel === 0 ? AR_UNUSABLE : AR_DATA;
+    v01.set(F[`GUEST_${seg}_AR_BYTES`], ar);
+    const base = seg === "FS" || seg === "GS" || seg === "TR" ? v12.get(F[`HOST_${seg}_BASE`]) : 0;
+    v01.set(F[`GUEST_${seg}_BASE`], base);
+  }
+  v01.set(F.GUEST_LDTR_SELECTOR, 0);
+  v01.set(F.GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
+  v01.set(F.GUEST_GDTR_BASE, v12.get(F.HOST_GDTR_BASE));
+  v01.set(F.GUEST_GDTR_LIMIT, 0xffff);
+  v01.set(F.GUEST_IDTR_BASE, v12.get(F.HOST_IDTR_BASE));
+  v01.set(F.GUEST_IDTR_LIMIT, 0xffff);
+  v01.set(F.GUEST_SYSENTER_CS, v12.get(F.HOST_IA32_SYSENTER_CS));
+  v01.set(F.GUEST_SYSENTER_ESP, v12.get(F.HOST_IA32_SYSENTER_ESP));
+  v01.set(F.GUEST_SYSENTER_EIP, v12.get(F.HOST_IA32_SYSENTER_EIP));
+  v01.set(F.GUEST_RSP, v12.get(F.HOST_RSP));
+  v01.set(F.GUEST_RIP, v12.get(F.HOST_RIP));
+  v01.set(F.GUEST_RFLAGS, 2);
+  v01.set(F.GUEST_INTERRUPTIBILITY_INFO, 0);
+  v01.set(F.GUEST_ACTIVITY_STATE, 0);
+  v01.set(F.GUEST_PENDING_DBG_EXCEPTIONS, 0);
+}
