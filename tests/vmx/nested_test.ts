@@ -10,7 +10,6 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT } from "../support/tools.ts";
 import { Kvm, KVM_EXIT, KVM_EXIT_IO_IN, type KvmSegment } from "../../lib/virt/kvm/mod.ts";
-import "../../lib/virt/kvm/nested/mod.ts";
 import { createMinimalMachine } from "../../lib/virt/machine/minimal.ts";
 import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS } from "../../lib/virt/machine/multiboot.ts";
 import { rootWith } from "../kvm/support/setup.ts";

@@ -9,6 +9,8 @@
  * Errors are ErrnoError with the errno Linux returns.
  */
 export * from "./constants.ts";
+// kvm_intel's nested VMX registers itself behind the nested seam (intel/nested_seam.ts).
+import "./nested/mod.ts";
 export { KVM_RUN_OFFSET, KvmRun } from "./kvm_run.ts";
 export * from "./structs.ts";
 export type { KvmUserspaceMemoryRegion, MemSlot, UserspaceMemory } from "./memory.ts";
