@@ -212,8 +212,6 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   if (failed) return entryFailure(cpu, vmcs, EXIT_MSR_LOADING, failed);
   vmcs.launchState = LAUNCH_LAUNCHED;
   s.nonRoot = true;
-  s.pinControls = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL);
-  s.procControls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
   cpu.vmxNonRoot = true;
   s.timerDeadline = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_PREEMPTION_TIMER
     ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS
@@ -224,8 +222,14 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   inject(cpu, vmcs);
 }
 
-/** The core hooks of non-root operation under this VMCS: EPT's walk and fetch check. */
+/**
+ * What non-root operation under this VMCS keeps outside it: the controls the between-blocks check
+ * reads, and the core hooks for EPT's walk and fetch check.
+ */
 function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
+  const s = vmxState(cpu);
+  s.pinControls = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL);
+  s.procControls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
     const ept = new EptWalker(cpu, vmcs.get(F.EPT_POINTER));
     cpu.eptWalk = ept.walk;
