@@ -168,8 +168,9 @@ export class VmSnapshots {
   private loadStopped(tag: string, options: DiskSelection): void {
     const disks = this.included(options);
     const drivers = this.checkCanSnapshot(disks);
-    if (!drivers.length || drivers.some((d) => !snapshotByName(d, tag))) {
-      if (drivers.length) throw new SnapshotError(`Snapshot '${tag}' does not exist in one or more devices`);
+    // With no disk at all QEMU goes on to the vm-state check, which then fails.
+    if (drivers.some((d) => !snapshotByName(d, tag))) {
+      throw new SnapshotError(`Snapshot '${tag}' does not exist in one or more devices`);
     }
     const vmDisk = this.vmStateDisk(disks, options);
     const vmDriver = vmDisk.driver as Qcow2Driver;
@@ -190,12 +191,18 @@ export class VmSnapshots {
       }
       throw e;
     }
+    // The machine first (it rolls itself back if a device refuses), then the disks.
     const before = captureMachineState(pc, cpu);
-    for (const d of drivers) d.applySnapshot(snapshotByName(d, tag)!.id);
     try {
       applyMachineState(pc, cpu, state, before);
     } catch (e) {
       throw new SnapshotError(`Error -22 while loading VM state: ${(e as Error).message}`);
+    }
+    try {
+      for (const d of drivers) d.applySnapshot(snapshotByName(d, tag)!.id);
+    } catch (e) {
+      applyMachineState(pc, cpu, before, before);
+      throw e instanceof LibError ? new SnapshotError(e.message) : e;
     }
     readVmState((pos, into) => readArea(vmDriver, pos, into), sn.vmStateSize, ramBlocks(pc));
     // RAM changed under the CPU's decoded-code cache and TLB: restoring the CPU again drops both.
