@@ -259,3 +259,47 @@ Deno.test("a timer deadline passed but not yet fired at savevm is not lost by lo
   }
   Deno.removeSync(dir, { recursive: true });
 });
+
+Deno.test("two disks: the vm-state goes to the first, info snapshots lists partial snapshots as QEMU", async () => {
+  const dir = Deno.makeTempDirSync({ prefix: "savevm-" });
+  const a = join(dir, "a.qcow2"), b = join(dir, "b.qcow2");
+  createImage(a, "qcow2", { size: 16 << 20 });
+  createImage(b, "qcow2", { size: 16 << 20 });
+  const first = openImage(a, { format: "qcow2" }) as Qcow2Driver;
+  first.createSnapshot("disk1", 1_700_000_000_000);
+  const second = openImage(b, { format: "qcow2" }) as Qcow2Driver;
+  const vm = await startVm(
+    {},
+    (pc) => {
+      pc.attachIde(0, "disk", first);
+      pc.attachIde(1, "disk", second);
+    },
+    true,
+    COUNT_PRINT_GUEST,
+  );
+  try {
+    const hmp = vm.monitors.hmp;
+    const partial =
+      /\nList of partial \(non-loadable\) snapshots on 'ide0-hd0':\nID {8}TAG {15}VM SIZE {16}DATE {5}VM CLOCK {5}ICOUNT\n1 {9}disk1 {17}0 B \d{4}-\d\d-\d\d \d\d:\d\d:\d\d 00:00:00\.000 {10}0\n$/;
+    const none = hmp.execute("info snapshots");
+    assert.match(none, /^List of snapshots present on all disks:\nNone\n/);
+    assert.match(none, partial);
+    assert.equal(hmp.execute("savevm s1"), "");
+    const both = hmp.execute("info snapshots");
+    assert.match(both, /^List of snapshots present on all disks:\nID .*\n-- {8}s1 {15}[ \d.]+ KiB /);
+    assert.match(both, partial);
+    assert.ok(first.snapshotList.find((s) => s.name === "s1")!.vmStateSize > 0);
+    assert.equal(second.snapshotList.find((s) => s.name === "s1")!.vmStateSize, 0);
+    assert.equal(
+      hmp.execute("loadvm disk1"),
+      "Error: Snapshot 'disk1' does not exist in one or more devices\n",
+    );
+    assert.equal(hmp.execute("cont"), "");
+    assert.equal(hmp.execute("loadvm s1"), "");
+    assert.equal(hmp.execute("delvm s1"), "");
+    assert.equal(first.snapshotList.length + second.snapshotList.length, 1);
+  } finally {
+    await vm.shutdown();
+  }
+  Deno.removeSync(dir, { recursive: true });
+});
