@@ -544,9 +544,27 @@ export class Cpu extends Mmu {
       }
       try {
         if (fn !== undefined) {
-          this.jitRetired = 0;
           executed += fn(this, budget - executed);
-          if (!this.breakBlock) prev = block;
+          let cur: Block = block;
+          // Straight on through compiled successors while the loop above would have nothing to do
+          // between them: no event to take, no shadow or single step, links still valid.
+          while (
+            !this.breakBlock && executed < budget && this.intShadow === 0 && !this.halted &&
+            !this.vmxNonRoot && (this.eflags & TF) === 0 && !bus.stopRequested && !bus.nmi &&
+            !(bus.intr && (this.eflags & IF)) && cur.gen === this.codeGen
+          ) {
+            const at = (this.segBase[CS] + this.eip) | 0;
+            let next = cur.next0;
+            if (next === undefined || next.lin !== at || next.code32 !== this.code32) {
+              next = cur.next1;
+              if (next === undefined || next.lin !== at || next.code32 !== this.code32) break;
+            }
+            if (next.fn === undefined) break;
+            cur = next;
+            fn = next.fn;
+            executed += fn(this, budget - executed);
+          }
+          if (!this.breakBlock) prev = cur;
         } else {
           for (let k = 0; k < n; k++) {
             const i = insns[k];

@@ -19,11 +19,13 @@ import type { Cpu } from "../cpu.ts";
 import { OP_ADC, OP_ADD, OP_AND, OP_CMP, OP_OR, OP_SBB, OP_SUB, OP_XOR } from "../exec/alu.ts";
 import { shift } from "../exec/shift.ts";
 import {
+  arithFlags,
   condition,
   FOP_ADC,
   FOP_ADD,
   FOP_DEC,
   FOP_INC,
+  FOP_NONE,
   FOP_RES,
   FOP_SBB,
   FOP_SUB,
@@ -40,12 +42,10 @@ import type { Insn } from "../insn.ts";
 export type CompiledBlock = (cpu: Cpu, left: number) => number;
 
 /** What the compiled code may call: passed to the generated factory as `H`. */
-const HELPERS = { condition, getCF, shift, PARITY };
+const HELPERS = { arithFlags, condition, getCF, shift, PARITY };
 
 const MASK = ["0xff", "0xffff", "-1"];
 const SIGN = ["0x80", "0x8000", "-0x80000000"];
-const RD = ["rd8", "rd16", "rd32"];
-const WR = ["wr8", "wr16", "wr32"];
 
 /** The flag producer last emitted in this block, while nothing else touched the flags. */
 interface Producer {
@@ -58,6 +58,8 @@ interface Producer {
   /** Boolean expressions of CF and OF where the kind alone does not give them (carry in, shifts). */
   cf?: string;
   of?: string;
+  /** FOP_NONE: the variable holding all six flags as EFLAGS bits. */
+  all?: string;
 }
 
 class Emitter {
@@ -107,7 +109,28 @@ class Emitter {
   readE(i: Insn, size: number, k: number): string {
     if (i.mod === 3) return this.reg(size, i.rm);
     this.line(`const a${k} = ${this.ea(i)};`);
-    return `cpu.${RD[size]}(a${k})`;
+    return this.rd(size, `a${k}`);
+  }
+
+  /**
+   * A read of `size` at the linear address in variable `a`: the TLB hit of mmu.ts rd8/16/32 inline,
+   * the accessor itself (page walk, MMIO, page-crossing, faults) otherwise.
+   */
+  rd(size: number, a: string): string {
+    const hit = `(t = tr[${a} >>> 12]) !== 0`, off = `((t - 1) << 12) | (${a} & 0xfff)`;
+    if (size === 0) return `(${hit} ? m8[${off}] : cpu.rd8(${a}))`;
+    if (size === 1) return `(${hit} && (${a} & 0xfff) < 0xfff ? mv.getUint16(${off}, true) : cpu.rd16(${a}))`;
+    return `(${hit} && (${a} & 0xfff) < 0xffd ? mv.getInt32(${off}, true) : cpu.rd32(${a}))`;
+  }
+
+  /** A write, as rd(): a positive write-TLB entry is plain RAM without code. */
+  wr(size: number, a: string, v: string): string {
+    const hit = `(t = tw[${a} >>> 12]) > 0`, off = `((t - 1) << 12) | (${a} & 0xfff)`;
+    if (size === 0) return `if (${hit}) m8[${off}] = ${v}; else cpu.wr8(${a}, ${v});`;
+    if (size === 1) {
+      return `if (${hit} && (${a} & 0xfff) < 0xfff) mv.setUint16(${off}, ${v}, true); else cpu.wr16(${a}, ${v});`;
+    }
+    return `if (${hit} && (${a} & 0xfff) < 0xffd) mv.setInt32(${off}, ${v}, true); else cpu.wr32(${a}, ${v});`;
   }
 
   line(s: string): void {
@@ -186,6 +209,30 @@ class Emitter {
     this.flags = { fop: FOP_RES, size: 2, d, x: "0", v, cf: `(${a} & 1) !== 0`, of: `(${a} & 0x800) !== 0` };
   }
 
+  /** PF|AF|ZF|SF as EFLAGS bits (arithFlags without CF and OF), from the producer when it is known. */
+  lowFlags(): string {
+    const p = this.flags;
+    if (p === undefined) return "(H.arithFlags(cpu) & 0xd4)";
+    if (p.all !== undefined) return `(${p.all} & 0xd4)`;
+    const { d, x, v, size } = p;
+    const sf = size === 2 ? `(${v} < 0 ? 0x80 : 0)` : `((${v} & ${SIGN[size]}) !== 0 ? 0x80 : 0)`;
+    // AF: the carry out of bit 3 for additions and subtractions; logic, shifts and IMUL leave it 0.
+    const af = p.fop >= FOP_ADD ? `((${d} ^ ${x} ^ ${v}) & 0x10)` : "0";
+    return `(H.PARITY[${v} & 0xff] | ${af} | (${v} === 0 ? 0x40 : 0) | ${sf})`;
+  }
+
+  /** ROL/ROR of a 32-bit register by a constant 1..31, as shift.ts records it (FOP_NONE). */
+  rotate32(left: boolean, rm: number, n: number, k: number): void {
+    const d = `d${k}`, v = `v${k}`, a = `f${k}`;
+    const res = left ? `(${d} << ${n}) | (${d} >>> ${32 - n})` : `(${d} >>> ${n}) | (${d} << ${32 - n})`;
+    this.line(`const ${d} = r[${rm}], ${v} = (${res}) | 0;`);
+    const cf = left ? `(${v} & 1)` : `((${v} >>> 31) & 1)`;
+    const of = left ? `(((${v} >>> 31) ^ ${v}) & 1)` : `(((${v} >>> 31) ^ (${v} >>> 30)) & 1)`;
+    this.line(`const ${a} = ${this.lowFlags()} | ${cf} | (${of} << 11);`);
+    this.line(`cpu.fAux = ${a}; cpu.fOp = ${FOP_NONE}; r[${rm}] = ${v};`);
+    this.flags = { fop: FOP_NONE, size: 2, d, x: "0", v, all: a };
+  }
+
   /** CF as 0 or 1 (getCF), straight from the producer when it is known. */
   cfNow(): string {
     const cf = this.flags ? condFrom(this.flags, 1) : undefined;
@@ -203,6 +250,20 @@ class Emitter {
 
 /** Condition `c` (cc >> 1) from a known producer, or undefined when the generic test is simpler. */
 function condFrom(p: Producer, c: number): string | undefined {
+  if (p.all !== undefined) {
+    const bit = (m: number) => `(${p.all} & ${m}) !== 0`;
+    const of = bit(0x800), sf = bit(0x80), zf = bit(0x40);
+    return [
+      of,
+      bit(1),
+      zf,
+      bit(0x41),
+      sf,
+      bit(4),
+      `(${sf}) !== (${of})`,
+      `${zf} || ((${sf}) !== (${of}))`,
+    ][c];
+  }
   const { d, x, v, size } = p;
   const sign = SIGN[size];
   const sf = size === 2 ? `${v} < 0` : `(${v} & ${sign}) !== 0`;
@@ -296,7 +357,8 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
         if (!mem) em.line(em.setReg(size, i.rm, src));
         else {
           faultable();
-          em.line(`cpu.${WR[size]}(${em.ea(i)}, ${src});`);
+          em.line(`const a${k} = ${em.ea(i)};`);
+          em.line(em.wr(size, `a${k}`, src));
           checkBreak();
         }
         return true;
@@ -350,8 +412,8 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
       faultable();
       em.line(`const a${k} = ${em.ea(i)};`);
       if (write) em.line(`cpu.probeWrite(a${k}, ${1 << size});`);
-      const v = em.alu(op, size, `cpu.${RD[size]}(a${k})`, src, k);
-      if (write) em.line(`cpu.${WR[size]}(a${k}, ${v});`);
+      const v = em.alu(op, size, em.rd(size, `a${k}`), src, k);
+      if (write) em.line(em.wr(size, `a${k}`, v));
       checkBreak();
       return true;
     }
@@ -363,8 +425,8 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
       faultable();
       em.line(`const a${k} = ${em.ea(i)};`);
       em.line(`cpu.probeWrite(a${k}, ${1 << size});`);
-      const v = em.incdec(i.arg === 1, size, `cpu.${RD[size]}(a${k})`, k);
-      em.line(`cpu.${WR[size]}(a${k}, ${v});`);
+      const v = em.incdec(i.arg === 1, size, em.rd(size, `a${k}`), k);
+      em.line(em.wr(size, `a${k}`, v));
       checkBreak();
       return true;
     }
@@ -380,6 +442,10 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
       if (mem) return false;
       const count = form === "E1" ? "1" : form === "ECL" ? "(r[1] & 31)" : String(i.imm & 31);
       if (count === "0") return true; // shift() returns dst unchanged and touches no flags
+      if (size === 2 && count !== "(r[1] & 31)" && i.arg <= 1) {
+        em.rotate32(i.arg === 0, i.rm, Number(count), k);
+        return true;
+      }
       if (size === 2 && count !== "(r[1] & 31)" && i.arg >= 4) {
         em.shift32(i.arg === 5 ? ">>>" : i.arg === 7 ? ">>" : "<<", i.rm, Number(count), k);
         return true;
@@ -511,7 +577,8 @@ export function compileBlock(insns: Insn[], code32: boolean): CompiledBlock {
     ...em.consts,
     "return function block(cpu, left) {",
     "const r = cpu.regs, sb = cpu.segBase, e0 = cpu.eip, bus = cpu.bus;",
-    "let n = 0, done = 0;",
+    "const tr = cpu.tlbR, tw = cpu.tlbW, m8 = cpu.mem, mv = cpu.view;",
+    "let n = 0, done = 0, t = 0;",
     "try {",
     selfLoop ? "for (;;) {" : "",
     ...em.lines,
