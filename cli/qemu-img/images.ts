@@ -13,6 +13,8 @@ export interface OpenRequest {
   readOnly?: boolean;
   /** false: like `rebase -u`, the backing chain stays closed. */
   openBacking?: boolean;
+  /** BDRV_O_CHECK: `check` opens corrupt or dirty images as they are, to repair them itself. */
+  forCheck?: boolean;
 }
 
 /** The formats `--help` lists and `-f` accepts. */
@@ -41,6 +43,7 @@ export function openImage(filename: string, request: OpenRequest = {}): BlockDri
       format,
       readOnly: request.readOnly ?? true,
       openBacking: request.openBacking ?? true,
+      forCheck: request.forCheck,
     });
   } catch (e) {
     if (e instanceof CommandError) throw e;

@@ -102,7 +102,8 @@ export interface OpenOptions {
   openBacking?: boolean;
   /**
    * Opened for `qemu-img check` (QEMU's BDRV_O_CHECK): a dirty (lazy_refcounts) image is not
-   * repaired at open, so that `check -r` itself repairs and reports it.
+   * repaired at open, so that `check -r` itself repairs and reports it, and an image marked
+   * corrupt still opens read-write for `check -r`.
    */
   forCheck?: boolean;
 }

@@ -39,7 +39,7 @@ export function check(argv: string[]): number {
   const output = outputFormat(opts);
   const filename = oneFilename(opts);
   const quiet = opts.has("q");
-  const bs = openImage(filename, { format: opts.get("f"), readOnly: repair === undefined });
+  const bs = openImage(filename, { format: opts.get("f"), readOnly: repair === undefined, forCheck: true });
   try {
     let result: CheckResult;
     try {

@@ -76,8 +76,9 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
       rebuildRefcountStructure(d, imrt);
     } catch (e) {
       if (!(e instanceof ImageError)) throw e;
-      // QEMU prints the corruption notice itself, then reports the refblock write as failed.
-      if (e.message.startsWith("qcow2: ")) say(e.message);
+      // QEMU prints the corruption notice (the first one only), then reports the write as failed.
+      if (e.message.startsWith("qcow2: ") && !signaled.has(d)) say(e.message);
+      signaled.add(d);
       res.failed = { reports: ["ERROR writing refblock: Input/output error"], reason: "Input/output error" };
       return res;
     }
@@ -440,13 +441,41 @@ function rebuildRefcountStructure(d: Qcow2Driver, imrt: Imrt): void {
   d.refs = d.loadRefcounts();
 }
 
+/** Drivers that reported a corruption already: QEMU signals one per open image, then suppresses. */
+const signaled = new WeakSet<Qcow2Driver>();
+
+/** qcow2_get_refcount() for the compare: a refblock it cannot read is a check error (EIO). */
 function safeGet(d: Qcow2Driver, cluster: number, res: CheckResult): number {
   try {
     return d.refs.get(cluster);
   } catch (e) {
-    res.messages.push(`Can't get refcount for cluster ${cluster}: ${(e as Error).message}`);
+    if (!(e instanceof ImageError)) throw e;
+    if (!signaled.has(d)) {
+      signaled.add(d);
+      if (d.readOnly) {
+        res.messages.push(
+          `qcow2: Image is corrupt: ${e.message}; further non-fatal corruption events will be suppressed`,
+        );
+      } else {
+        try {
+          d.corruption(e.message);
+        } catch (c) {
+          res.messages.push((c as Error).message);
+        }
+      }
+    }
+    res.messages.push(`Can't get refcount for cluster ${cluster}: Input/output error`);
     res.checkErrors++;
     return -1;
+  }
+}
+
+function storedOrUndefined(d: Qcow2Driver, cluster: number): number | undefined {
+  try {
+    return d.refs.get(cluster);
+  } catch (e) {
+    if (e instanceof ImageError) return undefined;
+    throw e;
   }
 }
 
@@ -460,7 +489,9 @@ function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
   for (let i = 0; i < d.l1.length; i++) {
     const l2 = d.l1[i];
     if (!l2 || l2 % cs !== 0 || l2 + cs > fileSize) continue;
-    const rc = d.refs.get(l2 / cs);
+    // An unreadable refcount was reported by the compare already: skip, as QEMU does.
+    const rc = storedOrUndefined(d, l2 / cs);
+    if (rc === undefined) continue;
     if ((rc === 1) !== (d.l1Copied[i] === 1)) {
       res.messages.push(
         `${fix ? "Repairing" : "ERROR"} OFLAG_COPIED L2 cluster: l1_index=${i} l1_entry=${
@@ -479,7 +510,8 @@ function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
       if (hi & COMPRESSED_HI) continue;
       const host = entryOffset(hi, lo);
       if (!host || host % cs !== 0 || d.data !== d.file) continue;
-      const r = d.refs.get(host / cs);
+      const r = storedOrUndefined(d, host / cs);
+      if (r === undefined) continue;
       if ((r === 1) !== ((hi & COPIED_HI) !== 0)) {
         res.messages.push(
           `${fix ? "Repairing" : "ERROR"} OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${r}`,

@@ -173,7 +173,7 @@ export class Qcow2Driver implements BlockDriver {
         throw new ImageError("Encrypted images are not supported by this qemu-img");
       }
 
-      if ((header.incompatibleFeatures & INCOMPAT.corrupt) && !readOnly) {
+      if ((header.incompatibleFeatures & INCOMPAT.corrupt) && !readOnly && !options.forCheck) {
         throw new ImageError("qcow2: Image is corrupt; cannot be opened read/write");
       }
       if ((header.incompatibleFeatures & INCOMPAT.compression) && header.compressionType === 0) {

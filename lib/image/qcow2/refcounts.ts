@@ -389,6 +389,7 @@ export function writeEntry(view: DataView, data: Uint8Array, i: number, bits: nu
   }
 }
 
+/** printf's %#x: 0x before the digits, except for 0. */
 export function hex(n: number): string {
-  return "0x" + n.toString(16);
+  return n ? "0x" + n.toString(16) : "0";
 }

@@ -359,7 +359,7 @@ Deno.test(`convert -l and measure -l read a snapshot as the real tool${suffix}`,
 
 /**
  * Broken refcount structures, each patched into an image the real tool wrote: a used cluster with
- * refcount 0, reserved bits in a table entry, a refblock past the end, a refblock referenced
+ * refcount 0, reserved bits in a table entry, a misaligned refblock, a refblock past the end, a refblock referenced
  * twice, a zeroed refblock under compressed clusters, a missing refblock of many (512 B
  * clusters), and a leak. `-r all` must rebuild them as the real tool does (same report, same
  * bytes afterwards, checked by comparing both files' `check` and a byte dump of their tables).
@@ -384,6 +384,7 @@ async function refcountSetup(dir: string): Promise<void> {
   };
   await patch("good.qcow2", "rc0.qcow2", (img, _t, b) => img.set([0, 0], b + 2 * 5));
   await patch("good.qcow2", "reserved.qcow2", (img, t, b) => img.set(u64(b + 1), t));
+  await patch("good.qcow2", "misaligned.qcow2", (img, t, b) => img.set(u64(b + 0x200), t));
   await patch("good.qcow2", "past.qcow2", (img, t) => img.set(u64(0x1000000), t));
   await patch("good.qcow2", "twice.qcow2", (img, t) => img.set(u64(t), t + 8));
   await patch("good.qcow2", "leak.qcow2", (img, _t, b) => img.set([0, 3], b + 2 * 5));
@@ -392,7 +393,7 @@ async function refcountSetup(dir: string): Promise<void> {
 }
 
 Deno.test(`check -r rebuilds broken refcount structures as the real tool${suffix}`, { ignore }, async () => {
-  const names = ["rc0", "reserved", "past", "twice", "leak", "compzero", "small"];
+  const names = ["rc0", "reserved", "misaligned", "past", "twice", "leak", "compzero", "small"];
   const cases: string[][] = [];
   for (const f of names) {
     cases.push(
