@@ -5,16 +5,8 @@
  * controller included. The windows follow QEMU's pc: bus 0-255, I/O around the 0xCF8 config
  * ports, the VGA window and the 32-bit hole from the end of low RAM to below the IOAPIC.
  */
+import { type Aml, buffer, device, eisaId, int, name, scope } from "./aml.ts";
 
-/** PkgLength (ACPI 6 §20.2.4): the encoded length counts its own bytes. */
-function pkg(body: number[]): number[] {
-  const n = body.length + 1;
-  if (n < 0x40) return [n, ...body];
-  const m = body.length + 2;
-  return [0x40 | (m & 0x0f), m >> 4, ...body];
-}
-
-const name = (s: string) => [...s].map((c) => c.charCodeAt(0));
 const le = (v: number, bytes: number) => Array.from({ length: bytes }, (_, i) => (v / 2 ** (8 * i)) & 0xff);
 
 /** Word address space descriptor (bus number or I/O range), min/max fixed. */
@@ -49,8 +41,11 @@ function dwordMemory(min: number, max: number): number[] {
   ];
 }
 
-/** `Scope (\_SB) { Device (PCI0) { _HID PNP0A03, _UID 0, _CRS } }` for a hole from `memStart`. */
-export function amlPciRoot(memStart: number): Uint8Array {
+/**
+ * `Scope (\_SB) { Device (PCI0) { _HID PNP0A03, _UID 0, _CRS, children }, siblings }` for a hole
+ * from `memStart`: `children` go inside PCI0 (its _PRT, the ISA bridge), `siblings` after it in \_SB.
+ */
+export function amlPciRoot(memStart: number, children: Aml = [], siblings: Aml = []): Uint8Array {
   const crs = [
     ...wordSpace(2, 0, 0, 0xff),
     0x47,
@@ -66,26 +61,12 @@ export function amlPciRoot(memStart: number): Uint8Array {
     0x79,
     0x00, // EndTag
   ];
-  const buffer = [0x11, ...pkg([0x0a, crs.length, ...crs])]; // BufferOp, BufferSize (ByteConst)
-  const device = [
-    0x5b,
-    0x82, // DeviceOp
-    ...pkg([
-      ...name("PCI0"),
-      0x08,
-      ...name("_HID"),
-      0x0c,
-      0x41,
-      0xd0,
-      0x0a,
-      0x03, // EISAID ("PNP0A03")
-      0x08,
-      ...name("_UID"),
-      0x00,
-      0x08,
-      ...name("_CRS"),
-      ...buffer,
-    ]),
-  ];
-  return Uint8Array.from([0x10, ...pkg([0x5c, ...name("_SB_"), ...device])]); // ScopeOp (\_SB)
+  const pci0 = device(
+    "PCI0",
+    name("_HID", eisaId("PNP0A03")),
+    name("_UID", int(0)),
+    name("_CRS", buffer(crs)),
+    children,
+  );
+  return Uint8Array.from(scope("\\_SB_", pci0, siblings));
 }

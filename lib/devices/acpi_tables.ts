@@ -2,15 +2,18 @@
  * ACPI tables describing this PC's devices, for boots without a BIOS (`-kernel` straight into a
  * Linux kernel): RSDP, RSDT, FADT (ACPI 1.0 layout, PM blocks of the PIIX4 function, SCI on IRQ 9,
  * APM control port for ACPI enable), FACS, a DSDT whose AML declares \_S5 (sleep type 0, QEMU's
- * soft-off, so a kernel can power off through PM1a_CNT), and, when the machine has the APICs, a
+ * soft-off, so a kernel can power off through PM1a_CNT), the PCI root with its interrupt routing
+ * (acpi_pci_root.ts, acpi_pci_links.ts) and the HPET device, and, when the machine has the APICs, a
  * MADT (local APIC, IOAPIC, IRQ0 -> GSI 2 and the level-triggered PCI IRQ overrides QEMU's pc
  * declares, LINT1 as NMI), and a WAET (Windows ACPI emulated-devices table: the PM timer needs
  * one read, as QEMU's says). With SeaBIOS, SeaBIOS provides the tables instead.
  */
 import { ACPI_DISABLE, ACPI_ENABLE, ACPI_GPE0_BASE, APM_CNT_PORT } from "./acpi_pm.ts";
 import { APIC_DEFAULT_BASE } from "./apic.ts";
+import { device, eisaId, int, memory32FixedReadOnly, name, resourceTemplate } from "./aml.ts";
+import { amlIsaBridge, amlPciLinks, amlPciPrt } from "./acpi_pci_links.ts";
 import { amlPciRoot } from "./acpi_pci_root.ts";
-import { HPET_BASE, HPET_CAP_LO } from "./hpet.ts";
+import { HPET_BASE, HPET_CAP_LO, HPET_LEN } from "./hpet.ts";
 import { IOAPIC_DEFAULT_BASE } from "./ioapic.ts";
 import { RTC_CENTURY } from "./rtc.ts";
 
@@ -92,6 +95,21 @@ const AML_S5 = Uint8Array.from([
   0x00, // ZeroOp x4
 ]);
 
+/**
+ * `\_SB.HPET` (PNP0103) with the HPET's registers as its resource, as QEMU's DSDT has it. QEMU's _STA
+ * reads the vendor and period registers to hide a broken HPET; ours is always there, so _STA is
+ * the constant "present, enabled, shown, functioning".
+ */
+function amlHpetDevice(): number[] {
+  return device(
+    "HPET",
+    name("_HID", eisaId("PNP0103")),
+    name("_UID", int(0)),
+    name("_STA", int(0x0f)),
+    name("_CRS", resourceTemplate(memory32FixedReadOnly(HPET_BASE, HPET_LEN))),
+  );
+}
+
 /** FADT flags as QEMU 7.2's pc FADT has them: WBINVD, PROC_C1, SLP_BUTTON, RTC_S4, USE_PLATFORM_CLOCK. */
 const FADT_FLAGS = (1 << 0) | (1 << 2) | (1 << 5) | (1 << 7) | (1 << 15);
 
@@ -111,7 +129,11 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   facs.set(enc.encode("FACS"), 0);
   new DataView(facs.buffer).setUint32(4, 64, true);
 
-  const pciRoot = options.pciMemStart === undefined ? new Uint8Array(0) : amlPciRoot(options.pciMemStart);
+  // \_SB: PCI0 with its _PRT and ISA bridge, then the HPET device and the interrupt links.
+  const hpetDevice = options.hpet ? amlHpetDevice() : [];
+  const pciRoot = options.pciMemStart === undefined
+    ? new Uint8Array(0)
+    : amlPciRoot(options.pciMemStart, [...amlPciPrt(), ...amlIsaBridge()], [...hpetDevice, ...amlPciLinks()]);
   const dsdt = new Table("DSDT", HEADER + AML_S5.length + pciRoot.length, 1, ids);
   dsdt.bytes.set(AML_S5, HEADER);
   dsdt.bytes.set(pciRoot, HEADER + AML_S5.length);

@@ -24,7 +24,8 @@ import { PicPair } from "../../devices/pic.ts";
 import { IdeDrive } from "../../devices/ide.ts";
 import { PiixIde } from "../../devices/piix_ide.ts";
 import type { BlockDriver } from "../../image/block_driver.ts";
-import { Piix3 } from "../../devices/piix3.ts";
+import { Piix3, PIIX_PIRQC } from "../../devices/piix3.ts";
+import { SEABIOS_PIRQ_IRQS } from "../../devices/acpi_pci_links.ts";
 import { Pit } from "../../devices/pit.ts";
 import { PortB } from "../../devices/port_b.ts";
 import { Rtc } from "../../devices/rtc.ts";
@@ -76,6 +77,8 @@ const APIC_SVR = 0xf0, APIC_LVT_LINT0 = 0x350, APIC_LVT_LINT1 = 0x360, APIC_SVR_
 const RSDP_ADDRESS = 0xf59d0;
 const SMBIOS_ENTRY_ADDRESS = 0xf59f0;
 const SMBIOS_TABLE_ADDRESS = 0xf5a10;
+/** The 8259s' edge/level control registers (ELCR1, ELCR2). */
+const ELCR_PORT = 0x4d0;
 const BOOT_DEVICE_CODES: Record<string, number> = { a: 1, b: 1, c: 2, d: 3, n: 4 };
 /** Size of one BIOS linker/loader command; an all-zero command is skipped. */
 const TABLE_LOADER_ENTRY = 128;
@@ -275,6 +278,12 @@ export class Pc {
    */
   programLikeFirmware(): void {
     this.acpi.programLikeSeaBios(0x600);
+    // SeaBIOS steers PIRQA-D to IRQs 10, 10, 11, 11 and makes those level-triggered in the ELCR;
+    // the DSDT's interrupt links read the same registers back.
+    SEABIOS_PIRQ_IRQS.forEach((irq, pirq) => this.piix3.writeConfig(PIIX_PIRQC + pirq, 1, irq));
+    const elcr = SEABIOS_PIRQ_IRQS.reduce((bits, irq) => bits | (1 << irq), 0);
+    this.bus.out(ELCR_PORT, 1, elcr & 0xff);
+    this.bus.out(ELCR_PORT + 1, 1, elcr >> 8);
     this.installAcpiTables();
     this.ide.programLikeSeaBios(0xc040);
     // SeaBIOS enables the local APIC in virtual-wire mode: LINT0 ExtINT (the 8259), LINT1 NMI.
