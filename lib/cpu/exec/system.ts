@@ -18,6 +18,7 @@ import {
   vmxMovFromCr,
   vmxMovToCr,
   vmxMsr,
+  vmxPause,
   vmxRdpmc,
   vmxRdtsc,
 } from "../vmx/intercepts.ts";
@@ -448,7 +449,10 @@ export const arplHandler: Handler = (cpu, i) => {
 
 // ---- misc ----
 
-export const nopHandler: Handler = () => {};
+/** NOP and its relatives; PAUSE (F3 90) is a NOP that may exit in VMX non-root operation. */
+export const nopHandler: Handler = (cpu, i) => {
+  if (cpu.vmxNonRoot && i.rep === 1 && i.entry?.opcode === 0x90) vmxPause(cpu);
+};
 export const ud2Handler: Handler = () => {
   throw new CpuFault(UD);
 };

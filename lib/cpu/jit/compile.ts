@@ -533,7 +533,8 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
       return true;
     }
     case "nop":
-      return true;
+      // PAUSE (F3 90) runs its handler: in VMX non-root operation it may exit.
+      return !(i.rep === 1 && e.opcode === 0x90);
   }
   return false;
 }

@@ -10,6 +10,7 @@ import {
   CPU_HLT_EXITING,
   CPU_INVLPG_EXITING,
   CPU_MOV_DR_EXITING,
+  CPU_PAUSE_EXITING,
   CPU_RDPMC_EXITING,
   CPU_RDTSC_EXITING,
   CPU_UNCOND_IO_EXITING,
@@ -23,6 +24,7 @@ import {
   EXIT_HLT,
   EXIT_INVLPG,
   EXIT_IO_INSTRUCTION,
+  EXIT_PAUSE,
   EXIT_RDMSR,
   EXIT_RDPMC,
   EXIT_RDTSC,
@@ -144,6 +146,11 @@ export function vmxMsr(cpu: Cpu, msr: number, write: boolean): void {
     }
   }
   if (exits) instructionExit(cpu, write ? EXIT_WRMSR : EXIT_RDMSR);
+}
+
+/** PAUSE (SDM 26.1.3): exits with "PAUSE exiting" (PAUSE-loop exiting is not offered). */
+export function vmxPause(cpu: Cpu): void {
+  if (procControls(cpu) & CPU_PAUSE_EXITING) instructionExit(cpu, EXIT_PAUSE);
 }
 
 export function vmxRdtsc(cpu: Cpu): void {

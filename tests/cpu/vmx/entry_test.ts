@@ -443,3 +443,21 @@ Deno.test("VMX instructions in the guest exit with instruction information and t
     assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), code.length, `reason ${reason}`);
   }
 });
+
+Deno.test("PAUSE exits with PAUSE exiting (reason 40, length 2) and is a NOP without it", () => {
+  const { m, vmcs } = setup();
+  const base = 0x04006172 | (1 << 7) | (1 << 24);
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, base | (1 << 30));
+  // pause; cpuid
+  assert.equal(enter(m, vmcs, [0xf3, 0x90, 0x0f, 0xa2]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 40);
+  assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), 2);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 0);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE);
+  // A plain NOP (90) never exits; PAUSE without the control runs on to CPUID.
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, base);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0x90, 0xf3, 0x90, 0x0f, 0xa2]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 3);
+});
