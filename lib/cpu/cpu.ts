@@ -93,6 +93,8 @@ export class Cpu extends Mmu {
   breakBlock = false;
   /** In VMX non-root operation (lib/cpu/vmx): the handlers' VM-exit hooks test only this. */
   vmxNonRoot = false;
+  /** The VMX monitor trap flag is set (lib/cpu/vmx): blocks run one instruction at a time. */
+  vmxMtf = false;
   /** Runs of a block before it is compiled; -1 when the compiler is off (CpuOptions.jit). */
   jitThreshold: number;
   /** Instructions a compiled block retired before it threw (read by the run loop's fault path). */
@@ -532,7 +534,7 @@ export class Cpu extends Mmu {
       }
       prev = undefined;
       const insns = block.insns;
-      const n = this.intShadow !== 0 || (this.eflags & TF) ? 1 : insns.length;
+      const n = this.intShadow !== 0 || (this.eflags & TF) || this.vmxMtf ? 1 : insns.length;
       const singleStep = (this.eflags & TF) !== 0;
       this.intShadow = 0;
       this.breakBlock = false;

@@ -11,6 +11,7 @@ import { CpuFault, HAS_ERROR_CODE } from "../faults.ts";
 import {
   controlsValid,
   CPU_ACTIVATE_SECONDARY,
+  CPU_MONITOR_TRAP_FLAG,
   CPU_TPR_SHADOW,
   MSR_IA32_VMX_CR0_FIXED0,
   MSR_IA32_VMX_CR0_FIXED1,
@@ -216,6 +217,7 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
   s.timerDeadline = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_PREEMPTION_TIMER
     ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS
     : Infinity;
+  s.mtfPending = false;
   installNonRoot(cpu, vmcs);
   // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
   vmcs.set(F.VM_EXIT_INTR_INFO, 0);
@@ -230,6 +232,7 @@ function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
   const s = vmxState(cpu);
   s.pinControls = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL);
   s.procControls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
+  cpu.vmxMtf = (s.procControls & CPU_MONITOR_TRAP_FLAG) !== 0;
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
     const ept = new EptWalker(cpu, vmcs.get(F.EPT_POINTER));
     cpu.eptWalk = ept.walk;

@@ -29,7 +29,7 @@ export const EXIT_VMCALL = 18, EXIT_VMCLEAR = 19, EXIT_VMLAUNCH = 20, EXIT_VMPTR
 export const EXIT_VMPTRST = 22, EXIT_VMREAD = 23, EXIT_VMRESUME = 24, EXIT_VMWRITE = 25;
 export const EXIT_VMXOFF = 26, EXIT_VMXON = 27, EXIT_CR_ACCESS = 28, EXIT_DR_ACCESS = 29;
 export const EXIT_IO_INSTRUCTION = 30, EXIT_RDMSR = 31, EXIT_WRMSR = 32;
-export const EXIT_PAUSE = 40, EXIT_INVEPT = 50, EXIT_INVVPID = 53;
+export const EXIT_MONITOR_TRAP_FLAG = 37, EXIT_PAUSE = 40, EXIT_INVEPT = 50, EXIT_INVVPID = 53;
 export const EXIT_INVALID_GUEST_STATE = 33, EXIT_MSR_LOADING = 34, EXIT_PREEMPTION_TIMER = 52;
 export const EXIT_ENTRY_FAILURE = 0x80000000 | 0;
 
@@ -130,8 +130,14 @@ export const PREEMPTION_TIMER_NS = 32;
 export function vmxPoll(cpu: Cpu): boolean {
   const s = vmxState(cpu), bus = cpu.bus;
   let reason = -1, info = 0;
+  // Monitor trap flag (SDM 26.5.2): the exit comes after one instruction (or one event delivered
+  // through the guest's IDT), before the preemption timer and interrupts. The core runs one
+  // instruction per block while it is set, so every check after the first is due.
+  const mtf = cpu.vmxMtf && s.mtfPending;
+  if (cpu.vmxMtf) s.mtfPending = true;
   // Runs between every two blocks of a guest: the clock is read only while the timer is armed.
-  if (s.timerDeadline !== Infinity && bus.nowNs() >= s.timerDeadline) reason = EXIT_PREEMPTION_TIMER;
+  if (mtf) reason = EXIT_MONITOR_TRAP_FLAG;
+  else if (s.timerDeadline !== Infinity && bus.nowNs() >= s.timerDeadline) reason = EXIT_PREEMPTION_TIMER;
   else if (cpu.intShadow === 0) {
     const pin = s.pinControls, proc = s.procControls;
     if (bus.nmi && !cpu.nmiBlocked && (pin & PIN_NMI_EXITING)) {
@@ -185,7 +191,7 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
     vmcs.set(F.GUEST_PHYSICAL_ADDRESS + 1, 0);
   }
   s.nonRoot = false;
-  cpu.vmxNonRoot = false;
+  cpu.vmxNonRoot = cpu.vmxMtf = false;
   // After an exit caused by an NMI, NMIs are blocked in the host; otherwise they are not.
   const nmiExit = p.reason === EXIT_EXCEPTION_NMI && ((p.interruptionInfo >> 8) & 7) === INTR_TYPE_NMI;
   cpu.eptWalk = cpu.eptFetch = undefined;
@@ -217,7 +223,7 @@ function vmxAbort(cpu: Cpu, vmcs: Vmcs, indicator: number): void {
   vmcs.abortIndicator = indicator;
   const s = vmxState(cpu);
   s.nonRoot = false;
-  cpu.vmxNonRoot = false;
+  cpu.vmxNonRoot = cpu.vmxMtf = false;
   cpu.halted = true;
   cpu.bus.requestReset();
 }

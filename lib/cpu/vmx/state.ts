@@ -25,6 +25,8 @@ export class VmxState {
    * written in TypeScript (kvm_intel), which handles exits itself instead of running host code.
    */
   onExit: ((exit: PendingExit) => void) | undefined = undefined;
+  /** Monitor trap flag: an instruction has run since entry or the last check (the exit is due). */
+  mtfPending = false;
   /** Bus time (ns) at which the VMX-preemption timer reaches zero; Infinity when not active. */
   timerDeadline = Infinity;
   /**
@@ -52,7 +54,7 @@ export function inVmxOperation(cpu: Cpu): boolean {
 /** RESET leaves VMX operation and forgets the VMXON and current-VMCS pointers. */
 export function vmxReset(cpu: Cpu): void {
   STATES.delete(cpu);
-  cpu.vmxNonRoot = false;
+  cpu.vmxNonRoot = cpu.vmxMtf = false;
   cpu.eptWalk = cpu.eptFetch = undefined;
 }
 
@@ -82,6 +84,7 @@ registerStatePart("vmx", {
       vmxonPointer: s.vmxonPointer,
       currentVmcs: s.currentVmcs,
       timerLeftNs: left,
+      mtfPending: s.mtfPending,
     };
     return out;
   },
@@ -95,6 +98,7 @@ registerStatePart("vmx", {
     s.currentVmcs = d.currentVmcs;
     s.nonRoot = d.nonRoot;
     s.timerDeadline = d.timerLeftNs === null ? Infinity : cpu.bus.nowNs() + d.timerLeftNs;
+    s.mtfPending = d.mtfPending ?? false;
     cpu.vmxNonRoot = d.nonRoot;
     if (d.nonRoot) nonRootHooks.install(cpu);
   },

@@ -88,7 +88,7 @@ Deno.test("VMLAUNCH of a launched VMCS is VMfailValid(4), VMRESUME of a clear on
 
 Deno.test("entry checks: bad controls fail with 7, bad host state with 8, bad guest state exits with 0x80000021", () => {
   const { m, vmcs } = setup();
-  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 27)); // monitor trap flag: not offered
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 29)); // MONITOR exiting: not offered
   assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
   assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
   // TPR shadow: the threshold may not exceed VTPR[7:4]; VPID: 0 is not a guest's.
@@ -458,6 +458,32 @@ Deno.test("PAUSE exits with PAUSE exiting (reason 40, length 2) and is a NOP wit
   vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, base);
   vmcs.launchState = 0;
   assert.equal(enter(m, vmcs, [0x90, 0xf3, 0x90, 0x0f, 0xa2]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 3);
+});
+
+Deno.test("monitor trap flag: an exit (reason 37) after each guest instruction, at the next one's address", () => {
+  const { m, vmcs } = setup();
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 24) | (1 << 27));
+  // inc eax; inc eax; nop; cpuid
+  const guest = [0x40, 0x40, 0x90, 0x0f, 0xa2];
+  m.cpu.regs[0] = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  const rips: number[] = [];
+  for (let k = 0; k < 3; k++) {
+    assert.equal(vmcs.get(F.VM_EXIT_REASON), 37);
+    assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 0);
+    rips.push(vmcs.get(F.GUEST_RIP) - GUEST_CODE);
+    assert.equal(enter(m, vmcs, guest, true).flags, 0);
+  }
+  assert.deepEqual(rips, [1, 2, 3]);
+  // The instruction at 3 is CPUID, which exits by itself before the MTF would.
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
+  assert.equal(m.cpu.regs[0], 2); // both INCs ran once each, one per MTF exit
+  // Without the control the same code runs straight to CPUID.
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 24));
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
   assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
   assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 3);
 });
