@@ -96,6 +96,7 @@ export const FEATURES: Record<string, ["edx" | "ecx", number]> = {
   sse: ["edx", 25],
   sse2: ["edx", 26],
   pni: ["ecx", 0],
+  monitor: ["ecx", 3],
   vmx: ["ecx", 5],
   hypervisor: ["ecx", 31],
 };

@@ -317,6 +317,8 @@ export const REG_FORMS = new Map<number, OpcodeEntry>(
     [0x101c2, "0F01/0 vmlaunch - vmx:5"],
     [0x101c3, "0F01/0 vmresume - vmx:6"],
     [0x101c4, "0F01/0 vmxoff - vmx:7"],
+    [0x101c8, "0F01/1 monitor - monitor"],
+    [0x101c9, "0F01/1 mwait - mwait"],
   ].map(([key, row]) => [key as number, { ...parse(row as string), hasModrm: true }]),
 );
 

@@ -137,6 +137,8 @@ const FACTORIES: Record<string, Factory> = {
   verrw: (_f, arg) => SYS.verrwHandler(arg),
   arpl: fixed(SYS.arplHandler),
   nop: fixed(SYS.nopHandler),
+  monitor: fixed(SYS.monitorHandler),
+  mwait: fixed(SYS.mwaitHandler),
   ud2: fixed(SYS.ud2Handler),
   fpu: fixed(SYS.fpuHandler),
   fwait: fixed(SYS.fwaitHandler),

@@ -14,10 +14,12 @@ import { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "../
 import {
   vmxCpuid,
   vmxInvlpg,
+  vmxMonitor,
   vmxMovDr,
   vmxMovFromCr,
   vmxMovToCr,
   vmxMsr,
+  vmxMwait,
   vmxPause,
   vmxRdpmc,
   vmxRdtsc,
@@ -448,6 +450,28 @@ export const arplHandler: Handler = (cpu, i) => {
 };
 
 // ---- misc ----
+
+/**
+ * MONITOR and MWAIT (CPUID.1:ECX.MONITOR): #UD without the feature or above CPL 0, #GP(0) for
+ * MWAIT extensions other than "interrupt as break event" (ECX bit 0). MONITOR arms the address
+ * range; MWAIT returns at once, which the SDM allows (a wake-up may come from any event), so the
+ * waiting itself is HLT's job. In VMX non-root operation either may exit.
+ */
+export const monitorHandler: Handler = (cpu) => {
+  if (!(cpuid(cpu.model, 1, 0)[2] & 8) || cpu.cpl > 0) throw new CpuFault(UD, 0);
+  if (cpu.vmxNonRoot) vmxMonitor(cpu);
+  monitorArmed.add(cpu);
+};
+
+export const mwaitHandler: Handler = (cpu) => {
+  if (!(cpuid(cpu.model, 1, 0)[2] & 8) || cpu.cpl > 0) throw new CpuFault(UD, 0);
+  if (cpu.regs[1] & ~1) throw new CpuFault(GP, 0);
+  if (cpu.vmxNonRoot) vmxMwait(cpu, monitorArmed.has(cpu));
+  monitorArmed.delete(cpu);
+};
+
+/** CPUs whose monitoring hardware MONITOR armed (MWAIT disarms it). */
+const monitorArmed = new WeakSet<Cpu>();
 
 /** NOP and its relatives; PAUSE (F3 90) is a NOP that may exit in VMX non-root operation. */
 export const nopHandler: Handler = (cpu, i) => {

@@ -9,7 +9,9 @@ import {
   CPU_CR3_STORE_EXITING,
   CPU_HLT_EXITING,
   CPU_INVLPG_EXITING,
+  CPU_MONITOR_EXITING,
   CPU_MOV_DR_EXITING,
+  CPU_MWAIT_EXITING,
   CPU_PAUSE_EXITING,
   CPU_RDPMC_EXITING,
   CPU_RDTSC_EXITING,
@@ -24,6 +26,8 @@ import {
   EXIT_HLT,
   EXIT_INVLPG,
   EXIT_IO_INSTRUCTION,
+  EXIT_MONITOR,
+  EXIT_MWAIT,
   EXIT_PAUSE,
   EXIT_RDMSR,
   EXIT_RDPMC,
@@ -146,6 +150,15 @@ export function vmxMsr(cpu: Cpu, msr: number, write: boolean): void {
     }
   }
   if (exits) instructionExit(cpu, write ? EXIT_WRMSR : EXIT_RDMSR);
+}
+
+/** MONITOR (exit 39) and MWAIT (exit 36; qualification bit 0: the monitor was armed), by control. */
+export function vmxMonitor(cpu: Cpu): void {
+  if (procControls(cpu) & CPU_MONITOR_EXITING) instructionExit(cpu, EXIT_MONITOR);
+}
+
+export function vmxMwait(cpu: Cpu, armed: boolean): void {
+  if (procControls(cpu) & CPU_MWAIT_EXITING) instructionExit(cpu, EXIT_MWAIT, armed ? 1 : 0);
 }
 
 /** PAUSE (SDM 26.1.3): exits with "PAUSE exiting" (PAUSE-loop exiting is not offered). */

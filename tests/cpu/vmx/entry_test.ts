@@ -6,6 +6,7 @@
  */
 import assert from "node:assert/strict";
 import { F, vmxState } from "../../../lib/cpu/vmx/mod.ts";
+import { withFeatures } from "../../../lib/cpu/models.ts";
 import {
   asm,
   CODE,
@@ -88,7 +89,7 @@ Deno.test("VMLAUNCH of a launched VMCS is VMfailValid(4), VMRESUME of a clear on
 
 Deno.test("entry checks: bad controls fail with 7, bad host state with 8, bad guest state exits with 0x80000021", () => {
   const { m, vmcs } = setup();
-  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 29)); // MONITOR exiting: not offered
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 19)); // CR8-load exiting: no Intel 64
   assert.equal(enter(m, vmcs, [0xf4]).flags, ZF);
   assert.equal(vmcs.get(F.VM_INSTRUCTION_ERROR), 7);
   // TPR shadow: the threshold may not exceed VTPR[7:4]; VPID: 0 is not a guest's.
@@ -486,4 +487,40 @@ Deno.test("monitor trap flag: an exit (reason 37) after each guest instruction, 
   assert.equal(enter(m, vmcs, guest).flags, 0);
   assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
   assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 3);
+});
+
+Deno.test("MONITOR and MWAIT: #UD without CPUID.MONITOR, exits 39 and 36 (armed bit) by control, NOPs otherwise", () => {
+  const { m, vmcs } = setup();
+  const base = 0x04006172 | (1 << 7) | (1 << 24);
+  // monitor; mwait; cpuid (EAX = ECX = EDX = 0)
+  const guest = [0x0f, 0x01, 0xc8, 0x0f, 0x01, 0xc9, 0x0f, 0xa2];
+  m.cpu.regs[0] = m.cpu.regs[1] = m.cpu.regs[2] = 0;
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, base | (1 << 29) | (1 << 10));
+  vmcs.set(F.EXCEPTION_BITMAP, 1 << 6);
+  // qemu32 has no MONITOR: the #UD comes before any VMX exit.
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 0);
+  assert.equal(vmcs.get(F.VM_EXIT_INTR_INFO) & 0xff, 6);
+  m.cpu.model = withFeatures(m.cpu.model, { monitor: true });
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 39);
+  assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), 3);
+  // MONITOR exited, so nothing was armed: MWAIT's qualification bit 0 is clear.
+  vmcs.set(F.GUEST_RIP, GUEST_CODE + 3);
+  assert.equal(enter(m, vmcs, guest, true).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 36);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 0);
+  // With MONITOR running in the guest, MWAIT exits with the monitor armed.
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, base | (1 << 10));
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 36);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION), 1);
+  // Without either control both are NOPs and CPUID exits.
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, base);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, guest).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 6);
 });
