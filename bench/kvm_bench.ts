@@ -82,11 +82,12 @@ rows.push([
   (cpuWork.kvm / cpuWork.tcg).toFixed(2),
   "",
 ]);
+// Under tcg an OUT to port 0x80 costs about what any instruction does: the run is start-up alone.
 rows.push([
-  `I/O guest (io.bin, ${IO_WRITES} OUTs), less start-up`,
-  ioWork.tcg.toFixed(2),
-  ioWork.kvm.toFixed(2),
-  (ioWork.kvm / ioWork.tcg).toFixed(2),
+  `I/O guest (io.bin, ${IO_WRITES} OUTs), whole run`,
+  io.tcg.toFixed(2),
+  io.kvm.toFixed(2),
+  (io.kvm / io.tcg).toFixed(2),
   `${Math.round(IO_WRITES / ioWork.kvm)}`,
 ]);
 console.log(`load average ${load.toFixed(1)}, best of ${RUNS}\n`);

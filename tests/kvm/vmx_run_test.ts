@@ -218,3 +218,28 @@ Deno.test("the signal timer ends a busy guest's KVM_RUN with EINTR after that ma
   assert.equal(g.vcpu.instructions, 5000);
   assert.equal(g.vcpu.getRegs().rip, BigInt(CODE));
 });
+
+Deno.test("with the in-kernel irqchip HLT stays in the kernel: halt polling per halt_poll_ns, then EINTR", async () => {
+  const polling = await rootWith(["kvm_intel"]);
+  for (const pollNs of ["200000", "0"]) {
+    await kctl(polling, ["param", "kvm", "halt_poll_ns", pollNs]);
+    using kvm = Kvm.open({ root: polling });
+    using vm = kvm.createVm();
+    vm.createIrqchip();
+    const mem = new Uint8Array(MEM);
+    mem.set([0xf4], CODE); // hlt
+    vm.setUserMemoryRegion({ slot: 0, flags: 0, guest_phys_addr: 0, memory_size: MEM, userspace_addr: mem });
+    const vcpu = vm.createVcpu(0);
+    const s = vcpu.getSregs();
+    vcpu.setSregs({ ...s, cs: { ...s.cs, base: 0n, selector: 0 } });
+    vcpu.setRegs({ ...vcpu.getRegs(), rip: BigInt(CODE), rflags: 2n });
+    assert.equal(errnoOf(() => vcpu.run()), "EINTR");
+    assert.equal(vcpu.kvmRun.exit_reason, KVM_EXIT.INTR);
+    assert.equal(vcpu.getMpState(), 3, "KVM_MP_STATE_HALTED");
+    const c = vcpu.stats.counters;
+    assert.equal(c.halt_exits, 1);
+    assert.equal(c.halt_attempted_poll, pollNs === "0" ? 0 : 1);
+    assert.equal(c.halt_poll_fail_ns, Number(pollNs));
+    assert.equal(errnoOf(() => vcpu.run()), "EINTR", "still halted");
+  }
+});

@@ -278,8 +278,18 @@ function tripleFaultExit(_v: VmxVcpu, _exit: PendingExit, run: KvmRun): ExitResu
   return "user";
 }
 
-function eptViolationExit(v: VmxVcpu, exit: PendingExit): ExitResult {
-  v.vm.eptViolation(v, exit.guestPhysical ?? 0, (exit.qualification & 2) !== 0, v.ctx.stats);
+/** EPT violation qualification bit 2: the access was an instruction fetch. */
+const EPT_QUAL_FETCH = 4;
+
+function eptViolationExit(v: VmxVcpu, exit: PendingExit, run: KvmRun): ExitResult {
+  const gpa = exit.guestPhysical ?? 0;
+  const result = v.vm.eptViolation(v, gpa, (exit.qualification & 2) !== 0, v.ctx.stats);
+  // Code in MMIO (or in no memory at all): Linux's emulator cannot fetch it either.
+  if (result === "mmio-fetch" || ((exit.qualification & EPT_QUAL_FETCH) && !v.ctx.memory.find(gpa))) {
+    v.ctx.stats.count("insn_emulation_fail");
+    run.exitInternal(KVM_INTERNAL_ERROR.EMULATION);
+    return "user";
+  }
   return "reenter";
 }
 

@@ -44,11 +44,11 @@ import {
 const { INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HW_EXCEPTION } = X;
 import type { AccessSize } from "../../../devices/bus.ts";
 import type { VcpuContext, VendorVcpu } from "../backend.ts";
-import { KVM_EXIT, KVM_INTERNAL_ERROR } from "../constants.ts";
+import { KVM_EXIT, KVM_INTERNAL_ERROR, KVM_MP_STATE } from "../constants.ts";
 import type { KvmRun } from "../kvm_run.ts";
 import { HOST_MODEL } from "../cpuid.ts";
 import { CR0_NE, CR4_VMXE, guestCr, loadGuest, saveGuest } from "./guest_state.ts";
-import { dispatchExit, type ExitResult } from "./exits.ts";
+import { dispatchExit, type ExitResult, haltInKernel } from "./exits.ts";
 import type { L0Vcpu } from "./nested_seam.ts";
 import type { VmxVm } from "./vm.ts";
 
@@ -98,9 +98,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   #exit: PendingExit | undefined;
   /** MMIO writes the guest made, in order, not yet handed to user space. */
   readonly mmioWrites: MmioAccess[] = [];
-  /** The MMIO read that ended the run, or an instruction fetch from MMIO. */
+  /** The MMIO read that ended the run. */
   mmioRead: MmioAccess | undefined;
-  mmioFetch = false;
   /** Data user space supplied for the MMIO read of the instruction at `rip` (linear), replayed once. */
   #replay: { gpa: number; size: number; rip: number; value: number } | undefined;
   /** Guest pages of READONLY slots temporarily behind a window while a write to them is emulated. */
@@ -214,6 +213,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     const completion = this.#completion;
     this.#completion = undefined;
     completion?.(run);
+    // A vCPU halted in the kernel stays halted until something wakes it (here only KVM_SET_MP_STATE:
+    // nothing in the simulated kernel raises its in-kernel interrupt lines yet).
+    if (this.ctx.mpState === KVM_MP_STATE.HALTED) {
+      return haltInKernel(this, run) === "eintr" ? "eintr" : undefined;
+    }
     // MMIO writes the last run collected go out one per KVM_RUN, before the guest runs again.
     if (this.mmioWrites.length) {
       this.#deliverMmioWrite(run);
@@ -370,9 +374,6 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       this.#replay = undefined;
       return r.value;
     }
-    // Decoding reads code before EIP moves past the instruction: a fetch from MMIO, which Linux's
-    // emulator cannot do either (KVM_EXIT_INTERNAL_ERROR, EMULATION).
-    this.mmioFetch = this.cpu.eip === this.cpu.insnEip;
     // Writes collected earlier go out first; this instruction runs again afterwards.
     if (!this.mmioWrites.length) this.mmioRead = { gpa, size, write: false, value: 0 };
     this.#throwExit(gpa);
@@ -402,12 +403,6 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
 
   /** Exit to user space for an MMIO access the guest made (exits.ts, EPT misconfiguration). */
   mmioExit(run: KvmRun): ExitResult {
-    if (this.mmioFetch) {
-      this.mmioFetch = false;
-      this.ctx.stats.count("insn_emulation_fail");
-      run.exitInternal(KVM_INTERNAL_ERROR.EMULATION);
-      return "user";
-    }
     this.ctx.stats.count("insn_emulation");
     if (this.mmioWrites.length) {
       this.vm.restoreRomPages(this);

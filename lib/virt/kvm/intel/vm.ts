@@ -34,19 +34,21 @@ export class VmxVm {
    * Slot pages map to their memory (READONLY slots without write permission); a write to a
    * READONLY slot and any page without a slot map to a window, so the access reaches the vCPU.
    */
-  eptViolation(vcpu: VmxVcpu, gpa: number, write: boolean, stats: VcpuStats): void {
+  eptViolation(vcpu: VmxVcpu, gpa: number, write: boolean, stats: VcpuStats): "mapped" | "mmio-fetch" {
     const page = gpa - (gpa % PAGE);
     const slot = this.memory.find(page);
     stats.count("pf_taken");
     if (!slot) {
-      this.ept.map(page, this.host.mmioPage(page), EPT_READ | EPT_WRITE | EPT_EXEC);
-      return;
+      // MMIO windows are not executable: a fetch from them comes back here as a violation.
+      if (this.ept.perms(page) !== 0) return "mmio-fetch";
+      this.ept.map(page, this.host.mmioPage(page), EPT_READ | EPT_WRITE);
+      return "mapped";
     }
     const readOnly = (slot.flags & KVM_MEM_READONLY) !== 0;
     if (readOnly && write) {
       this.ept.map(page, this.host.mmioPage(page), EPT_READ | EPT_WRITE | EPT_EXEC);
       vcpu.romWindows.add(page);
-      return;
+      return "mapped";
     }
     const perms = readOnly ? EPT_READ | EPT_EXEC : EPT_READ | EPT_WRITE | EPT_EXEC;
     const from = Math.max(slot.gpa, page - (page % REGION));
@@ -56,6 +58,7 @@ export class VmxVm {
       this.ept.map(p, this.host.slotPage(slot, p), perms);
     }
     stats.count("pf_fixed");
+    return "mapped";
   }
 
   /** After an emulated write to a READONLY slot: its pages map straight to the slot again. */
