@@ -11,6 +11,7 @@ export const MSR = {
   IA32_APICBASE: 0x1b,
   IA32_FEAT_CTL: 0x3a,
   IA32_SPEC_CTRL: 0x48,
+  IA32_UCODE_REV: 0x8b,
   MTRRcap: 0xfe,
   IA32_SYSENTER_CS: 0x174,
   IA32_SYSENTER_ESP: 0x175,
@@ -48,6 +49,8 @@ const TABLE: readonly MsrSpec[] = [
   { index: MSR.IA32_APICBASE, reset: 0n, reserved: 0x2ffn | ~0xfffffffffn },
   { index: MSR.IA32_FEAT_CTL, reset: 0n },
   { index: MSR.IA32_SPEC_CTRL, reset: 0n },
+  // KVM's default microcode_version; the guest's writes are dropped (exits.ts).
+  { index: MSR.IA32_UCODE_REV, reset: 0x100000000n },
   { index: MSR.MTRRcap, reset: 0x508n, readonly: true },
   { index: MSR.IA32_SYSENTER_CS, reset: 0n },
   { index: MSR.IA32_SYSENTER_ESP, reset: 0n },

@@ -201,6 +201,7 @@ function msrExit(v: VmxVcpu, exit: PendingExit): ExitResult {
   } else {
     const value = (BigInt(v.gpr(2) >>> 0) << 32n) | BigInt(v.gpr(0) >>> 0);
     if (SYSENTER[index] !== undefined) vmcs.set(SYSENTER[index], Number(value & 0xffffffffn) | 0);
+    else if (index === MSR.IA32_UCODE_REV) { /* a guest write only asks for the revision to be reloaded */ }
     else if (index === MSR.IA32_TSC) v.cpu.tscOffset = value - BigInt(Math.floor(ctx.hostNowNs()));
     else if (table.has(index)) {
       if (!table.writable(index, value, index === MSR.EFER ? ctx.sregs.efer : ctx.msrs.get(index) ?? 0n)) {
