@@ -341,8 +341,12 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
   const size = i.size;
   const mem = i.mod !== 3;
   const form = operandForm(e);
-  /** Marks a faultable instruction: EIP and the retired count for the fault path. */
-  const faultable = () => em.line(`cpu.insnEip = ${at}; n = ${k};`);
+  /**
+   * Before an instruction that can fault or reach a device: EIP and insnEip as the interpreter has
+   * them while an instruction runs (past it, and at it: simulated-KVM MMIO windows tell data accesses
+   * from code fetches by them), and the retired count for the fault path.
+   */
+  const faultable = () => em.line(`cpu.insnEip = ${at}; cpu.eip = ${next}; n = ${k};`);
   /** After a memory access: a write to code (or a device) may have ended the block. */
   const checkBreak = () => {
     if (!last) em.line(`if (cpu.breakBlock) { cpu.eip = ${next}; return done + ${k + 1}; }`);
