@@ -13,6 +13,7 @@ import { fxrstorXmm, fxsaveXmm } from "../simd/fxsave.ts";
 import { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "../vmx/hooks.ts";
 import {
   vmxCpuid,
+  vmxDescriptorTable,
   vmxInvlpg,
   vmxMonitor,
   vmxMovDr,
@@ -125,6 +126,7 @@ function requireCpl0(cpu: Cpu): void {
 }
 
 export const sdtHandler: Handler = (cpu, i) => {
+  if (cpu.vmxNonRoot) vmxDescriptorTable(cpu, i, false, i.arg);
   const lin = cpu.ea(i);
   const limit = i.arg === 0 ? cpu.gdtLimit : cpu.idtLimit;
   const base = i.arg === 0 ? cpu.gdtBase : cpu.idtBase;
@@ -136,6 +138,7 @@ export const sdtHandler: Handler = (cpu, i) => {
 
 export const ldtHandler: Handler = (cpu, i) => {
   requireCpl0(cpu);
+  if (cpu.vmxNonRoot) vmxDescriptorTable(cpu, i, false, 2 + i.arg);
   const lin = cpu.ea(i);
   const limit = cpu.rd16(lin);
   let base = cpu.rd32((lin + 2) | 0);
@@ -155,12 +158,14 @@ function requireProtected(cpu: Cpu): void {
 
 export const sldtHandler: Handler = (cpu, i) => {
   requireProtected(cpu);
+  if (cpu.vmxNonRoot) vmxDescriptorTable(cpu, i, true, 0);
   if (i.mod === 3) cpu.setReg(i.opsize32 ? 2 : 1, i.rm, cpu.segSel[LDTR]);
   else cpu.wr16(cpu.ea(i), cpu.segSel[LDTR]);
 };
 
 export const strHandler: Handler = (cpu, i) => {
   requireProtected(cpu);
+  if (cpu.vmxNonRoot) vmxDescriptorTable(cpu, i, true, 1);
   if (i.mod === 3) cpu.setReg(i.opsize32 ? 2 : 1, i.rm, cpu.segSel[TR]);
   else cpu.wr16(cpu.ea(i), cpu.segSel[TR]);
 };
@@ -168,6 +173,7 @@ export const strHandler: Handler = (cpu, i) => {
 export const lldtHandler: Handler = (cpu, i) => {
   requireProtected(cpu);
   requireCpl0(cpu);
+  if (cpu.vmxNonRoot) vmxDescriptorTable(cpu, i, true, 2);
   const sel = cpu.readE(i, 1);
   if ((sel & ~3) === 0) {
     cpu.segSel[LDTR] = sel;
@@ -185,6 +191,7 @@ export const lldtHandler: Handler = (cpu, i) => {
 export const ltrHandler: Handler = (cpu, i) => {
   requireProtected(cpu);
   requireCpl0(cpu);
+  if (cpu.vmxNonRoot) vmxDescriptorTable(cpu, i, true, 3);
   const sel = cpu.readE(i, 1);
   if ((sel & ~3) === 0 || (sel & 4) || !readDescriptor(cpu, sel)) throw new CpuFault(GP, sel & 0xfffc);
   const type = (desc.hi >> 8) & 0x1f;

@@ -4,7 +4,10 @@
  * defines. The core calls these only when `cpu.vmxNonRoot` is set; an exit throws (exit.ts).
  */
 import type { Cpu } from "../cpu.ts";
+import type { Insn } from "../insn.ts";
+import { vmxInstructionInfo } from "./instructions.ts";
 import {
+  CPU_ACTIVATE_SECONDARY,
   CPU_CR3_LOAD_EXITING,
   CPU_CR3_STORE_EXITING,
   CPU_HLT_EXITING,
@@ -18,14 +21,17 @@ import {
   CPU_UNCOND_IO_EXITING,
   CPU_USE_IO_BITMAPS,
   CPU_USE_MSR_BITMAPS,
+  SEC_DESC_TABLE_EXITING,
 } from "./capabilities.ts";
 import {
   EXIT_CPUID,
   EXIT_CR_ACCESS,
   EXIT_DR_ACCESS,
+  EXIT_GDTR_IDTR,
   EXIT_HLT,
   EXIT_INVLPG,
   EXIT_IO_INSTRUCTION,
+  EXIT_LDTR_TR,
   EXIT_MONITOR,
   EXIT_MWAIT,
   EXIT_PAUSE,
@@ -150,6 +156,22 @@ export function vmxMsr(cpu: Cpu, msr: number, write: boolean): void {
     }
   }
   if (exits) instructionExit(cpu, write ? EXIT_WRMSR : EXIT_RDMSR);
+}
+
+/**
+ * Descriptor-table exiting (secondary control bit 2): LGDT/LIDT/SGDT/SIDT exit with reason 46,
+ * LLDT/LTR/SLDT/STR with 47, after their own #UD/#GP checks. The qualification is the memory
+ * operand's displacement; the instruction information (SDM Tables 28-10 and 28-11) is the VMX
+ * instructions' layout plus the operand size in bit 11 (GDTR/IDTR) and the instruction's identity
+ * in bits 29:28 (`identity`: SGDT/SLDT 0, SIDT/STR 1, LGDT/LLDT 2, LIDT/LTR 3).
+ */
+export function vmxDescriptorTable(cpu: Cpu, i: Insn, ldtrOrTr: boolean, identity: number): void {
+  const vmcs = current(cpu);
+  if (!(vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY)) return;
+  if (!(vmcs.get(F.SECONDARY_VM_EXEC_CONTROL) & SEC_DESC_TABLE_EXITING)) return;
+  let info = vmxInstructionInfo(i, false) | (identity << 28);
+  if (!ldtrOrTr) info |= (i.opsize32 ? 1 : 0) << 11;
+  instructionExit(cpu, ldtrOrTr ? EXIT_LDTR_TR : EXIT_GDTR_IDTR, i.mod === 3 ? 0 : i.disp, info >>> 0);
 }
 
 /** MONITOR (exit 39) and MWAIT (exit 36; qualification bit 0: the monitor was armed), by control. */

@@ -524,3 +524,43 @@ Deno.test("MONITOR and MWAIT: #UD without CPUID.MONITOR, exits 39 and 36 (armed 
   assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
   assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 6);
 });
+
+Deno.test("descriptor-table exiting: GDTR/IDTR (46) and LDTR/TR (47) accesses with instruction information", () => {
+  const { m, vmcs } = setup();
+  vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 24) | (1 << 31));
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, 1 << 2);
+  const mem32 = (1 << 7) | (3 << 15); // 32-bit address size, DS
+  const cases: [number[], number, number, number][] = [
+    // sgdt [ebx+8]: identity 0, operand size 32 (bit 11), base EBX, no index
+    [[0x0f, 0x01, 0x43, 0x08], 46, 8, mem32 | (1 << 11) | (1 << 22) | (3 << 23)],
+    // o16 sidt [0x1234]: identity 1, operand size 16
+    [[0x66, 0x0f, 0x01, 0x0d, 0x34, 0x12, 0, 0], 46, 0x1234, (1 << 28) | mem32 | (1 << 22) | (1 << 27)],
+    // lgdt [esi]: identity 2
+    [[0x0f, 0x01, 0x16], 46, 0, (2 << 28) | mem32 | (1 << 11) | (1 << 22) | (6 << 23)],
+    // lidt [eax+ecx*2]: identity 3, scaling 1, index ECX, base EAX
+    [[0x0f, 0x01, 0x1c, 0x48], 46, 0, (3 << 28) | 1 | mem32 | (1 << 11) | (1 << 18) | (0 << 23)],
+    // sldt edx: identity 0, register form (bit 10), Reg1 = EDX
+    [[0x0f, 0x00, 0xc2], 47, 0, (1 << 10) | (2 << 3)],
+    // str [ecx]: identity 1
+    [[0x0f, 0x00, 0x09], 47, 0, (1 << 28) | mem32 | (1 << 22) | (1 << 23)],
+    // lldt ax: identity 2
+    [[0x0f, 0x00, 0xd0], 47, 0, (2 << 28) | (1 << 10)],
+    // ltr bx: identity 3
+    [[0x0f, 0x00, 0xdb], 47, 0, (3 << 28) | (1 << 10) | (3 << 3)],
+  ];
+  for (const [code, reason, qualification, info] of cases) {
+    vmcs.launchState = 0;
+    assert.equal(enter(m, vmcs, code).flags, 0);
+    assert.equal(vmcs.get(F.VM_EXIT_REASON), reason, code.join(","));
+    assert.equal(vmcs.get(F.EXIT_QUALIFICATION), qualification, code.join(","));
+    assert.equal(vmcs.get(F.VMX_INSTRUCTION_INFO) >>> 0, info >>> 0, code.join(","));
+    assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), code.length, code.join(","));
+  }
+  // Without the control SGDT runs (then CPUID exits).
+  vmcs.set(F.SECONDARY_VM_EXEC_CONTROL, 0);
+  vmcs.launchState = 0;
+  m.cpu.regs[3] = DATA;
+  assert.equal(enter(m, vmcs, [0x0f, 0x01, 0x43, 0x08, 0x0f, 0xa2]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
+  assert.equal(m.bus.read16(DATA + 8), 23); // the guest's GDT limit
+});
