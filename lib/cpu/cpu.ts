@@ -95,6 +95,12 @@ export class Cpu extends Mmu {
   vmxNonRoot = false;
   /** The VMX monitor trap flag is set (lib/cpu/vmx): blocks run one instruction at a time. */
   vmxMtf = false;
+  /**
+   * In VMX non-root operation with a between-blocks check that can cause a VM exit without an
+   * event on the bus (preemption timer, interrupt-window or external-interrupt exiting, MTF):
+   * compiled blocks then return to the run loop after every block. Set at VM entry.
+   */
+  vmxPolls = false;
   /** Runs of a block before it is compiled; -1 when the compiler is off (CpuOptions.jit). */
   jitThreshold: number;
   /** Instructions a compiled block retired before it threw (read by the run loop's fault path). */
@@ -552,7 +558,7 @@ export class Cpu extends Mmu {
           // between them: no event to take, no shadow or single step, links still valid.
           while (
             !this.breakBlock && executed < budget && this.intShadow === 0 && !this.halted &&
-            !this.vmxNonRoot && (this.eflags & TF) === 0 && !bus.stopRequested && !bus.nmi &&
+            !this.vmxPolls && (this.eflags & TF) === 0 && !bus.stopRequested && !bus.nmi &&
             !(bus.intr && (this.eflags & IF)) && cur.gen === this.codeGen
           ) {
             const at = (this.segBase[CS] + this.eip) | 0;

@@ -589,7 +589,7 @@ export function compileBlock(insns: Insn[], code32: boolean): CompiledBlock {
     ...em.lines,
     selfLoop
       ? `done += ${insns.length};\n` +
-        "if (cpu.eip !== e0 || done >= left || cpu.intShadow !== 0 || cpu.vmxNonRoot || bus.stopRequested || " +
+        "if (cpu.eip !== e0 || done >= left || cpu.intShadow !== 0 || cpu.vmxPolls || bus.stopRequested || " +
         "bus.nmi || (bus.intr && (cpu.eflags & 0x200) !== 0)) return done;\n}"
       : "",
     "} catch (e) { cpu.jitRetired = done + n; throw e; }",

@@ -5,12 +5,14 @@
  * injection from the VM-entry interruption-information field.
  */
 import type { Cpu } from "../cpu.ts";
+import { IF } from "../state.ts";
 import { EV_EXCEPTION, EV_EXTERNAL, EV_SOFTWARE } from "../interrupts.ts";
 import { deliver } from "../interrupts.ts";
 import { CpuFault, HAS_ERROR_CODE } from "../faults.ts";
 import {
   controlsValid,
   CPU_ACTIVATE_SECONDARY,
+  CPU_INTR_WINDOW_EXITING,
   CPU_MONITOR_TRAP_FLAG,
   CPU_TPR_SHADOW,
   MSR_IA32_VMX_CR0_FIXED0,
@@ -22,6 +24,7 @@ import {
   MSR_IA32_VMX_TRUE_EXIT_CTLS,
   MSR_IA32_VMX_TRUE_PINBASED_CTLS,
   MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
+  PIN_EXT_INTR_EXITING,
   PIN_PREEMPTION_TIMER,
   SEC_ENABLE_EPT,
   SEC_ENABLE_VPID,
@@ -233,6 +236,11 @@ function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
   s.pinControls = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL);
   s.procControls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
   cpu.vmxMtf = (s.procControls & CPU_MONITOR_TRAP_FLAG) !== 0;
+  // What vmxPoll can exit for without a bus event the compiled loops already watch (NMI, INTR with
+  // IF). The interrupt window counts while IF is set at entry; a loop that sets IF itself (STI)
+  // leaves the compiled loop through its interrupt shadow.
+  cpu.vmxPolls = cpu.vmxMtf || s.timerDeadline !== Infinity || (s.pinControls & PIN_EXT_INTR_EXITING) !== 0 ||
+    ((s.procControls & CPU_INTR_WINDOW_EXITING) !== 0 && (cpu.eflags & IF) !== 0);
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
     const ept = new EptWalker(cpu, vmcs.get(F.EPT_POINTER));
     cpu.eptWalk = ept.walk;

@@ -197,7 +197,7 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
     vmcs.set(F.GUEST_PHYSICAL_ADDRESS + 1, 0);
   }
   s.nonRoot = false;
-  cpu.vmxNonRoot = cpu.vmxMtf = false;
+  cpu.vmxNonRoot = cpu.vmxMtf = cpu.vmxPolls = false;
   // After an exit caused by an NMI, NMIs are blocked in the host; otherwise they are not.
   const nmiExit = p.reason === EXIT_EXCEPTION_NMI && ((p.interruptionInfo >> 8) & 7) === INTR_TYPE_NMI;
   cpu.eptWalk = cpu.eptFetch = undefined;
@@ -229,7 +229,7 @@ function vmxAbort(cpu: Cpu, vmcs: Vmcs, indicator: number): void {
   vmcs.abortIndicator = indicator;
   const s = vmxState(cpu);
   s.nonRoot = false;
-  cpu.vmxNonRoot = cpu.vmxMtf = false;
+  cpu.vmxNonRoot = cpu.vmxMtf = cpu.vmxPolls = false;
   cpu.halted = true;
   cpu.bus.requestReset();
 }

@@ -54,7 +54,7 @@ export function inVmxOperation(cpu: Cpu): boolean {
 /** RESET leaves VMX operation and forgets the VMXON and current-VMCS pointers. */
 export function vmxReset(cpu: Cpu): void {
   STATES.delete(cpu);
-  cpu.vmxNonRoot = cpu.vmxMtf = false;
+  cpu.vmxNonRoot = cpu.vmxMtf = cpu.vmxPolls = false;
   cpu.eptWalk = cpu.eptFetch = undefined;
 }
 
@@ -99,7 +99,7 @@ registerStatePart("vmx", {
     s.nonRoot = d.nonRoot;
     s.timerDeadline = d.timerLeftNs === null ? Infinity : cpu.bus.nowNs() + d.timerLeftNs;
     s.mtfPending = d.mtfPending ?? false;
-    cpu.vmxNonRoot = d.nonRoot;
+    cpu.vmxNonRoot = cpu.vmxPolls = d.nonRoot;
     if (d.nonRoot) nonRootHooks.install(cpu);
   },
 });

@@ -24,8 +24,6 @@ import {
   ENTRY_TRUE_DEFAULT1,
   EXIT_ACK_INTR_ON_EXIT,
   EXIT_TRUE_DEFAULT1,
-  PIN_EXT_INTR_EXITING,
-  PIN_NMI_EXITING,
   PIN_TRUE_DEFAULT1,
   SEC_ENABLE_EPT,
   SEC_ENABLE_VPID,
@@ -138,7 +136,9 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   #setupVmcs01(): void {
     const v = this.vmcs01, p = this.ctx.params;
     v.bus.write32(v.address, VMCS_REVISION);
-    v.set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_TRUE_DEFAULT1 | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING);
+    // No external-interrupt or NMI exiting: the simulated host has no interrupt sources of its own
+    // (the guest's come through KVM_INTERRUPT), and without them compiled guest loops run in place.
+    v.set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_TRUE_DEFAULT1);
     v.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(false));
     // ept=0 should mean shadow paging; there is no shadow MMU yet, so guest-physical memory always
     // goes through EPT, and ept=0 shows only as the loss of unrestricted guest (real mode refused).
