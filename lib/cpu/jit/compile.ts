@@ -543,6 +543,46 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
   return false;
 }
 
+const FLAG_STORE = /^cpu\.(fOp|fSize|fDst|fSrc|fRes|fAux) = /;
+/** Code that reads the lazy-flag fields, or may leave the block (fault, handler, breakBlock). */
+const OBSERVES = /H\.(getCF|condition|arithFlags|shift)\(|cpu\.insnEip|cpu\.breakBlock/;
+
+/**
+ * Removes a lazy-flag field store that a later instruction of the block stores again before anything
+ * can see the field: no read of the flags, no fault, no handler, no early exit in between. The fields
+ * at every point the state can be observed (block exit, faults, handlers) stay as the interpreter
+ * leaves them. `starts[k]` is the first line of instruction k (and `starts[n]` the end).
+ */
+function dropDeadFlagStores(lines: string[], starts: number[]): void {
+  // One statement a line for the flag stores.
+  const n = starts.length - 1;
+  const code: string[][] = [];
+  for (let k = 0; k < n; k++) {
+    code.push(
+      lines.slice(starts[k], starts[k + 1]).flatMap((l) =>
+        FLAG_STORE.test(l) ? l.split("; ").map((st) => st.endsWith(";") ? st : st + ";") : [l]
+      ),
+    );
+  }
+  const stores = code.map((c) => new Set(c.filter((l) => FLAG_STORE.test(l)).map((l) => l.slice(0, 9))));
+  const observes = code.map((c) => c.some((l) => OBSERVES.test(l)));
+  for (let k = 0; k < n; k++) {
+    code[k] = code[k].filter((l) => {
+      if (!FLAG_STORE.test(l)) return true;
+      const field = l.slice(0, 9);
+      for (let j = k + 1; j < n; j++) {
+        if (observes[j]) return true;
+        if (stores[j].has(field)) return false;
+      }
+      return true;
+    });
+  }
+  const tail = lines.slice(starts[n]);
+  lines.length = 0;
+  for (const c of code) lines.push(...c);
+  lines.push(...tail);
+}
+
 /** Handlers that only move control within the block's successors (they set EIP themselves). */
 const SETS_EIP = new Set(["jcc", "jmp", "call", "ret"]);
 
@@ -551,6 +591,7 @@ export function compileBlock(insns: Insn[], code32: boolean): CompiledBlock {
   let off = 0;
   let eipSet = false;
   let lastAt = "e0";
+  const starts: number[] = [];
   for (let k = 0; k < insns.length; k++) {
     const i = insns[k];
     const at = lastAt = em.eip(off);
@@ -558,6 +599,7 @@ export function compileBlock(insns: Insn[], code32: boolean): CompiledBlock {
     const next = em.eip(off);
     const last = k === insns.length - 1;
     const mark = em.lines.length;
+    starts.push(mark);
     if (inline(em, i, k, at, next, last)) {
       eipSet = SETS_EIP.has(i.entry!.handler);
       continue;
@@ -572,6 +614,8 @@ export function compileBlock(insns: Insn[], code32: boolean): CompiledBlock {
     eipSet = true;
   }
   if (!eipSet) em.line(`cpu.eip = ${em.eip(off)};`);
+  starts.push(em.lines.length);
+  dropDeadFlagStores(em.lines, starts);
   // As after the interpreter's last instruction (VM exits between blocks read it).
   em.line(`cpu.insnEip = ${lastAt};`);
   // A block branching back to its own start loops here, for as long as the run loop would pick it

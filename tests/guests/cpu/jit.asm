@@ -4,7 +4,8 @@
 ; 2. stores patching code: a hot block patched from another block, and a hot block whose own
 ;    store patches its next instruction (which must run patched at once);
 ; 3. faults in the middle of hot blocks (#PF on a load and a store, #DE in a handler-run DIV):
-;    the handler must see the faulting instruction's EIP, and the instructions before it retired.
+;    the handler must see the faulting instruction's EIP, the instructions before it retired, and
+;    the flags as they were at the fault.
 %include "multiboot.inc"
 %include "../cpu/cpu_lib.inc"
 
@@ -247,6 +248,29 @@ fault_checks:
     jnz .loop_div
 .after_div:
     call fault_state
+    ; A fault between two flag producers of a hot block: the handler (and IRET) must see the flags of
+    ; the first, even though the second overwrites them all when nothing faults.
+    EXPECT .after_flags
+    mov ecx, 100
+    mov esi, vals + 4
+.loop_flags:
+    cmp ecx, 1
+    jne .body_flags
+    mov esi, UNMAPPED + 0x40
+.body_flags:
+    mov eax, 0x80000000
+    cmp eax, 1
+    mov edx, [esi]
+    add eax, eax
+    dec ecx
+    jnz .loop_flags
+.after_flags:
+    pushfd
+    pop eax
+    and eax, 0x8d5
+    PRINT "flags at fault "
+    call hex32
+    call newline
     mov eax, cr0
     and eax, 0x7fffffff
     mov cr0, eax
