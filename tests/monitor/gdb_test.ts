@@ -102,6 +102,21 @@ async function runGdb(port: number, script = SCRIPT, symbols = ""): Promise<stri
   return text;
 }
 
+/**
+ * Waits until something listens on the loopback TCP port, read from /proc/net/tcp so that no probe
+ * connection reaches the stub (a gdb connection stops the VM).
+ */
+async function listening(port: number): Promise<void> {
+  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
+  for (let waited = 0; waited < 20_000; waited += 50) {
+    const lines = Deno.readTextFileSync("/proc/net/tcp").split("\n");
+    // Columns: "", sl, local_address, rem_address, st (0A is LISTEN).
+    const rows = lines.map((l) => l.split(/\s+/));
+    if (rows.some((r) => r[2]?.endsWith(local) && r[4] === "0A")) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 /** Runs a gdb script against qemu-system-i386's stub on the counter guest started with -S. */
 async function runGdbOnQemu(script: string[], portOffset: number, symbols = ""): Promise<string[]> {
   const port = 20000 + ((Deno.pid + portOffset) % 20000);
@@ -112,7 +127,7 @@ async function runGdbOnQemu(script: string[], portOffset: number, symbols = ""):
     stderr: "null",
   }).spawn();
   try {
-    await new Promise((r) => setTimeout(r, 400));
+    await listening(port);
     return normalise(await runGdb(port, script, symbols));
   } finally {
     try {
