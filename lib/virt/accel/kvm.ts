@@ -160,6 +160,8 @@ export class KvmCpu extends Cpu implements Vcpu {
   readonly #board: Bus;
   #slots: SlotSpec[] = [];
   #slotsStale = true;
+  /** The register file as the last #get left it: #put is skipped while nothing changed it. */
+  #synced: Int32Array | undefined;
 
   constructor(board: Bus, readonly kvm: Kvm, config: Pick<MachineConfig, "cpuModel" | "cpuFeatures">) {
     super(board, { model: cpuModelFor(config.cpuModel) });
@@ -200,8 +202,31 @@ export class KvmCpu extends Cpu implements Vcpu {
     this.#slots = want;
   }
 
-  /** kvm_arch_put_registers: this register file into the KVM vCPU. */
+  /** What #put would send, as numbers, to see whether anything (reset, a loader, gdb) changed it. */
+  #signature(): Int32Array {
+    const out = new Int32Array(57);
+    out.set(this.regs.subarray(0, 8), 0);
+    out.set(this.segSel, 8);
+    out.set(this.segBase, 16);
+    out.set(this.segLimit, 24);
+    out.set(this.segRights, 32);
+    out.set(this.cr.subarray(0, 5), 40);
+    out[45] = this.eip;
+    out[46] = this.eflagsValue;
+    out[47] = this.gdtBase;
+    out[48] = this.gdtLimit;
+    out[49] = this.idtBase;
+    out[50] = this.idtLimit;
+    [MSR_APIC_BASE, ...SYSENTER].forEach((m, i) =>
+      out[51 + i] = Number((this.msrs.get(m) ?? 0n) & 0xffffffffn)
+    );
+    return out;
+  }
+
+  /** kvm_arch_put_registers: this register file into the KVM vCPU (when it changed since #get). */
   #put(): void {
+    const now = this.#signature(), last = this.#synced;
+    if (last && now.every((v, i) => v === last[i])) return;
     const regs = this.vcpu.getRegs();
     GPRS.forEach((n, i) => regs[n] = BigInt(this.regs[i] >>> 0));
     regs.rip = BigInt(this.eip >>> 0);
@@ -251,6 +276,7 @@ export class KvmCpu extends Cpu implements Vcpu {
     for (const m of msrs) this.msrs.set(m.index, m.data);
     this.codeSegmentChanged();
     this.stack32 = (this.segRights[2] & (1 << 22)) !== 0;
+    this.#synced = this.#signature();
   }
 
   override run(budget: number): StopReason {
