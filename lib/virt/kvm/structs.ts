@@ -153,7 +153,12 @@ export function resetSregs(apicBase: bigint): KvmSregs {
   };
 }
 
-/** A deep copy, so callers never alias the vCPU's state. */
+const SEGMENT_NAMES = ["cs", "ds", "es", "fs", "gs", "ss", "tr", "ldt"] as const;
+
+/** A deep copy, so callers never alias the vCPU's state (by hand: KVM_GET_SREGS runs every slice). */
 export function cloneSregs(s: KvmSregs): KvmSregs {
-  return structuredClone(s);
+  const out = { ...s, gdt: { ...s.gdt }, idt: { ...s.idt } };
+  for (const k of SEGMENT_NAMES) out[k] = { ...s[k] };
+  out.interrupt_bitmap = [...s.interrupt_bitmap] as KvmSregs["interrupt_bitmap"];
+  return out;
 }
