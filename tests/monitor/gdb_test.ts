@@ -103,17 +103,17 @@ async function runGdb(port: number, script = SCRIPT, symbols = ""): Promise<stri
 }
 
 /**
- * Waits until something listens on the loopback TCP port, read from /proc/net/tcp so that no probe
- * connection reaches the stub (a gdb connection stops the VM).
+ * Waits until qemu-system-i386's stub accepts connections. The probe connection is harmless: the VM
+ * is already paused by -S (a gdb connection only stops it), and the stub accepts the next one.
  */
 async function listening(port: number): Promise<void> {
-  const local = `:${port.toString(16).toUpperCase().padStart(4, "0")}`;
   for (let waited = 0; waited < 20_000; waited += 50) {
-    const lines = Deno.readTextFileSync("/proc/net/tcp").split("\n");
-    // Columns: "", sl, local_address, rem_address, st (0A is LISTEN).
-    const rows = lines.map((l) => l.split(/\s+/));
-    if (rows.some((r) => r[2]?.endsWith(local) && r[4] === "0A")) return;
-    await new Promise((r) => setTimeout(r, 50));
+    try {
+      (await Deno.connect({ hostname: "127.0.0.1", port })).close();
+      return;
+    } catch {
+      await new Promise((r) => setTimeout(r, 50));
+    }
   }
 }
 
