@@ -285,6 +285,7 @@ vm_exit:
 l2_entry:
     xor eax, eax
     cpuid                              ; exit 10, always
+    rdtsc                              ; exit 16: L1's RDTSC exiting (nested: not one of L0's own)
     out 0x80, al                       ; exit 30: port 0x80, byte, out, immediate
     mov dx, 0x1234
     in ax, dx                          ; exit 30: port 0x1234, word, in, DX
@@ -300,8 +301,8 @@ l2_spin:
 ; ---- helpers ----
 setup_vmcs:
     VMW PIN_CONTROLS, 0x16
-    ; HLT exiting, unconditional I/O exiting, secondary controls: EPT
-    VMW CPU_CONTROLS, 0x04006172 | (1 << 7) | (1 << 24) | (1 << 31)
+    ; HLT exiting, RDTSC exiting, unconditional I/O exiting, secondary controls: EPT
+    VMW CPU_CONTROLS, 0x04006172 | (1 << 7) | (1 << 12) | (1 << 24) | (1 << 31)
     VMW SECONDARY_CONTROLS, 1 << 1
     ; EPT: identity for GPA 0-128 MiB in 2 MiB pages, except 8-10 MiB (the page HOLE maps to)
     mov edi, EPT_PML4

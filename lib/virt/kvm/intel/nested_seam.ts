@@ -47,6 +47,8 @@ export interface NestedVmx {
   guestMode(vcpu: L0Vcpu): boolean;
   /** Case 2: any exit while in guest mode. */
   l2Exit(vcpu: L0Vcpu, exit: PendingExit): NestedVerdict;
+  /** The processor-based controls of vmcs02 (L1's, merged), before L0 adds interrupt-window exiting. */
+  procControls02(vcpu: L0Vcpu): number;
 }
 
 let registered: NestedVmx | undefined;

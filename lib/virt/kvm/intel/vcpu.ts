@@ -47,7 +47,7 @@ import type { KvmRun } from "../kvm_run.ts";
 import { HOST_MODEL } from "../cpuid.ts";
 import { CR0_NE, CR4_VMXE, guestCr, loadGuest, saveGuest } from "./guest_state.ts";
 import { dispatchExit, type ExitResult, haltInKernel } from "./exits.ts";
-import type { L0Vcpu } from "./nested_seam.ts";
+import { type L0Vcpu, nestedVmx } from "./nested_seam.ts";
 import type { VmxVm } from "./vm.ts";
 
 /** Guest instructions per cpu.run() call when no signal is armed (only bounds one call's length). */
@@ -308,7 +308,14 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       } else window = true;
     }
     if (run.request_interrupt_window) window = true;
-    vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(window));
+    // On vmcs02 L1's controls stay in force (RDTSC, MTF, bitmaps...); L0 only adds its window.
+    const nested = vmcs === this.vmcs01 ? undefined : nestedVmx();
+    vmcs.set(
+      F.CPU_BASED_VM_EXEC_CONTROL,
+      nested
+        ? nested.procControls02(this) | (window ? CPU_INTR_WINDOW_EXITING : 0)
+        : this.#procControls(window),
+    );
   }
 
   // ---- helpers for the exit handlers and the nested code ----

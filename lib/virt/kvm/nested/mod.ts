@@ -16,7 +16,7 @@ import { emulateVmxInstruction, vmcs12 } from "./instructions.ts";
 import { L1Fault, read32, write32 } from "./l1.ts";
 import { l1WantsExit } from "./reflect.ts";
 import { nestedState } from "./state.ts";
-import { reflectExit } from "./vmcs02.ts";
+import { procControls02, reflectExit } from "./vmcs02.ts";
 
 const EPT_W = 2;
 
@@ -69,6 +69,7 @@ registerNestedVmx({
     return "handled";
   },
   guestMode: (vcpu) => nestedState(vcpu).guestMode,
+  procControls02: (vcpu) => procControls02(vmcs12(vcpu, nestedState(vcpu))),
   l2Exit(vcpu, exit) {
     const s = nestedState(vcpu), v12 = vmcs12(vcpu, s);
     if (exit.reason === EXIT_EPT_VIOLATION || exit.reason === EXIT_EPT_MISCONFIG) {

@@ -50,6 +50,17 @@ function copy(from: Vmcs, to: Vmcs, fields: typeof FIELDS): void {
  * completed in L1 (VMfailValid through `fail`), true when L1's RIP is no longer the instruction's
  * business: L2 entered, or a failed-entry exit put L1 at vmcs12's HOST_RIP.
  */
+
+/**
+ * The processor-based controls L2 runs with: L1's, except that I/O and MSR accesses always exit to
+ * L0, which consults L1's bitmaps (in L1 memory) itself. L0 adds interrupt-window exiting on top.
+ */
+export function procControls02(v12: Vmcs): number {
+  const proc12 = v12.get(F.CPU_BASED_VM_EXEC_CONTROL);
+  return (proc12 & ~(CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS | CPU_TPR_SHADOW)) | CPU_UNCOND_IO_EXITING |
+    CPU_ACTIVATE_SECONDARY;
+}
+
 export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: number) => void): boolean {
   const check = entryCheck(v12);
   if (check && "error" in check) {
@@ -82,13 +93,8 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
     F.PIN_BASED_VM_EXEC_CONTROL,
     v12.get(F.PIN_BASED_VM_EXEC_CONTROL) | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING,
   );
-  // I/O and MSR accesses always exit to L0, which consults L1's bitmaps (in L1 memory) itself.
   const proc12 = v12.get(F.CPU_BASED_VM_EXEC_CONTROL);
-  v02.set(
-    F.CPU_BASED_VM_EXEC_CONTROL,
-    (proc12 & ~(CPU_USE_IO_BITMAPS | CPU_USE_MSR_BITMAPS | CPU_TPR_SHADOW)) | CPU_UNCOND_IO_EXITING |
-      CPU_ACTIVATE_SECONDARY,
-  );
+  v02.set(F.CPU_BASED_VM_EXEC_CONTROL, procControls02(v12));
   const sec12 = proc12 & CPU_ACTIVATE_SECONDARY ? v12.get(F.SECONDARY_VM_EXEC_CONTROL) : 0;
   // L2's guest-physical addresses: through EPT02 (EPT12 composed with L0's slots), or, when L1
   // does not use EPT, they are L1's and L0's own EPT serves them.
