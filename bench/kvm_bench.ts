@@ -14,6 +14,7 @@
  */
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { HEADLESS_DEBUG_EXIT } from "../tests/support/tools.ts";
 
 const project = fileURLToPath(new URL("..", import.meta.url));
 const guests = join(project, "tests", "guests", "bench");
@@ -46,12 +47,7 @@ async function time(accel: string, guest: string): Promise<number> {
         ...ours,
         "-accel",
         accel,
-        "-display",
-        "none",
-        "-serial",
-        "stdio",
-        "-device",
-        "isa-debug-exit,iobase=0xf4,iosize=0x04",
+        ...HEADLESS_DEBUG_EXIT,
         "-kernel",
         join(guests, guest),
       ],

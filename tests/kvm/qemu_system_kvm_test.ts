@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createImage, openImage } from "../../lib/image/formats.ts";
-import { PROJECT, SEABIOS, skipReason } from "../support/tools.ts";
+import { HEADLESS_DEBUG_EXIT, PROJECT, SEABIOS, skipReason } from "../support/tools.ts";
 import { kctl, rootWith } from "./support/setup.ts";
 
 const root = await rootWith(["kvm_intel"]);
@@ -33,12 +33,7 @@ async function output(args: string[]) {
 }
 
 const guest = (path: string) => [
-  "-display",
-  "none",
-  "-serial",
-  "stdio",
-  "-device",
-  "isa-debug-exit,iobase=0xf4,iosize=0x04",
+  ...HEADLESS_DEBUG_EXIT,
   "-kernel",
   join(guests, path),
 ];

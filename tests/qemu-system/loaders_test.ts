@@ -15,7 +15,7 @@ import {
   parseSetupHeader,
   prepareLinux,
 } from "../../lib/virt/machine/linux_boot.ts";
-import { PROJECT, runCli } from "../support/tools.ts";
+import { HEADLESS_DEBUG_EXIT, PROJECT, runCli } from "../support/tools.ts";
 
 const GUESTS = join(PROJECT, "tests", "guests");
 
@@ -113,12 +113,7 @@ Deno.test("a bzImage entered at its 32-bit entry reads its zero page", async () 
     "console=ttyS0 root=/dev/sda",
     "-m",
     "64",
-    "-display",
-    "none",
-    "-serial",
-    "stdio",
-    "-device",
-    "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ...HEADLESS_DEBUG_EXIT,
   ]);
   assert.equal(
     result.stdout,

@@ -4,7 +4,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { PROJECT, REAL_QEMU_I386, runCli, skipReason } from "../support/tools.ts";
+import { HEADLESS_DEBUG_EXIT, PROJECT, REAL_QEMU_I386, runCli, skipReason } from "../support/tools.ts";
 
 const DEMO = join(PROJECT, "tests", "guests", "demo", "demo.bin");
 const ECHO = join(PROJECT, "tests", "guests", "pc", "serial_echo.bin");
@@ -22,12 +22,7 @@ Deno.test("deno task demo's command prints the greeting and the prime count, and
 const SCRIPT_ARGS = [
   "-kernel",
   DEMO,
-  "-display",
-  "none",
-  "-serial",
-  "stdio",
-  "-device",
-  "isa-debug-exit,iobase=0xf4,iosize=0x04",
+  ...HEADLESS_DEBUG_EXIT,
 ];
 
 Deno.test({
@@ -210,12 +205,7 @@ Deno.test({
     const args = [
       "-kernel",
       join(PROJECT, "tests", "guests", "pc", "reset.bin"),
-      "-display",
-      "none",
-      "-serial",
-      "stdio",
-      "-device",
-      "isa-debug-exit,iobase=0xf4,iosize=0x04",
+      ...HEADLESS_DEBUG_EXIT,
     ];
     const real = await new Deno.Command(REAL_QEMU_I386!, { args, stdin: "null" }).output();
     const ours = await runCli("qemu-system", args);
@@ -239,12 +229,7 @@ Deno.test("the x87 computes, and an unmasked x87 error with CR0.NE clear reaches
   const result = await runCli("qemu-system", [
     "-kernel",
     join(PROJECT, "tests", "guests", "pc", "fpu_ferr.bin"),
-    "-display",
-    "none",
-    "-serial",
-    "stdio",
-    "-device",
-    "isa-debug-exit,iobase=0xf4,iosize=0x04",
+    ...HEADLESS_DEBUG_EXIT,
   ]);
   assert.equal(
     result.stdout,

@@ -8,7 +8,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createImage, openImage } from "../../lib/image/formats.ts";
-import { PROJECT, REAL_QEMU_I386, SEABIOS, skipReason } from "../support/tools.ts";
+import { HEADLESS_DEBUG_EXIT, PROJECT, REAL_QEMU_I386, SEABIOS, skipReason } from "../support/tools.ts";
 import { elToritoImage } from "./el_torito.ts";
 
 /** Seconds SeaBIOS gets to reach the boot sector (about one on this machine); a hang fails the test. */
@@ -112,12 +112,7 @@ Deno.test({
       "-kernel",
       join(PROJECT, "tests", "guests", "pc", "pic_pit_rtc.bin"),
       "-nodefaults",
-      "-display",
-      "none",
-      "-serial",
-      "stdio",
-      "-device",
-      "isa-debug-exit,iobase=0xf4,iosize=0x04",
+      ...HEADLESS_DEBUG_EXIT,
     ];
     const [real, mine] = await Promise.all([run([REAL_QEMU_I386!], args), run(ours(), args)]);
     assert.match(real.stdout, /pit: 20 ticks seen/);

@@ -31,6 +31,16 @@ export const SEABIOS = installed("/usr/share/seabios/bios.bin") ? "/usr/share/se
 export const NASM = onPath("nasm");
 
 /** Test-name suffix that says why a test is skipped, so the skip shows up by name. */
+/** qemu-system arguments for a headless guest that prints on COM1 (stdout) and ends through isa-debug-exit. */
+export const HEADLESS_DEBUG_EXIT: readonly string[] = [
+  "-display",
+  "none",
+  "-serial",
+  "stdio",
+  "-device",
+  "isa-debug-exit,iobase=0xf4,iosize=0x04",
+];
+
 export function skipReason(missing: string | undefined, what: string): string {
   return missing ? "" : ` (skipped: ${what} not installed)`;
 }
