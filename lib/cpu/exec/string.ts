@@ -59,12 +59,16 @@ function pageRun(cpu: Cpu, size: number, a: number, b: number): number {
   return Math.min(left, cpu.regs[1] >>> 0);
 }
 
+/** A debugger watches the page: its accesses must go one by one through the reporting slow path. */
+const watched = (cpu: Cpu, lin: number): boolean => cpu.watchPages?.has(lin >>> 12) === true;
+
 /**
  * REP MOVS over plain RAM a page run at a time (copyWithin), when source and destination do
  * not overlap within the run; false when the element loop must take it (MMIO, code, overlap).
  */
 function bulkMovs(cpu: Cpu, size: number, sBase: number, dBase: number): boolean {
   const src = (sBase + cpu.regs[6]) | 0, dst = (dBase + cpu.regs[7]) | 0;
+  if (watched(cpu, src) || watched(cpu, dst)) return false;
   const n = pageRun(cpu, size, src, dst);
   if (n < 4) return false;
   const s = cpu.hostRead(src);
@@ -83,6 +87,7 @@ function bulkMovs(cpu: Cpu, size: number, sBase: number, dBase: number): boolean
 /** REP STOSB/STOSD over plain RAM a page run at a time. */
 function bulkStos(cpu: Cpu, size: number, dBase: number, v: number): boolean {
   const dst = (dBase + cpu.regs[7]) | 0;
+  if (watched(cpu, dst)) return false;
   const n = pageRun(cpu, size, dst, dst);
   if (n < 4) return false;
   const t = cpu.hostWrite(dst);
