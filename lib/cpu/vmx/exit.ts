@@ -184,18 +184,7 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
     vmcs.set(F.VMX_PREEMPTION_TIMER_VALUE, Math.max(0, Math.min(left, 0xffffffff)));
   }
   s.timerDeadline = Infinity;
-  vmcs.set(F.VM_EXIT_REASON, p.reason);
-  vmcs.set(F.EXIT_QUALIFICATION, p.qualification);
-  vmcs.set(F.VM_EXIT_INSTRUCTION_LEN, p.instructionLength);
-  vmcs.set(F.VMX_INSTRUCTION_INFO, p.instructionInfo);
-  vmcs.set(F.GUEST_LINEAR_ADDRESS, p.guestLinear);
-  vmcs.set(F.VM_EXIT_INTR_INFO, p.interruptionInfo);
-  vmcs.set(F.VM_EXIT_INTR_ERROR_CODE, p.interruptionError);
-  vmcs.set(F.IDT_VECTORING_INFO_FIELD, 0);
-  if (p.guestPhysical !== undefined) {
-    vmcs.set(F.GUEST_PHYSICAL_ADDRESS, p.guestPhysical);
-    vmcs.set(F.GUEST_PHYSICAL_ADDRESS + 1, 0);
-  }
+  recordExitInformation(vmcs, p);
   s.nonRoot = false;
   cpu.vmxNonRoot = cpu.vmxMtf = cpu.vmxPolls = false;
   // After an exit caused by an NMI, NMIs are blocked in the host; otherwise they are not.
@@ -232,4 +221,20 @@ function vmxAbort(cpu: Cpu, vmcs: Vmcs, indicator: number): void {
   cpu.vmxNonRoot = cpu.vmxMtf = cpu.vmxPolls = false;
   cpu.halted = true;
   cpu.bus.requestReset();
+}
+
+/** The VM-exit information fields (SDM 24.9) an exit writes, from a pending exit's record. */
+export function recordExitInformation(vmcs: Vmcs, p: PendingExit): void {
+  vmcs.set(F.VM_EXIT_REASON, p.reason);
+  vmcs.set(F.EXIT_QUALIFICATION, p.qualification);
+  vmcs.set(F.VM_EXIT_INSTRUCTION_LEN, p.instructionLength);
+  vmcs.set(F.VMX_INSTRUCTION_INFO, p.instructionInfo);
+  vmcs.set(F.GUEST_LINEAR_ADDRESS, p.guestLinear);
+  vmcs.set(F.VM_EXIT_INTR_INFO, p.interruptionInfo);
+  vmcs.set(F.VM_EXIT_INTR_ERROR_CODE, p.interruptionError);
+  vmcs.set(F.IDT_VECTORING_INFO_FIELD, 0);
+  if (p.guestPhysical !== undefined) {
+    vmcs.set(F.GUEST_PHYSICAL_ADDRESS, p.guestPhysical);
+    vmcs.set(F.GUEST_PHYSICAL_ADDRESS + 1, 0);
+  }
 }

@@ -21,7 +21,7 @@ export { F, FIELDS, lookupField } from "./fields.ts";
 export { hasVmx, VMCS_REVISION, VMX_MSRS } from "./capabilities.ts";
 export * from "./errors.ts";
 export * from "./intercepts.ts";
-export { instructionExit, vmExit, vmxException, vmxTripleFault } from "./exit.ts";
+export { instructionExit, recordExitInformation, vmExit, vmxException, vmxTripleFault } from "./exit.ts";
 export { vmxInstructionInfo } from "./instructions.ts";
 export { loadMsrList } from "./msr_lists.ts";
 export * as exits from "./exit.ts";

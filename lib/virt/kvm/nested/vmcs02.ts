@@ -23,6 +23,7 @@ import {
   F,
   FIELDS,
   type PendingExit,
+  recordExitInformation,
   Vmcs,
   VMCS_REVISION,
 } from "../../../cpu/vmx/mod.ts";
@@ -156,18 +157,7 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
 export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: PendingExit): void {
   const v02 = s.vmcs02!;
   copy(v02, v12, GUEST_FIELDS.filter((f) => f.encoding !== F.VMCS_LINK_POINTER));
-  v12.set(F.VM_EXIT_REASON, exit.reason);
-  v12.set(F.EXIT_QUALIFICATION, exit.qualification);
-  v12.set(F.VM_EXIT_INSTRUCTION_LEN, exit.instructionLength);
-  v12.set(F.VMX_INSTRUCTION_INFO, exit.instructionInfo);
-  v12.set(F.GUEST_LINEAR_ADDRESS, exit.guestLinear);
-  v12.set(F.VM_EXIT_INTR_INFO, exit.interruptionInfo);
-  v12.set(F.VM_EXIT_INTR_ERROR_CODE, exit.interruptionError);
-  v12.set(F.IDT_VECTORING_INFO_FIELD, 0);
-  if (exit.guestPhysical !== undefined) {
-    v12.set(F.GUEST_PHYSICAL_ADDRESS, exit.guestPhysical);
-    v12.set(F.GUEST_PHYSICAL_ADDRESS + 1, 0);
-  }
+  recordExitInformation(v12, exit);
   s.guestMode = false;
   vcpu.currentVmcs = vcpu.vmcs01;
   loadL1HostState(vcpu, v12);
