@@ -13,49 +13,13 @@ import { Uart } from "../lib/devices/uart.ts";
 import { PciHost } from "../lib/devices/pci.ts";
 import { PiixIde } from "../lib/devices/piix_ide.ts";
 import { IdeDrive } from "../lib/devices/ide.ts";
-import type { BlockDriver } from "../lib/image/block_driver.ts";
+import { openImage } from "../lib/image/formats.ts";
 
 const MIB = 1 << 20;
 const DISK = 64 * MIB;
 
-/** A raw file read with positioned reads: the device's cost, not an image format's. */
-function fileDriver(path: string): BlockDriver {
-  const file = Deno.openSync(path, { read: true });
-  const size = file.statSync().size;
-  const read = (offset: number, buf: Uint8Array) => {
-    file.seekSync(offset, Deno.SeekMode.Start);
-    for (let n = 0; n < buf.length;) n += file.readSync(buf.subarray(n)) ?? buf.length;
-  };
-  return {
-    format: "raw",
-    filename: path,
-    size,
-    readOnly: true,
-    read,
-    write: () => {},
-    writeZeroes: () => {},
-    discard: () => {},
-    flush: () => {},
-    blockStatus: (offset, length) => ({ offset, length, present: true, zero: false, data: true, depth: 0 }),
-    info: () => ({
-      format: "raw",
-      filename: path,
-      virtualSize: size,
-      actualSize: size,
-      dirty: false,
-      snapshots: [],
-    }),
-    check: () => ({
-      corruptions: 0,
-      leaks: 0,
-      checkErrors: 0,
-      corruptionsFixed: 0,
-      leaksFixed: 0,
-      messages: [],
-    }),
-    close: () => file.close(),
-  };
-}
+/** The disk as qemu-system opens it: lib/image's raw driver, read-only. */
+const rawDriver = (path: string) => openImage(path, { format: "raw", readOnly: true });
 
 function time(fn: () => void): number {
   const t = performance.now();
@@ -73,7 +37,7 @@ const path = Deno.makeTempFileSync({ suffix: ".raw" });
 
 // Plain host read of the file in the same 128 KiB pieces.
 const hostMs = time(() => {
-  const d = fileDriver(path);
+  const d = rawDriver(path);
   const buf = new Uint8Array(128 * 1024);
   for (let o = 0; o < DISK; o += buf.length) d.read(o, buf);
   d.close();
@@ -87,7 +51,7 @@ host.add(ide, 1, 1);
 ide.programLikeSeaBios();
 bus.out(0xcf8, 4, 0x80000904);
 bus.out(0xcfc, 2, 0x0105);
-const driver = fileDriver(path);
+const driver = rawDriver(path);
 ide.channels[0].attach(0, new IdeDrive({ driver }));
 bus.write32(0x1000, 0x100000);
 bus.write32(0x1004, 0x10000);
