@@ -3,7 +3,8 @@
  * IDT, and IRET with NT set, for 32-bit TSSs (types 9/11) and the 80286's 16-bit TSSs (types 1/3,
  * SDM 7.6). The outgoing state goes to the current TSS in its own format, busy bits and the back
  * link follow the SDM's table for each reason, CR0.TS is set, and the incoming state is loaded
- * with its segment checks raising #TS/#NP in the new task's context.
+ * with its segment checks raising #TS/#NP in the new task's context, as is the #GP(0) for an EIP
+ * beyond the new CS limit. DR7's local breakpoint enables are cleared.
  *
  * A 16-bit TSS holds no CR3, FS, GS or upper halves: CR3 stays, FS and GS become null, and the
  * upper halves of EFLAGS and the general registers keep their values (the SDM leaves the
@@ -15,6 +16,9 @@ import type { Cpu } from "./cpu.ts";
 import { desc, loadSegmentReal, readDescriptor, setSegment } from "./segmentation.ts";
 import { CR0_TS, CS, LDTR, NT, SEG_P, SS, TR, VM } from "./state.ts";
 import { writeEflags } from "./exec/system.ts";
+
+/** DR7's L0-L3 and LE bits. */
+const DR7_LOCAL = 0x155;
 
 export const TASK_JMP = 0, TASK_CALL = 1, TASK_IRET = 2, TASK_INT = 3;
 
@@ -136,6 +140,10 @@ export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boole
     cpu.flushTlb();
   }
   cpu.eip = eip;
+  // From here faults belong to the new task (SDM Table 7-1): they report its EIP.
+  cpu.insnEip = eip;
+  // The local breakpoint enables (L0-L3) and LE are per task (SDM Vol. 3A, 17.2.4).
+  cpu.dr[7] &= ~DR7_LOCAL;
   cpu.eflags = 2;
   writeEflags(cpu, eflags, 0x3f7fd5);
   for (let r = 0; r < 8; r++) cpu.regs[r] = regs[r];
@@ -174,5 +182,6 @@ export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boole
     }
   }
   cpu.codeSegmentChanged();
+  if ((eip >>> 0) > (cpu.segLimit[CS] >>> 0)) throw new CpuFault(GP, 0);
   if (hasCode) cpu.push(into.size, code);
 }

@@ -71,21 +71,8 @@ export function round(r: number, err: number, single: boolean, mxcsr: number): n
     return towardZero ? (r > 0 ? max : -max) : r > 0 ? Infinity : -Infinity;
   }
   if (single) {
-    out = Math.fround(r);
-    if (out === r) {
-      // r is a single; the exact value may still lie off it.
-      inexact = err !== 0;
-      if (err !== 0) out = directSingle(out, err, rc);
-    } else {
-      const below = r > out ? out : nextFloat32(out, -1), above = r > out ? nextFloat32(out, 1) : out;
-      inexact = true;
-      if (rc === RC_NEAREST) {
-        const mid = (below + above) / 2;
-        if (r === mid && err !== 0) out = err > 0 ? above : below;
-      } else if (rc === RC_DOWN) out = below;
-      else if (rc === RC_UP) out = above;
-      else out = r > 0 ? below : above;
-    }
+    out = roundSingle(r, err, rc);
+    inexact = out !== r || err !== 0;
     if (Math.abs(out) > MAX_SINGLE) {
       pending |= OE | PE;
       return out;
@@ -98,7 +85,7 @@ export function round(r: number, err: number, single: boolean, mxcsr: number): n
       return out;
     }
   }
-  const tiny = Math.abs(r) < (single ? MIN_SINGLE : MIN_DOUBLE);
+  const tiny = single ? tinySingle(r, err, rc) : tinyDouble(r, err, rc);
   if (tiny && (mxcsr & FTZ) && (mxcsr & (UE << 7))) {
     pending |= UE | PE;
     return r < 0 ? -0 : 0;
@@ -106,6 +93,44 @@ export function round(r: number, err: number, single: boolean, mxcsr: number): n
   if (inexact) pending |= PE;
   if (tiny && (inexact || !(mxcsr & (UE << 7)))) pending |= UE;
   return out;
+}
+
+/** r (a double, exact result on side `err` of it) rounded to single precision by RC. */
+function roundSingle(r: number, err: number, rc: number): number {
+  const out = Math.fround(r);
+  // r is a single; the exact value may still lie off it.
+  if (out === r) return err !== 0 ? directSingle(out, err, rc) : out;
+  const below = r > out ? out : nextFloat32(out, -1), above = r > out ? nextFloat32(out, 1) : out;
+  if (rc === RC_NEAREST) {
+    const mid = (below + above) / 2;
+    return r === mid && err !== 0 ? (err > 0 ? above : below) : out;
+  }
+  if (rc === RC_DOWN) return below;
+  if (rc === RC_UP) return above;
+  return r > 0 ? below : above;
+}
+
+/**
+ * Underflow's tininess is detected after rounding (SDM Vol. 1, 4.9.1.5: "the result of rounding
+ * with unbounded exponent" is below the smallest normal), so an exact result just under the
+ * smallest normal that rounds up to it is not tiny. Scaling by 2^64 gives the unbounded exponent.
+ */
+function tinySingle(r: number, err: number, rc: number): boolean {
+  if (Math.abs(r) >= MIN_SINGLE) return false;
+  return Math.abs(roundSingle(r * 2 ** 64, err, rc)) < MIN_SINGLE * 2 ** 64;
+}
+
+/**
+ * The same for double results, which arrive already rounded to double with bounded exponent: a
+ * denormal is tiny; the smallest normal is tiny when the exact value lay below it and RC rounds
+ * toward zero. Round to nearest then depends on the error's size, which only its sign records:
+ * we take it as not tiny (the exact value is then within 2^-1075 of the smallest normal).
+ */
+function tinyDouble(r: number, err: number, rc: number): boolean {
+  const a = Math.abs(r);
+  if (a < MIN_DOUBLE) return true;
+  if (a !== MIN_DOUBLE || err === 0 || (err > 0) === (r > 0)) return false;
+  return rc === RC_CHOP || (rc === RC_DOWN && r > 0) || (rc === RC_UP && r < 0);
 }
 
 function directSingle(f: number, err: number, rc: number): number {

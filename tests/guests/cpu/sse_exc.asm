@@ -89,6 +89,10 @@ main:
     S "mulss underflow  ", RN, MIN_S, 0x3e000000, mulss xmm0, xmm1
     S "mulss uf exact   ", RN, MIN_S, 0x3f000000, mulss xmm0, xmm1
     S "mulss uf FTZ     ", RN | 0x8000, MIN_S, 0x3e000000, mulss xmm0, xmm1
+    ; 2^-126 * (1 + 2^-13) * (1 - 2^-13) = 2^-126 * (1 - 2^-26): tininess is after rounding with
+    ; unbounded exponent (SDM Vol. 1, 4.9.1.5), so RN (up to 2^-126) is not tiny; RZ is.
+    S "mulss uf edge RN ", RN, 0x00800400, 0x3f7ff800, mulss xmm0, xmm1
+    S "mulss uf edge RZ ", RZ, 0x00800400, 0x3f7ff800, mulss xmm0, xmm1
     S "addss denormal   ", RN, DEN_S, ONE, addss xmm0, xmm1
     S "addss den DAZ    ", RN | 0x40, DEN_S, DEN_S, addss xmm0, xmm1
     S "divss 1/0        ", RN, ONE, 0, divss xmm0, xmm1
@@ -123,6 +127,8 @@ main:
     D "mulsd overflow   ", RN, MAX_D, MAX_D, mulsd xmm0, xmm1
     D "mulsd ovf RZ     ", RZ, MAX_D, MAX_D, mulsd xmm0, xmm1
     D "mulsd underflow  ", RN, MIN_D, THREE_D >> 1, mulsd xmm0, xmm1
+    D "mulsd uf edge RN ", RN, 0x0010000002000000, 0x3feffffffc000000, mulsd xmm0, xmm1
+    D "mulsd uf edge RZ ", RZ, 0x0010000002000000, 0x3feffffffc000000, mulsd xmm0, xmm1
     D "addsd denormal   ", RN, DEN_D, ONE_D, addsd xmm0, xmm1
     D "divsd 1/0        ", RN, ONE_D, 0, divsd xmm0, xmm1
     D "sqrtsd snan      ", RN, 0, SNAN_D, sqrtsd xmm0, xmm1
