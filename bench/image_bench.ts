@@ -94,13 +94,13 @@ async function timed(argv: string[]): Promise<Sample> {
 
 const median = (xs: number[]) => xs.slice().sort((a, b) => a - b)[Math.floor(xs.length / 2)];
 
+/** Ours exactly as `deno task qemu-img` runs it (its permissions, FFI for locks included). */
+const TASK: string = JSON.parse(Deno.readTextFileSync(join(ROOT, "deno.json"))).tasks["qemu-img"];
 const OURS = [
   Deno.execPath(),
   "run",
   "--quiet",
-  "--allow-read",
-  "--allow-write",
-  join(ROOT, "cli", "qemu-img.ts"),
+  ...TASK.split(/\s+/).slice(2).map((w) => (w.startsWith("cli/") ? join(ROOT, w) : w)),
 ];
 
 interface Op {

@@ -15,6 +15,8 @@ export interface OpenRequest {
   openBacking?: boolean;
   /** BDRV_O_CHECK: `check` opens corrupt or dirty images as they are, to repair them itself. */
   forCheck?: boolean;
+  /** `-U`: open an image other processes hold, and let them keep it (read-only opens only). */
+  forceShare?: boolean;
 }
 
 /** The formats `--help` lists and `-f` accepts. */
@@ -44,6 +46,7 @@ export function openImage(filename: string, request: OpenRequest = {}): BlockDri
       readOnly: request.readOnly ?? true,
       openBacking: request.openBacking ?? true,
       forCheck: request.forCheck,
+      forceShare: request.forceShare,
     });
   } catch (e) {
     if (e instanceof CommandError) throw e;

@@ -106,6 +106,11 @@ export interface OpenOptions {
    * corrupt still opens read-write for `check -r`.
    */
   forCheck?: boolean;
+  /**
+   * `-U`/force-share: lock nothing that stops other processes, and open even when they hold the
+   * image (QEMU's force-share=on; read-only opens only).
+   */
+  forceShare?: boolean;
 }
 
 /** How `qemu-img resize` grows or shrinks an image. */

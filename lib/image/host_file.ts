@@ -4,9 +4,18 @@
  * errno-to-message translation lives in one place. It uses Deno.FsFile (seek, then read or write)
  * rather than node:fs's pread: loading Deno's Node layer costs some 60 ms of start-up, which is
  * most of what a metadata-only command such as `check` takes, and the extra lseek is noise next
- * to the copies it precedes.
+ * to the copies it precedes. Opening takes QEMU's image locks (image_lock.ts) for as long as the
+ * file stays open.
  */
 import { ImageError } from "./block_driver.ts";
+import {
+  FORCE_SHARE,
+  type ImageLock,
+  lockImage,
+  type Permissions,
+  READ_ONLY,
+  READ_WRITE,
+} from "./image_lock.ts";
 
 /** strerror(3) texts for the codes Deno's errors carry, as QEMU prints them after a file name. */
 const STRERROR: Record<string, string> = {
@@ -36,30 +45,61 @@ export function strerror(e: unknown): string {
 
 export class HostFile {
   #closed = false;
+  #lock: ImageLock | undefined;
   private constructor(readonly path: string, readonly file: Deno.FsFile, readonly readOnly: boolean) {}
 
-  /** Opens an existing file; the error reads like QEMU's file protocol: `Could not open 'x': <strerror>`. */
-  static open(path: string, readOnly: boolean): HostFile {
+  /**
+   * Opens an existing file; the error reads like QEMU's file protocol: `Could not open 'x': <strerror>`,
+   * or its lock conflict. forceShare (`-U`) takes no lock that could stop another process.
+   */
+  static open(path: string, readOnly: boolean, forceShare = false): HostFile {
+    let file: Deno.FsFile;
     try {
-      const file = Deno.openSync(path, { read: true, write: !readOnly });
+      file = Deno.openSync(path, { read: true, write: !readOnly });
       if (file.statSync().isDirectory) {
         file.close();
         throw Object.assign(new Error("dir"), { code: "EISDIR" });
       }
-      return new HostFile(path, file, readOnly);
     } catch (e) {
       throw new ImageError(`Could not open '${path}': ${strerror(e)}`, { cause: e });
     }
+    const host = new HostFile(path, file, readOnly);
+    host.#takeLock(readOnly ? (forceShare ? FORCE_SHARE : READ_ONLY) : READ_WRITE);
+    return host;
   }
 
-  /** Creates (or truncates) a file for writing, as `qemu-img create` does. */
+  /**
+   * Creates (or truncates) a file for writing, as `qemu-img create` does: locked before it is
+   * truncated, so an image in use elsewhere is refused, not destroyed.
+   */
   static create(path: string): HostFile {
+    let host: HostFile;
     try {
-      const file = Deno.openSync(path, { read: true, write: true, create: true, truncate: true });
-      return new HostFile(path, file, false);
+      host = new HostFile(path, Deno.openSync(path, { read: true, write: true, create: true }), false);
     } catch (e) {
       throw new ImageError(`Could not create '${path}': ${strerror(e)}`, { cause: e });
     }
+    host.#takeLock(READ_WRITE);
+    host.truncate(0);
+    return host;
+  }
+
+  #takeLock(permissions: Permissions): void {
+    try {
+      const st = this.file.statSync();
+      this.#lock = lockImage(this.path, `${st.dev}:${st.ino}`, permissions);
+    } catch (e) {
+      this.file.close();
+      throw e;
+    }
+  }
+
+  /**
+   * lseek's SEEK_DATA or SEEK_HOLE from pos: the offset, `"eof"` when no data follows pos, or
+   * undefined when the host cannot say (no FFI, or a file system without them).
+   */
+  seekHole(pos: number, what: "data" | "hole"): number | "eof" | undefined {
+    return this.#lock?.fd?.seek(pos, what);
   }
 
   /** Reads buf.length bytes at pos; bytes past the end of the file read as zeros. Returns bytes read from the file. */
@@ -128,5 +168,6 @@ export class HostFile {
     if (this.#closed) return;
     this.#closed = true;
     this.file.close();
+    this.#lock?.release();
   }
 }

@@ -57,7 +57,9 @@ export function optionTable(format: string) {
 
 /** The format whose probe scores highest on the file's first bytes (raw when none claims it). */
 export function probeFormat(path: string): string {
-  const file = HostFile.open(path, true);
+  // Shared: the probe is not an open of its own (QEMU probes through the node it opens), so a lock
+  // conflict is reported by the open that follows, with that open's permissions.
+  const file = HostFile.open(path, true, true);
   const head = new Uint8Array(512);
   try {
     file.pread(head, 0);
@@ -106,6 +108,9 @@ export function openImage(path: string, options: OpenImageOptions = {}): BlockDr
 }
 
 function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): BlockDriver {
+  if (options.forceShare && !options.readOnly) {
+    throw new ImageError("force-share=on can only be used with read-only images");
+  }
   const format = options.format ?? probeFormat(path);
   const driver = driverFor(format);
   const identity = fileIdentity(path);
@@ -115,7 +120,11 @@ function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): 
     const id = fileIdentity(resolved);
     if (id && seen.has(id)) throw new ImageError(`Backing file '${name}' creates an infinite loop.`);
     try {
-      return openLayer(resolved, { format: backingFormat, readOnly: true, openBacking: true }, seen);
+      return openLayer(
+        resolved,
+        { format: backingFormat, readOnly: true, openBacking: true, forceShare: options.forceShare },
+        seen,
+      );
     } catch (e) {
       if (e instanceof ImageError) {
         throw new ImageError(`Could not open backing file: ${e.message}`, { cause: e });

@@ -53,6 +53,12 @@ export interface CliResult {
   stderr: string;
 }
 
+/** The `deno` arguments of a tool's deno.json task (`run --quiet`, its permissions, its entry point). */
+export function cliRunArgs(tool: "qemu-img" | "kvm-ctl" | "qemu-system"): string[] {
+  const words = tasks[tool].split(/\s+/).slice(2).map((w) => (w.startsWith("cli/") ? join(PROJECT, w) : w));
+  return ["run", "--quiet", ...words];
+}
+
 /**
  * Runs `deno task`'s command for a tool (`qemu-img`, `kvm-ctl`, `qemu-system`) without the task
  * runner, so stdout and stderr are exactly the tool's. cwd defaults to the project.
@@ -62,9 +68,8 @@ export async function runCli(
   args: string[],
   options: { cwd?: string; env?: Record<string, string>; stdin?: string } = {},
 ): Promise<CliResult> {
-  const words = tasks[tool].split(/\s+/).slice(2).map((w) => (w.startsWith("cli/") ? join(PROJECT, w) : w));
   const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "--quiet", ...words, ...args],
+    args: [...cliRunArgs(tool), ...args],
     cwd: options.cwd ?? PROJECT,
     env: options.env,
     stdin: options.stdin === undefined ? "null" : "piped",

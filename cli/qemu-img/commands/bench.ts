@@ -72,7 +72,7 @@ export function bench(argv: string[]): number {
   }
   const filename = oneFilename(opts);
   step ??= bufsize;
-  return withImage(filename, { format: opts.get("f"), readOnly: !write }, (bs) => {
+  return withImage(filename, { format: opts.get("f"), readOnly: !write, forceShare: opts.has("U") }, (bs) => {
     if (!quiet) {
       writeOut(
         `Sending ${count} ${

@@ -39,7 +39,12 @@ export function check(argv: string[]): number {
   const output = outputFormat(opts);
   const filename = oneFilename(opts);
   const quiet = opts.has("q");
-  const bs = openImage(filename, { format: opts.get("f"), readOnly: repair === undefined, forCheck: true });
+  const bs = openImage(filename, {
+    format: opts.get("f"),
+    readOnly: repair === undefined,
+    forCheck: true,
+    forceShare: opts.has("U"),
+  });
   try {
     let result: CheckResult;
     try {

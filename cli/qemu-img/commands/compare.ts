@@ -23,8 +23,8 @@ export function compare(argv: string[]): number {
   let b: BlockDriver | undefined;
   try {
     try {
-      a = openImage(name1, { format: fmt1, readOnly: true });
-      b = openImage(name2, { format: fmt2, readOnly: true });
+      a = openImage(name1, { format: fmt1, readOnly: true, forceShare: opts.has("U") });
+      b = openImage(name2, { format: fmt2, readOnly: true, forceShare: opts.has("U") });
     } catch (e) {
       if (e instanceof CommandError) {
         errorReport(e.message);

@@ -93,7 +93,7 @@ export async function convert(argv: string[]): Promise<number> {
   let target: BlockDriver | undefined;
   try {
     for (const name of names.slice(0, -1)) {
-      sources.push(openImage(name, { format: opts.get("f"), readOnly: true }));
+      sources.push(openImage(name, { format: opts.get("f"), readOnly: true, forceShare: opts.has("U") }));
     }
     // img_convert(): the snapshot.id/name form wins; only a bare name refuses several sources.
     if (snapshotOpts) loadSnapshotParam(sources[0], snapshotOpts);

@@ -50,7 +50,7 @@ export function dd(argv: string[]): number {
   let src: BlockDriver | undefined;
   let dst: BlockDriver | undefined;
   try {
-    src = openImage(input, { format: opts.get("f"), readOnly: true });
+    src = openImage(input, { format: opts.get("f"), readOnly: true, forceShare: opts.has("U") });
     let size = src.size;
     if (count !== undefined && count * bsz < size) size = count * bsz;
     const start = (skip ?? 0) * bsz;

@@ -30,7 +30,7 @@ export function info(argv: string[]): number {
   const output = outputFormat(opts);
   const filename = oneFilename(opts);
   const chain = opts.has("backing-chain");
-  const list = collectInfoList(filename, opts.get("f"), chain);
+  const list = collectInfoList(filename, opts.get("f"), chain, opts.has("U"));
   if (output === "json") {
     const doc = chain ? list.map(imageInfoQapi) : imageInfoQapi(list[0]);
     writeOut(toQemuJson(doc) + "\n");
@@ -41,7 +41,12 @@ export function info(argv: string[]): number {
 }
 
 /** The image and, with `chain`, each backing file in turn, refusing loops as the real tool does. */
-export function collectInfoList(filename: string, format: string | undefined, chain: boolean): ImageInfo[] {
+export function collectInfoList(
+  filename: string,
+  format: string | undefined,
+  chain: boolean,
+  forceShare = false,
+): ImageInfo[] {
   const seen = new Set<string>();
   const list: ImageInfo[] = [];
   let next: string | undefined = filename;
@@ -51,7 +56,7 @@ export function collectInfoList(filename: string, format: string | undefined, ch
     seen.add(next);
     const info: ImageInfo = withImage(
       next,
-      { format: fmt, readOnly: true, openBacking: false },
+      { format: fmt, readOnly: true, openBacking: false, forceShare },
       (bs) => bs.info(),
     );
     list.push(info);

@@ -43,7 +43,7 @@ export function map(argv: string[]): number {
   const maxLength = maxText === undefined ? -1 : cvtnum("max length", maxText);
   const output = outputFormat(opts);
   const filename = oneFilename(opts);
-  withImage(filename, { format: opts.get("f"), readOnly: true }, (bs) => {
+  withImage(filename, { format: opts.get("f"), readOnly: true, forceShare: opts.has("U") }, (bs) => {
     const { text, error } = renderMap(mapEntries(bs, start, maxLength), output);
     writeOut(text);
     if (error) throw new CommandError(error);

@@ -45,7 +45,7 @@ export function measure(argv: string[]): number {
   let src: BlockDriver | undefined;
   try {
     if (filename !== undefined) {
-      src = openImage(filename, { format: opts.get("f"), readOnly: true });
+      src = openImage(filename, { format: opts.get("f"), readOnly: true, forceShare: opts.has("U") });
       // img_measure() prefers the snapshot.id/name form when both forms were given.
       const param = snapshotOpts ?? snapshot;
       if (param) loadSnapshotParam(src, param);

@@ -24,7 +24,12 @@ export function rebase(argv: string[]): number {
     throw new UsageError("Must specify backing file (-b) or use unsafe mode (-u)");
   }
   const filename = opts.operands[0];
-  const image = openImage(filename, { format: opts.get("f"), readOnly: false, openBacking: !unsafe });
+  const image = openImage(filename, {
+    format: opts.get("f"),
+    readOnly: false,
+    openBacking: !unsafe,
+    forceShare: opts.has("U"),
+  });
   let newBacking: BlockDriver | undefined;
   try {
     const target = newName === "" ? undefined : newName;

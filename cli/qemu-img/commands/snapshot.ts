@@ -21,7 +21,7 @@ export function snapshot(argv: string[]): number {
   }
   if (opts.operands.length !== 1) throw new UsageError("Expecting one image file name");
   const readOnly = action === "list";
-  return withImage(opts.operands[0], { format: opts.get("f"), readOnly }, (bs) => {
+  return withImage(opts.operands[0], { format: opts.get("f"), readOnly, forceShare: opts.has("U") }, (bs) => {
     switch (action) {
       case "list": {
         const list = bs.info().snapshots;

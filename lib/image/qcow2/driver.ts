@@ -152,7 +152,7 @@ export class Qcow2Driver implements BlockDriver {
 
   static open(path: string, options: OpenOptions, openBacking: BackingOpener): Qcow2Driver {
     const readOnly = options.readOnly ?? false;
-    const file = HostFile.open(path, readOnly);
+    const file = HostFile.open(path, readOnly, options.forceShare);
     let driver: Qcow2Driver | undefined;
     try {
       const fileSize = file.size();
@@ -195,7 +195,7 @@ export class Qcow2Driver implements BlockDriver {
         if (!header.dataFile) throw new ImageError("'data-file' is required for this image");
         // QEMU 7.2 opens the data file by its name as stored, relative to the working directory.
         try {
-          driver.data = HostFile.open(header.dataFile, readOnly);
+          driver.data = HostFile.open(header.dataFile, readOnly, options.forceShare);
         } catch (e) {
           throw new ImageError(`Could not open data file: ${(e as Error).message}`, { cause: e });
         }

@@ -1,9 +1,9 @@
 /**
- * The raw format: the guest disk is the host file, byte for byte. Deno exposes no SEEK_DATA/SEEK_HOLE
- * (Deno.SeekMode has Start/Current/End only) and no FFI without --allow-ffi, so blockStatus finds
- * holes by reading: a run of all-zero 4 KiB blocks is reported as QEMU reports a hole
- * (present, zero, no data), except that a file with no blocks allocated at all is known sparse
- * without reading it. Without fallocate, preallocation=falloc behaves as full (zeros written) and
+ * The raw format: the guest disk is the host file, byte for byte. blockStatus asks the host for
+ * holes with SEEK_DATA/SEEK_HOLE, as QEMU does, when libc is reachable (lib/image/libc.ts: Deno's
+ * own SeekMode has Start/Current/End only); otherwise it finds them by reading: a run of all-zero
+ * 4 KiB blocks is reported as QEMU reports a hole (present, zero, no data), except that a file
+ * with no blocks allocated at all is known sparse without reading it. Without fallocate, preallocation=falloc behaves as full (zeros written) and
  * discard/unmap cannot punch holes: they only zero the range.
  */
 import {
@@ -36,7 +36,7 @@ export class RawDriver implements BlockDriver {
   }
 
   static open(path: string, options: OpenOptions = {}): RawDriver {
-    return new RawDriver(HostFile.open(path, options.readOnly ?? false));
+    return new RawDriver(HostFile.open(path, options.readOnly ?? false, options.forceShare));
   }
 
   /** Creates a raw image as QEMU does: the file at its size, the first 4 KiB written (QEMU allocates it to probe alignment). */
@@ -108,6 +108,15 @@ export class RawDriver implements BlockDriver {
       filename: this.#file.path,
     });
     if (offset >= fileSize || this.#file.allocatedBytes() === 0) return status(length, true);
+    // find_allocation(): where the host can say, holes are what SEEK_DATA/SEEK_HOLE say, and data
+    // is data even where it holds zeros.
+    const data = this.#file.seekHole(offset, "data");
+    if (data === "eof") return status(length, true);
+    if (data !== undefined && data > offset) return status(Math.min(data - offset, length), true);
+    if (data === offset) {
+      const hole = this.#file.seekHole(offset, "hole");
+      if (typeof hole === "number" && hole > offset) return status(Math.min(hole - offset, length), false);
+    }
     // Runs are judged per aligned 4 KiB block, as holes are.
     const limit = Math.min(length, SCAN_LIMIT);
     let pos = offset;

@@ -170,6 +170,38 @@ Deno.test(`qemu-img info, check, map and measure read real images exactly as the
   ]);
 });
 
+/**
+ * holes.raw: 10 MiB with holes between its data, one run of explicitly written zeros (data to the
+ * host, which SEEK_DATA reports as such) and a short random run late in the file.
+ */
+async function holesSetup(dir: string): Promise<void> {
+  const f = await Deno.open(`${dir}/holes.raw`, { write: true, create: true, truncate: true });
+  await f.truncate(10 * MiB);
+  const write = async (at: number, bytes: Uint8Array) => {
+    await f.seek(at, Deno.SeekMode.Start);
+    await f.write(bytes);
+  };
+  await write(3 * 65536, new Uint8Array(2 * 65536).map((_, i) => (i * 7 + 3) & 0xff));
+  await write(10 * 65536, new Uint8Array(2 * 65536));
+  await write(9_000_000, new Uint8Array(100).fill(0x55));
+  f.close();
+}
+
+Deno.test(`a raw file with holes: map, measure and convert see them as the real tool${suffix}`, {
+  ignore,
+}, async () => {
+  await expectSame(holesSetup, [
+    ["map", "-f", "raw", "holes.raw"],
+    ["map", "--output=json", "-f", "raw", "holes.raw"],
+    ["map", "--output=json", "--start-offset=700000", "-f", "raw", "holes.raw"],
+    ["measure", "-O", "qcow2", "-f", "raw", "holes.raw"],
+    ["convert", "-f", "raw", "-O", "raw", "holes.raw", "copy.raw"],
+    ["map", "--output=json", "-f", "raw", "copy.raw"],
+    ["convert", "-f", "raw", "-O", "qcow2", "holes.raw", "copy.qcow2"],
+    ["map", "--output=json", "copy.qcow2"],
+  ]);
+});
+
 Deno.test(
   `qemu-img snapshot, resize, commit, rebase and amend answer as the real tool${suffix}`,
   { ignore },

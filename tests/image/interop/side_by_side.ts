@@ -4,7 +4,7 @@
  * each, so their stdout, stderr and exit status can be compared byte for byte.
  */
 import { join } from "node:path";
-import { type CliResult, PROJECT, REAL_QEMU_IMG, runCli } from "../../support/tools.ts";
+import { type CliResult, cliRunArgs, PROJECT, REAL_QEMU_IMG, runCli } from "../../support/tools.ts";
 
 export async function runReal(args: string[], cwd: string): Promise<CliResult> {
   const out = await new Deno.Command(REAL_QEMU_IMG!, {
@@ -30,13 +30,7 @@ export function runOursProcess(args: string[], cwd: string): Promise<CliResult> 
  */
 export async function runOursBatch(cases: string[][], cwd: string): Promise<CliResult[]> {
   const child = new Deno.Command(Deno.execPath(), {
-    args: [
-      "run",
-      "--quiet",
-      "--allow-read",
-      "--allow-write",
-      join(PROJECT, "tests/image/interop/run_batch.ts"),
-    ],
+    args: [...cliRunArgs("qemu-img").slice(0, -1), join(PROJECT, "tests/image/interop/run_batch.ts")],
     stdin: "piped",
     stdout: "piped",
     stderr: "piped",
