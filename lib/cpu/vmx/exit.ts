@@ -61,6 +61,24 @@ export interface PendingExit {
 }
 
 /**
+ * The record of an exit that no instruction caused (an event between instructions, or one a
+ * hypervisor makes): nothing but the reason, the interruption information and, for EPT exits,
+ * the guest-physical address.
+ */
+export function eventExit(reason: number, interruptionInfo = 0, guestPhysical?: number): PendingExit {
+  return {
+    reason,
+    qualification: 0,
+    instructionLength: 0,
+    instructionInfo: 0,
+    guestLinear: 0,
+    interruptionInfo,
+    interruptionError: 0,
+    guestPhysical,
+  };
+}
+
+/**
  * Exits from the instruction being executed: records the exit and throws. The instruction length
  * is what the decoder consumed (EIP already points past the instruction).
  */
@@ -112,15 +130,7 @@ function exceptionExits(vmcs: Vmcs, vector: number, code: number): boolean {
 /** Triple fault in non-root operation: exit reason 2 instead of shutdown. */
 export function vmxTripleFault(cpu: Cpu): void {
   const s = vmxState(cpu);
-  s.pending = {
-    reason: EXIT_TRIPLE_FAULT,
-    qualification: 0,
-    instructionLength: 0,
-    instructionInfo: 0,
-    guestLinear: 0,
-    interruptionInfo: 0,
-    interruptionError: 0,
-  };
+  s.pending = eventExit(EXIT_TRIPLE_FAULT);
   vmExit(cpu, new Vmcs(cpu.bus, s.currentVmcs));
 }
 
@@ -160,15 +170,7 @@ export function vmxPoll(cpu: Cpu): boolean {
   }
   if (reason < 0) return false;
   const vmcs = new Vmcs(bus, s.currentVmcs);
-  s.pending = {
-    reason,
-    qualification: 0,
-    instructionLength: 0,
-    instructionInfo: 0,
-    guestLinear: 0,
-    interruptionInfo: info,
-    interruptionError: 0,
-  };
+  s.pending = eventExit(reason, info);
   vmExit(cpu, vmcs);
   return true;
 }

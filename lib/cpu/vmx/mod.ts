@@ -23,5 +23,5 @@ export * from "./errors.ts";
 export * from "./intercepts.ts";
 export { instructionExit, recordExitInformation, vmExit, vmxException, vmxTripleFault } from "./exit.ts";
 export { vmxInstructionInfo } from "./instructions.ts";
-export { loadMsrList } from "./msr_lists.ts";
+export { loadMsrList, type MsrListAccess, storeMsrList } from "./msr_lists.ts";
 export * as exits from "./exit.ts";

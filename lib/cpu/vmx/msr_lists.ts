@@ -28,44 +28,65 @@ function excluded(index: number, high: number): boolean {
 }
 
 /**
+ * What walking a list needs: the list's memory (physical addresses of whoever owns the list) and
+ * the MSRs as RDMSR/WRMSR at CPL 0 see them, undefined or false where those would #GP. The CPU
+ * walks its lists with itself (`cpuMsrAccess`); an L0 walks an L1's lists in L1 memory with the
+ * MSRs of the guest it is switching to (lib/virt/kvm/nested).
+ */
+export interface MsrListAccess {
+  read32(address: number): number;
+  write32(address: number, value: number): void;
+  readMsr(index: number): bigint | undefined;
+  writeMsr(index: number, value: bigint): boolean;
+}
+
+/** The CPU's own physical memory and MSRs. */
+export function cpuMsrAccess(cpu: Cpu): MsrListAccess {
+  const bus = cpu.bus;
+  const faults = <T>(fn: () => T, failed: T): T => {
+    try {
+      return fn();
+    } catch (e) {
+      if (e instanceof CpuFault) return failed;
+      throw e;
+    }
+  };
+  return {
+    read32: (a) => bus.read32(a),
+    write32: (a, v) => bus.write32(a, v),
+    readMsr: (index) => knownMsr(index) ? faults(() => readMsr(cpu, index), undefined) : undefined,
+    writeMsr: (index, value) => faults(() => (writeMsr(cpu, index, value), true), false),
+  };
+}
+
+/**
  * Writes each entry's data to its MSR in order. Returns 0, or the 1-based number of the entry
  * that failed (the exit qualification of a reason-34 entry failure); entries before it stay loaded.
  */
-export function loadMsrList(cpu: Cpu, address: number, count: number): number {
-  const bus = cpu.bus;
+export function loadMsrList(cpu: Cpu | MsrListAccess, address: number, count: number): number {
+  const m = "bus" in cpu ? cpuMsrAccess(cpu) : cpu;
   for (let k = 0; k < count; k++) {
     if (k >= MSR_LIST_MAX) return k + 1;
     const at = (address + k * 16) >>> 0;
-    const index = bus.read32(at) >>> 0, high = bus.read32(at + 4);
+    const index = m.read32(at) >>> 0, high = m.read32(at + 4);
     if (excluded(index, high)) return k + 1;
-    const value = (BigInt(bus.read32(at + 12) >>> 0) << 32n) | BigInt(bus.read32(at + 8) >>> 0);
-    try {
-      writeMsr(cpu, index, value);
-    } catch (e) {
-      if (e instanceof CpuFault) return k + 1;
-      throw e;
-    }
+    const value = (BigInt(m.read32(at + 12) >>> 0) << 32n) | BigInt(m.read32(at + 8) >>> 0);
+    if (!m.writeMsr(index, value)) return k + 1;
   }
   return 0;
 }
 
 /** Stores each entry's MSR into its data field; 0, or the 1-based number of the failing entry. */
-export function storeMsrList(cpu: Cpu, address: number, count: number): number {
-  const bus = cpu.bus;
+export function storeMsrList(cpu: Cpu | MsrListAccess, address: number, count: number): number {
+  const m = "bus" in cpu ? cpuMsrAccess(cpu) : cpu;
   for (let k = 0; k < count; k++) {
     if (k >= MSR_LIST_MAX) return k + 1;
     const at = (address + k * 16) >>> 0;
-    const index = bus.read32(at) >>> 0, high = bus.read32(at + 4);
-    if (excluded(index, high) || !knownMsr(index)) return k + 1;
-    let value: bigint;
-    try {
-      value = readMsr(cpu, index);
-    } catch (e) {
-      if (e instanceof CpuFault) return k + 1;
-      throw e;
-    }
-    bus.write32(at + 8, Number(value & 0xffffffffn) | 0);
-    bus.write32(at + 12, Number((value >> 32n) & 0xffffffffn) | 0);
+    const index = m.read32(at) >>> 0, high = m.read32(at + 4);
+    const value = excluded(index, high) ? undefined : m.readMsr(index);
+    if (value === undefined) return k + 1;
+    m.write32(at + 8, Number(value & 0xffffffffn) | 0);
+    m.write32(at + 12, Number((value >> 32n) & 0xffffffffn) | 0);
   }
   return 0;
 }

@@ -25,56 +25,7 @@
 %define L2_STACK    0x00280000
 %define HOST_STACK  0x00290000
 %define HOLE        0x10000000         ; unmapped until L2 faults on it
-%define REVISION    0x11e57ed0
-
-; VMCS field encodings (SDM Appendix B)
-%define GUEST_ES_SELECTOR 0x0800
-%define HOST_ES_SELECTOR  0x0C00
-%define HOST_CS_SELECTOR  0x0C02
-%define HOST_SS_SELECTOR  0x0C04
-%define HOST_DS_SELECTOR  0x0C06
-%define HOST_TR_SELECTOR  0x0C0C
-%define VMCS_LINK_POINTER 0x2800
-%define EPT_POINTER       0x201A
-%define GUEST_PHYS_ADDR   0x2400
-%define SECONDARY_CONTROLS 0x401E
-%define PIN_CONTROLS      0x4000
-%define CPU_CONTROLS      0x4002
-%define EXCEPTION_BITMAP  0x4004
-%define CR3_TARGET_COUNT  0x400A
-%define EXIT_CONTROLS     0x400C
-%define ENTRY_CONTROLS    0x4012
-%define INSN_ERROR        0x4400
-%define EXIT_REASON       0x4402
-%define EXIT_INSN_LEN     0x440C
-%define GUEST_ES_LIMIT    0x4800
-%define GUEST_ES_AR       0x4814
-%define GUEST_GDTR_LIMIT  0x4810
-%define TIMER_VALUE       0x482E
-%define EXIT_QUAL         0x6400
-%define GUEST_CR0         0x6800
-%define GUEST_CR3         0x6802
-%define GUEST_CR4         0x6804
-%define GUEST_ES_BASE     0x6806
-%define GUEST_GDTR_BASE   0x6816
-%define GUEST_DR7         0x681A
-%define GUEST_RSP         0x681C
-%define GUEST_RIP         0x681E
-%define GUEST_RFLAGS      0x6820
-%define HOST_CR0          0x6C00
-%define HOST_CR3          0x6C02
-%define HOST_CR4          0x6C04
-%define HOST_GDTR_BASE    0x6C0C
-%define HOST_IDTR_BASE    0x6C0E
-%define HOST_RSP          0x6C14
-%define HOST_RIP          0x6C16
-
-; VMW field, value: VMWRITE with the value in EBX (clobbers EAX, EBX)
-%macro VMW 2
-    mov eax, %1
-    mov ebx, %2
-    vmwrite eax, ebx
-%endmacro
+%include "vmx.inc"
 
 ; FLAGS "label": prints the label and CF/ZF after a VMX instruction
 %macro FLAGS 1
@@ -324,59 +275,12 @@ setup_vmcs:
     VMW EXIT_CONTROLS, 0x00036dfb
     VMW ENTRY_CONTROLS, 0x000011fb
     VMW EXCEPTION_BITMAP, 1 << 14
-    mov ecx, cr0
-    VMW HOST_CR0, ecx
-    VMW GUEST_CR0, ecx
-    mov ecx, cr3
-    VMW HOST_CR3, ecx
-    VMW GUEST_CR3, ecx
-    mov ecx, cr4
-    VMW HOST_CR4, ecx
-    VMW GUEST_CR4, ecx
-    VMW HOST_CS_SELECTOR, 0x08
-    VMW HOST_SS_SELECTOR, 0x10
-    VMW HOST_DS_SELECTOR, 0x10
-    VMW HOST_ES_SELECTOR, 0x10
-    VMW HOST_TR_SELECTOR, 0x18
-    VMW HOST_GDTR_BASE, gdt
-    VMW HOST_IDTR_BASE, 0
+    HOST_AS_GUEST gdt, 0
     mov ecx, esp                       ; main's frame: the exit handler's RET leaves main
     add ecx, 4
     VMW HOST_RSP, ecx
     VMW HOST_RIP, vm_exit
-    ; guest segments ES CS SS DS FS GS: flat, CS code; LDTR unusable; TR a busy 32-bit TSS
-    xor esi, esi
-.seg:
-    lea eax, [GUEST_ES_SELECTOR + esi * 2]
-    mov ebx, 0x10
-    cmp esi, 1
-    jne .sel
-    mov ebx, 0x08
-.sel:
-    vmwrite eax, ebx
-    lea eax, [GUEST_ES_LIMIT + esi * 2]
-    mov ebx, 0xffffffff
-    vmwrite eax, ebx
-    lea eax, [GUEST_ES_AR + esi * 2]
-    mov ebx, 0xc093
-    cmp esi, 1
-    jne .ar
-    mov ebx, 0xc09b
-.ar:
-    vmwrite eax, ebx
-    lea eax, [GUEST_ES_BASE + esi * 2]
-    xor ebx, ebx
-    vmwrite eax, ebx
-    inc esi
-    cmp esi, 6
-    jb .seg
-    VMW GUEST_ES_AR + 12, 0x10000      ; LDTR unusable
-    VMW GUEST_ES_SELECTOR + 14, 0x18   ; TR
-    VMW GUEST_ES_LIMIT + 14, 0x67
-    VMW GUEST_ES_AR + 14, 0x8b
-    VMW GUEST_GDTR_BASE, gdt
-    VMW GUEST_GDTR_LIMIT, gdt_end - gdt - 1
-    VMW GUEST_DR7, 0x400
+    FLAT_GUEST_SEGMENTS gdt, gdt_end
     VMW GUEST_RSP, L2_STACK
     VMW GUEST_RIP, l2_entry
     VMW GUEST_RFLAGS, 2

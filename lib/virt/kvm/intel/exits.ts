@@ -173,48 +173,61 @@ function stringIo(
   return "user";
 }
 
+const SYSENTER: Record<number, number> = {
+  [MSR.IA32_SYSENTER_CS]: F.GUEST_SYSENTER_CS,
+  [MSR.IA32_SYSENTER_ESP]: F.GUEST_SYSENTER_ESP,
+  [MSR.IA32_SYSENTER_EIP]: F.GUEST_SYSENTER_EIP,
+};
+
+/**
+ * An MSR of the current guest as its RDMSR sees it (kvm_get_msr); undefined where RDMSR #GPs. The
+ * SYSENTER MSRs live in the current VMCS, the rest in the vCPU's MSR file.
+ */
+export function guestMsrRead(v: VmxVcpu, index: number): bigint | undefined {
+  const ctx = v.ctx, table = ctx.msrTable;
+  if (SYSENTER[index] !== undefined) return BigInt(v.currentVmcs.get(SYSENTER[index]) >>> 0);
+  if (index === MSR.IA32_TSC) return BigInt(Math.floor(ctx.hostNowNs())) + v.cpu.tscOffset;
+  if (index === MSR.EFER) return ctx.sregs.efer;
+  if (index === MSR.IA32_APICBASE) return ctx.sregs.apic_base;
+  if (table.has(index)) return ctx.msrs.get(index) ?? 0n;
+  if (ctx.ignoredMsr(index, 0n, false)) return 0n;
+  return undefined;
+}
+
+/** WRMSR of the current guest (kvm_set_msr); false where it #GPs. */
+export function guestMsrWrite(v: VmxVcpu, index: number, value: bigint): boolean {
+  const ctx = v.ctx, table = ctx.msrTable;
+  if (SYSENTER[index] !== undefined) v.currentVmcs.set(SYSENTER[index], Number(value & 0xffffffffn) | 0);
+  else if (index === MSR.IA32_UCODE_REV) { /* a guest write only asks for the revision to be reloaded */ }
+  else if (index === MSR.IA32_TSC) v.cpu.tscOffset = value - BigInt(Math.floor(ctx.hostNowNs()));
+  else if (table.has(index)) {
+    if (!table.writable(index, value, index === MSR.EFER ? ctx.sregs.efer : ctx.msrs.get(index) ?? 0n)) {
+      return false;
+    }
+    if (index === MSR.EFER) ctx.sregs.efer = value;
+    else if (index === MSR.IA32_APICBASE) ctx.sregs.apic_base = value;
+    else ctx.msrs.set(index, value);
+  } else if (!ctx.ignoredMsr(index, value, true)) return false;
+  return true;
+}
+
 /** RDMSR/WRMSR against the vCPU's MSR file; unknown ones #GP unless kvm ignore_msrs. */
 function msrExit(v: VmxVcpu, exit: PendingExit): ExitResult {
-  const write = exit.reason === X.EXIT_WRMSR;
   const index = v.gpr(1) >>> 0;
-  const vmcs = v.currentVmcs, ctx = v.ctx;
-  const SYSENTER: Record<number, number> = {
-    [MSR.IA32_SYSENTER_CS]: F.GUEST_SYSENTER_CS,
-    [MSR.IA32_SYSENTER_ESP]: F.GUEST_SYSENTER_ESP,
-    [MSR.IA32_SYSENTER_EIP]: F.GUEST_SYSENTER_EIP,
-  };
-  const table = ctx.msrTable;
-  if (!write) {
-    let value: bigint;
-    if (SYSENTER[index] !== undefined) value = BigInt(vmcs.get(SYSENTER[index]) >>> 0);
-    else if (index === MSR.IA32_TSC) value = BigInt(Math.floor(ctx.hostNowNs())) + v.cpu.tscOffset;
-    else if (index === MSR.EFER) value = ctx.sregs.efer;
-    else if (index === MSR.IA32_APICBASE) value = ctx.sregs.apic_base;
-    else if (table.has(index)) value = ctx.msrs.get(index) ?? 0n;
-    else if (ctx.ignoredMsr(index, 0n, false)) value = 0n;
-    else {
+  if (exit.reason === X.EXIT_WRMSR) {
+    const value = (BigInt(v.gpr(2) >>> 0) << 32n) | BigInt(v.gpr(0) >>> 0);
+    if (!guestMsrWrite(v, index, value)) {
+      v.injectException(GP, 0);
+      return "reenter";
+    }
+  } else {
+    const value = guestMsrRead(v, index);
+    if (value === undefined) {
       v.injectException(GP, 0);
       return "reenter";
     }
     v.setGpr(0, Number(value & 0xffffffffn) | 0);
     v.setGpr(2, Number((value >> 32n) & 0xffffffffn) | 0);
-  } else {
-    const value = (BigInt(v.gpr(2) >>> 0) << 32n) | BigInt(v.gpr(0) >>> 0);
-    if (SYSENTER[index] !== undefined) vmcs.set(SYSENTER[index], Number(value & 0xffffffffn) | 0);
-    else if (index === MSR.IA32_UCODE_REV) { /* a guest write only asks for the revision to be reloaded */ }
-    else if (index === MSR.IA32_TSC) v.cpu.tscOffset = value - BigInt(Math.floor(ctx.hostNowNs()));
-    else if (table.has(index)) {
-      if (!table.writable(index, value, index === MSR.EFER ? ctx.sregs.efer : ctx.msrs.get(index) ?? 0n)) {
-        v.injectException(GP, 0);
-        return "reenter";
-      }
-      if (index === MSR.EFER) ctx.sregs.efer = value;
-      else if (index === MSR.IA32_APICBASE) ctx.sregs.apic_base = value;
-      else ctx.msrs.set(index, value);
-    } else if (!ctx.ignoredMsr(index, value, true)) {
-      v.injectException(GP, 0);
-      return "reenter";
-    }
   }
   v.skipInstruction();
   return "reenter";

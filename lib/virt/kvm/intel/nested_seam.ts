@@ -1,7 +1,7 @@
 /**
  * THE NESTED-VMX SEAM of kvm_intel's exit dispatch (exits.ts), for lib/virt/kvm/nested/.
  *
- * L0 (vcpu.ts) routes exactly two kinds of exits here, and nothing else:
+ * L0 (vcpu.ts) routes exactly two kinds of exits here, and asks one question about interrupts:
  *
  * 1. While L1 runs (not in guest mode): the exits of L1's VMX instructions (VMCALL is a hypercall
  *    and stays in L0; VMCLEAR..VMXON = 19-27, INVEPT = 50, INVVPID = 53). Without a registered
@@ -9,6 +9,9 @@
  * 2. While L1 is in guest mode (an L2 runs on vmcs02): every exit, first. The implementation says
  *    whether it reflected the exit to L1 (emulating a VM exit into L1: vmcs01 current again) or
  *    leaves it to L0's own handling (an EPT violation of L0's EPT, I/O L1 does not intercept...).
+ * 3. While in guest mode, an interrupt user space queued (KVM_INTERRUPT) is L1's when vmcs12 has
+ *    external-interrupt exiting (Linux's nested_exit_on_intr): L0 then never injects it into L2
+ *    but asks the implementation for the VM exit from L2 to L1 (vmx_check_nested_events).
  *
  * To switch between L1 and L2 the implementation points `L0Vcpu.currentVmcs` at vmcs02 or back at
  * `L0Vcpu.vmcs01`; L0 enters whichever is current (VMRESUME semantics: the launch state is
@@ -35,6 +38,11 @@ export interface L0Vcpu {
   injectException(vector: number, errorCode?: number): void;
   /** Moves the current guest's RIP past the instruction that exited. */
   skipInstruction(): void;
+  /** RDMSR/WRMSR of the current guest (undefined / false where they #GP). */
+  readMsr(index: number): bigint | undefined;
+  writeMsr(index: number, value: bigint): boolean;
+  /** The vCPU shuts down (KVM_REQ_TRIPLE_FAULT): the next KVM_RUN step exits with KVM_EXIT_SHUTDOWN. */
+  requestShutdown(): void;
 }
 
 /** What the nested code answers for an exit: handled (re-enter), or left to L0's dispatch. */
@@ -47,6 +55,14 @@ export interface NestedVmx {
   guestMode(vcpu: L0Vcpu): boolean;
   /** Case 2: any exit while in guest mode. */
   l2Exit(vcpu: L0Vcpu, exit: PendingExit): NestedVerdict;
+  /** Case 3: whether L1 takes external interrupts by a VM exit while its L2 runs. */
+  interruptExitsToL1(vcpu: L0Vcpu): boolean;
+  /**
+   * Case 3: the VM exit from L2 to L1 for an interrupt (reason 1). True when vmcs12's "acknowledge
+   * interrupt on exit" took the vector (into the exit's interruption information); false when it
+   * stays pending for L1 to take through its own IDT.
+   */
+  exitForInterrupt(vcpu: L0Vcpu, vector: number): boolean;
   /** The processor-based controls of vmcs02 (L1's, merged), before L0 adds interrupt-window exiting. */
   procControls02(vcpu: L0Vcpu): number;
 }

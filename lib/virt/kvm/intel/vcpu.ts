@@ -42,11 +42,11 @@ import {
 const { INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HW_EXCEPTION } = X;
 import type { AccessSize } from "../../../devices/bus.ts";
 import type { VcpuContext, VendorVcpu } from "../backend.ts";
-import { KVM_EXIT, KVM_INTERNAL_ERROR, KVM_MP_STATE } from "../constants.ts";
+import { KVM_EXIT, KVM_MP_STATE } from "../constants.ts";
 import type { KvmRun } from "../kvm_run.ts";
 import { HOST_MODEL } from "../cpuid.ts";
 import { CR0_NE, CR4_VMXE, guestCr, loadGuest, saveGuest } from "./guest_state.ts";
-import { dispatchExit, type ExitResult, haltInKernel } from "./exits.ts";
+import { dispatchExit, type ExitResult, guestMsrRead, guestMsrWrite, haltInKernel } from "./exits.ts";
 import { type L0Vcpu, nestedVmx } from "./nested_seam.ts";
 import type { VmxVm } from "./vm.ts";
 
@@ -60,24 +60,6 @@ interface MmioAccess {
   size: AccessSize;
   write: boolean;
   value: number;
-}
-
-/** What an exit L0 causes itself records (no instruction information). */
-function exitRecord(
-  reason: number,
-  guestPhysical: number | undefined,
-  interruptionInfo: number,
-): PendingExit {
-  return {
-    reason,
-    qualification: 0,
-    instructionLength: 0,
-    instructionInfo: 0,
-    guestLinear: 0,
-    interruptionInfo,
-    interruptionError: 0,
-    guestPhysical,
-  };
 }
 
 export class VmxVcpu implements VendorVcpu, L0Vcpu {
@@ -105,6 +87,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   /** An exception queued for the next entry (VM-entry interruption information), or 0. */
   #pendingEvent = 0;
   #pendingEventCode = 0;
+  /** A shutdown the nested code asked for (a VMX abort of L1), reported before the next entry. */
+  #shutdown = false;
 
   constructor(readonly vm: VmxVm, readonly ctx: VcpuContext) {
     // The host CPU: the simulated host's model with VMX, as the kvm_intel load check requires.
@@ -186,9 +170,13 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       const ifFlag = (this.ctx.regs.rflags & 0x200n) !== 0n;
       return { ifFlag, ready: ifFlag && this.ctx.pendingInterrupt < 0 };
     }
-    const ifFlag = (this.vmcs01.get(F.GUEST_RFLAGS) & 0x200) !== 0;
-    const shadow = (this.vmcs01.get(F.GUEST_INTERRUPTIBILITY_INFO) & 3) !== 0;
-    return { ifFlag, ready: ifFlag && !shadow && this.ctx.pendingInterrupt < 0 };
+    // In guest mode the flags are L2's (vmcs02), as KVM_GET_REGS would show them.
+    const v = this.currentVmcs;
+    const ifFlag = (v.get(F.GUEST_RFLAGS) & 0x200) !== 0;
+    const shadow = (v.get(F.GUEST_INTERRUPTIBILITY_INFO) & 3) !== 0;
+    // Under vmcs12's external-interrupt exiting an interrupt is L1's whatever L2's IF says.
+    const l1Takes = v !== this.vmcs01 && !!nestedVmx()?.interruptExitsToL1(this);
+    return { ifFlag, ready: (l1Takes || (ifFlag && !shadow)) && this.ctx.pendingInterrupt < 0 };
   }
 
   memoryWritten(gpa: number, length: number): void {
@@ -243,21 +231,33 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
 
   /** One VM entry, the guest until an exit, and the exit's dispatch. */
   #enterAndRun(run: KvmRun): ExitResult {
+    const kick = this.#interruptForL1();
+    if (this.#shutdown) {
+      this.#shutdown = false;
+      run.beginExit(KVM_EXIT.SHUTDOWN);
+      return "user";
+    }
     const cpu = this.cpu, bus = this.vm.host.bus, vmcs = this.currentVmcs;
-    this.#prepareEvents(run, vmcs);
+    this.#prepareEvents(run, vmcs, kick);
     this.#exit = undefined;
     bus.stopRequested = false;
     vmxState(cpu).currentVmcs = vmcs.address;
+    const injected = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
     vmEntry(cpu, vmcs);
-    if (!cpu.vmxNonRoot) {
-      // The entry failed: VMfailValid (an error number) or a failed-entry exit (bit 31 set).
+    const duringDelivery = !cpu.vmxNonRoot && this.#exit !== undefined && (injected & INTR_INFO_VALID) !== 0;
+    // Out of non-root operation with no exit recorded: the entry failed, VMfailValid (an error
+    // number) or a failed-entry exit (bit 31 set). An exit recorded here came from delivering the
+    // injected event (an EPT violation on the guest's IDT or stack, say) and is dispatched below.
+    if (!cpu.vmxNonRoot && !this.#exit) {
       const failure = (cpu.eflagsValue & 0x41)
         ? vmcs.get(F.VM_INSTRUCTION_ERROR)
         : vmcs.get(F.VM_EXIT_REASON);
       run.exitFailEntry(BigInt(failure >>> 0), 0);
       return "user";
     }
-    for (;;) {
+    // The event queued for L2 is delivered; the interrupt for L1 now leaves L2 (an L0 exit first).
+    if (kick && cpu.vmxNonRoot) this.#forceExit(X.EXIT_EXTERNAL_INTERRUPT, 0);
+    while (cpu.vmxNonRoot) {
       const budget = Math.min(RUN_CHUNK, Math.max(1, this.ctx.signalAt - this.ctx.instructions));
       cpu.run(budget);
       this.ctx.instructions += cpu.lastRun;
@@ -277,26 +277,56 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     bus.stopRequested = false;
     const exit = this.#exit;
     if (!exit) throw new Error("kvm_intel: the guest stopped without a VM exit");
-    return dispatchExit(this, exit, run);
+    const result = dispatchExit(this, exit, run);
+    // The event's delivery was cut short by an exit L0 handled (an EPT violation on the IDT or
+    // stack): it is injected again (Linux's vmx_complete_interrupts, from IDT-vectoring info).
+    if (
+      duringDelivery && this.currentVmcs === vmcs && !(vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)
+    ) {
+      vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, injected);
+    }
+    return result;
+  }
+
+  /**
+   * vmx_check_nested_events for a KVM_INTERRUPT vector: while L2 runs under vmcs12's
+   * external-interrupt exiting the interrupt is L1's, and becomes a VM exit from L2 to L1 here. An
+   * event already queued for L2 (L1's injection, L0's exception) is delivered first: then this
+   * returns true, and L0 enters L2 and leaves it at once (Linux's immediate exit) to come back.
+   */
+  #interruptForL1(): boolean {
+    const nested = this.ctx.params.nested ? nestedVmx() : undefined;
+    if (this.ctx.pendingInterrupt < 0 || !nested?.guestMode(this) || !nested.interruptExitsToL1(this)) {
+      return false;
+    }
+    if (this.#pendingEvent || (this.currentVmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)) {
+      return true;
+    }
+    if (nested.exitForInterrupt(this, this.ctx.pendingInterrupt)) this.ctx.pendingInterrupt = -1;
+    return false;
   }
 
   /** A VM exit that happens between instructions (no fault): guest state as it stands. */
   #forceExit(reason: number, gpa: number): void {
     // An external interrupt is the host's local timer (LOCAL_TIMER_VECTOR, 0xEC).
     const info = reason === X.EXIT_EXTERNAL_INTERRUPT ? INTR_INFO_VALID | 0xec : 0;
-    vmxState(this.cpu).pending = exitRecord(reason, reason === EXIT_EPT_MISCONFIG ? gpa : undefined, info);
+    vmxState(this.cpu).pending = X.eventExit(reason, info, reason === EXIT_EPT_MISCONFIG ? gpa : undefined);
     X.vmExit(this.cpu, this.currentVmcs);
   }
 
-  /** Event injection for the coming entry: a queued exception, else a KVM_INTERRUPT vector. */
-  #prepareEvents(run: KvmRun, vmcs: Vmcs): void {
+  /**
+   * Event injection for the coming entry: a queued exception, else a KVM_INTERRUPT vector (not when
+   * it is L1's: `forL1`), never over an event L1 queued for its L2 in vmcs12.
+   */
+  #prepareEvents(run: KvmRun, vmcs: Vmcs, forL1: boolean): void {
     let window = false;
     if (this.#pendingEvent) {
       vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, this.#pendingEvent);
       vmcs.set(F.VM_ENTRY_EXCEPTION_ERROR_CODE, this.#pendingEventCode);
       this.#pendingEvent = 0;
-    } else if (this.ctx.pendingInterrupt >= 0) {
-      const open = (vmcs.get(F.GUEST_RFLAGS) & 0x200) !== 0 &&
+    } else if (this.ctx.pendingInterrupt >= 0 && !forL1) {
+      const open = !(vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) &&
+        (vmcs.get(F.GUEST_RFLAGS) & 0x200) !== 0 &&
         (vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO) & 3) === 0 && this.#replay === undefined;
       if (open) {
         vmcs.set(
@@ -333,6 +363,18 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     v.set(F.GUEST_RIP, (v.get(F.GUEST_RIP) + v.get(F.VM_EXIT_INSTRUCTION_LEN)) | 0);
     // Blocking by STI or MOV SS ends with the instruction it covered.
     v.set(F.GUEST_INTERRUPTIBILITY_INFO, v.get(F.GUEST_INTERRUPTIBILITY_INFO) & ~3);
+  }
+
+  readMsr(index: number): bigint | undefined {
+    return guestMsrRead(this, index);
+  }
+
+  writeMsr(index: number, value: bigint): boolean {
+    return guestMsrWrite(this, index, value);
+  }
+
+  requestShutdown(): void {
+    this.#shutdown = true;
   }
 
   /** Runs `fn` on the next KVM_RUN, before the guest (the second half of an exit to user space). */
@@ -394,7 +436,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   }
 
   #throwExit(gpa: number): never {
-    vmxState(this.cpu).pending = exitRecord(EXIT_EPT_MISCONFIG, gpa, 0);
+    vmxState(this.cpu).pending = X.eventExit(EXIT_EPT_MISCONFIG, 0, gpa);
     // The VM-exit pseudo-fault: the CPU rolls back to the instruction and performs the exit.
     throw new CpuFault(X.VMEXIT_VECTOR, 0);
   }

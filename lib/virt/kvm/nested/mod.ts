@@ -7,9 +7,14 @@
  * L0's memory slots) or are reflected with EPT12's permissions in the qualification.
  */
 import { ACC_EXEC, ACC_READ, ACC_WRITE } from "../../../cpu/mmu.ts";
-import { CPU_ACTIVATE_SECONDARY, SEC_ENABLE_EPT } from "../../../cpu/vmx/capabilities.ts";
+import {
+  CPU_ACTIVATE_SECONDARY,
+  EXIT_ACK_INTR_ON_EXIT,
+  PIN_EXT_INTR_EXITING,
+  SEC_ENABLE_EPT,
+} from "../../../cpu/vmx/capabilities.ts";
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../../../cpu/vmx/ept.ts";
-import { eptTranslate, F, type PendingExit, type Vmcs } from "../../../cpu/vmx/mod.ts";
+import { eptTranslate, exits as X, F, type PendingExit, type Vmcs } from "../../../cpu/vmx/mod.ts";
 import { registerNestedVmx } from "../intel/nested_seam.ts";
 import type { L0Vcpu, NestedVerdict } from "../intel/nested_seam.ts";
 import { emulateVmxInstruction, vmcs12 } from "./instructions.ts";
@@ -18,7 +23,7 @@ import { l1WantsExit } from "./reflect.ts";
 import { nestedState } from "./state.ts";
 import { procControls02, reflectExit } from "./vmcs02.ts";
 
-const EPT_W = 2;
+const EPT_R = 1, EPT_W = 2;
 
 function l1UsesEpt(v12: Vmcs): boolean {
   return (v12.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY) !== 0 &&
@@ -49,9 +54,20 @@ function ept02Fault(vcpu: L0Vcpu, v12: Vmcs, exit: PendingExit): NestedVerdict {
     reflectExit(vcpu, s, v12, { ...exit, qualification: (q & ~0x38) | (t.rwx << 3) });
     return "handled";
   }
-  const hpa = vcpu.gpaToHpa(t.address - (t.address % 4096));
-  // L1 maps L2 onto something that is not L1 RAM (L1's MMIO): not emulated for L2.
-  if (hpa === undefined) return "l0";
+  const l1Page = t.address - (t.address % 4096);
+  const hpa = vcpu.gpaToHpa(l1Page);
+  if (hpa === undefined) {
+    // L1 maps L2 onto an L1 address with no memory slot: L1's MMIO. EPT02 points the page at
+    // L0's MMIO window for that L1 address, so L2's accesses exit to user space as L1's would
+    // (EPT misconfiguration exits that l2Exit leaves to L0). Code cannot run from MMIO: a fetch
+    // goes to L0's violation handler with the L1 address, which reports the emulation failure.
+    if (access === ACC_EXEC) {
+      exit.guestPhysical = t.address;
+      return "l0";
+    }
+    s.ept02!.map(gpa - (gpa % 4096), vcpu.host.mmioPage(l1Page), t.rwx & (EPT_R | EPT_W));
+    return "handled";
+  }
   const ad = (eptp12 & (1 << 6)) !== 0;
   const writable = !ad || access === ACC_WRITE || !final;
   s.ept02!.map(gpa - (gpa % 4096), hpa, writable ? t.rwx : t.rwx & ~EPT_W);
@@ -70,11 +86,22 @@ registerNestedVmx({
   },
   guestMode: (vcpu) => nestedState(vcpu).guestMode,
   procControls02: (vcpu) => procControls02(vmcs12(vcpu, nestedState(vcpu))),
+  interruptExitsToL1: (vcpu) =>
+    (vmcs12(vcpu, nestedState(vcpu)).get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_EXT_INTR_EXITING) !== 0,
+  exitForInterrupt(vcpu, vector) {
+    const s = nestedState(vcpu), v12 = vmcs12(vcpu, s);
+    const ack = (v12.get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) !== 0;
+    // Without "acknowledge interrupt on exit" the interruption information is invalid (SDM 27.2.2).
+    const info = ack ? X.INTR_INFO_VALID | (X.INTR_TYPE_EXTERNAL << 8) | (vector & 0xff) : 0;
+    reflectExit(vcpu, s, v12, X.eventExit(X.EXIT_EXTERNAL_INTERRUPT, info));
+    return ack;
+  },
   l2Exit(vcpu, exit) {
     const s = nestedState(vcpu), v12 = vmcs12(vcpu, s);
-    if (exit.reason === EXIT_EPT_VIOLATION || exit.reason === EXIT_EPT_MISCONFIG) {
-      return l1UsesEpt(v12) ? ept02Fault(vcpu, v12, exit) : "l0";
-    }
+    // EPT02 is L0's and never misconfigured (EPT12's misconfigurations show in ept02Fault's walk):
+    // a misconfiguration exit is an access to one of L0's MMIO windows, for L0 to complete.
+    if (exit.reason === EXIT_EPT_MISCONFIG) return "l0";
+    if (exit.reason === EXIT_EPT_VIOLATION) return l1UsesEpt(v12) ? ept02Fault(vcpu, v12, exit) : "l0";
     if (!l1WantsExit(vcpu, v12, exit)) return "l0";
     reflectExit(vcpu, s, v12, exit);
     return "handled";

@@ -22,8 +22,11 @@ import {
   exits as X,
   F,
   FIELDS,
+  loadMsrList,
+  type MsrListAccess,
   type PendingExit,
   recordExitInformation,
+  storeMsrList,
   Vmcs,
   VMCS_REVISION,
 } from "../../../cpu/vmx/mod.ts";
@@ -68,18 +71,8 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
     fail(check.error);
     return false;
   }
-  // The MSR-load lists live in L1 memory; this L0 does not walk them (documented gap).
-  if (
-    v12.get(F.VM_ENTRY_MSR_LOAD_COUNT) || v12.get(F.VM_EXIT_MSR_STORE_COUNT) ||
-    v12.get(F.VM_EXIT_MSR_LOAD_COUNT)
-  ) {
-    fail(7);
-    return false;
-  }
   if (check) {
-    v12.set(F.VM_EXIT_REASON, X.EXIT_ENTRY_FAILURE | X.EXIT_INVALID_GUEST_STATE);
-    v12.set(F.EXIT_QUALIFICATION, check.qualification);
-    loadL1HostState(vcpu, v12);
+    entryFailure(vcpu, v12, X.EXIT_INVALID_GUEST_STATE, check.qualification);
     return true;
   }
   const v01 = vcpu.vmcs01;
@@ -141,6 +134,18 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
   for (const f of [F.VM_ENTRY_INTR_INFO_FIELD, F.VM_ENTRY_EXCEPTION_ERROR_CODE, F.VM_ENTRY_INSTRUCTION_LEN]) {
     v02.set(f, v12.get(f));
   }
+  // The VM-entry MSR-load list, in L1 memory, loads L2's MSRs after its guest state (SDM 27.4).
+  vcpu.currentVmcs = v02;
+  const failed = loadMsrList(
+    l1Lists(vcpu),
+    v12.get(F.VM_ENTRY_MSR_LOAD_ADDR),
+    v12.get(F.VM_ENTRY_MSR_LOAD_COUNT),
+  );
+  if (failed) {
+    vcpu.currentVmcs = v01;
+    entryFailure(vcpu, v12, X.EXIT_MSR_LOADING, failed);
+    return true;
+  }
   // The injected event is consumed by this entry.
   v12.set(F.VM_ENTRY_INTR_INFO_FIELD, v12.get(F.VM_ENTRY_INTR_INFO_FIELD) & 0x7fffffff);
   v12.set(F.VM_EXIT_INTR_INFO, 0);
@@ -149,8 +154,51 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
   // L1's flags as VMLAUNCH left them, for whenever L1 runs again (it continues at HOST_RIP).
   setL1Flags(vcpu, VM_SUCCEED);
   s.guestMode = true;
-  vcpu.currentVmcs = v02;
   return true;
+}
+
+/**
+ * L1's MSR lists as L0 walks them (Linux's nested_vmx_load_msr / nested_vmx_store_msr): entries in
+ * L1 memory (an address outside L1's RAM reads as an entry that fails), MSRs of the current guest.
+ */
+function l1Lists(vcpu: L0Vcpu): MsrListAccess {
+  const at = (gpa: number) => vcpu.gpaToHpa(gpa >>> 0);
+  return {
+    read32: (a) => {
+      const hpa = at(a);
+      return hpa === undefined ? -1 : vcpu.cpu.bus.read32(hpa);
+    },
+    write32: (a, v) => {
+      const hpa = at(a);
+      if (hpa !== undefined) vcpu.cpu.bus.write32(hpa, v);
+    },
+    readMsr: (index) => vcpu.readMsr(index),
+    writeMsr: (index, value) => vcpu.writeMsr(index, value),
+  };
+}
+
+/** A VM entry of L1's that fails after loading guest state (SDM 27.8): L1 resumes at host state. */
+function entryFailure(vcpu: L0Vcpu, v12: Vmcs, reason: number, qualification: number): void {
+  v12.set(F.VM_EXIT_REASON, X.EXIT_ENTRY_FAILURE | reason);
+  v12.set(F.EXIT_QUALIFICATION, qualification);
+  loadL1HostState(vcpu, v12);
+  loadL1HostMsrs(vcpu, v12);
+}
+
+/** The VM-exit MSR-load list loads L1's MSRs after its host state; a failure is a VMX abort. */
+function loadL1HostMsrs(vcpu: L0Vcpu, v12: Vmcs): void {
+  if (loadMsrList(l1Lists(vcpu), v12.get(F.VM_EXIT_MSR_LOAD_ADDR), v12.get(F.VM_EXIT_MSR_LOAD_COUNT))) {
+    vmxAbort(vcpu, v12, X.VMX_ABORT_LOADING_HOST_MSRS);
+  }
+}
+
+/**
+ * VMX abort of L1 (SDM 28.7): the indicator goes into vmcs12's region and L1's processor shuts
+ * down, which L0 reports as a triple fault (Linux's nested_vmx_abort): KVM_EXIT_SHUTDOWN.
+ */
+function vmxAbort(vcpu: L0Vcpu, v12: Vmcs, indicator: number): void {
+  v12.abortIndicator = indicator;
+  vcpu.requestShutdown();
 }
 
 /** What an exit reflected to L1 records, with L0's corrections (the EPT12 qualification). */
@@ -158,9 +206,17 @@ export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: Pendi
   const v02 = s.vmcs02!;
   copy(v02, v12, GUEST_FIELDS.filter((f) => f.encoding !== F.VMCS_LINK_POINTER));
   recordExitInformation(v12, exit);
+  // L2's MSRs are stored while vmcs02 is current, before any host state is loaded (SDM 28.4).
+  const stored = storeMsrList(
+    l1Lists(vcpu),
+    v12.get(F.VM_EXIT_MSR_STORE_ADDR),
+    v12.get(F.VM_EXIT_MSR_STORE_COUNT),
+  );
   s.guestMode = false;
   vcpu.currentVmcs = vcpu.vmcs01;
+  if (stored) return vmxAbort(vcpu, v12, X.VMX_ABORT_SAVING_GUEST_MSRS);
   loadL1HostState(vcpu, v12);
+  loadL1HostMsrs(vcpu, v12);
 }
 
 /** Descriptor rights (VMCS access-rights format) of the flat segments a VM exit loads. */

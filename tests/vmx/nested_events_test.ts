@@ -1,0 +1,31 @@
+/**
+ * Nested VMX with the PC board's events (issue 6, part 4): the hypervisor guest
+ * tests/guests/vmx/pc/events.asm takes PIT interrupts while its L2 runs (external-interrupt
+ * exiting with and without "acknowledge interrupt on exit", delivery through L2's IDT, interrupt-
+ * window exiting), gives L2 the IOAPIC's MMIO through its EPT, uses the VM-entry/VM-exit MSR lists
+ * and ends in a VMX abort. Under qemu-system it must print the SDM-derived golden both on tcg (bare
+ * VMX in lib/cpu) and under -enable-kvm with kvm_intel nested=1 (L0 in lib/virt/kvm/nested).
+ */
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { HEADLESS_DEBUG_EXIT, PROJECT, runCli } from "../support/tools.ts";
+import { rootWith } from "../kvm/support/setup.ts";
+
+const GUEST = join(PROJECT, "tests", "guests", "vmx", "pc", "events.bin");
+const GOLDEN = Deno.readTextFileSync(join(PROJECT, "tests", "golden", "vmx", "pc", "events.txt"));
+// The VMX abort resets the board; -no-reboot makes that the end of the run (status 0, as QEMU).
+const ARGS = ["-no-reboot", ...HEADLESS_DEBUG_EXIT, "-cpu", "qemu32,+vmx", "-kernel", GUEST];
+
+Deno.test("pc events guest on tcg (bare VMX) prints the SDM-derived golden", async () => {
+  const r = await runCli("qemu-system", ARGS);
+  assert.equal(r.stdout, GOLDEN, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
+});
+
+Deno.test("pc events guest under -enable-kvm, kvm_intel nested=1, prints exactly the tcg golden", async () => {
+  const root = await rootWith(["kvm_intel", "nested=1"]);
+  const r = await runCli("qemu-system", ["-enable-kvm", ...ARGS], { env: { KVM_CTL_ROOT: root } });
+  assert.equal(r.stdout, GOLDEN, r.stderr);
+  assert.equal(r.code, 0, r.stderr);
+  await Deno.remove(root, { recursive: true });
+});
