@@ -1,7 +1,10 @@
 /**
  * The simulated /dev/kvm as a process opens it (qemu-system -accel kvm): opening fails with ENOENT
- * unless kvm and a vendor module are loaded; an open handle holds a reference on both (lsmod shows
- * them used, rmmod refuses) until close(); a handle whose process died is treated as closed. The
+ * unless kvm and a vendor module are loaded; an open handle holds a reference on the vendor module
+ * (lsmod shows it used, rmmod refuses) until close(); a handle whose process died is treated as
+ * closed. As in Linux 6.1, the owner of /dev/kvm's file operations and of every VM's module
+ * reference (kvm_chardev_ops.owner) is the vendor module, so neither fds nor VMs count on kvm
+ * itself: kvm's "Used by" is only kvm_intel's dependency (irqbypass's only kvm's). The
  * handle reads the modules' current parameters and publishes the VM's statistics to debugfs.
  */
 import { ErrnoError } from "../../errors.ts";
@@ -45,7 +48,7 @@ export class DevKvm {
     const system = new ModuleSystem(options.root ?? resolveRoot(undefined, env), env);
     const start = ownStartTime();
     const handle = system.modify((k) => k.openDevKvm(Deno.pid, start));
-    return new DevKvm(system, handle.id, handle.modules[1]);
+    return new DevKvm(system, handle.id, handle.modules[handle.modules.length - 1]);
   }
 
   /** The state root this handle lives in. */

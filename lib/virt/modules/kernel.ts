@@ -152,7 +152,8 @@ export class Kernel {
       id: this.state.nextHandle++,
       pid,
       start,
-      modules: ["kvm", vendor.name],
+      // kvm_chardev_ops.owner: the vendor module alone is pinned (kvm only through it).
+      modules: [vendor.name],
       vcpus: 0,
       stats: {},
       exitReasons: {},
