@@ -170,8 +170,9 @@ export class Cpu extends Mmu {
     this.intShadow = 0;
     this.nmiBlocked = false;
     vmxReset(this);
+    this.selectTlb(0);
     this.privilegeChanged();
-    this.flushTlb();
+    this.flushAllTlbs();
     this.flushCode();
     this.fpu?.reset();
     simdState(this).reset();
@@ -181,7 +182,7 @@ export class Cpu extends Mmu {
   restore(s: Record<string, unknown>): void {
     this.restoreState(s);
     this.privilegeChanged();
-    this.flushTlb();
+    this.flushAllTlbs();
     this.flushCode();
   }
 
@@ -426,8 +427,7 @@ export class Cpu extends Mmu {
     let bytes = this.codeBytes.get(hostPage);
     if (!bytes) this.codeBytes.set(hostPage, bytes = new Uint8Array(4096));
     bytes.fill(1, start, Math.min(end, 4096));
-    // Write TLB entries for the page must go: writes to code take the slow path.
-    if (!had) this.flushTlb();
+    if (!had) this.codeMapped(hostPage);
   }
 
   private getBlock(): Block {

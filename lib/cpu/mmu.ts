@@ -7,6 +7,11 @@
  *
  * The TLB is two direct tables indexed by linear page number (read, write). Entries are the host
  * page number + 1 (0 = miss). A list of filled entries makes a flush proportional to its use.
+ *
+ * VMX tags cached translations (Intel SDM Vol. 3C, "Caching Translation Information"): linear
+ * mappings by VPID, combined guest-linear to host-physical mappings by VPID and EP4TA. Each tag has
+ * a TLB of its own (TLB_CONTEXTS at most, the least recently used one recycled), so a VM entry or
+ * exit with VPIDs switches tables instead of flushing. Outside VMX the one context is tag 0.
  */
 import type { Bus } from "../devices/bus.ts";
 import { CpuFault, PF } from "./faults.ts";
@@ -15,6 +20,83 @@ import { CpuState, CR0_PG, CR0_WP, CR4_PSE } from "./state.ts";
 const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
 const TLB_PAGES = 1 << 20;
 const TLB_LIST = 4096;
+/** Translation contexts with a TLB of their own (VMX root, a guest, a nested guest, one spare). */
+const TLB_CONTEXTS = 4;
+/** Tag bits above the VPID: EP4TA page number + 1 for combined mappings, 0 for linear ones. */
+const EP4TA_SHIFT = 2 ** 16;
+
+/** The tag of a translation context: a VPID, and the EPT PML4 address when EPT is in use. */
+export function tlbTag(vpid: number, ep4ta?: number): number {
+  return (vpid & 0xffff) + (ep4ta === undefined ? 0 : ((ep4ta >>> 12) + 1) * EP4TA_SHIFT);
+}
+
+/** The VPID of a TLB tag. */
+export function tagVpid(tag: number): number {
+  return tag % EP4TA_SHIFT;
+}
+
+/** True when a TLB tag holds combined mappings made under this EP4TA. */
+export function tagUsesEpt(tag: number, ep4ta: number): boolean {
+  return Math.floor(tag / EP4TA_SHIFT) === (ep4ta >>> 12) + 1;
+}
+
+/** The tables of a TLB that has never been filled: all misses, never written. */
+const NO_ENTRIES = new Int32Array(TLB_PAGES);
+
+/** One translation context's TLB. */
+class Tlb {
+  /** The read and write tables (NO_ENTRIES until the first fill: 8 MiB a context is not free). */
+  r = NO_ENTRIES;
+  w = NO_ENTRIES;
+  readonly list = new Int32Array(TLB_LIST);
+  count = 0;
+  /** The user/supervisor view the entries were filled for (flushed when it changes under paging). */
+  user = false;
+  /** Linear pages whose instruction fetch passed the EPT execute check (lib/cpu/vmx/ept.ts). */
+  readonly fetchable = new Set<number>();
+  /** Use order for recycling. */
+  used = 0;
+  constructor(public tag: number) {}
+
+  /** Gives the context tables of its own before its first entry is written. */
+  allocate(): void {
+    this.r = new Int32Array(TLB_PAGES);
+    this.w = new Int32Array(TLB_PAGES);
+  }
+
+  flush(): void {
+    if (this.r === NO_ENTRIES) return this.fetchable.clear();
+    if (this.count > TLB_LIST) {
+      this.r.fill(0);
+      this.w.fill(0);
+    } else {
+      for (let k = 0; k < this.count; k++) {
+        const p = this.list[k];
+        this.r[p] = 0;
+        this.w[p] = 0;
+      }
+    }
+    this.count = 0;
+    this.fetchable.clear();
+  }
+
+  /** Drops the write entries that map a host page (it now holds code: writes must see that). */
+  dropWrites(host: number): void {
+    if (this.r === NO_ENTRIES) return;
+    if (this.count > TLB_LIST) return this.flush();
+    for (let k = 0; k < this.count; k++) {
+      const p = this.list[k];
+      if (this.w[p] === host + 1) this.w[p] = 0;
+    }
+  }
+
+  flushPage(lin: number): void {
+    if (this.r === NO_ENTRIES) return void this.fetchable.delete(lin >>> 12);
+    this.r[lin >>> 12] = 0;
+    this.w[lin >>> 12] = 0;
+    this.fetchable.delete(lin >>> 12);
+  }
+}
 
 /** Access kinds for translate(). */
 export const ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2;
@@ -23,25 +105,25 @@ export class Mmu extends CpuState {
   readonly bus: Bus;
   readonly mem: Uint8Array;
   readonly view: DataView;
-  readonly tlbR = new Int32Array(TLB_PAGES);
-  readonly tlbW = new Int32Array(TLB_PAGES);
-  private readonly tlbList = new Int32Array(TLB_LIST);
-  private tlbCount = 0;
+  /** The current context's TLB (`tlbR`/`tlbW` are its tables, read by compiled blocks). */
+  tlb = new Tlb(0);
+  tlbR = this.tlb.r;
+  tlbW = this.tlb.w;
+  private readonly tlbs: Tlb[] = [this.tlb];
+  private tlbClock = 0;
   /**
    * Per host page, which 128-byte chunks hold decoded code (bit n = bytes n*128..n*128+127). Writes
    * to a page with code take the slow path, and only writes that hit a marked chunk drop blocks, so
    * data next to code does not cost a re-decode.
    */
   readonly codeMask = new Uint32Array(TLB_PAGES);
-  /** The user/supervisor view the TLB was filled for (flushed when it changes under paging). */
-  private tlbUser = false;
 
   constructor(bus: Bus) {
     super();
     this.bus = bus;
     this.mem = bus.u8;
     this.view = bus.view;
-    bus.onMapChange(() => this.flushTlb());
+    bus.onMapChange(() => this.flushAllTlbs());
   }
 
   /**
@@ -55,33 +137,70 @@ export class Mmu extends CpuState {
   /** Bumped whenever a linear-to-code mapping may change: cached block links are then stale. */
   codeGen = 0;
 
+  /** Flushes the current context's TLB (MOV to CR3, paging mode changes). */
   flushTlb(): void {
     this.codeGen++;
-    if (this.tlbCount > TLB_LIST) {
-      this.tlbR.fill(0);
-      this.tlbW.fill(0);
-    } else {
-      for (let k = 0; k < this.tlbCount; k++) {
-        const p = this.tlbList[k];
-        this.tlbR[p] = 0;
-        this.tlbW[p] = 0;
-      }
-    }
-    this.tlbCount = 0;
+    this.tlb.flush();
   }
 
-  /** INVLPG: drops one linear page. */
+  /** INVLPG: drops one linear page of the current context. */
   flushPage(lin: number): void {
     this.codeGen++;
-    this.tlbR[lin >>> 12] = 0;
-    this.tlbW[lin >>> 12] = 0;
+    this.tlb.flushPage(lin);
+  }
+
+  /** Flushes every context (the physical memory map or what is code changed, reset). */
+  flushAllTlbs(): void {
+    this.codeGen++;
+    for (const t of this.tlbs) t.flush();
+  }
+
+  /** A host page now holds decoded code: its write entries go in every context (writes to code are slow). */
+  codeMapped(host: number): void {
+    for (const t of this.tlbs) t.dropWrites(host);
+  }
+
+  /**
+   * Drops the entries of every context whose tag `which` selects: all of them, or only the page of
+   * `lin` when given (INVVPID, INVEPT, VM entries and exits without VPIDs).
+   */
+  invalidateTlbs(which: (tag: number) => boolean, lin?: number): void {
+    this.codeGen++;
+    for (const t of this.tlbs) {
+      if (!which(t.tag)) continue;
+      if (lin === undefined) t.flush();
+      else t.flushPage(lin);
+    }
+  }
+
+  /**
+   * Makes the context with this tag current (VM entry and exit), recycling the least used one. The
+   * caller then checks the CPL against the context's user/supervisor view (privilegeChanged).
+   */
+  selectTlb(tag: number): void {
+    let t = this.tlb;
+    if (t.tag !== tag) {
+      this.codeGen++;
+      const found = this.tlbs.find((x) => x.tag === tag);
+      if (found) t = found;
+      else if (this.tlbs.length < TLB_CONTEXTS) this.tlbs.push(t = new Tlb(tag));
+      else {
+        t = this.tlbs.reduce((a, b) => (b.used < a.used ? b : a));
+        t.flush();
+        t.tag = tag;
+      }
+      this.tlb = t;
+      this.tlbR = t.r;
+      this.tlbW = t.w;
+    }
+    t.used = ++this.tlbClock;
   }
 
   /** Called when CPL crosses between user and supervisor: TLB entries carry the old view. */
   privilegeChanged(): void {
     const user = this.cpl === 3;
-    if (user !== this.tlbUser) {
-      this.tlbUser = user;
+    if (user !== this.tlb.user) {
+      this.tlb.user = user;
       if (this.cr[0] & CR0_PG) this.flushTlb();
     }
   }
@@ -152,17 +271,23 @@ export class Mmu extends CpuState {
     if (host < 0) return -1;
     const lpn = lin >>> 12;
     // System accesses run with CPL forced to 0; they must not leave supervisor entries behind.
-    const cache = (this.cpl === 3) === this.tlbUser && !this.watchPages?.has(lpn);
+    const tlb = this.tlb;
+    const cache = (this.cpl === 3) === tlb.user && !this.watchPages?.has(lpn);
+    if (cache && tlb.r === NO_ENTRIES) {
+      tlb.allocate();
+      this.tlbR = tlb.r;
+      this.tlbW = tlb.w;
+    }
     if (access === ACC_WRITE) {
       if (this.bus.pageReadOnly[ppn]) return -1;
       // Pages with decoded code get a negative entry: writes check the code map first (wrSlow).
-      if (cache) this.tlbW[lpn] = this.codeMask[host] ? -(host + 1) : host + 1;
+      if (cache) tlb.w[lpn] = this.codeMask[host] ? -(host + 1) : host + 1;
     } else if (cache) {
-      this.tlbR[lpn] = host + 1;
+      tlb.r[lpn] = host + 1;
     }
     if (cache) {
-      if (this.tlbCount < TLB_LIST) this.tlbList[this.tlbCount] = lpn;
-      this.tlbCount++;
+      if (tlb.count < TLB_LIST) tlb.list[tlb.count] = lpn;
+      tlb.count++;
     }
     return host;
   }

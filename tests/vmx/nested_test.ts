@@ -9,32 +9,15 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT } from "../support/tools.ts";
-import { Kvm, KVM_EXIT, KVM_EXIT_IO_IN, type KvmSegment } from "../../lib/virt/kvm/mod.ts";
+import { Kvm, KVM_EXIT, KVM_EXIT_IO_IN } from "../../lib/virt/kvm/mod.ts";
 import { createMinimalMachine } from "../../lib/virt/machine/minimal.ts";
 import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS } from "../../lib/virt/machine/multiboot.ts";
-import { rootWith } from "../kvm/support/setup.ts";
+import { flatSegment as flat, rootWith } from "../kvm/support/setup.ts";
 
 const IMAGE = Deno.readFileSync(join(PROJECT, "tests", "guests", "vmx", "hypervisor.bin"));
 const GOLDEN = Deno.readTextFileSync(join(PROJECT, "tests", "golden", "vmx", "hypervisor.txt"));
 const RAM = 16 << 20;
 const COM1 = 0x3f8, DEBUG_EXIT = 0xf4;
-
-function flat(selector: number, code: boolean): KvmSegment {
-  return {
-    base: 0n,
-    limit: 0xffffffff,
-    selector,
-    type: code ? 0xb : 0x3,
-    present: 1,
-    dpl: 0,
-    db: 1,
-    s: 1,
-    l: 0,
-    g: 1,
-    avl: 0,
-    unusable: 0,
-  };
-}
 
 /** Runs the image as L1 under -accel kvm: its serial output, exit status and KVM exit count. */
 export function runUnderKvm(

@@ -53,6 +53,7 @@ import { AR_UNUSABLE, GUEST_SEGMENTS } from "./segments.ts";
 import { nonRootHooks, vmxState } from "./state.ts";
 import { ACTIVITY_HLT, loadGuestState, loadHostState } from "./transfer.ts";
 import { LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
+import { guestTlbTag } from "./tlb.ts";
 
 function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
   const f0 = Number(VMX_MSRS.get(fixed0)!), f1 = Number(VMX_MSRS.get(fixed1)!);
@@ -241,10 +242,12 @@ function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
   // leaves the compiled loop through its interrupt shadow.
   cpu.vmxPolls = cpu.vmxMtf || s.timerDeadline !== Infinity || (s.pinControls & PIN_EXT_INTR_EXITING) !== 0 ||
     ((s.procControls & CPU_INTR_WINDOW_EXITING) !== 0 && (cpu.eflags & IF) !== 0);
+  cpu.selectTlb(guestTlbTag(vmcs));
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
-    const ept = new EptWalker(cpu, vmcs.get(F.EPT_POINTER));
-    cpu.eptWalk = ept.walk;
-    cpu.eptFetch = ept.fetch;
+    const eptp = vmcs.get(F.EPT_POINTER);
+    if (s.ept?.eptp !== eptp) s.ept = new EptWalker(cpu, eptp);
+    cpu.eptWalk = s.ept.walk;
+    cpu.eptFetch = s.ept.fetch;
   }
 }
 nonRootHooks.install = (cpu) => installNonRoot(cpu, new Vmcs(cpu.bus, vmxState(cpu).currentVmcs));

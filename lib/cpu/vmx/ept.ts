@@ -110,25 +110,18 @@ export function eptTranslate(
 export class EptWalker {
   constructor(readonly cpu: Cpu, readonly eptp: number) {}
 
-  /** Linear pages whose instruction fetch passed EPT since the TLB last changed (see `fetch`). */
-  private readonly fetchable = new Set<number>();
-  private fetchGen = -1;
-
   /**
    * The core's check before it decodes or reuses code at `lin`: instruction fetches need EPT
    * execute permission. Data reads fill the same TLB entries, so the check cannot live there; a
-   * page that passed stays passed until the TLB changes (codeGen), as a hardware TLB would keep it.
+   * page that passed is remembered in the current TLB context until that context's entry for the
+   * page goes, as a hardware TLB keeps the permission with the translation.
    */
   readonly fetch = (lin: number): void => {
-    const cpu = this.cpu;
-    if (cpu.codeGen !== this.fetchGen) {
-      this.fetchable.clear();
-      this.fetchGen = cpu.codeGen;
-    }
+    const cpu = this.cpu, fetchable = cpu.tlb.fetchable;
     const page = lin >>> 12;
-    if (this.fetchable.has(page)) return;
+    if (fetchable.has(page)) return;
     this.walk(lin, ACC_EXEC, cpu.cpl === 3);
-    this.fetchable.add(page);
+    fetchable.add(page);
   };
 
   /**

@@ -30,14 +30,12 @@ import { LAUNCH_CLEAR, LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
 import { vmEntry } from "./entry.ts";
 import { eptpValid } from "./ept.ts";
 import * as X from "./exit.ts";
+import { INVEPT_ALL_CONTEXT, INVEPT_SINGLE_CONTEXT, inveptTlb, invvpidTlb } from "./tlb.ts";
 
 export const CR4_VMXE = 1 << 13;
 
 export const VMX_C7_6 = 0, VMX_VMPTRST = 1, VMX_VMREAD = 2, VMX_VMWRITE = 3, VMX_VMCALL = 4;
 export const VMX_VMLAUNCH = 5, VMX_VMRESUME = 6, VMX_VMXOFF = 7, VMX_INVEPT = 8, VMX_INVVPID = 9;
-
-/** INVEPT types (EPT_VPID_CAP bits 25 and 26 offer both). */
-export const INVEPT_SINGLE_CONTEXT = 1, INVEPT_ALL_CONTEXT = 2;
 
 /** True when `v` keeps every bit the fixed MSRs pin (fixed0 bits set, bits outside fixed1 clear). */
 function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
@@ -198,9 +196,9 @@ function vmlaunch(cpu: Cpu, resume: boolean): void {
 }
 
 /**
- * INVEPT (66 0F 38 80): drops EPT-derived translations. The TLB holds combined guest-linear to
- * host-physical entries only while a guest runs and is flushed at every entry and exit, so after
- * the checks there is nothing cached to drop; a flush keeps that true if this ever changes.
+ * INVEPT (66 0F 38 80): types 1 (single context: the combined mappings made under one EPTP's
+ * EP4TA, whatever their VPID) and 2 (all contexts: every EPT-derived mapping); EPT_VPID_CAP bits
+ * 25 and 26 offer both.
  */
 function invept(cpu: Cpu, i: Insn): void {
   if (i.opsize32 === cpu.code32) ud(); // the 66 prefix is part of the opcode
@@ -216,14 +214,14 @@ function invept(cpu: Cpu, i: Insn): void {
   if (type === INVEPT_SINGLE_CONTEXT && !eptpValid(eptp, eptpHigh)) {
     return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
   }
-  cpu.flushTlb();
+  inveptTlb(cpu, type, eptp);
   E.vmSucceed(cpu);
 }
 
 /**
  * INVVPID (66 0F 38 81): types 0 (individual address), 1 (single context), 2 (all contexts) and
- * 3 (single context keeping globals). VPID 0 names VMX root and is invalid for all but type 2.
- * The TLB is flushed at every VM entry and exit, so no VPID-tagged entry outlives its guest.
+ * 3 (single context keeping globals), of the linear and combined mappings tagged with the VPID
+ * (lib/cpu/vmx/tlb.ts). VPID 0 names VMX root and is invalid for all but type 2.
  */
 function invvpid(cpu: Cpu, i: Insn): void {
   if (i.opsize32 === cpu.code32) ud();
@@ -231,14 +229,13 @@ function invvpid(cpu: Cpu, i: Insn): void {
   const type = cpu.regs[i.reg] >>> 0;
   const lin = cpu.ea(i);
   const low = cpu.rd32(lin), high = cpu.rd32((lin + 4) | 0);
-  cpu.rd32((lin + 8) | 0);
-  const addressHigh = cpu.rd32((lin + 12) | 0);
+  const address = cpu.rd32((lin + 8) | 0), addressHigh = cpu.rd32((lin + 12) | 0);
   const vpid = low & 0xffff;
   if (type > 3 || (low & ~0xffff) || high) return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
   if (type !== 2 && vpid === 0) return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
   // Individual address: it must be canonical, which on this 32-bit CPU means bits 63:32 clear.
   if (type === 0 && addressHigh) return E.vmFail(cpu, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
-  cpu.flushTlb();
+  invvpidTlb(cpu, type, vpid, address);
   E.vmSucceed(cpu);
 }
 

@@ -6,6 +6,7 @@
  */
 import type { Cpu } from "../cpu.ts";
 import type { PendingExit } from "./exit.ts";
+import type { EptWalker } from "./ept.ts";
 import { registerStatePart } from "../state.ts";
 
 /** The current-VMCS pointer's "no current VMCS" value (FFFFFFFF_FFFFFFFFH), as -1 here. */
@@ -36,6 +37,8 @@ export class VmxState {
    */
   pinControls = 0;
   procControls = 0;
+  /** The EPT walker of the EPTP entered last (kept while guests enter with the same EPTP). */
+  ept: EptWalker | undefined = undefined;
 }
 
 const STATES = new WeakMap<Cpu, VmxState>();
@@ -101,5 +104,6 @@ registerStatePart("vmx", {
     s.mtfPending = d.mtfPending ?? false;
     cpu.vmxNonRoot = cpu.vmxPolls = d.nonRoot;
     if (d.nonRoot) nonRootHooks.install(cpu);
+    else cpu.selectTlb(0);
   },
 });

@@ -8,6 +8,7 @@ import { ARITH_FLAGS, CS, DS, ES, FS, GS, LDTR, SEG_DB, SS, TR } from "../state.
 import { F } from "./fields.ts";
 import { loadSegments, saveSegments } from "./segments.ts";
 import type { Vmcs } from "./vmcs.ts";
+import { enterGuestTlb, enterRootTlb } from "./tlb.ts";
 
 export const ACTIVITY_ACTIVE = 0, ACTIVITY_HLT = 1;
 const MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176;
@@ -17,11 +18,13 @@ function setEflags(cpu: Cpu, v: number): void {
   cpu.setArithFlags(v & ARITH_FLAGS);
 }
 
-/** After segments and control registers changed wholesale: modes, CPL, TLB. */
+/**
+ * After segments and control registers changed wholesale: modes and CPL. The TLB context was
+ * switched before (tlb.ts), so the CPL's user/supervisor view is checked against the new one.
+ */
 function modesChanged(cpu: Cpu): void {
   cpu.stack32 = (cpu.segRights[SS] & SEG_DB) !== 0;
   cpu.codeSegmentChanged();
-  cpu.flushTlb();
   cpu.breakBlock = true;
 }
 
@@ -46,6 +49,7 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs): void {
   const interruptibility = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
   cpu.intShadow = interruptibility & 3 ? 1 : 0;
   cpu.nmiBlocked = (interruptibility & 8) !== 0; // blocking by NMI
+  enterGuestTlb(cpu, vmcs);
   modesChanged(cpu);
 }
 
@@ -113,5 +117,6 @@ export function loadHostState(cpu: Cpu, vmcs: Vmcs): void {
   setEflags(cpu, 2);
   cpu.halted = false;
   cpu.intShadow = 0;
+  enterRootTlb(cpu);
   modesChanged(cpu);
 }

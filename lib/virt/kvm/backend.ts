@@ -16,6 +16,8 @@ import type { MsrTable } from "./msrs.ts";
 export interface VendorParams {
   /** kvm_intel ept: 0 means shadow paging. */
   ept: boolean;
+  /** kvm_intel vpid: 0 means guests run without a VPID, so every VM entry and exit flushes the TLB. */
+  vpid: boolean;
   /** kvm_intel unrestricted_guest: 0 means real mode cannot be entered directly. */
   unrestrictedGuest: boolean;
   /** kvm_intel nested: VMX offered to guests. */

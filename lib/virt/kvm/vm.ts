@@ -28,6 +28,7 @@ function vendorParams(handle: DevKvm): VendorParams {
   const nested = num("vendor", "nested") !== 0;
   return {
     ept: ept,
+    vpid: intel && num("vendor", "vpid") !== 0,
     unrestrictedGuest: unrestrictedGuest && ept,
     nested,
     get ignoreMsrs() {

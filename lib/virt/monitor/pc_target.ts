@@ -192,7 +192,7 @@ export class PcTarget implements MonitorTarget, Vcpu, SnapshotHost {
     this.cpu.onWatchedAccess = pages.size
       ? (lin, bytes, write) => this.watchedAccess(lin, bytes, write)
       : undefined;
-    this.cpu.flushTlb();
+    this.cpu.flushAllTlbs();
   }
 
   /** Runs after every instruction while watching: compares in place in RAM, allocating nothing. */

@@ -2,6 +2,7 @@
 import assert from "node:assert/strict";
 import { runCli } from "../../support/tools.ts";
 import type { CliResult } from "../../support/tools.ts";
+import type { KvmSegment } from "../../../lib/virt/kvm/mod.ts";
 
 export function kctl(root: string, args: string[]): Promise<CliResult> {
   return runCli("kvm-ctl", ["--root", root, ...args]);
@@ -25,4 +26,22 @@ export function errnoOf(fn: () => unknown): string | undefined {
   } catch (e) {
     return (e as { code?: string }).code ?? String(e);
   }
+}
+
+/** A flat 4 GiB ring-0 segment: 32-bit code when `code`, else writable data (as multiboot leaves them). */
+export function flatSegment(selector: number, code: boolean): KvmSegment {
+  return {
+    base: 0n,
+    limit: 0xffffffff,
+    selector,
+    type: code ? 0xb : 0x3,
+    present: 1,
+    dpl: 0,
+    db: 1,
+    s: 1,
+    l: 0,
+    g: 1,
+    avl: 0,
+    unusable: 0,
+  };
 }

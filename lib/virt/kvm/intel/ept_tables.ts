@@ -17,6 +17,12 @@ export class EptTables {
   #pml4 = 0;
   /** Every table page allocated below the PML4, for zapping. */
   #tables: number[] = [];
+  /**
+   * Called when a present mapping changes or goes: the CPUs' TLBs keep combined mappings made
+   * from it (VPID-tagged, not flushed at VM entry), so they must be invalidated, as KVM's
+   * kvm_flush_remote_tlbs does with INVEPT.
+   */
+  readonly #changed: (() => void)[] = [];
 
   constructor(readonly host: HostMemory, readonly accessedDirty: boolean) {
     this.#pml4 = host.allocPage();
@@ -56,9 +62,17 @@ export class EptTables {
     return table + ((gpa >>> 12) & 0x1ff) * 8;
   }
 
+  /** Hears every change that needs a TLB invalidation (see #changed). */
+  onChange(listener: () => void): void {
+    this.#changed.push(listener);
+  }
+
   /** Maps a guest page onto a host page with the given R/W/X permissions. */
   map(gpaPage: number, hpaPage: number, perms: number): void {
-    this.#write(this.#leafSlot(gpaPage), (hpaPage | EPT_MT_WB | perms) >>> 0);
+    const slot = this.#leafSlot(gpaPage), old = this.#read(slot), entry = (hpaPage | EPT_MT_WB | perms) >>> 0;
+    this.#write(slot, entry);
+    // A new mapping needs no invalidation: nothing was cached for a page that was not present.
+    if ((old & 7) !== 0 && old >>> 0 !== entry) { for (const f of this.#changed) f(); }
   }
 
   /** The permissions a guest page has now (0 when unmapped). */
@@ -71,5 +85,6 @@ export class EptTables {
     for (const t of this.#tables) this.host.freePage(t);
     this.#tables = [];
     this.host.privateView.setUint32(this.#pml4 - PRIVATE_BASE, 0, true);
+    for (const f of this.#changed) f();
   }
 }

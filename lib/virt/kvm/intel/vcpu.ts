@@ -31,6 +31,12 @@ import {
 } from "../../../cpu/vmx/capabilities.ts";
 import { EXIT_EPT_MISCONFIG } from "../../../cpu/vmx/ept.ts";
 import {
+  INVEPT_SINGLE_CONTEXT,
+  inveptTlb,
+  INVVPID_SINGLE_CONTEXT,
+  invvpidTlb,
+} from "../../../cpu/vmx/tlb.ts";
+import {
   exits as X,
   F,
   type PendingExit,
@@ -84,6 +90,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   #replay: { gpa: number; size: number; rip: number; value: number } | undefined;
   /** Guest pages of READONLY slots temporarily behind a window while a write to them is emulated. */
   readonly romWindows = new Set<number>();
+  /** The VMCS of the last entry (vmcs01, or an L2's vmcs02). */
+  #lastEntered: Vmcs | undefined;
   /** An exception queued for the next entry (VM-entry interruption information), or 0. */
   #pendingEvent = 0;
   #pendingEventCode = 0;
@@ -103,6 +111,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     s.operation = true;
     s.vmxonPointer = vm.host.allocPage();
     s.currentVmcs = this.vmcs01.address;
+    // L0 changed its EPT under a present mapping: INVEPT, as ept_sync_context does.
+    vm.ept.onChange(() => inveptTlb(this.cpu, INVEPT_SINGLE_CONTEXT, vm.ept.eptp));
     s.onExit = (exit) => {
       this.#exit = exit;
       // Host state is loaded: the emulated CPU must not go on to run "host code"; L0 takes over.
@@ -126,11 +136,13 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     v.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(false));
     // ept=0 should mean shadow paging; there is no shadow MMU yet, so guest-physical memory always
     // goes through EPT, and ept=0 shows only as the loss of unrestricted guest (real mode refused).
+    // vpid=1 (Linux's default): the guest's TLB entries carry VPID id + 1 and survive VM exits;
+    // vpid=0: every entry and exit flushes them (SDM, VPID 0).
     v.set(
       F.SECONDARY_VM_EXEC_CONTROL,
-      SEC_ENABLE_EPT | (p.unrestrictedGuest ? SEC_UNRESTRICTED_GUEST : 0) | SEC_ENABLE_VPID,
+      SEC_ENABLE_EPT | (p.unrestrictedGuest ? SEC_UNRESTRICTED_GUEST : 0) | (p.vpid ? SEC_ENABLE_VPID : 0),
     );
-    v.set(F.VIRTUAL_PROCESSOR_ID, this.ctx.id + 1);
+    v.set(F.VIRTUAL_PROCESSOR_ID, p.vpid ? this.ctx.id + 1 : 0);
     v.set(F.VM_EXIT_CONTROLS, EXIT_TRUE_DEFAULT1 | EXIT_ACK_INTR_ON_EXIT);
     v.set(F.VM_ENTRY_CONTROLS, ENTRY_TRUE_DEFAULT1);
     v.set(F.EXCEPTION_BITMAP, 0);
@@ -194,6 +206,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     this.vm.host.client = this;
     if (this.#contextDirty) {
       loadGuest(this.cpu, this.vmcs01, this.ctx);
+      // New control registers from user space (KVM_SET_SREGS): what the TLB holds may be stale.
+      this.#flushGuestTlb(this.vmcs01);
       this.#contextDirty = false;
       this.#loaded = true;
     }
@@ -243,6 +257,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     bus.stopRequested = false;
     vmxState(cpu).currentVmcs = vmcs.address;
     const injected = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
+    this.#untrackedTlbFlush(vmcs);
     vmEntry(cpu, vmcs);
     const duringDelivery = !cpu.vmxNonRoot && this.#exit !== undefined && (injected & INTR_INFO_VALID) !== 0;
     // Out of non-root operation with no exit recorded: the entry failed, VMfailValid (an error
@@ -304,6 +319,25 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     }
     if (nested.exitForInterrupt(this, this.ctx.pendingInterrupt)) this.ctx.pendingInterrupt = -1;
     return false;
+  }
+
+  /**
+   * L0 tracks what the guest's VPID-tagged TLB entries derive from only for vmcs01 with EPT (its
+   * own EPT tables). A nested guest's (vmcs02: L1's paging and EPT12 behind it) and a guest on
+   * shadow page tables are flushed at every entry instead, as KVM does when it cannot tell; so is
+   * L1's after an L2 ran (the nested VM exit loaded vmcs12's host CR3).
+   */
+  #untrackedTlbFlush(vmcs: Vmcs): void {
+    const back = this.#lastEntered !== vmcs;
+    this.#lastEntered = vmcs;
+    if (vmcs === this.vmcs01 && !back && (vmcs.get(F.SECONDARY_VM_EXEC_CONTROL) & SEC_ENABLE_EPT)) return;
+    this.#flushGuestTlb(vmcs);
+  }
+
+  /** INVVPID of the guest's context (without a VPID the next entry flushes anyway). */
+  #flushGuestTlb(vmcs: Vmcs): void {
+    const vpid = vmcs.get(F.VIRTUAL_PROCESSOR_ID) & 0xffff;
+    if (vpid) invvpidTlb(this.cpu, INVVPID_SINGLE_CONTEXT, vpid, 0);
   }
 
   /** A VM exit that happens between instructions (no fault): guest state as it stands. */
