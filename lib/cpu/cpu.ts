@@ -450,6 +450,7 @@ export class Cpu extends Mmu {
   }
 
   private buildBlock(lin: number, page: number): Block {
+    this.blocksBuilt++;
     const insns: Insn[] = [];
     let at = lin;
     const code32 = this.code32;
@@ -520,6 +521,7 @@ export class Cpu extends Mmu {
         else if (b !== undefined && b.lin === lin && b.code32 === this.code32) block = b;
       }
       if (block === undefined) {
+        const built = this.blocksBuilt;
         try {
           // A fault while fetching belongs to the instruction at EIP.
           this.insnEip = this.eip;
@@ -529,6 +531,10 @@ export class Cpu extends Mmu {
           this.fault(e);
           continue;
         }
+        // Decoding new code is where the budget's instruction count stops predicting time (cold
+        // code runs ~100x slower than cached code): there, and only there, look at the host clock
+        // so a slice cannot run past the machine's next timer deadline.
+        if (this.blocksBuilt !== built && executed > 0 && performance.now() >= bus.sliceEndMs) break;
         if (prev !== undefined) {
           if (prev.gen !== this.codeGen) {
             prev.gen = this.codeGen;
@@ -598,6 +604,9 @@ export class Cpu extends Mmu {
     this.lastRun = executed;
     return reason;
   }
+
+  /** Blocks decoded since creation (cache misses). */
+  blocksBuilt = 0;
 
   /** Instructions retired by the last run() call. */
   lastRun = 0;

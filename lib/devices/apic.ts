@@ -57,6 +57,8 @@ const TIMER_PERIODIC = 1 << 17;
 /** Where EOIs of level-triggered vectors are broadcast (the IOAPIC). */
 export interface EoiListener {
   eoi(vector: number): void;
+  /** The CPU took vector for service (INTA), before any EOI. */
+  acknowledged?(vector: number): void;
 }
 
 /**
@@ -231,6 +233,7 @@ export class LocalApic implements MmioDevice, InterruptController, Stateful {
           this.irr[v >> 5] &= ~(1 << (v & 31));
           this.isr[v >> 5] |= 1 << (v & 31);
           this.updateIntr();
+          this.eoiListener?.acknowledged?.(v);
           return v;
         }
       }
@@ -245,6 +248,11 @@ export class LocalApic implements MmioDevice, InterruptController, Stateful {
   }
 
   // ---- inputs ----
+
+  /** Whether vector is requested (its IRR bit set) and not yet taken by the CPU. */
+  requested(vector: number): boolean {
+    return (this.irr[vector >> 5] & (1 << (vector & 31))) !== 0;
+  }
 
   /** Accepts an interrupt message (from the IOAPIC, an IPI or a local source). */
   deliver(vector: number, mode: number, levelTriggered: boolean): void {

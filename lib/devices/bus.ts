@@ -81,6 +81,13 @@ export class Bus {
    */
   nowNs: () => number = () => (performance.now() - this.#createdMs) * 1e6;
 
+  /**
+   * Host time (performance.now(), ms) by which the CPU's run loop should give the machine back
+   * control even with budget left: its next timer deadline. The CPU looks only where it is slow
+   * (decoding code it has not seen), since there instruction counts say nothing about time.
+   */
+  sliceEndMs = Infinity;
+
   /** Set when the CPU's run loop must return to the machine soon (a device or signal wants the host). */
   stopRequested = false;
   resetRequested = false;

@@ -89,6 +89,15 @@ export class VirtualClock {
     return this.earliest;
   }
 
+  /**
+   * Host time (performance.now(), ms) at which virtual time reaches t; Infinity on a manual or
+   * paused clock, which the host's time does not move.
+   */
+  hostMsAt(t: number): number {
+    if (this.manual || this.paused || t === Infinity) return Infinity;
+    return (t - this.offset) / 1e6;
+  }
+
   /** Nanoseconds until the next deadline (0 if already due, Infinity if none). */
   nsUntilNextDeadline(): number {
     const d = this.earliest - this.nowNs();

@@ -92,7 +92,8 @@ export class Hpet implements MmioDevice, Stateful {
   private get enabled(): boolean {
     return (this.config & HPET_CFG_ENABLE) !== 0;
   }
-  private get legacy(): boolean {
+  /** Legacy replacement: timers 0 and 1 own IRQ0 and IRQ8, the PIT and RTC are cut off. */
+  get legacy(): boolean {
     return (this.config & HPET_CFG_LEGACY) !== 0;
   }
 

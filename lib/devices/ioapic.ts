@@ -86,6 +86,30 @@ export class IoApic implements MmioDevice, IrqSink, EoiListener, Stateful {
     }
   }
 
+  /** Set by the ISA router: told which pin's interrupt the CPU just acknowledged. */
+  onAcknowledge?: (pin: number) => void;
+
+  unmasked(pin: number): boolean {
+    return pin < IOAPIC_PINS && !(this.rteLo[pin] & RTE_MASKED);
+  }
+
+  /** An edge pin's request waits in the local APIC's IRR (edges are not latched here once sent). */
+  latched(pin: number): boolean {
+    if (!this.unmasked(pin)) return false;
+    const lo = this.rteLo[pin];
+    if (lo & RTE_LEVEL) return (lo & RTE_REMOTE_IRR) !== 0 || (this.irr & (1 << pin)) !== 0;
+    return (this.irr & (1 << pin)) !== 0 || this.lapic.requested(lo & 0xff);
+  }
+
+  /** The local APIC accepted vector for service: tell whose pin it was (edge pins have no EOI). */
+  acknowledged(vector: number): void {
+    if (!this.onAcknowledge) return;
+    for (let pin = 0; pin < IOAPIC_PINS; pin++) {
+      const lo = this.rteLo[pin];
+      if ((lo & 0xff) === vector && !(lo & RTE_MASKED)) this.onAcknowledge(pin);
+    }
+  }
+
   /** EOI broadcast from the local APIC, or a write to the EOI register. */
   eoi(vector: number): void {
     let again = false;

@@ -174,6 +174,7 @@ export class PicPair implements IrqSink, InterruptController, PortDevice, Statef
   acknowledge(): number {
     const [master, slave] = this.chips;
     let vector: number;
+    let taken = -1;
     const irq = master.pendingIrq();
     if (irq >= 0) {
       if (irq === 2) {
@@ -181,18 +182,36 @@ export class PicPair implements IrqSink, InterruptController, PortDevice, Statef
         if (irq2 >= 0) {
           slave.intack(irq2);
           vector = slave.irqBase + irq2;
+          taken = 8 + irq2;
         } else {
           vector = slave.irqBase + 7;
         }
       } else {
         vector = master.irqBase + irq;
+        taken = irq;
       }
       master.intack(irq);
     } else {
       vector = master.irqBase + 7;
     }
     this.update();
+    if (taken >= 0) this.onAcknowledge?.(taken);
     return vector;
+  }
+
+  /** Set by the ISA router: told which ISA IRQ the CPU just acknowledged. */
+  onAcknowledge?: (irq: number) => void;
+
+  /** Whether ISA IRQ irq's mask bit is clear (through the cascade for the slave's). */
+  unmasked(irq: number): boolean {
+    const [master, slave] = this.chips;
+    if (irq < 8) return !(master.imr & (1 << irq));
+    return !(master.imr & (1 << 2)) && !(slave.imr & (1 << (irq & 7)));
+  }
+
+  /** Whether ISA IRQ irq has an unmasked request latched in IRR that the CPU has not taken. */
+  latched(irq: number): boolean {
+    return this.unmasked(irq) && (this.chips[irq >> 3].irr & (1 << (irq & 7))) !== 0;
   }
 
   portRead(port: number, _size: AccessSize): number {

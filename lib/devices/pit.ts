@@ -8,6 +8,7 @@
 import type { AccessSize, Bus, PortDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
 import type { IrqLine } from "./irq.ts";
+import { DelayedTicks, type TickPath } from "./lost_ticks.ts";
 import { type DeviceState, loadFields, saveFields, type Stateful, subList } from "./state.ts";
 
 const CHANNEL_STATE = [
@@ -67,6 +68,8 @@ export class PitChannel {
   gateLowSince = -1;
   timer: Timer | undefined;
   irq: IrqLine | undefined;
+  /** Channel 0 under lost_tick_policy=delay (lost_ticks.ts), once the machine asks for it. */
+  ticks: DelayedTicks | undefined;
 
   constructor(readonly index: number, private readonly clock: VirtualClock) {
     this.gate = index !== 2;
@@ -176,6 +179,26 @@ export class PitChannel {
     const next = this.nextTransition(now);
     if (next < 0) this.timer.del();
     else this.timer.mod(next);
+  }
+
+  /**
+   * The OUT transition timer fired. In the periodic modes a rising OUT is a tick: the delay policy
+   * sees it before the line does, while the previous tick's request is still latched or not.
+   */
+  expired(now: number): void {
+    if (this.ticks && this.irq && (this.mode === 2 || this.mode === 3) && !this.irq.level && this.out(now)) {
+      this.ticks.tick();
+    }
+    this.update(now);
+  }
+
+  /** A fresh edge on the IRQ line for a kept tick; the line's level stays OUT's. */
+  reraise(): void {
+    const irq = this.irq!;
+    if (irq.level) {
+      irq.set(false);
+      irq.set(true);
+    } else irq.pulse();
   }
 
   loadCount(value: number): void {
@@ -308,12 +331,27 @@ export class Pit implements PortDevice, Stateful {
     this.channels = [0, 1, 2].map((i) => new PitChannel(i, clock));
     const ch0 = this.channels[0];
     ch0.irq = irq0;
-    ch0.timer = clock.timer((now) => ch0.update(now));
+    ch0.timer = clock.timer((now) => ch0.expired(now));
     bus.registerPorts(0x40, 4, this);
+  }
+
+  /**
+   * Switches channel 0 to lost_tick_policy=delay over path (the machine's route of IRQ0); the
+   * machine then reports each acknowledged IRQ0 with `acknowledged()`.
+   */
+  delayLostTicks(path: TickPath): void {
+    const ch0 = this.channels[0];
+    ch0.ticks = new DelayedTicks(path, () => ch0.reraise());
+  }
+
+  /** The CPU took IRQ0: under the delay policy, the next kept tick is raised now. */
+  acknowledged(): void {
+    this.channels[0].ticks?.acknowledged();
   }
 
   reset(): void {
     for (const ch of this.channels) {
+      ch.ticks?.reset();
       ch.mode = 0;
       ch.loaded = false;
       ch.waitingGate = false;
