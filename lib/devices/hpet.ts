@@ -9,6 +9,7 @@ import type { AccessSize, Bus, MmioDevice } from "./bus.ts";
 import type { Timer, VirtualClock } from "./clock.ts";
 import type { DeviceLog } from "./guest_log.ts";
 import type { IrqSink } from "./irq.ts";
+import { DelayedTicks, type TickPath } from "./lost_ticks.ts";
 import { type DeviceState, DeviceStateError, type Stateful, subList } from "./state.ts";
 
 export const HPET_BASE = 0xfed00000;
@@ -92,12 +93,31 @@ export class Hpet implements MmioDevice, Stateful {
   private get enabled(): boolean {
     return (this.config & HPET_CFG_ENABLE) !== 0;
   }
+  /** Timer 0's periodic IRQ0 under lost_tick_policy=delay (lost_ticks.ts), once the machine asks. */
+  private legacyTicks: DelayedTicks | undefined;
+
+  /**
+   * Keeps timer 0's periodic IRQ0 ticks that fall due while the previous one waits, as the PIT
+   * does (Linux counts its first jiffies on this timer); the machine reports IRQ0's INTAs with
+   * `acknowledged()`.
+   */
+  delayLostTicks(path: TickPath): void {
+    const t0 = this.timers[0];
+    this.legacyTicks = new DelayedTicks(path, () => this.updateIrq(t0, true));
+  }
+
+  /** The CPU took IRQ0: under the delay policy, the next kept tick is raised now. */
+  acknowledged(): void {
+    this.legacyTicks?.acknowledged();
+  }
+
   /** Legacy replacement: timers 0 and 1 own IRQ0 and IRQ8, the PIT and RTC are cut off. */
   get legacy(): boolean {
     return (this.config & HPET_CFG_LEGACY) !== 0;
   }
 
   reset(): void {
+    this.legacyTicks?.reset();
     for (const t of this.timers) {
       this.delTimer(t);
       t.cmp = U64;
@@ -323,12 +343,18 @@ export class Hpet implements MmioDevice, Stateful {
     if (periodic && t.period !== 0n) {
       // The match at `cmp` is the one firing now, so the next is due strictly after the counter
       // (QEMU compares strictly and, on a deterministic clock, would fire a second time a tick later).
+      let periods = 0;
       if (t.config & HPET_TN_32BIT) {
-        while (((cur - t.cmp) & U32) < 0x80000000n) t.cmp = (t.cmp + t.period) & U32;
+        for (; ((cur - t.cmp) & U32) < 0x80000000n; periods++) t.cmp = (t.cmp + t.period) & U32;
       } else {
-        while (t.cmp <= cur) t.cmp = (t.cmp + t.period) & U64;
+        for (; t.cmp <= cur; periods++) t.cmp = (t.cmp + t.period) & U64;
       }
       this.arm(t, this.diff(t, cur));
+      if (t.tn === 0 && this.legacyTicks && !(t.config & HPET_TN_TYPE_LEVEL)) {
+        // A late firing stands for every period it passed; the delay policy keeps the others.
+        this.legacyTicks.tick();
+        this.legacyTicks.missed(periods - 1);
+      }
     } else if (t.config & HPET_TN_32BIT && !periodic && t.wrapFlag) {
       this.arm(t, this.diff(t, cur));
       t.wrapFlag = false;

@@ -34,6 +34,11 @@ export class DelayedTicks {
     else if (this.path.latched()) this.pending++;
   }
 
+  /** n more periods fell due that the device itself merged into this tick (a late HPET comparator). */
+  missed(n: number): void {
+    if (n > 0 && this.path.unmasked()) this.pending += n;
+  }
+
   /** The CPU took the line's interrupt: raise the next kept tick now. */
   acknowledged(): void {
     if (this.pending === 0) return;

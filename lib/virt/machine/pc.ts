@@ -162,14 +162,16 @@ export class Pc {
     // The HPET sits between the PIT/RTC and their IRQs: legacy replacement takes IRQ0 and IRQ8 over.
     this.hpet = new Hpet(bus, this.clock, this.irq);
     this.pit = new Pit(bus, this.clock, new IrqLine(this.hpet.legacyGate, 0));
-    // PIT ticks the host delivered late are kept and raised again, not merged (lost_ticks.ts says
-    // why); a tick's request counts as waiting only where it can reach the CPU.
-    this.pit.delayLostTicks({
-      unmasked: () => !this.hpet.legacy && this.irq.unmasked(0),
-      latched: () => this.irq.latched(0),
-    });
+    // IRQ0 ticks the host delivered late, the PIT's or (under legacy replacement) the HPET's, are
+    // kept and raised again, not merged (lost_ticks.ts says why); a tick's request counts as
+    // waiting only where it can reach the CPU.
+    const latched = () => this.irq.latched(0);
+    this.pit.delayLostTicks({ unmasked: () => !this.hpet.legacy && this.irq.unmasked(0), latched });
+    this.hpet.delayLostTicks({ unmasked: () => this.hpet.legacy && this.irq.unmasked(0), latched });
     this.irq.watchAcknowledge((irq) => {
-      if (irq === 0) this.pit.acknowledged();
+      if (irq !== 0) return;
+      this.pit.acknowledged();
+      this.hpet.acknowledged();
     });
     this.portB = new PortB(bus, this.pit);
     this.rtc = new Rtc(bus, this.clock, new IrqLine(this.hpet.legacyGate, 8), { base: options.rtc?.base });
