@@ -7,8 +7,9 @@
  *   lib/cpu's do, which is not always where QEMU's TBs end;
  * - int: every exception and interrupt the CPU delivers, through its delivery observer, as QEMU
  *   logs them (int_log.ts);
- * - guest_errors: what the devices report (lib/devices/guest_log.ts), QEMU's texts; unimp: nothing,
- *   as QEMU's pc devices log nothing there (the CPU's ILLOPC lines are not produced);
+ * - guest_errors: what the devices report (lib/devices/guest_log.ts), QEMU's texts;
+ * - unimp: the translator's "ILLOPC: <address>: <bytes>" line for each block the CPU decodes that
+ *   runs into an opcode it does not know (Cpu.onUnknownOpcode); QEMU's pc devices log nothing here;
  * - cpu: the register dump before each block the CPU looks up, exec: QEMU's "Trace" line per block
  *   with CS base and EIP (the host code pointer and TB flags QEMU shows have no meaning here: 0).
  *   lib/cpu chains blocks, so like QEMU without `nochain` these show block lookups, not every block.
@@ -64,6 +65,11 @@ export function installLogging(pc: Pc, cpu: Cpu, config: MachineConfig, file?: D
     };
   }
   if (config.log.has("int")) logInterrupts(cpu, write);
+  if (config.log.has("unimp")) {
+    cpu.onUnknownOpcode = (linear, bytes) =>
+      write(`ILLOPC: ${hex(linear, 8)}:${bytes.map((b) => ` ${hex(b, 2)}`).join("")}
+`);
+  }
 }
 
 /** One block as QEMU's in_asm shows a TB. */

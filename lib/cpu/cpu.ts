@@ -9,8 +9,8 @@
  * would translate.
  */
 import type { Bus } from "../devices/bus.ts";
-import { decode, DecodeError } from "./decoder.ts";
-import { CONTRIBUTORY, CpuFault, DB, DF, GP, HAS_ERROR_CODE, NMI, PF } from "./faults.ts";
+import { decode, DecodeError, UD2_ROW, undefinedInstruction } from "./decoder.ts";
+import { CONTRIBUTORY, CpuFault, DB, DF, GP, HAS_ERROR_CODE, NMI, PF, UD } from "./faults.ts";
 import { bindHandler } from "./exec/handlers.ts";
 import { deliver, EV_EXCEPTION, EV_EXTERNAL } from "./interrupts.ts";
 import type { Insn } from "./insn.ts";
@@ -20,8 +20,21 @@ import { simdState } from "./simd/state.ts";
 import { ENDS_BLOCK } from "./opcodes.ts";
 import { vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
 import { vmxReset } from "./vmx/state.ts";
-import { REAL_RIGHTS } from "./segmentation.ts";
-import { CR0_ET, CR0_PE, CS, IF, SEG_CODE, SEG_DB, SS, TF, VM } from "./state.ts";
+import { FLAT_CODE_RIGHTS, FLAT_DATA_RIGHTS, REAL_RIGHTS } from "./segmentation.ts";
+import {
+  ARITH_FLAGS,
+  CR0_ET,
+  CR0_PE,
+  CS,
+  GENERAL_REGISTERS,
+  type GeneralRegister,
+  IF,
+  SEG_CODE,
+  SEG_DB,
+  SS,
+  TF,
+  VM,
+} from "./state.ts";
 import { readEflags } from "./flags.ts";
 import { compileBlock, type CompiledBlock } from "./jit/compile.ts";
 
@@ -105,6 +118,13 @@ export class Cpu extends Mmu {
   jitThreshold: number;
   /** Instructions a compiled block retired before it threw (read by the run loop's fault path). */
   jitRetired = 0;
+  /**
+   * Told when a block is decoded that runs into an opcode the CPU does not know, UD2 included (as
+   * QEMU's translator reports it: `-d unimp`'s ILLOPC line): the instruction's linear address and
+   * the bytes read up to the point the opcode was found unknown. Once per decoded block, not per
+   * execution; valid instructions in forms that do not exist (LEA with a register) are not told.
+   */
+  onUnknownOpcode: ((linear: number, bytes: number[]) => void) | undefined = undefined;
   private readonly pageBlocks = new Map<number, Map<number, Block>>();
   /** Per host page with code: 1 for each byte some decoded block covers. */
   private readonly codeBytes = new Map<number, Uint8Array>();
@@ -187,21 +207,20 @@ export class Cpu extends Mmu {
   }
 
   /**
-   * Sets up 32-bit flat protected mode as QEMU's multiboot loader leaves it: CR0 = PE|ET, CS =
-   * `cs` (flat 32-bit code), the other segments `ds` (flat data), the GDT as given, paging and
-   * interrupts off. Then EIP and the registers given.
+   * Enters a kernel directly, in 32-bit flat protected mode as a BIOS plus QEMU's option ROMs leave
+   * the CPU (the one way loaders start a CPU past its reset state): CR0 = PE|ET (paging and caches
+   * as SeaBIOS leaves them), CS = `gdt.cs` with the flat code descriptor cache and every other
+   * segment `gdt.ds` with the flat data one (the descriptors must be at that GDT, which the caller
+   * wrote), the real-mode IDT, interrupts off, EFLAGS and the general registers as given (missing
+   * ones 0), EIP = `eip`.
    */
   enterFlat32(
     eip: number,
-    regs: Partial<Record<"eax" | "ebx" | "ecx" | "edx" | "esp", number>> = {},
-    gdt: { base: number; limit: number; cs: number; ds: number } = {
-      base: 0,
-      limit: 0xffff,
-      cs: 8,
-      ds: 0x10,
-    },
+    regs: Partial<Record<GeneralRegister, number>>,
+    gdt: { base: number; limit: number; cs: number; ds: number },
+    eflags = 2,
   ): void {
-    this.cr[0] = (this.cr[0] & ~0x6000000f) | CR0_PE | 0x10;
+    this.cr[0] = CR0_PE | CR0_ET;
     this.gdtBase = gdt.base;
     this.gdtLimit = gdt.limit;
     this.idtBase = 0;
@@ -210,19 +229,19 @@ export class Cpu extends Mmu {
       this.segSel[s] = s === CS ? gdt.cs : gdt.ds;
       this.segBase[s] = 0;
       this.segLimit[s] = -1;
-      this.segRights[s] = s === CS ? 0x00cf9b00 & 0x00f0ff00 : 0x00cf9300 & 0x00f0ff00;
+      this.segRights[s] = s === CS ? FLAT_CODE_RIGHTS : FLAT_DATA_RIGHTS;
     }
     this.code32 = this.stack32 = true;
     this.cpl = 0;
-    this.eflags = 2;
-    this.setArithFlags(0);
+    this.eflags = (eflags & ~ARITH_FLAGS) | 2;
+    this.setArithFlags(eflags);
     this.eip = eip;
-    const names = ["eax", "ecx", "edx", "ebx", "esp"] as const;
-    names.forEach((n, k) => {
-      if (regs[n] !== undefined) this.regs[k] = regs[n]!;
-    });
+    GENERAL_REGISTERS.forEach((n, k) => this.regs[k] = regs[n] ?? 0);
+    this.halted = false;
+    this.intShadow = 0;
     this.privilegeChanged();
     this.flushTlb();
+    this.flushCode();
   }
 
   setArithFlags(bits: number): void {
@@ -459,10 +478,15 @@ export class Cpu extends Mmu {
       const start = at;
       try {
         i = decode((n) => this.rd8((start + n) | 0), code32, this.bindRow);
+        if (i.entry === UD2_ROW) this.reportUnknownOpcode(start, i.len);
       } catch (e) {
         if (insns.length) break;
-        if (e instanceof DecodeError) throw new CpuFault(e.vector, 0);
-        throw e;
+        if (!(e instanceof DecodeError)) throw e;
+        if (e.vector !== UD) throw new CpuFault(e.vector, 0);
+        // A block of one instruction that raises #UD, cached like any other, so the report
+        // comes once per decoding as QEMU's comes once per translation.
+        if (e.unknown) this.reportUnknownOpcode(start, e.length);
+        i = undefinedInstruction(e.length, this.bindRow);
       }
       const end = (at + i.len - 1) | 0;
       if (page >= 0 && (end ^ at) & ~0xfff) {
@@ -481,6 +505,11 @@ export class Cpu extends Mmu {
       if ((at ^ lin) & ~0xfff) break;
     }
     return new Block(insns, lin & 0xfff, (lin & 0xfff) + ((at - lin) | 0), lin, code32);
+  }
+
+  private reportUnknownOpcode(linear: number, length: number): void {
+    if (!this.onUnknownOpcode) return;
+    this.onUnknownOpcode(linear >>> 0, Array.from({ length }, (_, n) => this.rd8((linear + n) | 0)));
   }
 
   // ---- the run loop ----

@@ -9,7 +9,41 @@ import { DS, SS } from "./state.ts";
 
 /** Raised when the bytes are no instruction (#UD) or longer than 15 bytes (#GP). */
 export class DecodeError {
-  constructor(readonly vector: number) {}
+  constructor(
+    readonly vector: number,
+    /** The bytes read before the decoder gave up. */
+    readonly length = 0,
+    /**
+     * No opcode-map row at all (QEMU's translator calls this an unknown opcode and logs it under
+     * `-d unimp`), as opposed to a known instruction in a form that does not exist.
+     */
+    readonly unknown = false,
+  ) {}
+}
+
+/** UD2's row (0F 0B), whose handler raises #UD. */
+export const UD2_ROW = MAP[0x10b] as OpcodeEntry;
+
+/** What bytes that are no instruction stand for in a block: UD2 over the `length` bytes read. */
+export function undefinedInstruction(length: number, bind: (e: OpcodeEntry) => Insn["h"]): Insn {
+  const i = new Insn();
+  i.entry = UD2_ROW;
+  i.arg = UD2_ROW.arg;
+  i.len = length;
+  i.h = bind(UD2_ROW);
+  return i;
+}
+
+/** The instructions LOCK may prefix (SDM Vol. 2, LOCK), when their destination is in memory. */
+const LOCKABLE = new Set(["alu", "incdec", "not", "neg", "bt", "xchg", "xadd", "cmpxchg", "cmpxchg8b"]);
+const ALU_CMP = 7, BT_TEST = 0;
+
+/** LOCK anywhere else is #UD: other instructions, register destinations, CMP and BT. */
+function lockable(e: OpcodeEntry, i: Insn): boolean {
+  if (!LOCKABLE.has(e.handler) || i.mod === 3) return false;
+  const first = e.operands[0]?.[0];
+  if (first !== "E" && first !== "M") return false;
+  return !(e.handler === "alu" && e.arg === ALU_CMP) && !(e.handler === "bt" && e.arg === BT_TEST);
 }
 
 const BASE16 = [3, 3, 5, 5, 6, 7, 5, 3];
@@ -81,7 +115,7 @@ export function decode(
     e = slot;
     if (e?.hasModrm) modrm = fetch(pos++);
   }
-  if (!e) throw new DecodeError(6);
+  if (!e) throw new DecodeError(6, pos, true);
   i.entry = e;
   i.arg = e.arg;
   i.opsize32 = opsize32;
@@ -136,7 +170,7 @@ export function decode(
         }
       }
     } else if (e.operands.some((o) => o[0] === "M")) {
-      throw new DecodeError(6);
+      throw new DecodeError(6, pos);
     }
   }
   // Operands outside ModRM: Z registers, moffs, immediates.
@@ -183,6 +217,7 @@ export function decode(
     }
   }
   if (pos > 15) throw new DecodeError(13);
+  if (i.lock && !lockable(e, i)) throw new DecodeError(6, pos);
   i.seg = seg >= 0 ? seg : defaultSeg;
   i.segOverride = seg >= 0;
   i.len = pos;

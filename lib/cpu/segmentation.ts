@@ -8,6 +8,13 @@ import { CR0_PE, CS, LDTR, SEG_CODE, SEG_DB, SEG_G, SEG_P, SEG_S, SS, VM } from 
 
 /** Rights of a real-mode or V86 data segment: present, writable, accessed, DPL as given. */
 export const REAL_RIGHTS = SEG_P | SEG_S | 0x300;
+/**
+ * The 4 GiB flat descriptor caches a BIOS leaves for a directly entered kernel (limit 19:16 all
+ * ones, as the descriptor's high dword has them): 32-bit execute/read code, and read/write data
+ * with the accessed bit, as QEMU's register dump shows them after its option ROMs.
+ */
+export const FLAT_CODE_RIGHTS = SEG_G | SEG_DB | 0xf0000 | SEG_P | SEG_S | SEG_CODE | 0x200;
+export const FLAT_DATA_RIGHTS = SEG_G | SEG_DB | 0xf0000 | SEG_P | SEG_S | 0x300;
 
 export function protectedMode(cpu: Mmu): boolean {
   return (cpu.cr[0] & CR0_PE) !== 0 && (cpu.eflags & VM) === 0;

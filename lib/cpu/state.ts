@@ -14,6 +14,9 @@
  */
 
 export const EAX = 0, ECX = 1, EDX = 2, EBX = 3, ESP = 4, EBP = 5, ESI = 6, EDI = 7;
+/** The general registers' names in register-number order (regs[0] is EAX). */
+export const GENERAL_REGISTERS = ["eax", "ecx", "edx", "ebx", "esp", "ebp", "esi", "edi"] as const;
+export type GeneralRegister = typeof GENERAL_REGISTERS[number];
 export const ES = 0, CS = 1, SS = 2, DS = 3, FS = 4, GS = 5, LDTR = 6, TR = 7;
 
 // EFLAGS bits (Intel SDM Vol. 1, 3.4.3)

@@ -32,7 +32,10 @@ export const PAGE_SHIFT = 12;
 export const PAGE_SIZE = 1 << PAGE_SHIFT;
 const PAGE_COUNT = 1 << (32 - PAGE_SHIFT);
 
-/** pageMap value of a physical page with nothing behind it: reads float high, writes vanish. */
+/**
+ * pageMap value of a physical page with nothing behind it: reads return 0 and writes vanish, as in
+ * QEMU's unassigned memory region (unlike an unassigned I/O port, which reads all ones).
+ */
 export const PAGE_UNMAPPED = -1;
 /** pageMap values at or below this one name MMIO handler number (MMIO_BASE - value). */
 export const MMIO_BASE = -2;
@@ -185,7 +188,7 @@ export class Bus {
     phys = (phys & this.a20Mask) >>> 0;
     const page = this.pageMap[phys >>> PAGE_SHIFT];
     if (page >= 0) return this.u8[(page << PAGE_SHIFT) | (phys & 0xfff)];
-    if (page === PAGE_UNMAPPED) return 0xff;
+    if (page === PAGE_UNMAPPED) return 0;
     return this.mmioHandlers[MMIO_BASE - page].mmioRead(phys, 1);
   }
 
@@ -254,7 +257,7 @@ export class Bus {
         const start = (page << PAGE_SHIFT) | (addr & 0xfff);
         into.set(this.u8.subarray(start, start + chunk), i);
       } else if (page === PAGE_UNMAPPED) {
-        into.fill(0xff, i, i + chunk); // floats high, as read8 does, without a call per byte
+        into.fill(0, i, i + chunk); // as read8 does, without a call per byte
       } else {
         for (let j = 0; j < chunk; j++) into[i + j] = this.read8(addr + j);
       }

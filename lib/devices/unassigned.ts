@@ -2,13 +2,11 @@
  * Physical addresses nothing answers, seen by `-d guest_errors`: QEMU logs every access that falls
  * in its unassigned region ("Invalid read at addr ..."), ours maps this device over the bus's empty
  * pages while that item is on, so the access reaches a handler that can log it. The guest sees what
- * it sees without logging: reads float high, writes vanish (the Bus's empty-page behaviour).
+ * it sees without logging: reads return 0, writes vanish (the Bus's empty-page behaviour).
  * Pages that change meaning later (an unmapped APIC page) are filled again on each map change.
  */
 import { type AccessSize, type Bus, type MmioDevice, PAGE_SHIFT, PAGE_SIZE, PAGE_UNMAPPED } from "./bus.ts";
 import type { DeviceLog } from "./guest_log.ts";
-
-const ALL_ONES = [0, 0xff, 0xffff, 0, 0xffffffff] as const;
 
 export class UnassignedMmio implements MmioDevice {
   private filling = false;
@@ -20,7 +18,7 @@ export class UnassignedMmio implements MmioDevice {
 
   mmioRead(addr: number, size: AccessSize): number {
     this.log.invalidAccess(addr, size, false);
-    return ALL_ONES[size];
+    return 0;
   }
 
   mmioWrite(addr: number, size: AccessSize, _value: number): void {

@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT } from "../support/tools.ts";
 import { createMinimalMachine } from "../../lib/virt/machine/minimal.ts";
-import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS } from "../../lib/virt/machine/multiboot.ts";
+import { enterMultiboot, loadMultiboot } from "../../lib/virt/machine/multiboot.ts";
 import type { Cpu } from "../../lib/cpu/cpu.ts";
 
 const IMAGE = Deno.readFileSync(join(PROJECT, "tests", "guests", "cpu", "state_carry.bin"));
@@ -21,12 +21,7 @@ type Machine = ReturnType<typeof createMinimalMachine>;
 function boot(): Machine {
   const m = createMinimalMachine({ ramSize: RAM });
   const entry = loadMultiboot(m.bus, IMAGE);
-  m.cpu.enterFlat32(entry.entry, { eax: entry.eax, ebx: entry.ebx }, {
-    base: entry.gdtBase,
-    limit: entry.gdtLimit,
-    cs: MULTIBOOT_CS,
-    ds: MULTIBOOT_DS,
-  });
+  enterMultiboot(m.cpu, entry);
   return m;
 }
 

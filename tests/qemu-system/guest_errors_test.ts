@@ -41,6 +41,23 @@ Deno.test("-d unimp logs nothing for the PC's devices", async () => {
   }
 });
 
+Deno.test("unassigned memory reads 0 with -d guest_errors as without", async () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const guest = join(PROJECT, "tests", "guests", "pc", "unassigned.bin");
+    const args = ["-kernel", guest, ...QEMU_BASE_ARGS, "-d", "guest_errors", "-D", join(dir, "log")];
+    const result = await runCli("qemu-system", args);
+    assert.equal(result.code, 1, result.stderr);
+    assert.equal(
+      result.stdout,
+      Deno.readTextFileSync(join(PROJECT, "tests", "golden", "pc", "unassigned.txt")),
+    );
+    assert.match(Deno.readTextFileSync(join(dir, "log")), /^Invalid read at addr 0x8000001, size 1, region/);
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
 Deno.test({
   name: `the guest_errors golden is what qemu-system-i386 logs${
     skipReason(REAL_QEMU_I386, "qemu-system-i386")

@@ -51,8 +51,8 @@ export function runUnderKvm(
     vcpu.setRegs({
       ...vcpu.getRegs(),
       rip: BigInt(boot.entry),
-      rax: BigInt(boot.eax),
-      rbx: BigInt(boot.ebx),
+      rax: BigInt(boot.regs.eax),
+      rbx: BigInt(boot.regs.ebx),
       rflags: 2n,
     });
     const run = vcpu.kvmRun;

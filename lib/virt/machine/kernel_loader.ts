@@ -10,16 +10,18 @@
 import type { Cpu } from "../../cpu/mod.ts";
 import { Bus } from "../../devices/bus.ts";
 import { LibError } from "../../errors.ts";
-import { enterFlat32 } from "./cpu_entry.ts";
 import { pcMemoryMap } from "./e820.ts";
 import {
+  LINUX_BOOT_CS,
+  LINUX_BOOT_DS,
+  LINUX_BOOT_GDT,
   LINUX_LAYOUT,
   LinuxBootError,
   linuxFwCfgItems,
   parseSetupHeader,
   prepareLinux,
 } from "./linux_boot.ts";
-import { findMultibootHeader, loadMultiboot, MultibootError } from "./multiboot.ts";
+import { enterMultiboot, findMultibootHeader, loadMultiboot, MultibootError } from "./multiboot.ts";
 import type { Pc } from "./pc.ts";
 
 /** A -kernel problem, with the real tool's message (`qemu: invalid kernel header`). */
@@ -68,8 +70,14 @@ export function multibootForOptionRom(pc: Pc, image: Uint8Array, options: Kernel
   let start = 0x100000;
   while (start < entry.end && scratch.pageMap[start >>> 12] >= 0 && isZeroPage(scratch, start)) start += 4096;
   const kernel = scratch.u8.slice(start, entry.end);
-  const mbi = scratch.u8.slice(entry.ebx, entry.ebx + MBI_SIZE);
-  pc.fwCfg.setKernel({ kernelAddr: start, kernel, entry: entry.entry, initrdAddr: entry.ebx, initrd: mbi });
+  const mbi = scratch.u8.slice(entry.regs.ebx, entry.regs.ebx + MBI_SIZE);
+  pc.fwCfg.setKernel({
+    kernelAddr: start,
+    kernel,
+    entry: entry.entry,
+    initrdAddr: entry.regs.ebx,
+    initrd: mbi,
+  });
   pc.fwCfg.addFile("genroms/multiboot_dma.bin", options.optionRom!);
   return true;
 }
@@ -135,12 +143,12 @@ function loadLinux(pc: Pc, cpu: Cpu, image: Uint8Array, options: KernelOptions):
     bus.writeBytes(LINUX_LAYOUT.zeroPage, linux.zeroPage);
     bus.writeBytes(LINUX_LAYOUT.cmdline, linux.cmdline);
     if (linux.initrd) bus.writeBytes(linux.initrd.address, linux.initrd.data);
-    enterFlat32(cpu, bus, {
-      eip: linux.entry,
-      regs: { esi: LINUX_LAYOUT.zeroPage },
-      codeSelector: 0x10,
-      dataSelector: 0x18,
-      gdtAddress: LINUX_LAYOUT.gdt,
+    bus.writeBytes(LINUX_LAYOUT.gdt, LINUX_BOOT_GDT);
+    cpu.enterFlat32(linux.entry, { esi: LINUX_LAYOUT.zeroPage }, {
+      base: LINUX_LAYOUT.gdt,
+      limit: LINUX_BOOT_GDT.length - 1,
+      cs: LINUX_BOOT_CS,
+      ds: LINUX_BOOT_DS,
     });
   };
 }
@@ -192,14 +200,8 @@ function loadMultibootKernel(pc: Pc, cpu: Cpu, image: Uint8Array, options: Kerne
   return () => {
     const entry = load();
     cpu.reset();
-    // QEMU's multiboot option ROM leaves a GDT with flat code at 0x08 and data at 0x10 loaded, so
-    // a guest may take interrupts before loading its own; it is where multiboot.ts put QEMU's.
-    enterFlat32(cpu, pc.bus, {
-      eip: entry.entry,
-      regs: { eax: entry.eax, ebx: entry.ebx },
-      codeSelector: 0x08,
-      dataSelector: 0x10,
-      gdtAddress: entry.gdtBase,
-    });
+    // QEMU's multiboot option ROM leaves its GDT (flat code 0x08, data 0x10) loaded, so a guest
+    // may take interrupts before loading its own; multiboot.ts wrote it where QEMU's is.
+    enterMultiboot(cpu, entry);
   };
 }

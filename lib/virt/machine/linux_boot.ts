@@ -6,6 +6,7 @@
  * __BOOT_DS 0x18, ESI = boot_params, interrupts off).
  */
 import type { E820Entry } from "../../devices/fw_cfg.ts";
+import { FLAT_CODE_RIGHTS, FLAT_DATA_RIGHTS } from "../../cpu/segmentation.ts";
 import { LibError } from "../../errors.ts";
 
 /** Setup-header fields by offset in the first sectors of the image (and in boot_params). */
@@ -84,6 +85,13 @@ export const LINUX_LAYOUT = {
   cmdline: 0x20000,
   gdt: 0x8000,
 } as const;
+
+/** The 32-bit boot protocol's segments: __BOOT_CS and __BOOT_DS, flat 4 GiB. */
+export const LINUX_BOOT_CS = 0x10, LINUX_BOOT_DS = 0x18;
+/** A GDT with those two descriptors (the first two unused), for LINUX_LAYOUT.gdt. */
+export const LINUX_BOOT_GDT = new Uint8Array(
+  Uint32Array.of(0, 0, 0, 0, 0x0000ffff, FLAT_CODE_RIGHTS, 0x0000ffff, FLAT_DATA_RIGHTS).buffer,
+);
 
 export interface LinuxImage {
   header: SetupHeader;

@@ -7,7 +7,7 @@
 import { type AccessSize, Bus, type PortDevice } from "../../devices/bus.ts";
 import { Cpu } from "../../cpu/cpu.ts";
 import { X87 } from "../../cpu/x87.ts";
-import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS, type MultibootModule } from "./multiboot.ts";
+import { enterMultiboot, loadMultiboot, type MultibootModule } from "./multiboot.ts";
 
 export interface MinimalOptions {
   ramSize?: number;
@@ -73,12 +73,7 @@ export function bootMinimal(
 ): { bus: Bus; cpu: Cpu; serial: SerialCapture } {
   const machine = createMinimalMachine(options);
   const boot = loadMultiboot(machine.bus, image, { cmdline: options.cmdline, modules: options.modules });
-  machine.cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx }, {
-    base: boot.gdtBase,
-    limit: boot.gdtLimit,
-    cs: MULTIBOOT_CS,
-    ds: MULTIBOOT_DS,
-  });
+  enterMultiboot(machine.cpu, boot);
   return machine;
 }
 

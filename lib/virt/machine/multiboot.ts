@@ -6,8 +6,10 @@
  * the module list after the modules. Everything is written through the Bus, so code caches see it.
  *
  * It returns the entry state; the caller puts the CPU into 32-bit flat protected mode there
- * (Cpu.enterFlat32) with EAX = 0x2BADB002 and EBX = the MBI address.
+ * (Cpu.enterFlat32) with the registers and flags QEMU's multiboot option ROM leaves: EAX =
+ * 0x2BADB002 and EBX = the MBI address as the spec asks, and what the ROM's own code left behind.
  */
+import type { Cpu, GeneralRegister } from "../../cpu/mod.ts";
 import type { Bus } from "../../devices/bus.ts";
 import { LibError } from "../../errors.ts";
 
@@ -32,6 +34,13 @@ const GDT: readonly number[] = [
   0x00009200,
 ];
 export const MULTIBOOT_CS = 0x08, MULTIBOOT_DS = 0x10;
+/**
+ * What QEMU 7.2's multiboot option ROM leaves besides EAX/EBX (seen at the entry in its `-d cpu`
+ * log): ECX the entry point it jumped through, EDX the fw_cfg data port 0x511 under the high half
+ * of the mem_upper value it computed, EDI 0x1000, SeaBIOS's option-ROM stack and PF from its last
+ * comparison. Kernels that do not set up their own state run on these.
+ */
+const ROM_FW_CFG_DATA = 0x511, ROM_EDI = 0x1000, ROM_ESP = 0x6f08, ROM_EFLAGS = 0x06;
 const MMAP_ADDR = 0x9000;
 
 /** The image is not a multiboot kernel, or its header asks for something impossible. */
@@ -54,11 +63,12 @@ export interface MultibootOptions {
 
 export interface MultibootEntry {
   entry: number;
+  /** The general registers at the entry (EAX = the boot loader magic, EBX = the MBI, ...). */
+  regs: Record<GeneralRegister, number>;
+  eflags: number;
   /** The GDT the loader wrote (CS = MULTIBOOT_CS, other segments MULTIBOOT_DS). */
   gdtBase: number;
   gdtLimit: number;
-  eax: number;
-  ebx: number;
   /** Highest byte address used by kernel, modules and strings (exclusive). */
   end: number;
 }
@@ -189,7 +199,8 @@ function buildMbi(bus: Bus, entry: number, kernelEnd: number, options: Multiboot
   // flags: mem, boot_device, cmdline, mods, mmap, boot_loader_name
   v.setUint32(0, 0x1 | 0x2 | 0x4 | 0x8 | 0x40 | 0x200, true);
   v.setUint32(4, 0x9fc00 >> 10, true); // mem_lower from the first e820 entry, as QEMU: 639 KiB
-  v.setUint32(8, Math.floor((highEnd - 0x100000 - 0x20000) / 1024), true);
+  const memUpper = Math.floor((highEnd - 0x100000 - 0x20000) / 1024);
+  v.setUint32(8, memUpper, true);
   v.setUint32(12, 0x8000ffff, true);
   v.setUint32(16, cmdline, true);
   v.setUint32(20, modules.length, true);
@@ -203,10 +214,29 @@ function buildMbi(bus: Bus, entry: number, kernelEnd: number, options: Multiboot
   bus.writeBytes(MULTIBOOT_GDT_BASE, gdt, true);
   return {
     entry,
-    eax: MULTIBOOT_BOOTLOADER_MAGIC,
-    ebx: MBI_ADDR,
+    regs: {
+      eax: MULTIBOOT_BOOTLOADER_MAGIC,
+      ebx: MBI_ADDR,
+      ecx: entry,
+      edx: ((memUpper & 0xffff0000) | ROM_FW_CFG_DATA) >>> 0,
+      esp: ROM_ESP,
+      ebp: 0,
+      esi: 0,
+      edi: ROM_EDI,
+    },
+    eflags: ROM_EFLAGS,
     end: at,
     gdtBase: MULTIBOOT_GDT_BASE,
     gdtLimit: gdt.length - 1,
   };
+}
+
+/** Puts the CPU at a loaded kernel's entry, in the state QEMU's multiboot option ROM leaves. */
+export function enterMultiboot(cpu: Cpu, entry: MultibootEntry): void {
+  cpu.enterFlat32(entry.entry, entry.regs, {
+    base: entry.gdtBase,
+    limit: entry.gdtLimit,
+    cs: MULTIBOOT_CS,
+    ds: MULTIBOOT_DS,
+  }, entry.eflags);
 }

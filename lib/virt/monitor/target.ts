@@ -70,7 +70,7 @@ export interface MonitorTarget {
   /** Subscribes to events; returns the unsubscribe function. */
   onEvent(listener: (e: MachineEvent) => void): () => void;
 
-  /** Physical memory access for x/xp/gdb; unmapped bytes read as 0xff. */
+  /** Physical memory access for x/xp/gdb; unmapped bytes read as 0, as the guest sees them. */
   readPhysical(address: number, into: Uint8Array): void;
   writePhysical(address: number, data: Uint8Array): void;
   /** Linear (virtual) to physical through the guest's page tables, without side effects; -1 if unmapped. */

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT } from "../../support/tools.ts";
 import { createMinimalMachine } from "../../../lib/virt/machine/minimal.ts";
-import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS } from "../../../lib/virt/machine/multiboot.ts";
+import { enterMultiboot, loadMultiboot } from "../../../lib/virt/machine/multiboot.ts";
 import { MODELS, withFeatures } from "../../../lib/cpu/models.ts";
 
 const GUESTS = join(PROJECT, "tests", "guests", "vmx");
@@ -17,12 +17,7 @@ function run(image: Uint8Array): { serial: string; exit: string } {
   const { bus, cpu, serial } = createMinimalMachine();
   cpu.model = withFeatures(MODELS.qemu32, { vmx: true });
   const boot = loadMultiboot(bus, image, {});
-  cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx }, {
-    base: boot.gdtBase,
-    limit: boot.gdtLimit,
-    cs: MULTIBOOT_CS,
-    ds: MULTIBOOT_DS,
-  });
+  enterMultiboot(cpu, boot);
   let exit = "timeout";
   while (cpu.instructions < 50_000_000) {
     const why = cpu.run(1_000_000);

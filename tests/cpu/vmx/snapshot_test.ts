@@ -9,7 +9,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT } from "../../support/tools.ts";
 import { createMinimalMachine } from "../../../lib/virt/machine/minimal.ts";
-import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS } from "../../../lib/virt/machine/multiboot.ts";
+import { enterMultiboot, loadMultiboot } from "../../../lib/virt/machine/multiboot.ts";
 import { MODELS, withFeatures } from "../../../lib/cpu/models.ts";
 import { vmxState } from "../../../lib/cpu/vmx/mod.ts";
 
@@ -38,12 +38,7 @@ function runTo(m: Machine, until: number): void {
 function split(at: number, dropVmx = false): { output: string; nonRoot: boolean } {
   const a = machine();
   const boot = loadMultiboot(a.bus, IMAGE, {});
-  a.cpu.enterFlat32(boot.entry, { eax: boot.eax, ebx: boot.ebx }, {
-    base: boot.gdtBase,
-    limit: boot.gdtLimit,
-    cs: MULTIBOOT_CS,
-    ds: MULTIBOOT_DS,
-  });
+  enterMultiboot(a.cpu, boot);
   runTo(a, at);
   if (a.bus.shutdownStatus !== undefined) return { output: serial(a), nonRoot: false };
   const nonRoot = a.cpu.vmxNonRoot;
