@@ -9,7 +9,7 @@ import { ImageError } from "../block_driver.ts";
 export interface MeasureResult {
   required: number;
   fullyAllocated: number;
-  /** Present when both formats support persistent bitmaps (qcow2 v3 from qcow2). */
+  /** Present when both formats support persistent bitmaps (qcow2 v3 from qcow2 v3). */
   bitmaps?: number;
 }
 
@@ -100,6 +100,9 @@ export function measure(
   }
   const fullyAllocated = qcow2PreallocSize(virtualSize, clusterSize, Math.log2(refcountBits), extendedL2);
   const result: MeasureResult = { required: fullyAllocated - virtualSize + required, fullyAllocated };
-  if (v3 && src && src.format === "qcow2") result.bitmaps = 0;
+  // bdrv_supports_persistent_dirty_bitmap(): a qcow2 source of version 3 (compat=1.1) only.
+  if (v3 && src && src.format === "qcow2" && src.info().formatSpecific?.data.compat === "1.1") {
+    result.bitmaps = 0;
+  }
   return result;
 }

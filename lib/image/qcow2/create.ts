@@ -119,7 +119,9 @@ export function createQcow2(
   o: CreateOptions,
   reopen: (path: string, readOnly: boolean) => Qcow2Driver,
 ): void {
-  if (o.size % 512 !== 0) throw new ImageError("Image size must be a multiple of 512 bytes");
+  // qcow2_co_create_opts() rounds the size up to whole 512-byte sectors (the Formatting line
+  // still shows it as given).
+  o = { ...o, size: Math.ceil(o.size / 512) * 512 };
   const h = qcow2CreateHeader(o);
   const cs = 2 ** h.clusterBits;
   if (o.dataFile) {

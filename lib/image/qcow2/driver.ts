@@ -157,12 +157,13 @@ export class Qcow2Driver implements BlockDriver {
     try {
       const fileSize = file.size();
       // The header, its extensions and the backing name all live in cluster 0: read the field
-      // giving its size first, then just that cluster (up to 2 MiB, bounded by the file).
-      let head = new Uint8Array(Math.min(fileSize, 512));
+      // giving its size first, then just that cluster (up to 2 MiB). Past the end of the file it
+      // reads as zeros, as QEMU's reads do, so a truncated header fails (or not) as QEMU's does.
+      let head = new Uint8Array(512);
       file.pread(head, 0);
-      const cb = head.length >= 24 ? new DataView(head.buffer).getUint32(20) : 0;
-      if (cb >= 9 && cb <= 21 && 2 ** cb > head.length && fileSize > head.length) {
-        head = new Uint8Array(Math.min(fileSize, 2 ** cb));
+      const cb = new DataView(head.buffer).getUint32(20);
+      if (cb >= 9 && cb <= 21 && 2 ** cb > head.length) {
+        head = new Uint8Array(2 ** cb);
         file.pread(head, 0);
       }
       const header = parseHeader(head, fileSize);
@@ -175,6 +176,9 @@ export class Qcow2Driver implements BlockDriver {
 
       if ((header.incompatibleFeatures & INCOMPAT.corrupt) && !readOnly && !options.forCheck) {
         throw new ImageError("qcow2: Image is corrupt; cannot be opened read/write");
+      }
+      if (header.refcountTableClusters === 0 && !options.forCheck) {
+        throw new ImageError("Image does not contain a reference count table");
       }
       if ((header.incompatibleFeatures & INCOMPAT.compression) && header.compressionType === 0) {
         throw new ImageError("qcow2: Compression type incompatible feature bit must not be set");

@@ -32,7 +32,8 @@ export class RawDriver implements BlockDriver {
 
   constructor(file: HostFile) {
     this.#file = file;
-    this.#size = file.size();
+    // QEMU counts a file's length in 512-byte sectors, rounding up; the tail reads as zeros.
+    this.#size = roundToSector(file.size());
   }
 
   static open(path: string, options: OpenOptions = {}): RawDriver {
@@ -44,8 +45,9 @@ export class RawDriver implements BlockDriver {
     const file = HostFile.create(path);
     try {
       if (options.backingFile) throw new ImageError("Backing file not supported for file format 'raw'");
-      file.truncate(options.size);
-      preallocate(file, 0, options.size, options.preallocation ?? "off");
+      const size = roundToSector(options.size);
+      file.truncate(size);
+      preallocate(file, 0, size, options.preallocation ?? "off");
     } finally {
       file.close();
     }
@@ -178,6 +180,8 @@ export class RawDriver implements BlockDriver {
     if (this.readOnly) throw new ImageError("Block node is read-only");
   }
 }
+
+const roundToSector = (n: number) => Math.ceil(n / 512) * 512;
 
 function preallocate(file: HostFile, offset: number, length: number, mode: string): void {
   if (mode === "metadata") {

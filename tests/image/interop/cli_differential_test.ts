@@ -202,6 +202,41 @@ Deno.test(`a raw file with holes: map, measure and convert see them as the real 
   ]);
 });
 
+/** A qcow2 (v3 and v2) cut short at several lengths, and raw files whose size is not whole sectors. */
+async function truncatedSetup(dir: string): Promise<void> {
+  for (const compat of ["1.1", "0.10"]) {
+    await runReal(["create", "-q", "-f", "qcow2", "-o", `compat=${compat}`, `v${compat}.qcow2`, "64M"], dir);
+    const whole = await Deno.readFile(`${dir}/v${compat}.qcow2`);
+    for (const n of [8, 50, 71, 104, 112, 4096]) {
+      await Deno.writeFile(`${dir}/cut${n}-v${compat}.qcow2`, whole.subarray(0, n));
+    }
+  }
+  await Deno.writeFile(`${dir}/odd.raw`, new Uint8Array(1000).fill(0x5a));
+  await Deno.writeFile(`${dir}/tiny.raw`, new Uint8Array(3).fill(1));
+}
+
+Deno.test(`truncated headers, odd sizes and v2 sources read as the real tool${suffix}`, {
+  ignore,
+}, async () => {
+  const cuts = [8, 50, 71, 104, 112, 4096].flatMap((n) => [`cut${n}-v1.1.qcow2`, `cut${n}-v0.10.qcow2`]);
+  await expectSame(truncatedSetup, [
+    ...cuts.map((f) => ["info", f]),
+    ...cuts.map((f) => ["check", "--output=json", f]),
+    ["map", "--output=json", "cut104-v1.1.qcow2"],
+    ["info", "tiny.raw"],
+    ["info", "--output=json", "-f", "raw", "odd.raw"],
+    ["map", "--output=json", "-f", "raw", "odd.raw"],
+    ["measure", "-O", "qcow2", "-f", "raw", "odd.raw"],
+    ["measure", "-O", "qcow2", "v0.10.qcow2"],
+    ["measure", "--output=json", "-O", "qcow2", "v0.10.qcow2"],
+    ["create", "-f", "raw", "r1000.raw", "1000"],
+    ["info", "-f", "raw", "r1000.raw"],
+    ["create", "-f", "qcow2", "q1000.qcow2", "1000"],
+    ["info", "q1000.qcow2"],
+    ["check", "q1000.qcow2"],
+  ]);
+});
+
 Deno.test(
   `qemu-img snapshot, resize, commit, rebase and amend answer as the real tool${suffix}`,
   { ignore },
