@@ -66,6 +66,8 @@ export interface EoiListener {
  * offset in the page selects one), so nothing in it is an unassigned access.
  */
 const APIC_SPACE_SIZE = 0x100000;
+/** The architectural register page (offsets 0x000-0x3F0). */
+const REGISTER_PAGE_SIZE = 0x400;
 
 export class LocalApic implements MmioDevice, InterruptController, Stateful {
   id: number;
@@ -439,12 +441,9 @@ export class LocalApic implements MmioDevice, InterruptController, Stateful {
         this.armTimer(now);
         return;
       }
-      case REG_TIMER_DIV: {
-        this.divideConfig = value & 0xb;
-        const v = (value & 3) | ((value >> 1) & 4);
-        this.countShift = (v + 1) & 7;
+      case REG_TIMER_DIV:
+        this.setDivideConfig(value);
         return;
-      }
       default:
         if (index >= REG_LVT_TIMER && index <= REG_LVT_ERROR) {
           const i = index - REG_LVT_TIMER;
@@ -458,6 +457,13 @@ export class LocalApic implements MmioDevice, InterruptController, Stateful {
         return;
     }
     this.updateIntr();
+  }
+
+  /** Divide configuration: bits 0, 1 and 3 give the shift (0b111 is divide by 1). */
+  private setDivideConfig(value: number): void {
+    this.divideConfig = value & 0xb;
+    const v = (value & 3) | ((value >> 1) & 4);
+    this.countShift = (v + 1) & 7;
   }
 
   private eoi(): void {
@@ -479,6 +485,49 @@ export class LocalApic implements MmioDevice, InterruptController, Stateful {
     else if (shorthand === 3) self = false;
     else self = this.matchesDestination(this.icrHi >>> 24, logical);
     if (self) this.deliver(vector, mode, level && mode === DM_FIXED);
+  }
+
+  /**
+   * The register page as software sees it (64 registers, 16 bytes apart, 1 KiB): what KVM_GET_LAPIC
+   * hands user space for an in-kernel local APIC (struct kvm_lapic_state).
+   */
+  registerPage(): Uint8Array {
+    const page = new Uint8Array(REGISTER_PAGE_SIZE);
+    const view = new DataView(page.buffer);
+    for (let index = 0; index < REGISTER_PAGE_SIZE >> 4; index++) {
+      view.setUint32(index << 4, this.readReg(index), true);
+    }
+    return page;
+  }
+
+  /**
+   * Loads a register page (KVM_SET_LAPIC, kvm_apic_set_state): every register takes the page's value
+   * without the side effects of a guest write (no EOI, no IPI), and the timer restarts from its
+   * initial count now, as Linux restarts it.
+   */
+  loadRegisterPage(page: Uint8Array): void {
+    const view = new DataView(page.buffer, page.byteOffset, REGISTER_PAGE_SIZE);
+    const reg = (index: number) => view.getUint32(index << 4, true);
+    this.id = reg(REG_ID) >>> 24;
+    this.tpr = reg(REG_TPR) & 0xff;
+    this.ldr = reg(REG_LDR) & 0xff000000;
+    this.dfr = (reg(REG_DFR) | 0x0fffffff) >>> 0;
+    this.svr = reg(REG_SVR) & (0x1ff | SVR_SUPPRESS_EOI_BROADCAST);
+    this.esr = reg(REG_ESR);
+    this.icrLo = reg(REG_ICR_LO) & ~(1 << 12);
+    this.icrHi = reg(REG_ICR_HI) & 0xff000000;
+    this.lvtCmci = reg(REG_LVT_CMCI) & 0x117ff;
+    for (let i = 0; i < 8; i++) {
+      this.isr[i] = reg(REG_ISR + i);
+      this.tmr[i] = reg(REG_TMR + i);
+      this.irr[i] = reg(REG_IRR + i);
+    }
+    for (let i = 0; i <= LVT_ERROR; i++) this.lvt[i] = reg(REG_LVT_TIMER + i);
+    this.setDivideConfig(reg(REG_TIMER_DIV));
+    this.initialCount = reg(REG_TIMER_INIT);
+    this.loadTime = this.clock.nowNs();
+    this.armTimer(this.loadTime);
+    this.updateIntr();
   }
 
   mmioRead(addr: number, size: AccessSize): number {

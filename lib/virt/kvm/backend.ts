@@ -11,6 +11,7 @@ import type { MemorySlots } from "./memory.ts";
 import type { KvmCpuidEntry2, KvmRegs, KvmSregs } from "./structs.ts";
 import type { VcpuStats } from "./stats.ts";
 import type { MsrTable } from "./msrs.ts";
+import type { VcpuIrqchip } from "./irqchip/irqchip.ts";
 
 /** The module parameters that change how the vendor code runs a guest (read at VM creation). */
 export interface VendorParams {
@@ -44,6 +45,13 @@ export interface VcpuContext {
   readonly irqchip: boolean;
   /** An external interrupt queued by KVM_INTERRUPT, or -1. */
   pendingInterrupt: number;
+  /**
+   * The in-kernel PIC/IOAPIC/local APIC as this vCPU sees them (KVM_CREATE_IRQCHIP; vCPU 0 only):
+   * the backend serves their ports and pages in the kernel and injects what they present.
+   */
+  readonly kernelIrqchip?: VcpuIrqchip;
+  /** NMIs queued with KVM_NMI, not yet injected. */
+  nmiPending: number;
   /** mp_state (KVM_MP_STATE_*): an in-kernel halt sets HALTED. */
   mpState: number;
   /** Guest instructions retired so far (the simulated CPU counts them exactly). */

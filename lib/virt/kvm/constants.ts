@@ -24,6 +24,9 @@ export const SIZEOF = {
   kvm_msr_entry: 16,
   kvm_mp_state: 4,
   kvm_interrupt: 4,
+  kvm_irqchip: 520,
+  kvm_irq_routing: 8,
+  kvm_lapic_state: 1024,
 } as const;
 
 export const KVM = {
@@ -40,7 +43,11 @@ export const KVM = {
   SET_TSS_ADDR: ioc(NONE, 0x47, 0),
   CREATE_IRQCHIP: ioc(NONE, 0x60, 0),
   IRQ_LINE: ioc(WRITE, 0x61, SIZEOF.kvm_irq_level),
+  GET_IRQCHIP: ioc(READ | WRITE, 0x62, SIZEOF.kvm_irqchip),
+  // _IOR, as kvm.h has always (mis)declared it.
+  SET_IRQCHIP: ioc(READ, 0x63, SIZEOF.kvm_irqchip),
   IRQ_LINE_STATUS: ioc(READ | WRITE, 0x67, SIZEOF.kvm_irq_level),
+  SET_GSI_ROUTING: ioc(WRITE, 0x6a, SIZEOF.kvm_irq_routing),
   CREATE_PIT2: ioc(WRITE, 0x77, SIZEOF.kvm_pit_config),
   // vCPU ioctls
   RUN: ioc(NONE, 0x80, 0),
@@ -55,6 +62,9 @@ export const KVM = {
   GET_CPUID2: ioc(READ | WRITE, 0x91, SIZEOF.kvm_cpuid2),
   GET_MP_STATE: ioc(READ, 0x98, SIZEOF.kvm_mp_state),
   SET_MP_STATE: ioc(WRITE, 0x99, SIZEOF.kvm_mp_state),
+  GET_LAPIC: ioc(READ, 0x8e, SIZEOF.kvm_lapic_state),
+  SET_LAPIC: ioc(WRITE, 0x8f, SIZEOF.kvm_lapic_state),
+  NMI: ioc(NONE, 0x9a, 0),
 } as const;
 
 export type KvmIoctlName = keyof typeof KVM;

@@ -11,6 +11,7 @@ import { KvmVm } from "./vm.ts";
 import { KvmVcpu } from "./vcpu.ts";
 import type { KvmUserspaceMemoryRegion } from "./memory.ts";
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSregs } from "./structs.ts";
+import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry } from "./irqchip/structs.ts";
 
 // deno-lint-ignore no-explicit-any
 type Handler<T> = (fd: T, arg: any) => unknown;
@@ -30,7 +31,14 @@ const VM = new Map<number, Handler<KvmVm>>([
   [KVM.SET_USER_MEMORY_REGION, (v, r: KvmUserspaceMemoryRegion) => (v.setUserMemoryRegion(r), 0)],
   [KVM.SET_TSS_ADDR, (v, addr: number) => (v.setTssAddr(addr), 0)],
   [KVM.CREATE_IRQCHIP, (v) => (v.createIrqchip(), 0)],
-  [KVM.IRQ_LINE, (v, l: { irq: number; level: number }) => (v.irqLine(l.irq, l.level), 0)],
+  [KVM.IRQ_LINE, (v, l: KvmIrqLevel) => (v.irqLine(l.irq, l.level), 0)],
+  [KVM.IRQ_LINE_STATUS, (v, l: KvmIrqLevel) => v.irqLineStatus(l)],
+  [KVM.GET_IRQCHIP, (v, c: { chip_id: number }) => v.getIrqchip(c)],
+  [KVM.SET_IRQCHIP, (v, c: KvmIrqchip) => (v.setIrqchip(c), 0)],
+  [
+    KVM.SET_GSI_ROUTING,
+    (v, r: { entries: KvmIrqRoutingEntry[]; flags?: number }) => (v.setGsiRouting(r.entries, r.flags), 0),
+  ],
   [KVM.CREATE_PIT2, (v, c: { flags: number } | undefined) => (v.createPit2(c), 0)],
 ]);
 
@@ -47,6 +55,9 @@ const VCPU = new Map<number, Handler<KvmVcpu>>([
   [KVM.GET_CPUID2, (c, nent: number) => c.getCpuid2(nent)],
   [KVM.GET_MP_STATE, (c) => c.getMpState()],
   [KVM.SET_MP_STATE, (c, s: { mp_state: number }) => (c.setMpState(s.mp_state), 0)],
+  [KVM.GET_LAPIC, (c) => c.getLapic()],
+  [KVM.SET_LAPIC, (c, regs: Uint8Array) => (c.setLapic(regs), 0)],
+  [KVM.NMI, (c) => (c.nmi(), 0)],
 ]);
 
 /** Issues `request` on a KVM fd; returns what the method returns (a number, a new fd, a struct). */

@@ -60,6 +60,8 @@ export class KvmVcpu {
       stats: this.stats,
       irqchip: vm.irqchip,
       pendingInterrupt: -1,
+      kernelIrqchip: id === 0 ? vm.kernelIrqchip : undefined,
+      nmiPending: 0,
       // An AP waits for INIT/SIPI only when the kernel has the local APICs to deliver them.
       mpState: vm.irqchip && id !== 0 ? KVM_MP_STATE.UNINITIALIZED : KVM_MP_STATE.RUNNABLE,
       instructions: 0,
@@ -252,6 +254,26 @@ export class KvmVcpu {
     this.#ctx.pendingInterrupt = irq;
   }
 
+  /** KVM_NMI: queues an NMI for the next entry (kvm_inject_nmi). */
+  nmi(): void {
+    this.#check();
+    this.#ctx.nmiPending++;
+  }
+
+  /** KVM_GET_LAPIC: the local APIC's 1 KiB register page (struct kvm_lapic_state); EINVAL without one. */
+  getLapic(): Uint8Array {
+    this.#check();
+    if (!this.#ctx.kernelIrqchip) throw new ErrnoError("EINVAL", "no in-kernel local APIC");
+    return this.#vm.kernelIrqchip!.getLapic();
+  }
+
+  /** KVM_SET_LAPIC */
+  setLapic(regs: Uint8Array): void {
+    this.#check();
+    if (!this.#ctx.kernelIrqchip) throw new ErrnoError("EINVAL", "no in-kernel local APIC");
+    this.#vm.kernelIrqchip!.setLapic(regs);
+  }
+
   /**
    * KVM_RUN. EINTR at once with kvm_run.immediate_exit, or when the signal timer (setSignalTimer)
    * fires during the run (exit_reason KVM_EXIT_INTR). Without a vendor backend (kvm_amd: there is
@@ -299,6 +321,17 @@ export class KvmVcpu {
     this.#ctx.signalAt = instructions > 0 && instructions !== Infinity
       ? this.#ctx.instructions + instructions
       : Infinity;
+  }
+
+  /**
+   * When a vCPU halted in the kernel (KVM_RUN ended EINTR in mp_state HALTED) wakes by itself: the
+   * next in-kernel irqchip timer, in host ns (Infinity: only an IRQ line or a signal wakes it).
+   * A real vCPU thread just blocks until then; single-threaded user space here sleeps until
+   * this time instead (no KVM ioctl reports it).
+   */
+  get blockedUntilNs(): number {
+    if (this.#ctx.mpState !== KVM_MP_STATE.HALTED) return Infinity;
+    return this.#ctx.kernelIrqchip?.nextDeadlineNs() ?? Infinity;
   }
 
   /** Guest instructions retired by this vCPU (the emulated CPU counts them; no KVM ioctl reports this). */

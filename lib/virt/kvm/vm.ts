@@ -13,6 +13,8 @@ import { KvmVcpu } from "./vcpu.ts";
 import { capabilityValue, type EnvLookup } from "./system_caps.ts";
 import type { VendorBackend, VendorParams } from "./backend.ts";
 import type { VmInternals } from "./vm_internals.ts";
+import { KernelIrqchip } from "./irqchip/irqchip.ts";
+import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry } from "./irqchip/structs.ts";
 
 /** The ISA/IOAPIC lines of the in-kernel irqchip (KVM_IRQCHIP_NUM_PINS = 24 GSIs by default). */
 const DEFAULT_GSIS = 24;
@@ -51,7 +53,7 @@ export class KvmVm implements VmInternals {
   readonly #env?: EnvLookup;
   readonly #vcpus = new Map<number, KvmVcpu>();
   readonly #publisher: StatsPublisher;
-  #irqchip = false;
+  #irqchip: KernelIrqchip | undefined;
   #pit = false;
   #tssAddr?: number;
   readonly #irqLevels = new Uint8Array(DEFAULT_GSIS);
@@ -72,6 +74,10 @@ export class KvmVm implements VmInternals {
   }
 
   get irqchip(): boolean {
+    return this.#irqchip !== undefined;
+  }
+  /** The in-kernel PIC, IOAPIC and local APIC (KVM_CREATE_IRQCHIP), for the vCPUs. */
+  get kernelIrqchip(): KernelIrqchip | undefined {
     return this.#irqchip;
   }
   get closed(): boolean {
@@ -133,14 +139,46 @@ export class KvmVm implements VmInternals {
     this.#check();
     if (this.#irqchip) throw new ErrnoError("EEXIST");
     if (this.#vcpus.size) throw new ErrnoError("EINVAL", "vcpus already created");
-    this.#irqchip = true;
+    this.#irqchip = new KernelIrqchip(this.hostNowNs);
   }
 
-  /** KVM_IRQ_LINE: ENXIO without an in-kernel irqchip. */
-  irqLine(irq: number, level: number): void {
+  #chip(): KernelIrqchip {
     this.#check();
     if (!this.#irqchip) throw new ErrnoError("ENXIO");
-    if (irq >>> 0 < DEFAULT_GSIS) this.#irqLevels[irq] = level ? 1 : 0;
+    return this.#irqchip;
+  }
+
+  /** KVM_IRQ_LINE: drives a GSI through the routing table; ENXIO without an in-kernel irqchip. */
+  irqLine(irq: number, level: number): void {
+    this.irqLineStatus({ irq, level });
+  }
+
+  /**
+   * KVM_IRQ_LINE_STATUS: as KVM_IRQ_LINE, and `status` says what became of it (> 0 delivered,
+   * 0 coalesced, < 0 masked or not routed).
+   */
+  irqLineStatus(line: KvmIrqLevel): KvmIrqLevel {
+    const chip = this.#chip();
+    const irq = line.irq >>> 0;
+    if (irq < DEFAULT_GSIS) this.#irqLevels[irq] = line.level ? 1 : 0;
+    return { ...line, status: chip.setGsi(irq, line.level !== 0) };
+  }
+
+  /** KVM_SET_GSI_ROUTING: EINVAL without an in-kernel irqchip or for a bad entry. */
+  setGsiRouting(entries: readonly KvmIrqRoutingEntry[], flags = 0): void {
+    this.#check();
+    if (!this.#irqchip) throw new ErrnoError("EINVAL");
+    this.#irqchip.setGsiRouting(entries, flags);
+  }
+
+  /** KVM_GET_IRQCHIP: ENXIO without an in-kernel irqchip, EINVAL for an unknown chip_id. */
+  getIrqchip(chip: { chip_id: number }): KvmIrqchip {
+    return this.#chip().getChip(chip.chip_id);
+  }
+
+  /** KVM_SET_IRQCHIP */
+  setIrqchip(chip: KvmIrqchip): void {
+    this.#chip().setChip(chip);
   }
 
   /** The level last set on a GSI with KVM_IRQ_LINE. */

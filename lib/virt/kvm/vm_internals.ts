@@ -2,6 +2,7 @@
 import type { VendorBackend, VendorParams } from "./backend.ts";
 import type { MemorySlots } from "./memory.ts";
 import type { MsrTable } from "./msrs.ts";
+import type { KernelIrqchip } from "./irqchip/irqchip.ts";
 
 export interface VmInternals {
   readonly memory: MemorySlots;
@@ -9,6 +10,8 @@ export interface VmInternals {
   readonly msrTable: MsrTable;
   readonly backend?: VendorBackend;
   readonly irqchip: boolean;
+  /** The in-kernel PIC, IOAPIC and local APIC after KVM_CREATE_IRQCHIP. */
+  readonly kernelIrqchip?: KernelIrqchip;
   readonly closed: boolean;
   /** The vendor module this VM pins. */
   readonly vendor: string;

@@ -25,6 +25,7 @@ import { CR0_NE, CR0_PE, CR0_PG, CR4_VMXE } from "./guest_state.ts";
 import { guestRead, guestWrite } from "./guest_memory.ts";
 import { nestedVmx } from "./nested_seam.ts";
 import type { VmxVcpu } from "./vcpu.ts";
+import { hasWakeEvent, kernelPio } from "./irqchip.ts";
 
 /** "reenter": handled in the kernel; "user": kvm_run holds an exit; "eintr": a signal ended KVM_RUN. */
 export type ExitResult = "reenter" | "user" | "eintr";
@@ -80,20 +81,28 @@ function hltExit(v: VmxVcpu, _exit: PendingExit, run: KvmRun): ExitResult {
     run.beginExit(KVM_EXIT.HLT);
     return "user";
   }
-  // In-kernel irqchip: the vCPU halts in the kernel. It polls for halt_poll_ns for a wake-up,
-  // then blocks; a simulated process has no second thread that could raise an IRQ line meanwhile,
-  // so the poll fails and only a signal (EINTR) ends the wait.
+  // In-kernel irqchip: the vCPU halts in the kernel until its irqchip has an event for it.
   v.ctx.mpState = KVM_MP_STATE.HALTED;
   return haltInKernel(v, run);
 }
 
-/** kvm_vcpu_halt: polling (counted as Linux counts it), then blocking until a signal. */
+/**
+ * kvm_vcpu_halt: an event the in-kernel irqchip already has (a timer that expired, a line user
+ * space raised) wakes the vCPU at once, counted as a successful poll; else it polls for
+ * halt_poll_ns and blocks. A simulated process has no second thread to raise a line meanwhile, so
+ * blocking ends KVM_RUN with EINTR (user space, here single-threaded, runs its timers and sleeps
+ * until the vCPU's wake-up time, KvmVcpu.blockedUntilNs) and the next KVM_RUN looks again.
+ */
 export function haltInKernel(v: VmxVcpu, run: KvmRun): ExitResult {
-  const s = v.ctx.stats, pollNs = v.ctx.params.haltPollNs;
-  if (pollNs > 0) {
-    s.count("halt_attempted_poll");
-    s.count("halt_poll_fail_ns", pollNs);
+  const s = v.ctx.stats, pollNs = v.ctx.params.haltPollNs, chip = v.ctx.kernelIrqchip;
+  if (pollNs > 0) s.count("halt_attempted_poll");
+  if (chip && hasWakeEvent(v, chip)) {
+    if (pollNs > 0) s.count("halt_successful_poll");
+    s.count("halt_wakeup");
+    v.ctx.mpState = KVM_MP_STATE.RUNNABLE;
+    return "reenter";
   }
+  if (pollNs > 0) s.count("halt_poll_fail_ns", pollNs);
   s.count("blocking");
   s.count("signal_exits");
   run.beginExit(KVM_EXIT.INTR);
@@ -105,6 +114,8 @@ function ioExit(v: VmxVcpu, exit: PendingExit, run: KvmRun): ExitResult {
   const q = exit.qualification;
   const size = (q & 7) + 1, input = (q & 8) !== 0, string = (q & 16) !== 0, rep = (q & 32) !== 0;
   const port = q >>> 16;
+  const chip = v.ctx.kernelIrqchip;
+  if (chip && !string && chip.ownsPort(port)) return kernelPio(v, chip, port, size, input);
   v.ctx.stats.count("io_exits");
   if (!string) {
     if (input) {
@@ -272,7 +283,7 @@ function vmcallExit(v: VmxVcpu): ExitResult {
 
 function interruptWindowExit(v: VmxVcpu, _exit: PendingExit, run: KvmRun): ExitResult {
   v.ctx.stats.count("irq_window_exits");
-  if (v.ctx.pendingInterrupt >= 0 || !run.request_interrupt_window) return "reenter";
+  if (v.ctx.pendingInterrupt >= 0 || !run.request_interrupt_window || v.ctx.irqchip) return "reenter";
   run.beginExit(KVM_EXIT.IRQ_WINDOW_OPEN);
   return "user";
 }

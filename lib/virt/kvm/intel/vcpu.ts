@@ -54,10 +54,13 @@ import { HOST_MODEL } from "../cpuid.ts";
 import { CR0_NE, CR4_VMXE, guestCr, loadGuest, saveGuest } from "./guest_state.ts";
 import { dispatchExit, type ExitResult, guestMsrRead, guestMsrWrite, haltInKernel } from "./exits.ts";
 import { type L0Vcpu, nestedVmx } from "./nested_seam.ts";
+import { injectIrqchipEvent, interruptsOpen } from "./irqchip.ts";
 import type { VmxVm } from "./vm.ts";
 
 /** Guest instructions per cpu.run() call when no signal is armed (only bounds one call's length). */
 const RUN_CHUNK = 1 << 22;
+/** ...and while an in-kernel irqchip timer is armed, so its expiry is noticed promptly. */
+const TIMER_CHUNK = 1 << 14;
 const PAGE = 4096;
 
 /** One MMIO access waiting for user space (kvm_run.mmio), or an emulated ROM write. */
@@ -215,10 +218,10 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     const completion = this.#completion;
     this.#completion = undefined;
     completion?.(run);
-    // A vCPU halted in the kernel stays halted until something wakes it (here only KVM_SET_MP_STATE:
-    // nothing in the simulated kernel raises its in-kernel interrupt lines yet).
+    // A vCPU halted in the kernel stays halted until the in-kernel irqchip has an event for it.
     if (this.ctx.mpState === KVM_MP_STATE.HALTED) {
-      return haltInKernel(this, run) === "eintr" ? "eintr" : undefined;
+      const halt = haltInKernel(this, run);
+      if (halt !== "reenter") return halt === "eintr" ? "eintr" : undefined;
     }
     // MMIO writes the last run collected go out one per KVM_RUN, before the guest runs again.
     if (this.mmioWrites.length) {
@@ -232,7 +235,10 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
         run.beginExit(KVM_EXIT.INTR);
         return "eintr";
       }
-      if (run.request_interrupt_window && this.ctx.pendingInterrupt < 0 && this.interruptStatus().ready) {
+      if (
+        run.request_interrupt_window && !this.ctx.irqchip && this.ctx.pendingInterrupt < 0 &&
+        this.interruptStatus().ready
+      ) {
         this.ctx.stats.count("request_irq_exits");
         run.beginExit(KVM_EXIT.IRQ_WINDOW_OPEN);
         return;
@@ -273,7 +279,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     // The event queued for L2 is delivered; the interrupt for L1 now leaves L2 (an L0 exit first).
     if (kick && cpu.vmxNonRoot) this.#forceExit(X.EXIT_EXTERNAL_INTERRUPT, 0);
     while (cpu.vmxNonRoot) {
-      const budget = Math.min(RUN_CHUNK, Math.max(1, this.ctx.signalAt - this.ctx.instructions));
+      const chip = this.ctx.kernelIrqchip, timers = chip && chip.nextDeadlineNs() < Infinity;
+      const budget = Math.min(
+        timers ? TIMER_CHUNK : RUN_CHUNK,
+        Math.max(1, this.ctx.signalAt - this.ctx.instructions),
+      );
       cpu.run(budget);
       this.ctx.instructions += cpu.lastRun;
       if (!cpu.vmxNonRoot) break;
@@ -284,7 +294,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
         this.#forceExit(EXIT_EPT_MISCONFIG, this.mmioWrites[0]?.gpa ?? 0);
         break;
       }
-      if (this.ctx.instructions >= this.ctx.signalAt) {
+      // The host's timer interrupt: a signal is due, or an in-kernel irqchip timer (an hrtimer) expired.
+      if (
+        this.ctx.instructions >= this.ctx.signalAt ||
+        (timers && chip.nextDeadlineNs() <= this.ctx.hostNowNs())
+      ) {
         this.#forceExit(X.EXIT_EXTERNAL_INTERRUPT, 0);
         break;
       }
@@ -349,19 +363,23 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   }
 
   /**
-   * Event injection for the coming entry: a queued exception, else a KVM_INTERRUPT vector (not when
-   * it is L1's: `forL1`), never over an event L1 queued for its L2 in vmcs12.
+   * Event injection for the coming entry: a queued exception, else an NMI or the in-kernel
+   * irqchip's interrupt (irqchip.ts), else a KVM_INTERRUPT vector (not when it is L1's: `forL1`),
+   * never over an event already queued (L1's for its L2 in vmcs12, or one being re-injected).
    */
   #prepareEvents(run: KvmRun, vmcs: Vmcs, forL1: boolean): void {
-    let window = false;
+    const queued = (vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
+    const open = !queued && interruptsOpen(vmcs) && this.#replay === undefined;
+    const chip = vmcs === this.vmcs01 ? this.ctx.kernelIrqchip : undefined;
+    // An interrupt the chips hold behind a queued event waits for the next window.
+    let window = queued && !!chip?.hasInterrupt();
     if (this.#pendingEvent) {
       vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, this.#pendingEvent);
       vmcs.set(F.VM_ENTRY_EXCEPTION_ERROR_CODE, this.#pendingEventCode);
       this.#pendingEvent = 0;
+    } else if (!queued && (this.ctx.nmiPending || chip)) {
+      window = injectIrqchipEvent(this, chip, vmcs, open) || this.ctx.pendingInterrupt >= 0;
     } else if (this.ctx.pendingInterrupt >= 0 && !forL1) {
-      const open = !(vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) &&
-        (vmcs.get(F.GUEST_RFLAGS) & 0x200) !== 0 &&
-        (vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO) & 3) === 0 && this.#replay === undefined;
       if (open) {
         vmcs.set(
           F.VM_ENTRY_INTR_INFO_FIELD,
@@ -371,7 +389,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
         this.ctx.stats.count("irq_injections");
       } else window = true;
     }
-    if (run.request_interrupt_window) window = true;
+    // With the PIC in the kernel, user space's request_interrupt_window means nothing (Linux ignores it).
+    if (run.request_interrupt_window && !this.ctx.irqchip) window = true;
     // On vmcs02 L1's controls stay in force (RDTSC, MTF, bitmaps...); L0 only adds its window.
     const nested = vmcs === this.vmcs01 ? undefined : nestedVmx();
     vmcs.set(
@@ -451,6 +470,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       for (let k = 0; k < size; k++) v |= slot.bytes[gpa - slot.gpa + k] << (8 * k);
       return v >>> 0;
     }
+    const chip = this.ctx.kernelIrqchip;
+    if (chip?.ownsMmio(gpa)) return chip.mmioRead(gpa, size);
     const rip = this.#rip();
     const r = this.#replay;
     if (r && r.gpa === gpa && r.size === size && r.rip === rip) {
@@ -463,7 +484,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   }
 
   windowWrite(gpa: number, size: AccessSize, value: number): void {
-    this.mmioWrites.push({ gpa, size, write: true, value });
+    const chip = this.ctx.kernelIrqchip;
+    // An in-kernel APIC/IOAPIC register: written here; the exit after the instruction lets the
+    // next entry inject what the write made pending (an EOI uncovering the next interrupt...).
+    if (chip?.ownsMmio(gpa)) chip.mmioWrite(gpa, size, value);
+    else this.mmioWrites.push({ gpa, size, write: true, value });
     // Leave after this instruction: the write reaches user space before the guest goes on.
     this.cpu.breakBlock = true;
     this.vm.host.bus.stopRequested = true;
