@@ -197,7 +197,20 @@ function createAccelVcpu(machine: Pc, context: RunContext) {
       text: `failed to initialize kvm: ${e.strerror}`,
     }]);
   }
-  const vcpu = new KvmCpu(machine.bus, kvm, config);
+  // QEMU 7.2's default on pc under KVM is kernel-irqchip=on: the kernel's PIC, IOAPIC and LAPIC.
+  const irqchip = config.kernelIrqchip ?? "on";
+  if (irqchip === "split") {
+    // QEMU asks for KVM_CAP_SPLIT_IRQCHIP, which this kernel does not offer.
+    kvm.close();
+    throw new CliError("Could not enable split irqchip mode: Invalid argument");
+  }
+  const vcpu = new KvmCpu(
+    machine.bus,
+    kvm,
+    config,
+    irqchip === "on" ? { chips: machine, clock: machine.clock } : undefined,
+  );
+  machine.kernelIrqchip = vcpu.irqchip;
   context.cleanup.add(() => {
     vcpu.close();
     kvm.close();

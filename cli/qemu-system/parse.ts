@@ -431,6 +431,7 @@ class Builder {
   /** Cross-option work QEMU does after parsing: machine, accelerators, CPU, SMP, boot, chardevs. */
   finish(): void {
     const c = this.config;
+    let machineIrqchip: string | undefined;
     for (const { pairs } of this.machineOpts) {
       for (const { key, value } of pairs) {
         if (key === "type") {
@@ -438,6 +439,9 @@ class Builder {
           if (value !== "pc" && value !== MACHINE_TYPE) {
             throw errorWithHint("unsupported machine type", "Use -machine help to list supported machines");
           }
+        } else if (key === "kernel-irqchip") {
+          // A machine property QEMU hands to the accelerator: only KVM reads (and checks) it.
+          machineIrqchip = value;
         } else if (key === "accel") {
           for (const name of value.split(":")) {
             if (name !== "tcg" && name !== "kvm") throw new CliError(`invalid accelerator ${name}`);
@@ -452,15 +456,19 @@ class Builder {
       const [{ value: name }, ...props] = pairs;
       if (name === "help") return this.print("Accelerators supported in QEMU binary:\ntcg\nkvm\n");
       if (name !== "tcg" && name !== "kvm") throw new CliError(`invalid accelerator ${name}`, { location });
-      for (const { key } of props) {
+      for (const { key, value } of props) {
         if (!ACCEL_PROPS[name].includes(key)) {
           throw new CliError(`Property '${name}-accel.${key}' not found`, { location });
         }
+        if (key === "kernel-irqchip") c.kernelIrqchip = kernelIrqchipValue(value, location);
       }
       c.accel.push(name);
       if (name === "kvm") this.accelLocation ??= location;
     }
     if (this.enableKvm) c.accel.push("kvm");
+    if (machineIrqchip !== undefined && c.accel.includes("kvm")) {
+      c.kernelIrqchip ??= kernelIrqchipValue(machineIrqchip);
+    }
     if (c.accel.length === 0) c.accel.push("tcg");
     this.cpu();
     this.smp();
@@ -668,6 +676,12 @@ const MACHINE_PROPS = new Set([
   "sata",
   "max-ram-below-4g",
 ]);
+
+/** QEMU's OnOffSplit property. */
+function kernelIrqchipValue(value: string, location?: string): "on" | "off" | "split" {
+  if (value === "on" || value === "off" || value === "split") return value;
+  throw new CliError(`Parameter 'kernel-irqchip' does not accept value '${value}'`, { location });
+}
 
 const ACCEL_PROPS: Record<"tcg" | "kvm", string[]> = {
   tcg: ["thread", "tb-size", "split-wx", "one-insn-per-tb"],

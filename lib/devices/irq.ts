@@ -50,7 +50,7 @@ export interface IrqInputState {
  */
 export class IsaIrqRouter implements IrqSink {
   constructor(
-    readonly pic: IrqSink & Partial<IrqInputState>,
+    public pic: IrqSink & Partial<IrqInputState>,
     public ioapic?: IrqSink & Partial<IrqInputState>,
   ) {}
 

@@ -55,6 +55,35 @@ Deno.test("under kvm the guest sees the hypervisor bit and KVMKVMKVM at CPUID 0x
   assert.equal(host.stdout, r.stdout);
 });
 
+Deno.test("the pc guests print the same with kernel-irqchip on (the default) and off as under tcg", async () => {
+  for (const g of ["pc/apic_ioapic.bin", "pc/pic_pit_rtc.bin", "pc/int_log.bin"]) {
+    const tcg = await output(guest(g));
+    for (
+      const accel of [["-enable-kvm"], ["-accel", "kvm,kernel-irqchip=on"], [
+        "-accel",
+        "kvm,kernel-irqchip=off",
+      ]]
+    ) {
+      assert.deepEqual(await output([...accel, ...guest(g)]), tcg, `${g} ${accel.join(" ")}`);
+    }
+  }
+  const off = await output(["-M", "pc,kernel-irqchip=off", "-enable-kvm", ...guest("pc/apic_ioapic.bin")]);
+  assert.match(off.stdout, /lapic timer: 10 periodic interrupts on vector 0x41/);
+});
+
+Deno.test("kernel-irqchip: a bad value is refused as QEMU refuses it; split is not offered", async () => {
+  const bad = await output(["-accel", "kvm,kernel-irqchip=foo", ...guest("pc/int_log.bin")]);
+  assert.deepEqual([bad.code, bad.stderr], [
+    1,
+    "qemu-system-x86_64: -accel kvm,kernel-irqchip=foo: Parameter 'kernel-irqchip' does not accept value 'foo'\n",
+  ]);
+  const split = await output(["-accel", "kvm,kernel-irqchip=split", ...guest("pc/int_log.bin")]);
+  assert.deepEqual([split.code, split.stderr], [
+    1,
+    "qemu-system-x86_64: Could not enable split irqchip mode: Invalid argument\n",
+  ]);
+});
+
 Deno.test("-cpu host needs KVM, as in QEMU", async () => {
   const r = await output(["-cpu", "host", ...guest("kvm/kvm_cpuid.bin")]);
   assert.deepEqual([r.code, r.stderr], [1, "qemu-system-x86_64: CPU model 'host' requires KVM or HVF\n"]);

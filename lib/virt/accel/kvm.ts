@@ -30,6 +30,7 @@ import {
   KVM_EXIT,
   KVM_EXIT_IO_OUT,
   KVM_MEM_READONLY,
+  KVM_MP_STATE,
   type KvmCpuidEntry2,
   type KvmRun,
   type KvmSegment,
@@ -37,6 +38,8 @@ import {
   type KvmVm,
 } from "../kvm/mod.ts";
 import type { MachineConfig } from "../machine/config.ts";
+import type { Timer, VirtualClock } from "../../devices/clock.ts";
+import { type BoardIrqchips, KvmIrqchipLink } from "./kvm_irqchip.ts";
 import { AccelInitError } from "./accel.ts";
 import { cpuModelFor } from "./tcg.ts";
 import type { Vcpu } from "./vcpu.ts";
@@ -163,7 +166,24 @@ export class KvmCpu extends Cpu implements Vcpu {
   /** The register file as the last #get left it: #put is skipped while nothing changed it. */
   #synced: Int32Array | undefined;
 
-  constructor(board: Bus, readonly kvm: Kvm, config: Pick<MachineConfig, "cpuModel" | "cpuFeatures">) {
+  /** The in-kernel irqchip's link to the board's PIC/IOAPIC/LAPIC (kernel-irqchip=on), if any. */
+  readonly irqchip?: KvmIrqchipLink;
+  /**
+   * The board's chips are not in the kernel yet (first run, after a reset or loadvm). Not a #field:
+   * Cpu's constructor calls reset() before this class's fields exist.
+   */
+  private irqchipStale = true;
+  /** The kernel has the vCPU halted (mp_state HALTED at the last KVM_RUN). */
+  #kernelHalted = false;
+  /** Wakes the board's loop when the kernel's halted vCPU has a timer due (its hrtimer). */
+  readonly #wake?: Timer;
+
+  constructor(
+    board: Bus,
+    readonly kvm: Kvm,
+    config: Pick<MachineConfig, "cpuModel" | "cpuFeatures">,
+    kernelIrqchip?: { chips: BoardIrqchips; clock: VirtualClock },
+  ) {
     super(board, { model: cpuModelFor(config.cpuModel) });
     this.#board = board;
     const known = config.cpuFeatures.filter((f) => f.name in FEATURES);
@@ -171,7 +191,12 @@ export class KvmCpu extends Cpu implements Vcpu {
       this.model = withFeatures(this.model, Object.fromEntries(known.map((f) => [f.name, f.enabled])));
     }
     this.vm = kvm.createVm();
+    if (kernelIrqchip) this.vm.createIrqchip();
     this.vcpu = this.vm.createVcpu(0);
+    if (kernelIrqchip) {
+      this.irqchip = new KvmIrqchipLink(this.vm, this.vcpu, kernelIrqchip.chips);
+      this.#wake = kernelIrqchip.clock.timer(() => {});
+    }
     const supported = kvm.getSupportedCpuid(256);
     this.vcpu.setCpuid2(guestCpuid(supported, config.cpuModel === "host" ? "host" : this.model));
     board.onMapChange(() => this.#slotsStale = true);
@@ -225,6 +250,15 @@ export class KvmCpu extends Cpu implements Vcpu {
 
   /** kvm_arch_put_registers: this register file into the KVM vCPU (when it changed since #get). */
   #put(): void {
+    if (this.irqchip && this.irqchipStale) {
+      this.irqchip.push();
+      this.irqchipStale = false;
+    }
+    // A reset or a loader made the halted vCPU runnable (kvm_put_mp_state).
+    if (this.#kernelHalted && !this.halted) {
+      this.vcpu.setMpState(KVM_MP_STATE.RUNNABLE);
+      this.#kernelHalted = false;
+    }
     const now = this.#signature(), last = this.#synced;
     if (last && now.every((v, i) => v === last[i])) return;
     const regs = this.vcpu.getRegs();
@@ -280,8 +314,9 @@ export class KvmCpu extends Cpu implements Vcpu {
   }
 
   override run(budget: number): StopReason {
-    const bus = this.#board, run = this.vcpu.kvmRun;
-    if (this.halted) {
+    const bus = this.#board, run = this.vcpu.kvmRun, chip = this.irqchip;
+    // With the irqchip in the kernel, a halted vCPU waits there: KVM_RUN itself says when it wakes.
+    if (this.halted && !chip) {
       // A halted vCPU resumes only for an interrupt it can take (QEMU's cpu_has_work).
       if (!(bus.intr && bus.interruptController && (this.eflags & IF_FLAG))) return "hlt";
       this.halted = false;
@@ -301,7 +336,7 @@ export class KvmCpu extends Cpu implements Vcpu {
         // kvm_arch_pre_run: inject the PIC/APIC's interrupt when the guest can take it, else ask
         // for an exit as soon as it can.
         run.request_interrupt_window = 0;
-        if (bus.intr && bus.interruptController) {
+        if (!chip && bus.intr && bus.interruptController) {
           if (run.ready_for_interrupt_injection) {
             this.vcpu.interrupt(bus.interruptController.acknowledge() & 0xff);
           } else run.request_interrupt_window = 1;
@@ -309,8 +344,15 @@ export class KvmCpu extends Cpu implements Vcpu {
         try {
           this.vcpu.run();
         } catch (e) {
-          if (e instanceof ErrnoError && e.code === "EINTR") break;
-          throw e;
+          if (!(e instanceof ErrnoError && e.code === "EINTR")) throw e;
+          if (chip && this.vcpu.getMpState() === KVM_MP_STATE.HALTED) {
+            // Blocked in the kernel's HLT: the board sleeps until the vCPU's own timer, or an IRQ.
+            reason = "hlt";
+            const until = this.vcpu.blockedUntilNs;
+            if (until < Infinity) this.#wake!.mod(until);
+            else this.#wake!.del();
+          }
+          break;
         }
         const stop = this.#exit(run);
         if (stop) {
@@ -321,6 +363,7 @@ export class KvmCpu extends Cpu implements Vcpu {
     } finally {
       this.vcpu.setSignalTimer(0);
       this.#get();
+      if (chip) this.halted = this.#kernelHalted = reason === "hlt";
       const done = this.vcpu.instructions - start;
       this.instructions += done;
       this.lastRun = done;
@@ -399,6 +442,18 @@ export class KvmCpu extends Cpu implements Vcpu {
       default:
         throw new KvmGuestError(`KVM: unhandled exit ${run.exit_reason}`);
     }
+  }
+
+  override reset(): void {
+    super.reset();
+    // The board resets its chips next; they go to the kernel before the vCPU runs again.
+    this.irqchipStale = true;
+  }
+
+  override restore(state: Parameters<Cpu["restore"]>[0]): void {
+    super.restore(state);
+    // loadvm restored the board's chips too.
+    this.irqchipStale = true;
   }
 
   close(): void {

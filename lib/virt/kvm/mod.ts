@@ -14,7 +14,7 @@ import "./nested/mod.ts";
 export { KVM_RUN_OFFSET, KvmRun } from "./kvm_run.ts";
 export * from "./structs.ts";
 export * from "./irqchip/structs.ts";
-export type { VcpuIrqchip } from "./irqchip/irqchip.ts";
+export { PIC_FIELDS, type VcpuIrqchip } from "./irqchip/irqchip.ts";
 export type { KvmUserspaceMemoryRegion, MemSlot, UserspaceMemory } from "./memory.ts";
 export { MemorySlots } from "./memory.ts";
 export { MSR, MsrTable } from "./msrs.ts";

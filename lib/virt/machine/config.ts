@@ -44,6 +44,11 @@ export interface RtcConfig {
 
 export interface MachineConfig {
   accel: AccelName[];
+  /**
+   * `-accel kvm,kernel-irqchip=` / `-M pc,kernel-irqchip=`: QEMU's default under KVM on pc is "on"
+   * (PIC, IOAPIC and local APIC in the kernel); "off" keeps them in user space. Unset: the default.
+   */
+  kernelIrqchip?: "on" | "off" | "split";
   cpuModel: string;
   /** `-cpu MODEL,+feat,-feat,feat=on`, in order. */
   cpuFeatures: { name: string; enabled: boolean }[];

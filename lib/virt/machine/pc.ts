@@ -121,6 +121,11 @@ export class Pc {
   /** The devices' `-d guest_errors` lines (off until `logGuestErrors`). */
   readonly log = new DeviceLog();
   vcpu?: Vcpu;
+  /**
+   * Under KVM with the in-kernel irqchip, pic/ioapic/lapic are user space's copies of the kernel's
+   * chips (QEMU's kvm-i8259...): `pull` refreshes them before anything reads them (savevm, info pic).
+   */
+  kernelIrqchip?: { pull(): void };
   /** Called before each reset with the CPU (for `-d cpu_reset`). */
   onReset?: () => void;
   /** Restores the boot state after a machine reset (re-entering a -kernel, or the BIOS reset vector). */

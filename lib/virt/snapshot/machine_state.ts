@@ -63,6 +63,7 @@ export function ramBlocks(pc: Pc): RamBlock[] {
 
 export function captureMachineState(pc: Pc, cpu: Cpu): MachineState {
   const out: Record<string, DeviceState> = {};
+  pc.kernelIrqchip?.pull();
   for (const [name, dev] of devices(pc)) out[name] = dev.saveState();
   return {
     cpu: cpu.snapshot(),

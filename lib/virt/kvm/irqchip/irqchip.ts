@@ -32,7 +32,7 @@ import {
 } from "./structs.ts";
 
 /** kvm_pic_state field -> the I8259 model's field (booleans there are u8 in the structure). */
-const PIC_FIELDS: Record<(typeof KVM_PIC_STATE_FIELDS)[number], string> = {
+export const PIC_FIELDS: Record<(typeof KVM_PIC_STATE_FIELDS)[number], string> = {
   last_irr: "lastIrr",
   irr: "irr",
   imr: "imr",

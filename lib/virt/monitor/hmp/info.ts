@@ -113,6 +113,7 @@ export function infoName(target: MonitorTarget): string {
 
 /** QEMU's `info pic` lines for the two 8259s (slave first, as QEMU prints them). */
 export function infoPic(target: PcTarget): string {
+  target.pc.kernelIrqchip?.pull();
   return [1, 0].map((n) => {
     const c = target.pc.pic.chips[n];
     return `pic${n}: irr=${hex(c.irr, 2)} imr=${hex(c.imr, 2)} isr=${hex(c.isr, 2)} hprio=${c.priorityAdd} ` +
