@@ -197,8 +197,10 @@ function createAccelVcpu(machine: Pc, context: RunContext) {
       text: `failed to initialize kvm: ${e.strerror}`,
     }]);
   }
-  // QEMU 7.2's default on pc under KVM is kernel-irqchip=on: the kernel's PIC, IOAPIC and LAPIC.
-  const irqchip = config.kernelIrqchip ?? "on";
+  // QEMU 7.2's default on pc under KVM is kernel-irqchip=on (the kernel's PIC, IOAPIC and LAPIC).
+  // Here it is opt-in for now: nested guests' interrupts and the Linux guest's boot do not run
+  // through the in-kernel chips yet (see README, kvm section).
+  const irqchip = config.kernelIrqchip ?? "off";
   if (irqchip === "split") {
     // QEMU asks for KVM_CAP_SPLIT_IRQCHIP, which this kernel does not offer.
     kvm.close();

@@ -55,7 +55,7 @@ Deno.test("under kvm the guest sees the hypervisor bit and KVMKVMKVM at CPUID 0x
   assert.equal(host.stdout, r.stdout);
 });
 
-Deno.test("the pc guests print the same with kernel-irqchip on (the default) and off as under tcg", async () => {
+Deno.test("the pc guests print the same with kernel-irqchip on and off as under tcg", async () => {
   for (const g of ["pc/apic_ioapic.bin", "pc/pic_pit_rtc.bin", "pc/int_log.bin"]) {
     const tcg = await output(guest(g));
     for (

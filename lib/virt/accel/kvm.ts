@@ -10,10 +10,10 @@
  *   when not), and reads the state back. The budget becomes the simulated signal timer, so
  *   KVM_RUN returns (EINTR) when the board's next timer is due, as QEMU's vCPU thread is kicked.
  *
- * The device model is the same as tcg's: the PIC, IOAPIC, local APIC, PIT and HPET are the
- * board's (QEMU's `kernel-irqchip=off`), so the machine and the devices cannot tell the
- * accelerators apart. QEMU's default under KVM is the in-kernel irqchip; here that would duplicate
- * the board's interrupt controllers inside lib/virt/kvm.
+ * Interrupt controllers: with `kernel-irqchip=off` the PIC, IOAPIC and local APIC are the board's,
+ * as under tcg (with the PIT and HPET always). With `kernel-irqchip=on` (QEMU's default; opt-in
+ * here for now) they are the kernel's (KVM_CREATE_IRQCHIP): the board's become user space's copies
+ * (kvm_irqchip.ts), its IRQ lines go out as KVM_IRQ_LINE, and HLT waits in the kernel.
  *
  * Guest memory: the board's RAM and ROM pages (Bus.pageMap) become KVM memory slots over the
  * board's own buffer, re-registered whenever the board's map changes (PAM, PCI BARs), as QEMU's

@@ -45,8 +45,8 @@ export interface RtcConfig {
 export interface MachineConfig {
   accel: AccelName[];
   /**
-   * `-accel kvm,kernel-irqchip=` / `-M pc,kernel-irqchip=`: QEMU's default under KVM on pc is "on"
-   * (PIC, IOAPIC and local APIC in the kernel); "off" keeps them in user space. Unset: the default.
+   * `-accel kvm,kernel-irqchip=` / `-M pc,kernel-irqchip=`: "on" puts the PIC, IOAPIC and local APIC
+   * in the kernel, "off" keeps them in user space. Unset: the default (QEMU's is "on"; ours "off").
    */
   kernelIrqchip?: "on" | "off" | "split";
   cpuModel: string;
