@@ -46,13 +46,17 @@ const PCI_SLOTS = 32;
 const PIIX_SLOT = 1;
 const ROUTE_REGISTER = (i: number) => `\\_SB_.PCI0.ISA_.PRQ${i}`;
 
-/** The ISA bridge as PCI0's child, exposing the PIRQ route registers as PRQ0-PRQ3. */
-export function amlIsaBridge(): Aml {
+/**
+ * The ISA bridge as PCI0's child, exposing the PIRQ route registers as PRQ0-PRQ3, with the ISA
+ * devices (acpi_isa.ts) inside it.
+ */
+export function amlIsaBridge(devices: Aml = []): Aml {
   return device(
     "ISA_",
     name("_ADR", int(0x00010000)),
     pciConfigRegion("P40C", PIIX_PIRQC, 4),
     byteFields("P40C", [["PRQ0", 8], ["PRQ1", 8], ["PRQ2", 8], ["PRQ3", 8]]),
+    devices,
   );
 }
 

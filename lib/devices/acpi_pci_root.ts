@@ -5,7 +5,7 @@
  * controller included. The windows follow QEMU's pc: bus 0-255, I/O around the 0xCF8 config
  * ports, the VGA window and the 32-bit hole from the end of low RAM to below the IOAPIC.
  */
-import { type Aml, buffer, device, eisaId, int, name, scope } from "./aml.ts";
+import { type Aml, buffer, device, eisaId, int, ioPorts, name, scope } from "./aml.ts";
 
 const le = (v: number, bytes: number) => Array.from({ length: bytes }, (_, i) => (v / 2 ** (8 * i)) & 0xff);
 
@@ -48,12 +48,7 @@ function dwordMemory(min: number, max: number): number[] {
 export function amlPciRoot(memStart: number, children: Aml = [], siblings: Aml = []): Uint8Array {
   const crs = [
     ...wordSpace(2, 0, 0, 0xff),
-    0x47,
-    0x01,
-    ...le(0xcf8, 2),
-    ...le(0xcf8, 2),
-    0x01,
-    0x08, // IO (Decode16, 0xCF8, 0xCF8, 1, 8)
+    ...ioPorts(0xcf8, 1, 8),
     ...wordSpace(1, 0x03, 0x0000, 0x0cf7),
     ...wordSpace(1, 0x03, 0x0d00, 0xffff),
     ...dwordMemory(0x000a0000, 0x000bffff),

@@ -3,7 +3,7 @@
  * Linux kernel): RSDP, RSDT, FADT (ACPI 1.0 layout, PM blocks of the PIIX4 function, SCI on IRQ 9,
  * APM control port for ACPI enable), FACS, a DSDT whose AML declares \_S5 (sleep type 0, QEMU's
  * soft-off, so a kernel can power off through PM1a_CNT), the PCI root with its interrupt routing
- * (acpi_pci_root.ts, acpi_pci_links.ts) and the HPET device, and, when the machine has the APICs, a
+ * (acpi_pci_root.ts, acpi_pci_links.ts) and QEMU's ISA devices (acpi_isa.ts), the HPET device, and, when the machine has the APICs, a
  * MADT (local APIC, IOAPIC, IRQ0 -> GSI 2 and the level-triggered PCI IRQ overrides QEMU's pc
  * declares, LINT1 as NMI), and a WAET (Windows ACPI emulated-devices table: the PM timer needs
  * one read, as QEMU's says). With SeaBIOS, SeaBIOS provides the tables instead.
@@ -11,6 +11,7 @@
 import { ACPI_DISABLE, ACPI_ENABLE, ACPI_GPE0_BASE, APM_CNT_PORT } from "./acpi_pm.ts";
 import { APIC_DEFAULT_BASE } from "./apic.ts";
 import { device, eisaId, int, memory32FixedReadOnly, name, resourceTemplate } from "./aml.ts";
+import { amlIsaDevices } from "./acpi_isa.ts";
 import { amlIsaBridge, amlPciLinks, amlPciPrt } from "./acpi_pci_links.ts";
 import { amlPciRoot } from "./acpi_pci_root.ts";
 import { HPET_BASE, HPET_CAP_LO, HPET_LEN } from "./hpet.ts";
@@ -31,6 +32,8 @@ export interface AcpiOptions {
   oemTableId?: string;
   /** Declare the PCI root bridge `\_SB.PCI0` in the DSDT, its 32-bit window starting here (end of low RAM). */
   pciMemStart?: number;
+  /** The serial ports (0 = COM1) the DSDT declares among the ISA devices under the PCI root. */
+  serialPorts?: number[];
 }
 
 export interface AcpiLayout {
@@ -129,11 +132,12 @@ export function buildAcpiTables(base: number, options: AcpiOptions = {}): AcpiLa
   facs.set(enc.encode("FACS"), 0);
   new DataView(facs.buffer).setUint32(4, 64, true);
 
-  // \_SB: PCI0 with its _PRT and ISA bridge, then the HPET device and the interrupt links.
+  // \_SB: PCI0 with its _PRT and ISA bridge (and its devices), then the HPET and the interrupt links.
   const hpetDevice = options.hpet ? amlHpetDevice() : [];
+  const isaBridge = amlIsaBridge(amlIsaDevices(options.serialPorts ?? []));
   const pciRoot = options.pciMemStart === undefined
     ? new Uint8Array(0)
-    : amlPciRoot(options.pciMemStart, [...amlPciPrt(), ...amlIsaBridge()], [...hpetDevice, ...amlPciLinks()]);
+    : amlPciRoot(options.pciMemStart, [...amlPciPrt(), ...isaBridge], [...hpetDevice, ...amlPciLinks()]);
   const dsdt = new Table("DSDT", HEADER + AML_S5.length + pciRoot.length, 1, ids);
   dsdt.bytes.set(AML_S5, HEADER);
   dsdt.bytes.set(pciRoot, HEADER + AML_S5.length);

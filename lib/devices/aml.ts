@@ -123,5 +123,23 @@ export function memory32FixedReadOnly(base: number, length: number): Aml {
   return [0x86, 9, 0, 0x00, ...le32(base), ...le32(length)];
 }
 
+/** IO (Decode16, base, base, alignment, length): a fixed range of I/O ports. */
+export const ioPorts = (base: number, alignment: number, length: number): Aml => [
+  0x47,
+  0x01,
+  base & 0xff,
+  base >> 8,
+  base & 0xff,
+  base >> 8,
+  alignment,
+  length,
+];
+
+/** IRQNoFlags () { irq }: the short IRQ descriptor (edge, active high, exclusive). */
+export const irqNoFlags = (irq: number): Aml => [0x22, (1 << irq) & 0xff, (1 << irq) >> 8];
+
+/** DMA (Compatibility, NotBusMaster, Transfer8) { channel }. */
+export const dma8 = (channel: number): Aml => [0x2a, 1 << channel, 0x00];
+
 /** A ResourceTemplate: the descriptors and the end tag, as a Buffer. */
 export const resourceTemplate = (...descriptors: Aml[]): Aml => buffer([...descriptors.flat(), 0x79, 0x00]);

@@ -320,6 +320,7 @@ export class Pc {
       apic: true,
       hpet: true,
       pciMemStart: this.ramBelow4g,
+      serialPorts: this.options.serial.slice(0, COM_PORTS.length).flatMap((backend, i) => backend ? [i] : []),
     });
     this.bus.writeBytes(layout.base, layout.tables);
     this.bus.writeBytes(RSDP_ADDRESS, layout.rsdp);
