@@ -21,6 +21,7 @@ import { ENDS_BLOCK } from "./opcodes.ts";
 import { vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
 import { vmxReset } from "./vmx/state.ts";
 import { FLAT_CODE_RIGHTS, FLAT_DATA_RIGHTS, REAL_RIGHTS } from "./segmentation.ts";
+import { checkOperand, checkSegment, segAddress } from "./segcheck.ts";
 import {
   ARITH_FLAGS,
   CR0_ET,
@@ -174,6 +175,7 @@ export class Cpu extends Mmu {
     this.segLimit[6] = this.segLimit[7] = 0xffff;
     this.segRights[6] = 0x8200;
     this.segRights[7] = 0x8b00;
+    this.segmentsLoaded();
     this.gdtBase = this.idtBase = 0;
     this.gdtLimit = this.idtLimit = 0xffff;
     this.cr.fill(0);
@@ -231,6 +233,7 @@ export class Cpu extends Mmu {
       this.segLimit[s] = -1;
       this.segRights[s] = s === CS ? FLAT_CODE_RIGHTS : FLAT_DATA_RIGHTS;
     }
+    this.segmentsLoaded();
     this.code32 = this.stack32 = true;
     this.cpl = 0;
     this.eflags = (eflags & ~ARITH_FLAGS) | 2;
@@ -279,10 +282,12 @@ export class Cpu extends Mmu {
     const bytes = size === 2 ? 4 : 2;
     if (this.stack32) {
       const sp = (this.regs[4] - bytes) | 0;
+      if (this.segFlat[SS] === 0) checkSegment(this, SS, sp, bytes, true);
       this.wr(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0, v);
       this.regs[4] = sp;
     } else {
       const sp = (this.regs[4] - bytes) & 0xffff;
+      if (this.segFlat[SS] === 0) checkSegment(this, SS, sp, bytes, true);
       this.wr(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0, v);
       this.regs[4] = (this.regs[4] & ~0xffff) | sp;
     }
@@ -291,11 +296,13 @@ export class Cpu extends Mmu {
   pop(size: number): number {
     const bytes = size === 2 ? 4 : 2;
     if (this.stack32) {
+      if (this.segFlat[SS] === 0) checkSegment(this, SS, this.regs[4], bytes, false);
       const v = this.rd(size === 2 ? 2 : 1, (this.segBase[SS] + this.regs[4]) | 0);
       this.regs[4] = (this.regs[4] + bytes) | 0;
       return v;
     }
     const sp = this.regs[4] & 0xffff;
+    if (this.segFlat[SS] === 0) checkSegment(this, SS, sp, bytes, false);
     const v = this.rd(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0);
     this.regs[4] = (this.regs[4] & ~0xffff) | ((sp + bytes) & 0xffff);
     return v;
@@ -304,7 +311,7 @@ export class Cpu extends Mmu {
   /** Reads the stack at ESP + offset without popping (for far returns that may fault). */
   peek(size: number, offset: number): number {
     const sp = this.stack32 ? (this.regs[4] + offset) | 0 : (this.regs[4] + offset) & 0xffff;
-    return this.rd(size === 2 ? 2 : 1, (this.segBase[SS] + sp) | 0);
+    return this.rd(size === 2 ? 2 : 1, segAddress(this, SS, sp, size === 2 ? 4 : 2, false));
   }
 
   /** Adds to ESP or SP by the stack size. */
@@ -315,12 +322,16 @@ export class Cpu extends Mmu {
 
   // ---- operands ----
 
-  /** Linear address of the memory operand. */
+  /**
+   * Linear address of the memory operand, after the segment's limit and rights checks for the
+   * access the instruction makes (segcheck.ts; nothing to check for a flat segment).
+   */
   ea(i: Insn): number {
     let a = i.disp;
     if (i.base >= 0) a += this.regs[i.base];
     if (i.index >= 0) a += this.regs[i.index] << i.scale;
     if (!i.adsize32) a &= 0xffff;
+    if (this.segFlat[i.seg] === 0) checkOperand(this, i, a);
     return (this.segBase[i.seg] + a) | 0;
   }
 

@@ -121,6 +121,7 @@ function deliverEvent(cpu: Cpu, vector: number, kind: number, hasCode: boolean, 
         cpu.segBase[s] = 0;
         cpu.segLimit[s] = 0;
         cpu.segRights[s] = 0;
+        cpu.segmentLoaded(s);
       }
     }
     cpu.push(size, oldSs);

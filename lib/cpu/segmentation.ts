@@ -86,6 +86,7 @@ export function setSegment(cpu: Mmu, seg: number, sel: number, lo: number, hi: n
   // Limit bits 19:16 stay in place too: QEMU's register dumps show them (x86_cpu_dump_seg_cache).
   cpu.segRights[seg] = hi & 0x00ffff00;
   if (seg === SS) cpu.stack32 = (hi & SEG_DB) !== 0;
+  cpu.segmentLoaded(seg);
 }
 
 /** Real-mode and V86 semantics: base = selector * 16; the limit stays (unreal mode). */
@@ -97,6 +98,7 @@ export function loadSegmentReal(cpu: Mmu, seg: number, sel: number): void {
     cpu.segRights[seg] = REAL_RIGHTS | 0x6000 | (seg === CS ? SEG_CODE : 0);
     if (seg === SS) cpu.stack32 = false;
   }
+  cpu.segmentLoaded(seg);
 }
 
 /** MOV/POP/LDS to ES, SS, DS, FS, GS with the protected-mode checks. */
@@ -113,6 +115,7 @@ export function loadSegment(cpu: Mmu, seg: number, sel: number): void {
     cpu.segBase[seg] = 0;
     cpu.segLimit[seg] = 0;
     cpu.segRights[seg] = 0;
+    cpu.segmentLoaded(seg);
     return;
   }
   if (!readDescriptor(cpu, sel)) throw new CpuFault(GP, sel & 0xfffc);

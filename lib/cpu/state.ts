@@ -34,6 +34,9 @@ export const CR4_PAE = 1 << 5, CR4_PGE = 1 << 7, CR4_OSFXSR = 1 << 9, CR4_OSXMME
 
 /** Segment descriptor rights as kept in `segRights`: bits 8..23 of the descriptor's high dword. */
 export const SEG_P = 1 << 15, SEG_S = 1 << 12, SEG_CODE = 1 << 11, SEG_DB = 1 << 22, SEG_G = 1 << 23;
+/** Type bits: expand-down (data) or conforming (code); writable (data) or readable (code). */
+export const SEG_ED = 1 << 10, SEG_W = 1 << 9;
+const FLAT_MASK = SEG_P | SEG_S | SEG_CODE | SEG_ED | SEG_W, FLAT_RIGHTS = SEG_P | SEG_S | SEG_W;
 
 /**
  * A unit's registers kept outside CpuState. `save` returns JSON-safe data (numbers, strings,
@@ -92,6 +95,13 @@ export class CpuState {
   readonly segLimit = new Int32Array(8);
   /** Descriptor bits 8..23 of the high dword (type, S, DPL, P, AVL, L, D/B, G), in place. */
   readonly segRights = new Int32Array(8);
+  /**
+   * 1 when a data access through the segment can never fault on its limit or rights (present,
+   * writable expand-up data, limit 4 GiB): the interpreter and compiled blocks then skip the
+   * checks of lib/cpu/segcheck.ts with this one test. Derived from segLimit and segRights by
+   * segmentLoaded(), which every segment load calls; a stale 0 only costs a check.
+   */
+  readonly segFlat = new Uint8Array(8);
   gdtBase = 0;
   gdtLimit = 0xffff;
   idtBase = 0;
@@ -118,6 +128,16 @@ export class CpuState {
   nmiBlocked = false;
   /** TSC = bus time scaled, plus this offset (WRMSR to the TSC sets it). */
   tscOffset = 0n;
+
+  /** Recomputes segFlat[s] after segment register s changed. */
+  segmentLoaded(s: number): void {
+    this.segFlat[s] = this.segLimit[s] === -1 && (this.segRights[s] & FLAT_MASK) === FLAT_RIGHTS ? 1 : 0;
+  }
+
+  /** segmentLoaded() for every segment register (after a bulk change such as a restore). */
+  segmentsLoaded(): void {
+    for (let s = 0; s < 8; s++) this.segmentLoaded(s);
+  }
 
   /** Plain object copy of the whole state, for savevm and tests. */
   snapshot(): Record<string, unknown> {
@@ -157,6 +177,7 @@ export class CpuState {
     this.segBase.set(nums("segBase"));
     this.segLimit.set(nums("segLimit"));
     this.segRights.set(nums("segRights"));
+    this.segmentsLoaded();
     [this.gdtBase, this.gdtLimit] = nums("gdt");
     [this.idtBase, this.idtLimit] = nums("idt");
     this.cr.set(nums("cr"));

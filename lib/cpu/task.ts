@@ -169,6 +169,7 @@ export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boole
         if (s === CS || s === SS) throw new CpuFault(TS, v & 0xfffc);
         cpu.segSel[s] = v;
         cpu.segRights[s] = 0;
+        cpu.segmentLoaded(s);
         continue;
       }
       if (!readDescriptor(cpu, v) || !(desc.hi & 0x1000)) throw new CpuFault(TS, v & 0xfffc);

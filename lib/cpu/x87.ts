@@ -11,31 +11,29 @@ import { execute, FpuState, fwait, fxrstor, fxsave } from "./fpu/mod.ts";
 import type { FpuHost, FpuInstruction } from "./fpu/mod.ts";
 import type { Insn } from "./insn.ts";
 import { protectedMode } from "./segmentation.ts";
+import { segAddress } from "./segcheck.ts";
 import { type CpuState, CS, registerStatePart, setWords, wordsOf } from "./state.ts";
 import { writeEflags } from "./exec/system.ts";
 
 class CoreHost implements FpuHost {
   constructor(private readonly cpu: Cpu, private readonly unit: X87) {}
-  private lin(seg: number, offset: number): number {
-    return (this.cpu.segBase[seg] + offset) | 0;
-  }
   read8(seg: number, offset: number): number {
-    return this.cpu.rd8(this.lin(seg, offset));
+    return this.cpu.rd8(segAddress(this.cpu, seg, offset, 1, false));
   }
   read16(seg: number, offset: number): number {
-    return this.cpu.rd16(this.lin(seg, offset));
+    return this.cpu.rd16(segAddress(this.cpu, seg, offset, 2, false));
   }
   read32(seg: number, offset: number): number {
-    return this.cpu.rd32(this.lin(seg, offset)) >>> 0;
+    return this.cpu.rd32(segAddress(this.cpu, seg, offset, 4, false)) >>> 0;
   }
   write8(seg: number, offset: number, value: number): void {
-    this.cpu.wr8(this.lin(seg, offset), value);
+    this.cpu.wr8(segAddress(this.cpu, seg, offset, 1, true), value);
   }
   write16(seg: number, offset: number, value: number): void {
-    this.cpu.wr16(this.lin(seg, offset), value);
+    this.cpu.wr16(segAddress(this.cpu, seg, offset, 2, true), value);
   }
   write32(seg: number, offset: number, value: number): void {
-    this.cpu.wr32(this.lin(seg, offset), value);
+    this.cpu.wr32(segAddress(this.cpu, seg, offset, 4, true), value);
   }
   selector(seg: number): number {
     return this.cpu.segSel[seg];

@@ -41,6 +41,7 @@ import {
 } from "../state.ts";
 import { TASK_CALL, TASK_IRET, TASK_JMP, taskSwitch } from "../task.ts";
 import { writeEflags } from "./system.ts";
+import { checkSegment, segAddress } from "../segcheck.ts";
 
 function target(_cpu: Cpu, i: Insn, t: number): number {
   return i.opsize32 ? t | 0 : t & 0xffff;
@@ -98,13 +99,18 @@ export const enterHandler: Handler = (cpu, i) => {
   const size = i.opsize32 ? 2 : 1;
   const bytes = size === 2 ? 4 : 2;
   const level = i.imm2 & 31;
+  if (cpu.segFlat[SS] === 0) {
+    // The whole new frame must lie within SS (#SS(0)), checked before anything is pushed.
+    const low = cpu.regs[4] - bytes * (level + 1) - (i.imm & 0xffff);
+    checkSegment(cpu, SS, cpu.stack32 ? low : low & 0xffff, 1, true);
+  }
   cpu.push(size, cpu.regs[5]);
   const frame = cpu.stack32 ? cpu.regs[4] : cpu.regs[4] & 0xffff;
   if (level > 0) {
     let bp = cpu.regs[5];
     for (let k = 1; k < level; k++) {
       bp = cpu.stack32 ? (bp - bytes) | 0 : (bp - bytes) & 0xffff;
-      cpu.push(size, cpu.rd(size, (cpu.segBase[SS] + bp) | 0));
+      cpu.push(size, cpu.rd(size, segAddress(cpu, SS, bp, bytes, false)));
     }
     cpu.push(size, frame);
   }
@@ -282,6 +288,7 @@ function validateOuterSegment(cpu: Cpu, seg: number): void {
     // but not P, which is what its register dumps show.
     cpu.segSel[seg] = 0;
     cpu.segRights[seg] = r & ~SEG_P;
+    cpu.segmentLoaded(seg);
   }
 }
 

@@ -7,6 +7,7 @@ import { condition, getCF } from "../flags.ts";
 import type { Handler } from "../insn.ts";
 import { loadSegment } from "../segmentation.ts";
 import { CS, SS } from "../state.ts";
+import { segAddress } from "../segcheck.ts";
 
 export function movHandler(form: string): Handler {
   switch (form) {
@@ -145,7 +146,7 @@ export const xlatHandler: Handler = (cpu, i) => {
   const off = i.adsize32
     ? (cpu.regs[3] + (cpu.regs[0] & 0xff)) | 0
     : (cpu.regs[3] + (cpu.regs[0] & 0xff)) & 0xffff;
-  cpu.setReg(0, 0, cpu.rd8((cpu.segBase[i.seg] + off) | 0));
+  cpu.setReg(0, 0, cpu.rd8(segAddress(cpu, i.seg, off, 1, false)));
 };
 
 export const bswapHandler: Handler = (cpu, i) => {

@@ -10,6 +10,7 @@ import type { Handler, Insn } from "../insn.ts";
 import { DF, ES } from "../state.ts";
 import { checkIo } from "./io.ts";
 import { vmxIo } from "../vmx/intercepts.ts";
+import { segAddress } from "../segcheck.ts";
 
 function step(cpu: Cpu, i: Insn): number {
   const bytes = 1 << i.size;
@@ -19,6 +20,16 @@ function step(cpu: Cpu, i: Insn): number {
 /** Reads index register r (ESI/EDI) by the address size. */
 function idx(cpu: Cpu, i: Insn, r: number): number {
   return i.adsize32 ? cpu.regs[r] : cpu.regs[r] & 0xffff;
+}
+
+/** Linear address of the source element DS:[eSI] (or its override), segment checks included. */
+function src(cpu: Cpu, i: Insn): number {
+  return segAddress(cpu, i.seg, idx(cpu, i, 6), 1 << i.size, false);
+}
+
+/** Linear address of the destination element ES:[eDI], checked for a write or a read. */
+function dst(cpu: Cpu, i: Insn, write = true): number {
+  return segAddress(cpu, ES, idx(cpu, i, 7), 1 << i.size, write);
 }
 
 function advance(cpu: Cpu, i: Insn, r: number, d: number): void {
@@ -39,14 +50,15 @@ export const movsHandler: Handler = (cpu, i) => {
   const d = step(cpu, i), size = i.size;
   const sBase = cpu.segBase[i.seg], dBase = cpu.segBase[ES];
   if (!i.rep) {
-    cpu.wr(size, (dBase + idx(cpu, i, 7)) | 0, cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0));
+    cpu.wr(size, dst(cpu, i), cpu.rd(size, src(cpu, i)));
     advance(cpu, i, 6, d);
     advance(cpu, i, 7, d);
     return;
   }
+  const bulk = d > 0 && i.adsize32 && (cpu.segFlat[i.seg] & cpu.segFlat[ES]) !== 0;
   while (count(cpu, i) !== 0) {
-    if (d > 0 && i.adsize32 && bulkMovs(cpu, size, sBase, dBase)) continue;
-    cpu.wr(size, (dBase + idx(cpu, i, 7)) | 0, cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0));
+    if (bulk && bulkMovs(cpu, size, sBase, dBase)) continue;
+    cpu.wr(size, dst(cpu, i), cpu.rd(size, src(cpu, i)));
     advance(cpu, i, 6, d);
     advance(cpu, i, 7, d);
     decCount(cpu, i);
@@ -105,27 +117,28 @@ export const stosHandler: Handler = (cpu, i) => {
   const d = step(cpu, i), size = i.size;
   const v = cpu.getReg(size, 0), dBase = cpu.segBase[ES];
   if (!i.rep) {
-    cpu.wr(size, (dBase + idx(cpu, i, 7)) | 0, v);
+    cpu.wr(size, dst(cpu, i), v);
     advance(cpu, i, 7, d);
     return;
   }
+  const bulk = d > 0 && i.adsize32 && cpu.segFlat[ES] !== 0;
   while (count(cpu, i) !== 0) {
-    if (d > 0 && i.adsize32 && bulkStos(cpu, size, dBase, v)) continue;
-    cpu.wr(size, (dBase + idx(cpu, i, 7)) | 0, v);
+    if (bulk && bulkStos(cpu, size, dBase, v)) continue;
+    cpu.wr(size, dst(cpu, i), v);
     advance(cpu, i, 7, d);
     decCount(cpu, i);
   }
 };
 
 export const lodsHandler: Handler = (cpu, i) => {
-  const d = step(cpu, i), size = i.size, sBase = cpu.segBase[i.seg];
+  const d = step(cpu, i), size = i.size;
   if (!i.rep) {
-    cpu.setReg(size, 0, cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0));
+    cpu.setReg(size, 0, cpu.rd(size, src(cpu, i)));
     advance(cpu, i, 6, d);
     return;
   }
   while (count(cpu, i) !== 0) {
-    cpu.setReg(size, 0, cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0));
+    cpu.setReg(size, 0, cpu.rd(size, src(cpu, i)));
     advance(cpu, i, 6, d);
     decCount(cpu, i);
   }
@@ -133,11 +146,10 @@ export const lodsHandler: Handler = (cpu, i) => {
 
 export const cmpsHandler: Handler = (cpu, i) => {
   const d = step(cpu, i), size = i.size;
-  const sBase = cpu.segBase[i.seg], dBase = cpu.segBase[ES];
   do {
     if (i.rep && count(cpu, i) === 0) return;
-    const a = cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0);
-    const b = cpu.rd(size, (dBase + idx(cpu, i, 7)) | 0);
+    const a = cpu.rd(size, src(cpu, i));
+    const b = cpu.rd(size, dst(cpu, i, false));
     alu(cpu, OP_CMP, size, a, b);
     advance(cpu, i, 6, d);
     advance(cpu, i, 7, d);
@@ -147,11 +159,11 @@ export const cmpsHandler: Handler = (cpu, i) => {
 };
 
 export const scasHandler: Handler = (cpu, i) => {
-  const d = step(cpu, i), size = i.size, dBase = cpu.segBase[ES];
+  const d = step(cpu, i), size = i.size;
   const a = cpu.getReg(size, 0);
   do {
     if (i.rep && count(cpu, i) === 0) return;
-    alu(cpu, OP_CMP, size, a, cpu.rd(size, (dBase + idx(cpu, i, 7)) | 0));
+    alu(cpu, OP_CMP, size, a, cpu.rd(size, dst(cpu, i, false)));
     advance(cpu, i, 7, d);
     if (!i.rep) return;
     decCount(cpu, i);
@@ -159,13 +171,13 @@ export const scasHandler: Handler = (cpu, i) => {
 };
 
 export const insHandler: Handler = (cpu, i) => {
-  const d = step(cpu, i), size = i.size, dBase = cpu.segBase[ES];
+  const d = step(cpu, i), size = i.size;
   const port = cpu.regs[2] & 0xffff;
   checkIo(cpu, port, 1 << size);
   if (cpu.vmxNonRoot) vmxIo(cpu, port, 1 << size);
   do {
     if (i.rep && count(cpu, i) === 0) return;
-    const lin = (dBase + idx(cpu, i, 7)) | 0;
+    const lin = dst(cpu, i);
     cpu.probeWrite(lin, 1 << size);
     cpu.wr(size, lin, cpu.bus.in(port, (1 << size) as 1 | 2 | 4));
     advance(cpu, i, 7, d);
@@ -175,13 +187,13 @@ export const insHandler: Handler = (cpu, i) => {
 };
 
 export const outsHandler: Handler = (cpu, i) => {
-  const d = step(cpu, i), size = i.size, sBase = cpu.segBase[i.seg];
+  const d = step(cpu, i), size = i.size;
   const port = cpu.regs[2] & 0xffff;
   checkIo(cpu, port, 1 << size);
   if (cpu.vmxNonRoot) vmxIo(cpu, port, 1 << size);
   do {
     if (i.rep && count(cpu, i) === 0) return;
-    cpu.bus.out(port, (1 << size) as 1 | 2 | 4, cpu.rd(size, (sBase + idx(cpu, i, 6)) | 0) >>> 0);
+    cpu.bus.out(port, (1 << size) as 1 | 2 | 4, cpu.rd(size, src(cpu, i)) >>> 0);
     advance(cpu, i, 6, d);
     if (!i.rep) return;
     decCount(cpu, i);

@@ -367,6 +367,7 @@ function flatSegment(cpu: Cpu, seg: number, sel: number, code: boolean, dpl: num
   cpu.segBase[seg] = 0;
   cpu.segLimit[seg] = -1;
   cpu.segRights[seg] = 0x00c09100 | (dpl << 13) | (code ? 0xa00 : 0x200);
+  cpu.segmentLoaded(seg);
   if (seg === SS) cpu.stack32 = true;
 }
 

@@ -34,6 +34,7 @@ import {
 } from "../flags.ts";
 import { operandForm } from "../decoder.ts";
 import type { Insn } from "../insn.ts";
+import { checkSegment } from "../segcheck.ts";
 
 /**
  * Runs the block (again while it loops on itself and `left` instructions of budget remain); returns
@@ -42,7 +43,7 @@ import type { Insn } from "../insn.ts";
 export type CompiledBlock = (cpu: Cpu, left: number) => number;
 
 /** What the compiled code may call: passed to the generated factory as `H`. */
-const HELPERS = { arithFlags, condition, getCF, shift, PARITY };
+const HELPERS = { arithFlags, checkSegment, condition, getCF, shift, PARITY };
 
 const MASK = ["0xff", "0xffff", "-1"];
 const SIGN = ["0x80", "0x8000", "-0x80000000"];
@@ -101,15 +102,20 @@ class Emitter {
       : `((${sum}) & 0xffff)`;
   }
 
-  /** The linear address expression of the memory operand (cpu.ea). */
-  ea(i: Insn): string {
-    return `((sb[${i.seg}] + ${this.offset(i)}) | 0)`;
+  /**
+   * Emits `a<k>`, the linear address of the memory operand for an access of `size` (cpu.ea): a
+   * segment that is not flat takes segcheck.ts's limit and rights checks first.
+   */
+  ea(i: Insn, k: number, size: number, write: boolean): string {
+    this.line(`const o${k} = ${this.offset(i)};`);
+    this.line(`if (sf[${i.seg}] === 0) H.checkSegment(cpu, ${i.seg}, o${k}, ${1 << size}, ${write});`);
+    this.line(`const a${k} = (sb[${i.seg}] + o${k}) | 0;`);
+    return `a${k}`;
   }
 
   readE(i: Insn, size: number, k: number): string {
     if (i.mod === 3) return this.reg(size, i.rm);
-    this.line(`const a${k} = ${this.ea(i)};`);
-    return this.rd(size, `a${k}`);
+    return this.rd(size, this.ea(i, k, size, false));
   }
 
   /**
@@ -361,8 +367,7 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
         if (!mem) em.line(em.setReg(size, i.rm, src));
         else {
           faultable();
-          em.line(`const a${k} = ${em.ea(i)};`);
-          em.line(em.wr(size, `a${k}`, src));
+          em.line(em.wr(size, em.ea(i, k, size, true), src));
           checkBreak();
         }
         return true;
@@ -414,7 +419,7 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
         return true;
       }
       faultable();
-      em.line(`const a${k} = ${em.ea(i)};`);
+      em.ea(i, k, size, write);
       if (write) em.line(`cpu.probeWrite(a${k}, ${1 << size});`);
       const v = em.alu(op, size, em.rd(size, `a${k}`), src, k);
       if (write) em.line(em.wr(size, `a${k}`, v));
@@ -427,7 +432,7 @@ function inline(em: Emitter, i: Insn, k: number, at: string, next: string, last:
         return true;
       }
       faultable();
-      em.line(`const a${k} = ${em.ea(i)};`);
+      em.ea(i, k, size, true);
       em.line(`cpu.probeWrite(a${k}, ${1 << size});`);
       const v = em.incdec(i.arg === 1, size, em.rd(size, `a${k}`), k);
       em.line(em.wr(size, `a${k}`, v));
@@ -625,7 +630,7 @@ export function compileBlock(insns: Insn[], code32: boolean): CompiledBlock {
   const body = [
     ...em.consts,
     "return function block(cpu, left) {",
-    "const r = cpu.regs, sb = cpu.segBase, e0 = cpu.eip, bus = cpu.bus;",
+    "const r = cpu.regs, sb = cpu.segBase, sf = cpu.segFlat, e0 = cpu.eip, bus = cpu.bus;",
     "const tr = cpu.tlbR, tw = cpu.tlbW, m8 = cpu.mem, mv = cpu.view;",
     "let n = 0, done = 0, t = 0;",
     "try {",

@@ -46,4 +46,5 @@ export function loadSegments(cpu: Cpu, vmcs: Vmcs): void {
     cpu.segLimit[s] = vmcs.get(f.limit);
     cpu.segRights[s] = arToRights(vmcs.get(f.ar));
   });
+  cpu.segmentsLoaded();
 }

@@ -110,6 +110,7 @@ export function loadHostState(cpu: Cpu, vmcs: Vmcs): void {
   cpu.segRights[LDTR] = 0;
   cpu.gdtBase = vmcs.get(F.HOST_GDTR_BASE);
   cpu.gdtLimit = 0xffff;
+  cpu.segmentsLoaded();
   cpu.idtBase = vmcs.get(F.HOST_IDTR_BASE);
   cpu.idtLimit = 0xffff;
   cpu.regs[4] = vmcs.get(F.HOST_RSP);

@@ -43,6 +43,11 @@ int81:
     push ebp
     mov ebp, esp
     push eax
+    ; Leaving V86 nulled DS: keep it to print, and load ours before touching memory (#GP(0) else).
+    mov ax, ds
+    push eax
+    mov ax, SEL_DATA32
+    mov ds, ax
     PRINT "int81 frame eip/cs/eflags/esp/ss/es/ds: "
     mov eax, [ebp + 4]
     call hex32
@@ -59,7 +64,7 @@ int81:
     mov eax, [ebp + 28]
     call sp_hex
     call newline
-    mov ax, ds
+    pop eax
     movzx eax, ax
     mov esi, m_ds
     call show
