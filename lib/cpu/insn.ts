@@ -35,4 +35,6 @@ export class Insn {
   imm2 = 0;
   /** The table row's ARG (ALU operation, condition code, segment register...). */
   arg = 0;
+  /** What the memory operand's access is, for segment checks (segcheck.ts), once it was needed. */
+  segAccess = -1;
 }

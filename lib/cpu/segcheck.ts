@@ -88,9 +88,7 @@ function sizeLetter(letter: string, opsize32: boolean): number {
   return 1;
 }
 
-/** Per operand size, (bytes << 1 | write) of each row's memory operand. */
-const ACCESS = [new Map<OpcodeEntry, number>(), new Map<OpcodeEntry, number>()];
-
+/** (bytes << 1 | write) of the memory operand of a row at an operand size. */
 function operandAccess(e: OpcodeEntry, opsize32: boolean): number {
   const at = e.operands.findIndex((op) => op[0] === "E" || op[0] === "M" || op[0] === "O");
   if (at < 0 || NO_ACCESS.has(e.handler)) return 0;
@@ -110,10 +108,10 @@ function operandAccess(e: OpcodeEntry, opsize32: boolean): number {
  * the read.
  */
 export function checkOperand(cpu: Mmu, i: Insn, off: number): void {
-  const e = i.entry;
-  if (e === undefined) return;
-  const cache = ACCESS[i.opsize32 ? 1 : 0];
-  let access = cache.get(e);
-  if (access === undefined) cache.set(e, access = operandAccess(e, i.opsize32));
+  let access = i.segAccess;
+  if (access < 0) {
+    if (i.entry === undefined) return;
+    i.segAccess = access = operandAccess(i.entry, i.opsize32);
+  }
   checkSegment(cpu, i.seg, off, access >> 1, (access & 1) !== 0);
 }

@@ -1,0 +1,175 @@
+; Segment limit checks in real mode (SDM Vol. 3A, 20.1.1 and each instruction's "Real-Address Mode
+; Exceptions"): an operand reaching past offset 0xFFFF raises #GP (through SS: #SS), also with a
+; 32-bit address size; FS keeps a 4 GiB limit from protected mode (unreal mode) and does not fault.
+; The IVT handlers print the exception and the faulting IP, then resume after the case.
+;
+; QEMU 7.2's TCG checks no data-access limits in real mode. The lines that differ because we
+; follow the SDM:
+; [differs] rm rd16 ffff
+; [differs] rm rd32 fffd
+; [differs] rm stosw ffff
+; [differs] rm bp ffff
+; [differs] rm a32 10000
+%include "multiboot.inc"
+%include "../cpu/cpu_lib.inc"
+
+%define REAL_BASE 0x7000
+
+main:
+    call cpu_setup
+    PRINT "segcheck_real", 10
+    mov esi, section.realblob.start
+    mov edi, REAL_BASE
+    mov ecx, real_end - real_start
+    rep movsb
+    mov [saved_esp], esp
+    sidt [saved_idt]
+    jmp SEL_CODE16:pm16
+
+back32:
+    mov ax, SEL_DATA32
+    mov ds, ax
+    mov es, ax
+    mov fs, ax
+    mov gs, ax
+    mov ss, ax
+    mov esp, [saved_esp]
+    lidt [saved_idt]
+    PRINT "back in protected mode", 10
+    ret
+
+saved_esp: dd 0
+saved_idt: dw 0
+    dd 0
+
+section realblob vstart=REAL_BASE align=16
+real_start:
+[bits 16]
+; RCASE "name", insn: prints the name, runs insn, then "ok" unless it faults (the handler resumes
+; at the case's end)
+%macro RCASE 2+
+    mov si, %%name
+    call rputs
+    mov word [rresume], %%after
+    %2
+    mov si, m_ok
+    call rputs
+%%after:
+    jmp %%next
+%%name: db %1, " ", 0
+%%next:
+%endmacro
+
+pm16:
+    mov ax, SEL_DATA16
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov ax, SEL_DATA32                    ; FS keeps a 4 GiB limit into real mode
+    mov fs, ax
+    mov eax, cr0
+    and eax, ~1
+    mov cr0, eax
+    jmp 0:real
+real:
+    xor ax, ax
+    mov ds, ax
+    mov es, ax
+    mov ss, ax
+    mov sp, 0x6000
+    lidt [real_idt]
+    mov word [13 * 4], gp_handler
+    mov word [13 * 4 + 2], 0
+    mov word [12 * 4], ss_handler
+    mov word [12 * 4 + 2], 0
+    RCASE "rm rd8 ffff", mov al, [0xffff]
+    RCASE "rm rd16 fffe", mov ax, [0xfffe]
+    RCASE "rm rd16 ffff", mov ax, [0xffff]
+    RCASE "rm rd32 fffc", mov eax, [0xfffc]
+    RCASE "rm rd32 fffd", mov eax, [0xfffd]
+    mov di, 0xffff
+    RCASE "rm stosw ffff", stosw
+    mov bp, 0xffff
+    RCASE "rm bp ffff", mov ax, [bp]
+    RCASE "rm a32 10000", mov al, [dword 0x10000]
+    RCASE "rm unreal fs", mov al, [fs:dword 0x10000]
+    mov eax, cr0
+    or eax, 1
+    mov cr0, eax
+    jmp dword SEL_CODE32:back32
+
+; #GP and #SS through the IVT: no error code; print the IP and resume at [rresume]
+gp_handler:
+    mov si, m_gp
+    jmp fault_common
+ss_handler:
+    mov si, m_ss
+fault_common:
+    call rputs
+    push bp
+    mov bp, sp
+    mov ax, [bp + 2]
+    call rhex16
+    call rnl
+    mov ax, [rresume]
+    mov [bp + 2], ax
+    pop bp
+    iret
+
+rputc:
+    push dx
+    push ax
+.w: mov dx, 0x3fd
+    in al, dx
+    test al, 0x20
+    jz .w
+    pop ax
+    mov dx, 0x3f8
+    out dx, al
+    pop dx
+    ret
+
+rputs:
+    push ax
+.n: lodsb
+    test al, al
+    jz .d
+    call rputc
+    jmp .n
+.d: pop ax
+    ret
+
+rhex16:
+    push cx
+    push bx
+    push ax
+    mov bx, ax
+    mov cx, 4
+.l: rol bx, 4
+    mov al, bl
+    and al, 15
+    add al, '0'
+    cmp al, '9'
+    jbe .o
+    add al, 7
+.o: call rputc
+    loop .l
+    pop ax
+    pop bx
+    pop cx
+    ret
+
+rnl:
+    push ax
+    mov al, 10
+    call rputc
+    pop ax
+    ret
+
+real_idt: dw 0x3ff
+    dd 0
+rresume: dw 0
+m_ok: db "ok", 10, 0
+m_gp: db "#GP ip ", 0
+m_ss: db "#SS ip ", 0
+real_end:
