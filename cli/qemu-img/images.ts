@@ -32,7 +32,7 @@ export function openImage(filename: string, request: OpenRequest = {}): BlockDri
     }
     let format = request.format;
     if (format === undefined && request.readOnly === false) {
-      format = registry.probeFormat(filename);
+      format = registry.probeFormat(filename, false, request.forceShare);
       if (format === "raw") {
         writeErr(
           `WARNING: Image format was not specified for '${filename}' and probing guessed raw.\n` +

@@ -145,9 +145,13 @@ export function toCreateOptions(format: string, opts: ParsedCreateOpts, size: nu
   if (g.lazy_refcounts !== undefined) out.lazyRefcounts = bool(g.lazy_refcounts);
   if (g.refcount_bits !== undefined) out.refcountBits = Number(g.refcount_bits);
   if (g.preallocation !== undefined) {
-    const allowed = format === "raw" ? ["off", "falloc", "full"] : PREALLOC;
-    if (!allowed.includes(g.preallocation)) {
-      throw new CommandError(`Parameter 'preallocation' does not accept value '${g.preallocation}'`);
+    if (!(PREALLOC as readonly string[]).includes(g.preallocation)) {
+      // The file protocol parses the mode itself (the raw driver then refuses `metadata`).
+      throw new CommandError(
+        format === "raw"
+          ? `invalid parameter value: ${g.preallocation}`
+          : `Parameter 'preallocation' does not accept value '${g.preallocation}'`,
+      );
     }
     out.preallocation = g.preallocation as Preallocation;
   }

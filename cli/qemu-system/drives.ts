@@ -49,7 +49,7 @@ export function openDrives(
     let format: string | undefined = drive.format;
     if (format === undefined) {
       try {
-        format = probeFormat(drive.file);
+        format = probeFormat(drive.file, drive.readOnly || snapshot);
       } catch (e) {
         if (e instanceof ImageError) throw new CliError(e.message, { location });
         throw e;

@@ -56,12 +56,14 @@ export class HostFile {
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(path, { read: true, write: !readOnly });
-      if (file.statSync().isDirectory) {
-        file.close();
-        throw Object.assign(new Error("dir"), { code: "EISDIR" });
-      }
     } catch (e) {
       throw new ImageError(`Could not open '${path}': ${strerror(e)}`, { cause: e });
+    }
+    const st = file.statSync();
+    if (st.isDirectory) {
+      // QEMU's file protocol refuses what is not a regular file (devices belong to host_device).
+      file.close();
+      throw new ImageError(`'file' driver requires '${path}' to be a regular file`);
     }
     const host = new HostFile(path, file, readOnly);
     host.#takeLock(readOnly ? (forceShare ? FORCE_SHARE : READ_ONLY) : READ_WRITE);

@@ -56,10 +56,11 @@ export function optionTable(format: string) {
 }
 
 /** The format whose probe scores highest on the file's first bytes (raw when none claims it). */
-export function probeFormat(path: string): string {
-  // Shared: the probe is not an open of its own (QEMU probes through the node it opens), so a lock
-  // conflict is reported by the open that follows, with that open's permissions.
-  const file = HostFile.open(path, true, true);
+export function probeFormat(path: string, readOnly = true, forceShare = false): string {
+  // Opened as the image will be (QEMU probes through the node it opens): the same errors and the
+  // same lock conflicts as that open.
+  refuseForceShareReadWrite(readOnly, forceShare);
+  const file = HostFile.open(path, readOnly, forceShare);
   const head = new Uint8Array(512);
   try {
     file.pread(head, 0);
@@ -108,10 +109,9 @@ export function openImage(path: string, options: OpenImageOptions = {}): BlockDr
 }
 
 function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): BlockDriver {
-  if (options.forceShare && !options.readOnly) {
-    throw new ImageError("force-share=on can only be used with read-only images");
-  }
-  const format = options.format ?? probeFormat(path);
+  const readOnly = options.readOnly ?? false;
+  refuseForceShareReadWrite(readOnly, options.forceShare);
+  const format = options.format ?? probeFormat(path, readOnly, options.forceShare);
   const driver = driverFor(format);
   const identity = fileIdentity(path);
   if (identity) seen.add(identity);
@@ -133,6 +133,10 @@ function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): 
     }
   };
   return driver.open(path, options, backing);
+}
+
+function refuseForceShareReadWrite(readOnly: boolean, forceShare: boolean | undefined): void {
+  if (forceShare && !readOnly) throw new ImageError("force-share=on can only be used with read-only images");
 }
 
 /** A device:inode key, so the same file reached by two names is one layer. */

@@ -117,14 +117,21 @@ export async function convert(argv: string[]): Promise<number> {
         parsed.given.backing_file = backing;
         parsed.given.backing_fmt = backingFmt!;
       }
-      const createOptions = toCreateOptions(outFmt, parsed, Number(parsed.given.size));
+      // The enum-valued options are the driver's to parse in QEMU (bdrv_create), so their errors
+      // carry the same prefix as the driver's own.
+      const failed = (reason: string) =>
+        new CommandError(`${outFilename}: error while converting ${outFmt}: ${reason}`);
+      let createOptions;
+      try {
+        createOptions = toCreateOptions(outFmt, parsed, Number(parsed.given.size));
+      } catch (e) {
+        if (e instanceof CommandError) throw failed(e.message);
+        throw e;
+      }
       try {
         createImage(outFilename!, outFmt, createOptions);
       } catch (e) {
-        if (e instanceof CommandError) {
-          const reason = e.message.slice(`${outFilename}: `.length);
-          throw new CommandError(`${outFilename}: error while converting ${outFmt}: ${reason}`);
-        }
+        if (e instanceof CommandError) throw failed(e.message.slice(`${outFilename}: `.length));
         throw e;
       }
     }

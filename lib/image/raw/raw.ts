@@ -185,7 +185,7 @@ const roundToSector = (n: number) => Math.ceil(n / 512) * 512;
 
 function preallocate(file: HostFile, offset: number, length: number, mode: string): void {
   if (mode === "metadata") {
-    throw new ImageError("Unsupported preallocation mode 'metadata'");
+    throw new ImageError("Unsupported preallocation mode: metadata");
   }
   if (mode === "falloc" || mode === "full") file.fillZeroes(offset, length);
   else if (offset === 0 && length > 0) file.pwrite(new Uint8Array(Math.min(length, SCAN_BLOCK)), 0);
