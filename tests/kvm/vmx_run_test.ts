@@ -7,6 +7,8 @@
  */
 import assert from "node:assert/strict";
 import {
+  ioctl,
+  KVM,
   Kvm,
   KVM_EXIT,
   KVM_EXIT_IO_IN,
@@ -182,6 +184,31 @@ Deno.test("KVM_INTERRUPT injects through the real-mode IVT once IF is set", () =
   g.vcpu.run();
   assert.equal(g.vcpu.kvmRun.exit_reason, KVM_EXIT.IO);
   assert.equal(g.vcpu.kvmRun.io.port, 0x80);
+});
+
+Deno.test("KVM_NMI goes through IVT[2] even with IF clear; NMIs wait for the handler's IRET", () => {
+  // IVT[2] -> 0000:0x1800 (`inc bl; out 0x80, al; iret`); main: cli; jmp $
+  using g = guest(root, [0xfa, 0xeb, 0xfe], (m) => {
+    m.set([0x00, 0x18, 0x00, 0x00], 2 * 4);
+    m.set([0xfe, 0xc3, 0xe6, 0x80, 0xcf], 0x1800);
+  });
+  g.vcpu.setSignalTimer(1000);
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
+  assert.equal(g.kvm.checkExtension(22), 1, "KVM_CAP_USER_NMI");
+  assert.equal(ioctl(g.vcpu, KVM.NMI), 0);
+  g.vcpu.nmi(); // two pending: one is injected, the other waits for the handler's IRET
+  g.vcpu.run();
+  assert.equal(g.vcpu.kvmRun.exit_reason, KVM_EXIT.IO);
+  // A third while the handler runs: Linux keeps one NMI pending while one is handled (process_nmi).
+  g.vcpu.nmi();
+  g.vcpu.run();
+  assert.equal(g.vcpu.kvmRun.exit_reason, KVM_EXIT.IO);
+  assert.equal(Number(g.vcpu.getRegs().rbx & 0xffn), 2);
+  // One interrupt frame (FLAGS, CS, IP) on the stack: the first handler returned before this one.
+  assert.equal(g.vcpu.getRegs().rsp, 0x8000n - 6n);
+  g.vcpu.setSignalTimer(1000);
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
+  assert.equal(Number(g.vcpu.getRegs().rbx & 0xffn), 2, "two NMIs taken, the third merged");
 });
 
 Deno.test("a triple fault is KVM_EXIT_SHUTDOWN; a fetch from MMIO is an emulation failure", () => {

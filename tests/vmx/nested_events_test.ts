@@ -2,8 +2,8 @@
  * Nested VMX with the PC board's events (issue 6, part 4): the hypervisor guest
  * tests/guests/vmx/pc/events.asm takes PIT interrupts while its L2 runs (external-interrupt
  * exiting with and without "acknowledge interrupt on exit", delivery through L2's IDT, interrupt-
- * window exiting), gives L2 the IOAPIC's MMIO through its EPT, uses the VM-entry/VM-exit MSR lists
- * and ends in a VMX abort. Under qemu-system it must print the SDM-derived golden both on tcg (bare
+ * window exiting), gives L2 the IOAPIC's MMIO through its EPT, takes local-APIC NMIs (NMI exiting,
+ * then L2's IDT), uses the VM-entry/VM-exit MSR lists and ends in a VMX abort. Under qemu-system it must print the SDM-derived golden both on tcg (bare
  * VMX in lib/cpu) and under -enable-kvm with kvm_intel nested=1 (L0 in lib/virt/kvm/nested).
  */
 import assert from "node:assert/strict";

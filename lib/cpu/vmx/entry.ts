@@ -277,6 +277,8 @@ function inject(cpu: Cpu, vmcs: Vmcs): void {
     cpu.eip = (cpu.eip + vmcs.get(F.VM_ENTRY_INSTRUCTION_LEN)) | 0;
   }
   cpu.halted = false;
+  // An injected NMI blocks NMIs until the guest's IRET, as one delivered from the bus (SDM 26.6.1.2).
+  if (type === INTR_TYPE_NMI) cpu.nmiBlocked = true;
   try {
     const kind = type === INTR_TYPE_EXTERNAL || type === INTR_TYPE_NMI
       ? EV_EXTERNAL

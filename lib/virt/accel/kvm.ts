@@ -336,6 +336,12 @@ export class KvmCpu extends Cpu implements Vcpu {
         // kvm_arch_pre_run: inject the PIC/APIC's interrupt when the guest can take it, else ask
         // for an exit as soon as it can.
         run.request_interrupt_window = 0;
+        // With the chips in user space the board's NMI (local APIC NMI delivery, LINT1) goes in with
+        // KVM_NMI, as QEMU's kvm_arch_pre_run does for CPU_INTERRUPT_NMI.
+        if (!chip && bus.nmi) {
+          bus.nmi = false;
+          this.vcpu.nmi();
+        }
         if (!chip && bus.intr && bus.interruptController) {
           if (run.ready_for_interrupt_injection) {
             this.vcpu.interrupt(bus.interruptController.acknowledge() & 0xff);

@@ -49,6 +49,7 @@ const VCPU = new Map<number, Handler<KvmVcpu>>([
   [KVM.GET_SREGS, (c) => c.getSregs()],
   [KVM.SET_SREGS, (c, s: KvmSregs) => (c.setSregs(s), 0)],
   [KVM.INTERRUPT, (c, i: { irq: number }) => (c.interrupt(i.irq), 0)],
+  [KVM.NMI, (c) => (c.nmi(), 0)],
   [KVM.GET_MSRS, (c, e: KvmMsrEntry[]) => c.getMsrs(e)],
   [KVM.SET_MSRS, (c, e: KvmMsrEntry[]) => c.setMsrs(e)],
   [KVM.SET_CPUID2, (c, e: KvmCpuidEntry2[]) => (c.setCpuid2(e), 0)],
@@ -57,7 +58,6 @@ const VCPU = new Map<number, Handler<KvmVcpu>>([
   [KVM.SET_MP_STATE, (c, s: { mp_state: number }) => (c.setMpState(s.mp_state), 0)],
   [KVM.GET_LAPIC, (c) => c.getLapic()],
   [KVM.SET_LAPIC, (c, regs: Uint8Array) => (c.setLapic(regs), 0)],
-  [KVM.NMI, (c) => (c.nmi(), 0)],
 ]);
 
 /** Issues `request` on a KVM fd; returns what the method returns (a number, a new fd, a struct). */

@@ -35,6 +35,7 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: "KVM_CAP_PIT", nr: 11, value: always(1) },
   { name: "KVM_CAP_MP_STATE", nr: 14, value: always(1) },
   { name: "KVM_CAP_COALESCED_MMIO", nr: 15, value: always(2) },
+  { name: "KVM_CAP_USER_NMI", nr: 22, value: always(1) },
   { name: "KVM_CAP_IRQ_ROUTING", nr: 25, value: always(1) },
   { name: "KVM_CAP_IRQ_INJECT_STATUS", nr: 26, value: always(1) },
   { name: "KVM_CAP_PIT2", nr: 33, value: always(1) },

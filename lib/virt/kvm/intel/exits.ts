@@ -334,6 +334,8 @@ const HANDLERS = new Map<number, Handler>([
   [X.EXIT_EXTERNAL_INTERRUPT, externalInterruptExit],
   [X.EXIT_TRIPLE_FAULT, tripleFaultExit],
   [X.EXIT_INTERRUPT_WINDOW, interruptWindowExit],
+  // L0's own monitor trap flag, set while an NMI waits for the guest's IRET.
+  [X.EXIT_MONITOR_TRAP_FLAG, () => "reenter"],
   [X.EXIT_CPUID, cpuidExit],
   [X.EXIT_HLT, hltExit],
   [X.EXIT_VMCALL, vmcallExit],

@@ -11,8 +11,8 @@ import type { VmxVcpu } from "./vcpu.ts";
 
 const { INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_NMI } = X;
 const RFLAGS_IF = 0x200;
-/** Interruptibility state: blocking by STI, by MOV SS. */
-const BLOCKING_STI = 1, BLOCKING_MOV_SS = 2;
+/** Interruptibility state: blocking by STI, by MOV SS, by NMI. */
+const BLOCKING_STI = 1, BLOCKING_MOV_SS = 2, BLOCKING_NMI = 8;
 const NMI_VECTOR = 2;
 
 /** IN/OUT on a port of the in-kernel PIC: done here, and the guest re-entered. */
@@ -56,7 +56,11 @@ export function injectIrqchipEvent(
     chip.runTimers();
     if (chip.takeNmi()) ctx.nmiPending++;
   }
-  if (ctx.nmiPending && !(vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO) & BLOCKING_MOV_SS)) {
+  const blocking = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
+  // process_nmi: two NMIs pending at most, one while the guest handles one (NMIs blocked).
+  ctx.nmiPending = Math.min(ctx.nmiPending, blocking & BLOCKING_NMI ? 1 : 2);
+  // An NMI waits while the guest blocks NMIs (until its IRET) or after MOV SS.
+  if (ctx.nmiPending && !(blocking & (BLOCKING_MOV_SS | BLOCKING_NMI))) {
     vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, INTR_INFO_VALID | (INTR_TYPE_NMI << 8) | NMI_VECTOR);
     ctx.nmiPending--;
     ctx.stats.count("nmi_injections");

@@ -10,8 +10,9 @@
  *    whether it reflected the exit to L1 (emulating a VM exit into L1: vmcs01 current again) or
  *    leaves it to L0's own handling (an EPT violation of L0's EPT, I/O L1 does not intercept...).
  * 3. While in guest mode, an interrupt user space queued (KVM_INTERRUPT) is L1's when vmcs12 has
- *    external-interrupt exiting (Linux's nested_exit_on_intr): L0 then never injects it into L2
- *    but asks the implementation for the VM exit from L2 to L1 (vmx_check_nested_events).
+ *    external-interrupt exiting (Linux's nested_exit_on_intr), and an NMI (KVM_NMI) when it has
+ *    NMI exiting: L0 then never injects it into L2 but asks the implementation for the VM exit
+ *    from L2 to L1 (vmx_check_nested_events).
  *
  * To switch between L1 and L2 the implementation points `L0Vcpu.currentVmcs` at vmcs02 or back at
  * `L0Vcpu.vmcs01`; L0 enters whichever is current (VMRESUME semantics: the launch state is
@@ -63,6 +64,10 @@ export interface NestedVmx {
    * stays pending for L1 to take through its own IDT.
    */
   exitForInterrupt(vcpu: L0Vcpu, vector: number): boolean;
+  /** Case 3: whether L1 takes NMIs by a VM exit while its L2 runs. */
+  nmiExitsToL1(vcpu: L0Vcpu): boolean;
+  /** Case 3: the VM exit from L2 to L1 for an NMI (reason 0 with the NMI's interruption information). */
+  exitForNmi(vcpu: L0Vcpu): void;
   /** The processor-based controls of vmcs02 (L1's, merged), before L0 adds interrupt-window exiting. */
   procControls02(vcpu: L0Vcpu): number;
 }

@@ -19,6 +19,7 @@ import {
   CPU_ACTIVATE_SECONDARY,
   CPU_HLT_EXITING,
   CPU_INTR_WINDOW_EXITING,
+  CPU_MONITOR_TRAP_FLAG,
   CPU_TRUE_DEFAULT1,
   CPU_UNCOND_IO_EXITING,
   ENTRY_TRUE_DEFAULT1,
@@ -251,7 +252,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
 
   /** One VM entry, the guest until an exit, and the exit's dispatch. */
   #enterAndRun(run: KvmRun): ExitResult {
-    const kick = this.#interruptForL1();
+    const kick = this.#eventsForL1();
     if (this.#shutdown) {
       this.#shutdown = false;
       run.beginExit(KVM_EXIT.SHUTDOWN);
@@ -318,20 +319,25 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   }
 
   /**
-   * vmx_check_nested_events for a KVM_INTERRUPT vector: while L2 runs under vmcs12's
-   * external-interrupt exiting the interrupt is L1's, and becomes a VM exit from L2 to L1 here. An
-   * event already queued for L2 (L1's injection, L0's exception) is delivered first: then this
-   * returns true, and L0 enters L2 and leaves it at once (Linux's immediate exit) to come back.
+   * vmx_check_nested_events for a KVM_NMI or KVM_INTERRUPT event while L2 runs: under vmcs12's NMI
+   * exiting or external-interrupt exiting it is L1's, and becomes a VM exit from L2 to L1 here (an
+   * NMI first). An event already queued for L2 (L1's injection, L0's exception) is delivered first:
+   * then this returns true, and L0 enters L2 and leaves it at once (Linux's immediate exit) to
+   * come back; L1's events must not be injected into L2 meanwhile.
    */
-  #interruptForL1(): boolean {
+  #eventsForL1(): boolean {
     const nested = this.ctx.params.nested ? nestedVmx() : undefined;
-    if (this.ctx.pendingInterrupt < 0 || !nested?.guestMode(this) || !nested.interruptExitsToL1(this)) {
-      return false;
-    }
+    if (!nested?.guestMode(this)) return false;
+    const nmi = this.ctx.nmiPending > 0 && nested.nmiExitsToL1(this);
+    const intr = this.ctx.pendingInterrupt >= 0 && nested.interruptExitsToL1(this);
+    if (!nmi && !intr) return false;
     if (this.#pendingEvent || (this.currentVmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)) {
       return true;
     }
-    if (nested.exitForInterrupt(this, this.ctx.pendingInterrupt)) this.ctx.pendingInterrupt = -1;
+    if (nmi) {
+      this.ctx.nmiPending--;
+      nested.exitForNmi(this);
+    } else if (nested.exitForInterrupt(this, this.ctx.pendingInterrupt)) this.ctx.pendingInterrupt = -1;
     return false;
   }
 
@@ -364,8 +370,10 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
 
   /**
    * Event injection for the coming entry: a queued exception, else an NMI or the in-kernel
-   * irqchip's interrupt (irqchip.ts), else a KVM_INTERRUPT vector (not when it is L1's: `forL1`),
-   * never over an event already queued (L1's for its L2 in vmcs12, or one being re-injected).
+   * irqchip's interrupt (irqchip.ts), else a KVM_INTERRUPT vector (neither NMIs nor interrupts when
+   * they are L1's: `forL1`), never over an event already queued (L1's for its L2 in vmcs12, or one
+   * being re-injected). An NMI the guest blocks waits: without virtual NMIs there is no NMI-window
+   * exiting, so on vmcs01 the monitor trap flag brings L0 back after each instruction until then.
    */
   #prepareEvents(run: KvmRun, vmcs: Vmcs, forL1: boolean): void {
     const queued = (vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
@@ -377,7 +385,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, this.#pendingEvent);
       vmcs.set(F.VM_ENTRY_EXCEPTION_ERROR_CODE, this.#pendingEventCode);
       this.#pendingEvent = 0;
-    } else if (!queued && (this.ctx.nmiPending || chip)) {
+    } else if (!queued && !forL1 && (this.ctx.nmiPending || chip)) {
       window = injectIrqchipEvent(this, chip, vmcs, open) || this.ctx.pendingInterrupt >= 0;
     } else if (this.ctx.pendingInterrupt >= 0 && !forL1) {
       if (open) {
@@ -397,7 +405,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       F.CPU_BASED_VM_EXEC_CONTROL,
       nested
         ? nested.procControls02(this) | (window ? CPU_INTR_WINDOW_EXITING : 0)
-        : this.#procControls(window),
+        : this.#procControls(window) | (this.ctx.nmiPending ? CPU_MONITOR_TRAP_FLAG : 0),
     );
   }
 

@@ -11,6 +11,7 @@ import {
   CPU_ACTIVATE_SECONDARY,
   EXIT_ACK_INTR_ON_EXIT,
   PIN_EXT_INTR_EXITING,
+  PIN_NMI_EXITING,
   SEC_ENABLE_EPT,
 } from "../../../cpu/vmx/capabilities.ts";
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../../../cpu/vmx/ept.ts";
@@ -23,7 +24,7 @@ import { l1WantsExit } from "./reflect.ts";
 import { nestedState } from "./state.ts";
 import { procControls02, reflectExit } from "./vmcs02.ts";
 
-const EPT_R = 1, EPT_W = 2;
+const EPT_R = 1, EPT_W = 2, NMI_VECTOR = 2;
 
 function l1UsesEpt(v12: Vmcs): boolean {
   return (v12.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY) !== 0 &&
@@ -88,6 +89,12 @@ registerNestedVmx({
   procControls02: (vcpu) => procControls02(vmcs12(vcpu, nestedState(vcpu))),
   interruptExitsToL1: (vcpu) =>
     (vmcs12(vcpu, nestedState(vcpu)).get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_EXT_INTR_EXITING) !== 0,
+  nmiExitsToL1: (vcpu) =>
+    (vmcs12(vcpu, nestedState(vcpu)).get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_NMI_EXITING) !== 0,
+  exitForNmi(vcpu) {
+    const s = nestedState(vcpu), info = X.INTR_INFO_VALID | (X.INTR_TYPE_NMI << 8) | NMI_VECTOR;
+    reflectExit(vcpu, s, vmcs12(vcpu, s), X.eventExit(X.EXIT_EXCEPTION_NMI, info));
+  },
   exitForInterrupt(vcpu, vector) {
     const s = nestedState(vcpu), v12 = vmcs12(vcpu, s);
     const ack = (v12.get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) !== 0;

@@ -216,9 +216,15 @@ export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: Pendi
   vcpu.currentVmcs = vcpu.vmcs01;
   if (stored) return vmxAbort(vcpu, v12, X.VMX_ABORT_SAVING_GUEST_MSRS);
   loadL1HostState(vcpu, v12);
+  // After an exit caused by an NMI, L1 runs with NMIs blocked until its IRET (SDM 28.5.5).
+  if (exit.reason === X.EXIT_EXCEPTION_NMI && ((exit.interruptionInfo >> 8) & 7) === X.INTR_TYPE_NMI) {
+    vcpu.vmcs01.set(F.GUEST_INTERRUPTIBILITY_INFO, BLOCKING_BY_NMI);
+  }
   loadL1HostMsrs(vcpu, v12);
 }
 
+/** Interruptibility state: blocking by NMI. */
+const BLOCKING_BY_NMI = 8;
 /** Descriptor rights (VMCS access-rights format) of the flat segments a VM exit loads. */
 const AR_CODE = 0xc09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
 

@@ -1,6 +1,7 @@
 ; golden: none
-; A VMX hypervisor (L1) on the PC board (PIC, PIT, IOAPIC): what happens to the board's interrupts
-; while its guest (L2) runs, MMIO that L1's EPT gives L2, and the VM-entry/VM-exit MSR lists.
+; A VMX hypervisor (L1) on the PC board (PIC, PIT, IOAPIC, local APIC): what happens to the board's
+; interrupts and NMIs while its guest (L2) runs, MMIO that L1's EPT gives L2, and the VM-entry/VM-exit
+; MSR lists.
 ; QEMU's TCG has no VMX, so tests/golden/vmx/pc/events.txt follows the Intel SDM (Vol. 3C), as the
 ; comment at each step says; tests/vmx/nested_events_test.ts runs it under qemu-system on tcg
 ; (bare VMX) and under -enable-kvm with kvm_intel nested=1 (nested), which must print the same.
@@ -13,10 +14,13 @@
 ;    its EOI reach the PIC) and then does VMCALL.
 ; 4. Interrupt-window exiting (PIT masked): exit 7 once L2 sets IF.
 ; 5. L2 writes and reads the IOAPIC's registers through an EPT mapping of 0xFEC00000 (L1 MMIO).
-; 6. MSR lists: the VM-entry MSR-load list sets IA32_SYSENTER_CS for L2, the VM-exit MSR-store
+; 6. NMI exiting: L2 sends itself an NMI through the local APIC's ICR (MMIO too): exit 0 with the
+;    NMI's interruption information (SDM 27.2.2); L1 then runs with NMIs blocked until an IRET.
+; 7. Without NMI exiting: L2 takes its NMI through vector 2 of its IDT, then does VMCALL.
+; 8. MSR lists: the VM-entry MSR-load list sets IA32_SYSENTER_CS for L2, the VM-exit MSR-store
 ;    list saves it, the VM-exit MSR-load list sets L1's; an entry whose second list entry names
 ;    an x2APIC MSR fails with exit reason 34 (bit 31 set), qualification 2 (SDM 27.4, 27.8).
-; 7. A VM-exit MSR-load list that names an x2APIC MSR: VMX abort (SDM 28.7), the processor shuts
+; 9. A VM-exit MSR-load list that names an x2APIC MSR: VMX abort (SDM 28.7), the processor shuts
 ;    down, and the board resets (qemu-system -no-reboot ends there).
 %include "multiboot.inc"
 %include "vmx.inc"
@@ -35,6 +39,10 @@
 %define L2_IDT      0x0020c000
 %define L2_STACK    0x00280000
 %define IOAPIC      0xfec00000
+%define LAPIC       0xfee00000         ; in the same 4 MiB page as the IOAPIC
+%define APIC_SVR    LAPIC + 0xf0
+%define APIC_ICR    LAPIC + 0x300
+%define ICR_SELF_NMI ((1 << 18) | (1 << 14) | (4 << 8))   ; to self, assert, delivery mode NMI
 %define EPT_2M_WB   0xb7               ; RWX, WB, 2 MiB page
 %define EPT_2M_UC   0x87               ; RWX, UC, 2 MiB page
 %define ENTRY_LOAD  MSR_LISTS
@@ -44,6 +52,7 @@
 %define SYSENTER_CS 0x174
 %define PIN_BASE    0x16
 %define PIN_EXT_INTR (1 << 0)
+%define PIN_NMI     (1 << 3)
 %define CPU_BASE    (0x04006172 | (1 << 25) | (1 << 31))   ; I/O bitmaps, secondary controls
 %define CPU_INTR_WINDOW (1 << 2)
 %define EXIT_BASE   0x00036dfb
@@ -87,11 +96,16 @@ main:
     call init_pic_pit
     mov eax, L1_IDT
     mov ebx, l1_timer
+    mov ecx, 0x20
     call set_gate
     lidt [l1_idt_desc]
     mov eax, L2_IDT
     mov ebx, l2_timer
     call set_gate
+    mov ebx, l2_nmi
+    mov ecx, 2
+    call set_gate
+    or dword [APIC_SVR], 0x100         ; the local APIC on (it sends the NMIs)
 
     mov dword [VMXON_PAGE], REVISION
     mov dword [VMCS_PAGE], REVISION
@@ -174,7 +188,27 @@ phase5_exit:
     call hex32
     call newline
 
-    PRINT "6: MSR lists", 10
+    PRINT "6: NMI exiting", 10
+    VMW PIN_CONTROLS, PIN_BASE | PIN_NMI
+    VMW GUEST_RIP, l2_self_nmi
+    VMW HOST_RIP, phase6_exit
+    vmresume
+phase6_exit:
+    call print_exit                    ; exit 0, info 80000202: valid, NMI, vector 2
+
+    PRINT "7: NMI through L2's IDT", 10
+    VMW PIN_CONTROLS, PIN_BASE
+    VMW GUEST_RIP, l2_self_nmi
+    VMW HOST_RIP, phase7_exit
+    vmresume
+phase7_exit:
+    call print_exit                    ; exit 18 (VMCALL) after L2's NMI handler ran
+    PRINT "l2 took vector "
+    mov eax, [l2_nmi_vector]
+    call hex32
+    call newline
+
+    PRINT "8: MSR lists", 10
     mov dword [ENTRY_LOAD], SYSENTER_CS
     mov dword [ENTRY_LOAD + 8], 0x1234
     mov dword [ENTRY_LOAD + 16], 0x800 ; x2APIC range: refused when the list is this long
@@ -189,9 +223,9 @@ phase5_exit:
     VMW EXIT_MSR_LOAD_ADDR, EXIT_LOAD
     VMW EXIT_MSR_LOAD_COUNT, 1
     VMW GUEST_RIP, l2_vmcall
-    VMW HOST_RIP, phase6_exit
+    VMW HOST_RIP, phase8_exit
     vmresume
-phase6_exit:
+phase8_exit:
     call print_exit                    ; exit 18
     PRINT "l2 had sysenter_cs "
     mov eax, [EXIT_STORE + 8]          ; stored by the VM-exit MSR-store list
@@ -203,15 +237,15 @@ phase6_exit:
     xor edx, edx
     wrmsr
     VMW ENTRY_MSR_LOAD_COUNT, 2
-    VMW HOST_RIP, phase6_failed
+    VMW HOST_RIP, phase8_failed
     vmresume
     PRINT "vmresume failed", 10
     ret
-phase6_failed:
+phase8_failed:
     call print_exit                    ; exit 80000022 qual 2: the second entry failed
     call print_sysenter_cs             ; 5678 again: the exit-load list runs after a failed entry
 
-    PRINT "7: VMX abort", 10
+    PRINT "9: VMX abort", 10
     VMW ENTRY_MSR_LOAD_COUNT, 0
     VMW EXIT_MSR_LOAD_ADDR, BAD_LOAD
     vmresume                           ; L2 does VMCALL; loading L1's MSRs fails: VMX abort
@@ -233,6 +267,12 @@ l2_sti:
     sti
     nop
     jmp l2_sti
+l2_self_nmi:
+    mov dword [APIC_ICR], ICR_SELF_NMI
+.wait:
+    cmp dword [l2_nmi_vector], 0       ; with NMI exiting, L1 gets the NMI instead
+    je .wait
+    vmcall
 l2_mmio:
     mov dword [IOAPIC], 1              ; IOREGSEL: the version register
     mov eax, [IOAPIC + 0x10]           ; IOWIN
@@ -248,6 +288,9 @@ l1_timer:
 l2_timer:
     mov dword [l2_vector], 0x20
     call eoi
+    iretd
+l2_nmi:
+    mov dword [l2_nmi_vector], 2
     iretd
 
 ; ---- helpers ----
@@ -313,13 +356,15 @@ init_pic_pit:
     out 0x40, al
     ret
 
-; set_gate: IDT at EAX, vector 0x20 -> handler EBX (32-bit interrupt gate, CS 0x08)
+; set_gate: IDT at EAX, vector ECX -> handler EBX (32-bit interrupt gate, CS 0x08)
 set_gate:
-    mov [eax + 0x20 * 8], bx
-    mov word [eax + 0x20 * 8 + 2], 0x08
-    mov word [eax + 0x20 * 8 + 4], 0x8e00
+    push ebx
+    mov [eax + ecx * 8], bx
+    mov word [eax + ecx * 8 + 2], 0x08
+    mov word [eax + ecx * 8 + 4], 0x8e00
     shr ebx, 16
-    mov [eax + 0x20 * 8 + 6], bx
+    mov [eax + ecx * 8 + 6], bx
+    pop ebx
     ret
 
 setup_vmcs:
@@ -349,6 +394,7 @@ setup_vmcs:
     add eax, 0x200000
     loop .ept
     mov dword [EPT_PD3 + ((IOAPIC >> 21) & 0x1ff) * 8], IOAPIC | EPT_2M_UC
+    mov dword [EPT_PD3 + ((LAPIC >> 21) & 0x1ff) * 8], LAPIC | EPT_2M_UC
     VMW EPT_POINTER, EPT_PML4 | 6 | (3 << 3)   ; WB, 4-level walk
     VMW EXIT_CONTROLS, EXIT_BASE
     VMW ENTRY_CONTROLS, 0x000011fb
@@ -367,6 +413,7 @@ setup_vmcs:
 count:     dd 0
 l1_vector: dd 0
 l2_vector: dd 0
+l2_nmi_vector: dd 0
 
 align 8
 gdt:
