@@ -31,6 +31,13 @@ const APIC_BASE_RESERVED = 0x6ffn | ~0xfffffffffn;
 const RFLAGS_FIXED = 2n;
 const CPUID_1_ECX_VMX = 1 << 5;
 
+/**
+ * The EINTR that ends a KVM_RUN the signal timer interrupted: the ordinary end of a busy guest's
+ * run, up to thousands of times a second, so one error serves them all (making an Error captures
+ * a stack trace, which no one reads here).
+ */
+const SIGNAL_INTERRUPTED = new ErrnoError("EINTR");
+
 export class KvmVcpu {
   /** The vCPU's mmap (KVM_GET_VCPU_MMAP_SIZE bytes): struct kvm_run, then the PIO page. */
   readonly kvmRun = new KvmRun();
@@ -307,7 +314,7 @@ export class KvmVcpu {
     const s = this.#ctx.sregs;
     run.setStatus(status.ifFlag, status.ready, s.cr8, s.apic_base);
     this.#vm.publishStats();
-    if (interrupted) throw new ErrnoError("EINTR");
+    if (interrupted) throw SIGNAL_INTERRUPTED;
   }
 
   /**

@@ -83,9 +83,14 @@ const BOOT_DEVICE_CODES: Record<string, number> = { a: 1, b: 1, c: 2, d: 3, n: 4
 /** Size of one BIOS linker/loader command; an all-zero command is skipped. */
 const TABLE_LOADER_ENTRY = 128;
 
-/** Instructions per slice, bounded so timers fire on time and input is seen promptly. */
+/**
+ * A slice: at least MIN_SLICE instructions, at most what runs until the next timer deadline, and
+ * at most MAX_SLICE_MS of host time when no timer is due sooner, so input is seen promptly. The
+ * bound is in time, not instructions: a fast guest loop then takes few slices, which matters
+ * under kvm, where each slice ends KVM_RUN (a signal kick, a VM exit and a re-entry).
+ */
 const MIN_SLICE = 1_000;
-const MAX_SLICE = 200_000;
+const MAX_SLICE_MS = 4;
 /** How often (host ms) the loop yields to the event loop for stdin and signals while busy. */
 const YIELD_EVERY_MS = 15;
 /** Longest host sleep while halted, so a quit request is never missed for long. */
@@ -371,7 +376,8 @@ export class Pc {
         continue;
       }
       const untilNs = clock.nsUntilNextDeadline();
-      const budget = Math.max(MIN_SLICE, Math.min(MAX_SLICE, Math.floor((untilNs / 1e6) * this.insnPerMs)));
+      const sliceMs = Math.min(MAX_SLICE_MS, untilNs / 1e6);
+      const budget = Math.max(MIN_SLICE, Math.floor(sliceMs * this.insnPerMs));
       // The budget predicts time from instruction counts, which fails where the CPU meets code it
       // must decode first (far slower): there it also checks the host clock against this.
       bus.sliceEndMs = clock.hostMsAt(clock.nextDeadline());

@@ -16,7 +16,8 @@ const GPRS = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] as const;
 export const CR0_PE = 1, CR0_NE = 0x20, CR0_PG = 0x80000000 | 0;
 export const CR4_VMXE = 0x2000;
 
-const SEGMENTS = [
+/** kvm_sregs' segments with their VMCS guest-state fields (looked up once: every exit reads them). */
+const SEGMENTS = ([
   ["es", "ES"],
   ["cs", "CS"],
   ["ss", "SS"],
@@ -25,7 +26,13 @@ const SEGMENTS = [
   ["gs", "GS"],
   ["ldt", "LDTR"],
   ["tr", "TR"],
-] as const;
+] as const).map(([k, name]) => ({
+  k,
+  selector: F[`GUEST_${name}_SELECTOR`],
+  base: F[`GUEST_${name}_BASE`],
+  limit: F[`GUEST_${name}_LIMIT`],
+  ar: F[`GUEST_${name}_AR_BYTES`],
+}));
 
 const AR_UNUSABLE = 1 << 16;
 
@@ -68,12 +75,12 @@ export function loadGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegi
   vmcs.set(F.GUEST_RSP, low32(regs.rsp));
   vmcs.set(F.GUEST_RIP, low32(regs.rip));
   vmcs.set(F.GUEST_RFLAGS, (low32(regs.rflags) | 2) & 0x3f7fd7);
-  for (const [k, name] of SEGMENTS) {
-    const s = sregs[k];
-    vmcs.set(F[`GUEST_${name}_SELECTOR`], s.selector);
-    vmcs.set(F[`GUEST_${name}_BASE`], low32(s.base));
-    vmcs.set(F[`GUEST_${name}_LIMIT`], s.limit);
-    vmcs.set(F[`GUEST_${name}_AR_BYTES`], toAr(s));
+  for (const f of SEGMENTS) {
+    const s = sregs[f.k];
+    vmcs.set(f.selector, s.selector);
+    vmcs.set(f.base, low32(s.base));
+    vmcs.set(f.limit, s.limit);
+    vmcs.set(f.ar, toAr(s));
   }
   vmcs.set(F.GUEST_GDTR_BASE, low32(sregs.gdt.base));
   vmcs.set(F.GUEST_GDTR_LIMIT, sregs.gdt.limit & 0xffff);
@@ -100,13 +107,8 @@ export function saveGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegi
   regs.rsp = BigInt(vmcs.get(F.GUEST_RSP) >>> 0);
   regs.rip = BigInt(vmcs.get(F.GUEST_RIP) >>> 0);
   regs.rflags = BigInt(vmcs.get(F.GUEST_RFLAGS) >>> 0);
-  for (const [k, name] of SEGMENTS) {
-    sregs[k] = fromAr(
-      vmcs.get(F[`GUEST_${name}_AR_BYTES`]),
-      vmcs.get(F[`GUEST_${name}_SELECTOR`]),
-      vmcs.get(F[`GUEST_${name}_BASE`]),
-      vmcs.get(F[`GUEST_${name}_LIMIT`]),
-    );
+  for (const f of SEGMENTS) {
+    sregs[f.k] = fromAr(vmcs.get(f.ar), vmcs.get(f.selector), vmcs.get(f.base), vmcs.get(f.limit));
   }
   sregs.gdt = { base: BigInt(vmcs.get(F.GUEST_GDTR_BASE) >>> 0), limit: vmcs.get(F.GUEST_GDTR_LIMIT) };
   sregs.idt = { base: BigInt(vmcs.get(F.GUEST_IDTR_BASE) >>> 0), limit: vmcs.get(F.GUEST_IDTR_LIMIT) };
