@@ -11,6 +11,7 @@ import type { Handler, Insn } from "../insn.ts";
 import { cpuid } from "../models.ts";
 import { CR0_EM, CR0_TS, CR4_OSFXSR, DS, EDI } from "../state.ts";
 import { MMX, SCRATCH, SimdState, simdState, TEMP, XMM } from "./state.ts";
+import { segAddress } from "../segcheck.ts";
 
 /** Mandatory prefix: 0 none, 1 66, 2 F3, 3 F2. */
 export function mandatoryPrefix(cpu: Cpu, i: Insn): number {
@@ -61,8 +62,13 @@ export function store(cpu: Cpu, s: SimdState, at: number, lin: number, n: number
   for (let k = 0; k < n; k += 4) cpu.wr32((lin + k) | 0, s.u32[(at + k) >> 2]);
 }
 
-function alignedEa(cpu: Cpu, i: Insn): number {
-  const lin = cpu.ea(i);
+/** Linear address of an `n`-byte memory operand, with its segment checks for all n bytes. */
+function simdEa(cpu: Cpu, i: Insn, n: number, write: boolean): number {
+  return segAddress(cpu, i.seg, cpu.offset(i), n, write);
+}
+
+function alignedEa(cpu: Cpu, i: Insn, n: number, write: boolean): number {
+  const lin = simdEa(cpu, i, n, write);
   if (lin & 15) throw new CpuFault(GP, 0);
   return lin;
 }
@@ -90,10 +96,14 @@ export function simdHandler(op: number, table: (Impl | undefined)[]): Handler {
     else {
       ctx.src = SCRATCH;
       const f = impl.src;
-      if (f === S_FULL) load(cpu, s, SCRATCH, n === 16 ? alignedEa(cpu, i) : cpu.ea(i), n);
-      else if (f === S_NONE) ctx.src = -1;
-      else if (f === S_UNALIGNED) load(cpu, s, SCRATCH, cpu.ea(i), n);
-      else load(cpu, s, SCRATCH, cpu.ea(i), f === S_Q ? 8 : f === S_D ? 4 : 2);
+      if (f === S_FULL) {
+        load(cpu, s, SCRATCH, n === 16 ? alignedEa(cpu, i, n, false) : simdEa(cpu, i, n, false), n);
+      } else if (f === S_NONE) ctx.src = -1;
+      else if (f === S_UNALIGNED) load(cpu, s, SCRATCH, simdEa(cpu, i, n, false), n);
+      else {
+        const bytes = f === S_Q ? 8 : f === S_D ? 4 : 2;
+        load(cpu, s, SCRATCH, simdEa(cpu, i, bytes, false), bytes);
+      }
     }
     impl.op(ctx);
     if (impl.kind === K_MMX && op !== 0x77) s.enterMmx(mmxDestination(op, i));
@@ -257,7 +267,10 @@ function storeTo(bytes: number, aligned: boolean, zeroTo = 0): Op {
       const dst = regOff(rmIsXmm, c.i.rm);
       c.s.u8.copyWithin(dst, reg, reg + bytes);
       if (zeroTo > bytes) c.s.u8.fill(0, dst + bytes, dst + zeroTo);
-    } else store(c.cpu, c.s, reg, aligned ? alignedEa(c.cpu, c.i) : c.cpu.ea(c.i), bytes);
+    } else {
+      const lin = aligned ? alignedEa(c.cpu, c.i, bytes, true) : simdEa(c.cpu, c.i, bytes, true);
+      store(c.cpu, c.s, reg, lin, bytes);
+    }
   };
 }
 
@@ -306,9 +319,9 @@ const maskmov: Op = (c) => {
   if (c.i.mod !== 3) throw new CpuFault(UD);
   const cpu = c.cpu, i = c.i;
   const edi = i.adsize32 ? cpu.regs[EDI] : cpu.regs[EDI] & 0xffff;
-  const lin = cpu.segBase[i.segOverride ? i.seg : DS] + edi;
+  const seg = i.segOverride ? i.seg : DS;
   for (let k = 0; k < c.n; k++) {
-    if (c.s.u8[c.src + k] & 0x80) cpu.wr8((lin + k) | 0, c.s.u8[c.d + k]);
+    if (c.s.u8[c.src + k] & 0x80) cpu.wr8(segAddress(cpu, seg, edi + k, 1, true), c.s.u8[c.d + k]);
   }
 };
 
@@ -318,7 +331,7 @@ const emms: Op = (c) => c.s.emms();
 export function aeGroup(cpu: Cpu, i: Insn): void {
   if (i.reg === 2 || i.reg === 3) {
     checkSse(cpu);
-    const s = simdState(cpu), lin = cpu.ea(i);
+    const s = simdState(cpu), lin = simdEa(cpu, i, 4, i.reg === 3);
     if (i.reg === 3) cpu.wr32(lin, s.mxcsr);
     else {
       // The SDM raises #GP for bits outside MXCSR_MASK; QEMU 7.2's TCG loads them (golden simd_int).

@@ -1,9 +1,9 @@
 ; Segment limit and access-rights checks on data accesses in protected mode (SDM Vol. 3A, 5.3 and
 ; 5.4; each instruction's "Protected Mode Exceptions" in Vol. 2): every width at the limit of an
-; expand-up segment, expand-down segments with B set and clear, writes to read-only data and code
-; segments, reads of an execute-only segment, null FS/GS, and SS-relative accesses (#SS(0)). Each
-; case prints its name, then "ok" or the exception it raised. Test segments go in FS, GS, ES and
-; SS only briefly, so the exception handler's DS stays flat.
+; expand-up segment (SSE and x87 operands too), expand-down segments with B set and clear, writes
+; to read-only data and code segments, reads of an execute-only segment, null FS/GS, and
+; SS-relative accesses (#SS(0)). Each case prints its name, then "ok" or the exception it raised.
+; Test segments go in FS, GS, ES and SS only briefly, so the exception handler's DS stays flat.
 ;
 ; QEMU 7.2's TCG performs none of these checks on data accesses, so its golden shows "ok" where
 ; the SDM faults (and the scratch word its read-only and code-segment stores wrote). The lines that differ because we follow the SDM:
@@ -14,6 +14,9 @@
 ; [differs] inc mem limit+1
 ; [differs] movzx limit
 ; [differs] stosd limit-2
+; [differs] movups limit-14
+; [differs] movsd st limit-6
+; [differs] fld m64 limit-6
 ; [differs] movsb limit+1
 ; [differs] ed rd8 limit
 ; [differs] ed16 rd32 ffff-2
@@ -88,6 +91,22 @@ main:
     CASE "add mem limit-2", add [fs:0xffd], ebx
     CASE "inc mem limit+1", inc byte [fs:0x1000]
     CASE "movzx limit", movzx eax, word [fs:0xfff]
+    ; SSE and x87 operands: all their bytes within the limit
+    mov eax, cr4
+    or eax, 0x200                         ; OSFXSR
+    mov cr4, eax
+    mov eax, cr0
+    and eax, ~0x0c
+    or eax, 0x22
+    mov cr0, eax
+    fninit
+    CASE "movups limit-15", movups xmm0, [fs:0xff0]
+    CASE "movups limit-14", movups xmm0, [fs:0xff1]
+    CASE "movsd st limit-7", movsd [fs:0xff8], xmm0
+    CASE "movsd st limit-6", movsd [fs:0xff9], xmm0
+    CASE "fld m64 limit-7", fld qword [fs:0xff8]
+    CASE "fld m64 limit-6", fld qword [fs:0xff9]
+    fninit
     LOADSEG es, SEL_SM
     CASE2 "stosd limit-3", {mov edi, 0xffc}, stosd
     CASE2 "stosd limit-2", {mov edi, 0xffd}, stosd
