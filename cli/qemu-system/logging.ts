@@ -72,22 +72,30 @@ export function installLogging(pc: Pc, cpu: Cpu, config: MachineConfig, file?: D
   }
 }
 
-/** One block as QEMU's in_asm shows a TB. */
+/**
+ * One block as QEMU's in_asm shows a TB: its bytes disassembled as capstone does with only the
+ * block's bytes to read, so bytes that are no instruction come out one `.byte` line each.
+ */
 function inAsm(cpu: Cpu, lin: number, block: BlockLike): string {
   const lines = ["----------------", "IN: "];
-  let at = lin;
-  for (const insn of block.insns) {
+  const end = block.insns.reduce((sum, insn) => sum + insn.len, 0);
+  const read = (offset: number) => {
+    try {
+      return cpu.rd8((lin + offset) | 0);
+    } catch {
+      return 0;
+    }
+  };
+  for (let offset = 0; offset < end;) {
+    const at = (lin + offset) >>> 0;
     const fetch = (n: number) => {
-      try {
-        return cpu.rd8((at + n) | 0);
-      } catch {
-        return 0;
-      }
+      if (offset + n >= end) throw new RangeError("past the block");
+      return read(offset + n);
     };
-    const { text } = disassemble(fetch, at >>> 0, cpu.code32);
-    const bytes = Uint8Array.from({ length: insn.len }, (_, k) => fetch(k));
-    lines.push(formatInAsm(at >>> 0, bytes, text));
-    at = (at + insn.len) | 0;
+    const { text, length } = disassemble(fetch, at, cpu.code32);
+    const bytes = Uint8Array.from({ length }, (_, k) => read(offset + k));
+    lines.push(formatInAsm(at, bytes, text));
+    offset += length;
   }
   return lines.join("\n") + "\n\n";
 }

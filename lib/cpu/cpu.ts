@@ -491,11 +491,14 @@ export class Cpu extends Mmu {
         i = decode((n) => this.rd8((start + n) | 0), code32, this.bindRow);
         if (i.entry === UD2_ROW) this.reportUnknownOpcode(start, i.len);
       } catch (e) {
-        if (insns.length) break;
-        if (!(e instanceof DecodeError)) throw e;
-        if (e.vector !== UD) throw new CpuFault(e.vector, 0);
-        // A block of one instruction that raises #UD, cached like any other, so the report
-        // comes once per decoding as QEMU's comes once per translation.
+        if (!(e instanceof DecodeError) || e.vector !== UD) {
+          if (insns.length) break;
+          if (e instanceof DecodeError) throw new CpuFault(e.vector, 0);
+          throw e;
+        }
+        // Bytes that are no instruction end the block as one that raises #UD when it runs. The
+        // block is cached like any other, so the report comes once per decoded block, as QEMU's
+        // comes once per translated block.
         if (e.unknown) this.reportUnknownOpcode(start, e.length);
         i = undefinedInstruction(e.length, this.bindRow);
       }
