@@ -93,11 +93,13 @@ Deno.test(
   { ignore },
   async () => {
     await withImage(async (dir) => {
+      await runReal(["create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", "top.qcow2"], dir);
       const io = await qemuIo(dir, "a.qcow2");
       try {
         for (
           const args of [
             ["info", "a.qcow2"],
+            ["map", "top.qcow2"],
             ["check", "a.qcow2"],
             ["map", "--output=json", "a.qcow2"],
             ["convert", "-O", "raw", "a.qcow2", "b.raw"],
@@ -113,6 +115,10 @@ Deno.test(
           assert.notEqual(real.code, 0, `real ${args.join(" ")} should fail while the image is held`);
           assert.deepEqual(our, real, args.join(" "));
         }
+        // info opens no backing file, so an overlay of a held image reads (in both tools).
+        const overlay = await runReal(["info", "top.qcow2"], dir);
+        assert.equal(overlay.code, 0, overlay.stderr);
+        assert.deepEqual(await ours(dir, "info", "top.qcow2"), overlay);
         const shared = await ours(dir, "info", "-U", "a.qcow2");
         assert.equal(shared.code, 0, shared.stderr);
         assert.match(shared.stdout, /^virtual size: 64 MiB/m);
