@@ -59,11 +59,11 @@ export interface NestedVmx {
   /** Case 3: whether L1 takes external interrupts by a VM exit while its L2 runs. */
   interruptExitsToL1(vcpu: L0Vcpu): boolean;
   /**
-   * Case 3: the VM exit from L2 to L1 for an interrupt (reason 1). True when vmcs12's "acknowledge
-   * interrupt on exit" took the vector (into the exit's interruption information); false when it
-   * stays pending for L1 to take through its own IDT.
+   * Case 3: the VM exit from L2 to L1 for an interrupt (reason 1). Under vmcs12's "acknowledge
+   * interrupt on exit" it calls `acknowledge` for the vector (into the exit's interruption
+   * information); otherwise the interrupt stays pending for L1 to take through its own IDT.
    */
-  exitForInterrupt(vcpu: L0Vcpu, vector: number): boolean;
+  exitForInterrupt(vcpu: L0Vcpu, acknowledge: () => number): void;
   /** Case 3: whether L1 takes NMIs by a VM exit while its L2 runs. */
   nmiExitsToL1(vcpu: L0Vcpu): boolean;
   /** Case 3: the VM exit from L2 to L1 for an NMI (reason 0 with the NMI's interruption information). */

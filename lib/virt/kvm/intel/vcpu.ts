@@ -319,17 +319,24 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   }
 
   /**
-   * vmx_check_nested_events for a KVM_NMI or KVM_INTERRUPT event while L2 runs: under vmcs12's NMI
-   * exiting or external-interrupt exiting it is L1's, and becomes a VM exit from L2 to L1 here (an
-   * NMI first). An event already queued for L2 (L1's injection, L0's exception) is delivered first:
-   * then this returns true, and L0 enters L2 and leaves it at once (Linux's immediate exit) to
-   * come back; L1's events must not be injected into L2 meanwhile.
+   * vmx_check_nested_events while L2 runs: an NMI (KVM_NMI or the in-kernel local APIC's) under
+   * vmcs12's NMI exiting, or an interrupt (KVM_INTERRUPT or the in-kernel chips') under its
+   * external-interrupt exiting, is L1's and becomes a VM exit from L2 to L1 here (an NMI first). An
+   * event already queued for L2 (L1's injection, L0's exception) is delivered first: then this
+   * returns true, and L0 enters L2 and leaves it at once (Linux's immediate exit) to come back;
+   * L1's events must not be injected into L2 meanwhile.
    */
   #eventsForL1(): boolean {
     const nested = this.ctx.params.nested ? nestedVmx() : undefined;
     if (!nested?.guestMode(this)) return false;
+    const chip = this.ctx.kernelIrqchip;
+    if (chip) {
+      chip.runTimers();
+      if (chip.takeNmi()) this.ctx.nmiPending++;
+    }
     const nmi = this.ctx.nmiPending > 0 && nested.nmiExitsToL1(this);
-    const intr = this.ctx.pendingInterrupt >= 0 && nested.interruptExitsToL1(this);
+    const intr = (this.ctx.pendingInterrupt >= 0 || !!chip?.hasInterrupt()) &&
+      nested.interruptExitsToL1(this);
     if (!nmi && !intr) return false;
     if (this.#pendingEvent || (this.currentVmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)) {
       return true;
@@ -337,7 +344,15 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     if (nmi) {
       this.ctx.nmiPending--;
       nested.exitForNmi(this);
-    } else if (nested.exitForInterrupt(this, this.ctx.pendingInterrupt)) this.ctx.pendingInterrupt = -1;
+    } else {
+      // "Acknowledge interrupt on exit" takes the vector now; otherwise it stays pending for L1.
+      nested.exitForInterrupt(this, () => {
+        if (this.ctx.pendingInterrupt < 0) return chip!.acknowledge();
+        const vector = this.ctx.pendingInterrupt;
+        this.ctx.pendingInterrupt = -1;
+        return vector;
+      });
+    }
     return false;
   }
 
@@ -378,7 +393,10 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   #prepareEvents(run: KvmRun, vmcs: Vmcs, forL1: boolean): void {
     const queued = (vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
     const open = !queued && interruptsOpen(vmcs) && this.#replay === undefined;
-    const chip = vmcs === this.vmcs01 ? this.ctx.kernelIrqchip : undefined;
+    // On vmcs02 the chips' events are L2's unless L1 takes them by VM exits (#eventsForL1).
+    const nested = vmcs === this.vmcs01 ? undefined : nestedVmx();
+    const l2Chip = !!nested && !nested.interruptExitsToL1(this) && !nested.nmiExitsToL1(this);
+    const chip = !nested || l2Chip ? this.ctx.kernelIrqchip : undefined;
     // An interrupt the chips hold behind a queued event waits for the next window.
     let window = queued && !!chip?.hasInterrupt();
     if (this.#pendingEvent) {
@@ -400,7 +418,6 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     // With the PIC in the kernel, user space's request_interrupt_window means nothing (Linux ignores it).
     if (run.request_interrupt_window && !this.ctx.irqchip) window = true;
     // On vmcs02 L1's controls stay in force (RDTSC, MTF, bitmaps...); L0 only adds its window.
-    const nested = vmcs === this.vmcs01 ? undefined : nestedVmx();
     vmcs.set(
       F.CPU_BASED_VM_EXEC_CONTROL,
       nested
