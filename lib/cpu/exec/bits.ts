@@ -3,6 +3,7 @@ import type { Cpu } from "../cpu.ts";
 import { arithFlags, FOP_NONE, setRes } from "../flags.ts";
 import type { Handler } from "../insn.ts";
 import { CF } from "../state.ts";
+import { segAddress } from "../segcheck.ts";
 
 function setCf(cpu: Cpu, bit: number): void {
   // QEMU leaves the other flags as they were for BT* (Intel documents them undefined).
@@ -17,11 +18,13 @@ export function btHandler(form: string, op: number): Handler {
     let offset = form === "EI" ? i.imm : cpu.getReg(size, i.reg);
     let lin = 0;
     if (i.mod !== 3) {
-      lin = cpu.ea(i);
-      if (form !== "EI") {
-        // A register bit offset addresses memory beyond the operand (signed).
+      if (form === "EI") lin = cpu.ea(i);
+      else {
+        // A register bit offset addresses memory beyond the operand (signed): the segment checks
+        // apply to the word or dword actually accessed.
         const signed = size === 2 ? offset | 0 : (offset << 16) >> 16;
-        lin = (lin + ((signed >> (size === 2 ? 5 : 4)) << (size === 2 ? 2 : 1))) | 0;
+        const off = cpu.offset(i) + ((signed >> (size === 2 ? 5 : 4)) << (size === 2 ? 2 : 1));
+        lin = segAddress(cpu, i.seg, off, 1 << size, op !== 0);
       }
     }
     offset &= bits - 1;

@@ -13,6 +13,7 @@
 ; [differs] add mem limit-2
 ; [differs] inc mem limit+1
 ; [differs] movzx limit
+; [differs] bt reg limit+1
 ; [differs] stosd limit-2
 ; [differs] movups limit-14
 ; [differs] movsd st limit-6
@@ -22,6 +23,7 @@
 ; [differs] ed16 rd32 ffff-2
 ; [differs] ro mov write
 ; [differs] ro add
+; [differs] ro bts
 ; [differs] ro stosb
 ; [differs] code write
 ; [differs] cs: write
@@ -91,6 +93,10 @@ main:
     CASE "add mem limit-2", add [fs:0xffd], ebx
     CASE "inc mem limit+1", inc byte [fs:0x1000]
     CASE "movzx limit", movzx eax, word [fs:0xfff]
+    mov eax, 0x7fff                       ; bit offset: the dword at 0xffc
+    CASE "bt reg limit-3", bt [fs:0], eax
+    mov eax, 0x8000                       ; the dword at 0x1000
+    CASE "bt reg limit+1", bt [fs:0], eax
     ; SSE and x87 operands: all their bytes within the limit
     mov eax, cr4
     or eax, 0x200                         ; OSFXSR
@@ -128,6 +134,9 @@ main:
     CASE "ro cmp", cmp [fs:scratch], eax
     CASE "ro mov write", mov [fs:scratch], ebx
     CASE "ro add", add [fs:scratch], ebx
+    xor eax, eax
+    CASE "ro bt", bt [fs:scratch], eax
+    CASE "ro bts", bts [fs:scratch], eax
     LOADSEG es, SEL_RO
     mov edi, scratch
     CASE "ro stosb", stosb
