@@ -1017,7 +1017,13 @@ export class Qcow2Driver implements BlockDriver {
         filename: this.data.path,
       };
     }
-    if (k === 1) return { offset, length, present: true, zero: true, data: false, depth: 0 };
+    // A subcluster of an allocated cluster has a host offset even when it reads as zeros or is
+    // unallocated, and QEMU reports it (BDRV_BLOCK_OFFSET_VALID), unless a backing file answers.
+    const mapped = host ? { hostOffset: host + inCluster, filename: this.data.path } : {};
+    if (k === 1) return { offset, length, present: true, zero: true, data: false, depth: 0, ...mapped };
+    if (!this.backing) {
+      return { offset, length, present: false, zero: true, data: false, depth: 0, ...mapped };
+    }
     return this.#backingStatus(offset, length);
   }
 

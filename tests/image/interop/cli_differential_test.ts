@@ -244,6 +244,41 @@ Deno.test(`truncated headers, odd sizes and v2 sources read as the real tool${su
   ]);
 });
 
+/** Extended L2 images written by qemu-io (same package as qemu-img): subclusters of every kind. */
+async function subclusterSetup(dir: string): Promise<void> {
+  const io = (file: string, ...commands: string[]) =>
+    new Deno.Command("/usr/bin/qemu-io", { args: [...commands.flatMap((c) => ["-c", c]), file], cwd: dir })
+      .output();
+  await runReal(["create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "x2.qcow2", "8M"], dir);
+  await io("x2.qcow2", "write -P 3 4k 4k", "write -z 16k 4k");
+  await runReal([
+    "create",
+    "-q",
+    "-f",
+    "qcow2",
+    "-o",
+    "extended_l2=on",
+    "-b",
+    "x2.qcow2",
+    "-F",
+    "qcow2",
+    "x3.qcow2",
+  ], dir);
+  await io("x3.qcow2", "write -P 4 32k 4k");
+  await runReal(["create", "-q", "-f", "qcow2", "-o", "extended_l2=on", "x4.qcow2", "4M"], dir);
+  await io("x4.qcow2", "write -z 0 64k", "write -P 1 128k 4k", "discard 128k 4k");
+}
+
+Deno.test(`extended L2 subclusters: map and compare -s as the real tool${suffix}`, { ignore }, async () => {
+  const images = ["x2.qcow2", "x3.qcow2", "x4.qcow2"];
+  await expectSame(subclusterSetup, [
+    ...images.flatMap((f) => [["map", "--output=json", f], ["map", f]]),
+    ["compare", "-s", "x2.qcow2", "x3.qcow2"],
+    ["compare", "-s", "x2.qcow2", "x4.qcow2"],
+    ["compare", "x2.qcow2", "x3.qcow2"],
+  ]);
+});
+
 Deno.test(
   `qemu-img snapshot, resize, commit, rebase and amend answer as the real tool${suffix}`,
   { ignore },

@@ -54,7 +54,6 @@ async function hold(argv: string[], ready: string, cwd: string) {
     seen += new TextDecoder().decode(value);
   }
   return {
-    say: (line: string) => stdin.write(new TextEncoder().encode(line + "\n")),
     async end(line?: string) {
       if (line) await stdin.write(new TextEncoder().encode(line + "\n"));
       await stdin.close();
@@ -65,11 +64,9 @@ async function hold(argv: string[], ready: string, cwd: string) {
   };
 }
 
-/** qemu-io holding FILE (read-write unless -r), ready once it has answered a command. */
-async function qemuIo(dir: string, file: string, readOnly = false) {
-  const h = await hold([QEMU_IO!, ...(readOnly ? ["-r"] : []), "-f", "qcow2", file], "qemu-io> ", dir);
-  await h.say("length");
-  return h;
+/** qemu-io holding FILE (read-write unless -r): it opens the image, locks and all, before its first prompt. */
+function qemuIo(dir: string, file: string, readOnly = false) {
+  return hold([QEMU_IO!, ...(readOnly ? ["-r"] : []), "-f", "qcow2", file], "qemu-io> ", dir);
 }
 
 async function ours(dir: string, ...args: string[]) {
