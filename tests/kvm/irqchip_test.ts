@@ -214,6 +214,41 @@ Deno.test("an edge on GSI 4 wakes the halted vCPU through the in-kernel PIC; PIC
   assert.deepEqual([c.halt_exits, c.halt_wakeup, c.irq_injections], [1, 1, 1]);
 });
 
+Deno.test("an interrupt raised while an MMIO read is out in user space comes after that read completes", () => {
+  using g = irqchipGuest(
+    [
+      ...[0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21], // ICW1, ICW2 = 0x20
+      ...[0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21], // ICW3, ICW4
+      ...[0xb0, 0xef, 0xe6, 0x21], // unmask IRQ4
+      ...[0xb8, 0x00, 0xd0, 0x8e, 0xd8], // mov ax, 0xd000; mov ds, ax   (no memory there)
+      ...[0xfb, 0x90], // sti; nop   (the STI shadow is over before the read)
+      ...[0xa0, 0x00, 0x00], // mov al, [0]    MMIO read
+      ...[0xe6, 0x10], // out 0x10, al
+      0xf4, // hlt
+    ],
+    [
+      ...[0x2e, 0xc6, 0x06, 0x00, 0x05, 0x42], // mov byte [cs:0x500], 0x42
+      ...[0x50, 0xb0, 0x20, 0xe6, 0x20, 0x58], // push ax; mov al, 0x20; out 0x20, al; pop ax
+      0xcf, // iret
+    ],
+  );
+  new DataView(g.mem.buffer).setUint32(0x24 * 4, HANDLER, true);
+  g.vcpu.run();
+  assert.equal(g.vcpu.kvmRun.exit_reason, KVM_EXIT.MMIO);
+  assert.equal(g.vcpu.kvmRun.mmio.phys_addr, 0xd0000n);
+  g.vm.irqLine(4, 1);
+  g.vm.irqLine(4, 0);
+  g.vcpu.kvmRun.mmio.data[0] = 0x5a;
+  g.vcpu.run();
+  assert.equal(g.vcpu.kvmRun.exit_reason, KVM_EXIT.IO);
+  assert.deepEqual(
+    [g.vcpu.kvmRun.io.port, g.vcpu.kvmRun.ioData()[0]],
+    [0x10, 0x5a],
+    "the read got its data once",
+  );
+  assert.equal(g.mem[MARK], 0x42, "and the interrupt came before the OUT");
+});
+
 Deno.test("the local APIC timer fires on the host clock; APIC MMIO stays in the kernel; GET/SET_LAPIC", () => {
   let now = 0;
   using g = irqchipGuest(

@@ -334,7 +334,8 @@ const HANDLERS = new Map<number, Handler>([
   [X.EXIT_EXTERNAL_INTERRUPT, externalInterruptExit],
   [X.EXIT_TRIPLE_FAULT, tripleFaultExit],
   [X.EXIT_INTERRUPT_WINDOW, interruptWindowExit],
-  // L0's own monitor trap flag, set while an NMI waits for the guest's IRET.
+  // L0's own monitor trap flag, set while an NMI waits for the guest's IRET or an interrupt waits
+  // behind an MMIO read being replayed (vcpu.ts): the next entry injects.
   [X.EXIT_MONITOR_TRAP_FLAG, () => "reenter"],
   [X.EXIT_CPUID, cpuidExit],
   [X.EXIT_HLT, hltExit],

@@ -417,12 +417,16 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     }
     // With the PIC in the kernel, user space's request_interrupt_window means nothing (Linux ignores it).
     if (run.request_interrupt_window && !this.ctx.irqchip) window = true;
+    // Only an MMIO read being replayed holds the interrupt back: a window would exit before that
+    // instruction runs, forever. It runs alone instead (monitor trap flag), and the entry after injects.
+    const step = window && vmcs === this.vmcs01 && this.#replay !== undefined && interruptsOpen(vmcs);
+    if (step) window = false;
     // On vmcs02 L1's controls stay in force (RDTSC, MTF, bitmaps...); L0 only adds its window.
     vmcs.set(
       F.CPU_BASED_VM_EXEC_CONTROL,
       nested
         ? nested.procControls02(this) | (window ? CPU_INTR_WINDOW_EXITING : 0)
-        : this.#procControls(window) | (this.ctx.nmiPending ? CPU_MONITOR_TRAP_FLAG : 0),
+        : this.#procControls(window) | (this.ctx.nmiPending || step ? CPU_MONITOR_TRAP_FLAG : 0),
     );
   }
 
