@@ -664,6 +664,7 @@ export class Cpu extends Mmu {
   /** Delivers an exception, applying the double-fault and triple-fault rules. */
   exception(vector: number, code: number): void {
     if (this.vmxNonRoot && vmxException(this, vector, code)) return;
+    if (vector === PF) this.cr[2] = this.pfLinear;
     try {
       deliver(this, vector, EV_EXCEPTION, HAS_ERROR_CODE.has(vector), code);
     } catch (e2) {

@@ -9,6 +9,7 @@ import type { Cpu } from "./cpu.ts";
 import { desc, loadSegmentReal, readDescriptor, setSegment, tssStack } from "./segmentation.ts";
 import { AC, CR0_PE, CS, DS, ES, FS, GS, IF, NT, RF, SEG_P, SS, TF, VM } from "./state.ts";
 import { TASK_INT, taskSwitch } from "./task.ts";
+import { vmxDelivered, vmxDelivering } from "./vmx/exit.ts";
 
 /** What raised the event: decides the DPL check (software) and EXT bit in error codes. */
 export const EV_EXCEPTION = 0, EV_SOFTWARE = 1, EV_EXTERNAL = 2;
@@ -51,15 +52,19 @@ export function observeDeliveries(cpu: Cpu, observer: DeliveryObserver): () => v
 
 export function deliver(cpu: Cpu, vector: number, kind: number, hasCode: boolean, code: number): void {
   cpu.halted = false;
+  if (cpu.vmxNonRoot) vmxDelivering(cpu, vector, kind, hasCode, code);
   const watching = observedCpus === 0 ? undefined : observers.get(cpu);
-  if (watching === undefined) return deliverEvent(cpu, vector, kind, hasCode, code);
-  for (const o of watching) o.delivering(cpu, vector, kind, hasCode, code);
-  try {
-    deliverEvent(cpu, vector, kind, hasCode, code);
-  } catch (e) {
-    if (e instanceof CpuFault) { for (const o of watching) o.failed(cpu, vector, kind, e.vector); }
-    throw e;
+  if (watching === undefined) deliverEvent(cpu, vector, kind, hasCode, code);
+  else {
+    for (const o of watching) o.delivering(cpu, vector, kind, hasCode, code);
+    try {
+      deliverEvent(cpu, vector, kind, hasCode, code);
+    } catch (e) {
+      if (e instanceof CpuFault) { for (const o of watching) o.failed(cpu, vector, kind, e.vector); }
+      throw e;
+    }
   }
+  if (cpu.vmxNonRoot) vmxDelivered(cpu);
 }
 
 function deliverEvent(cpu: Cpu, vector: number, kind: number, hasCode: boolean, code: number): void {
@@ -96,50 +101,93 @@ function deliverEvent(cpu: Cpu, vector: number, kind: number, hasCode: boolean, 
   const v86 = (oldFlags & VM) !== 0;
   const oldCs = cpu.segSel[CS], oldEip = cpu.eip;
   const oldSs = cpu.segSel[SS], oldEsp = cpu.regs[4];
-  if (!conforming && cDpl < cpu.cpl) {
-    // Inter-privilege: new stack from the TSS.
-    const { ss, esp } = tssStack(cpu, cDpl);
-    if ((ss & ~3) === 0) throw new CpuFault(TS, ext);
-    if (!readDescriptor(cpu, ss)) throw new CpuFault(TS, (ss & 0xfffc) + ext);
-    const sHi = desc.hi;
-    if ((ss & 3) !== cDpl || ((sHi >> 13) & 3) !== cDpl || (sHi & 0x1a00) !== 0x1200) {
-      throw new CpuFault(TS, (ss & 0xfffc) + ext);
-    }
-    if (!(sHi & SEG_P)) throw new CpuFault(SS_FAULT, (ss & 0xfffc) + ext);
-    const sLo = desc.lo;
-    cpu.setCpl(cDpl);
-    setSegment(cpu, SS, ss, sLo, sHi);
-    cpu.regs[4] = esp;
-    const size = gate32 ? 2 : 1;
-    if (v86) {
-      cpu.push(size, cpu.segSel[GS]);
-      cpu.push(size, cpu.segSel[FS]);
-      cpu.push(size, cpu.segSel[DS]);
-      cpu.push(size, cpu.segSel[ES]);
-      for (const s of [GS, FS, DS, ES]) {
-        cpu.segSel[s] = 0;
-        cpu.segBase[s] = 0;
-        cpu.segLimit[s] = 0;
-        cpu.segRights[s] = 0;
-        cpu.segmentLoaded(s);
-      }
-    }
-    cpu.push(size, oldSs);
-    cpu.push(size, oldEsp);
-  } else {
-    if (v86) throw new CpuFault(GP, (sel & 0xfffc) + ext);
-    if (!conforming) cDplCheck(cpu, cDpl);
+  const saved = saveStackState(cpu, v86);
+  try {
+    pushFrame();
+  } catch (e) {
+    // A fault on the new stack is taken with the state the event found (a VM exit in the middle,
+    // for a shadow-paging fault, must not see a half-switched stack either).
+    restoreStackState(cpu, saved);
+    throw e;
   }
-  const size = gate32 ? 2 : 1;
-  cpu.push(size, oldFlags);
-  cpu.push(size, oldCs);
-  cpu.push(size, oldEip);
-  if (hasCode) cpu.push(size, code);
   // Flags first: codeSegmentChanged() derives CPL and the code size from EFLAGS.VM.
   cpu.eflags &= ~(TF | NT | RF | VM | (trap ? 0 : IF));
   setSegment(cpu, CS, (sel & 0xfffc) | cpu.cpl, cLo, cHi);
   cpu.codeSegmentChanged();
   cpu.eip = offset;
+
+  function pushFrame(): void {
+    if (!conforming && cDpl < cpu.cpl) {
+      // Inter-privilege: new stack from the TSS.
+      const { ss, esp } = tssStack(cpu, cDpl);
+      if ((ss & ~3) === 0) throw new CpuFault(TS, ext);
+      if (!readDescriptor(cpu, ss)) throw new CpuFault(TS, (ss & 0xfffc) + ext);
+      const sHi = desc.hi;
+      if ((ss & 3) !== cDpl || ((sHi >> 13) & 3) !== cDpl || (sHi & 0x1a00) !== 0x1200) {
+        throw new CpuFault(TS, (ss & 0xfffc) + ext);
+      }
+      if (!(sHi & SEG_P)) throw new CpuFault(SS_FAULT, (ss & 0xfffc) + ext);
+      const sLo = desc.lo;
+      cpu.setCpl(cDpl);
+      setSegment(cpu, SS, ss, sLo, sHi);
+      cpu.regs[4] = esp;
+      const size = gate32 ? 2 : 1;
+      if (v86) {
+        cpu.push(size, cpu.segSel[GS]);
+        cpu.push(size, cpu.segSel[FS]);
+        cpu.push(size, cpu.segSel[DS]);
+        cpu.push(size, cpu.segSel[ES]);
+        for (const s of [GS, FS, DS, ES]) {
+          cpu.segSel[s] = 0;
+          cpu.segBase[s] = 0;
+          cpu.segLimit[s] = 0;
+          cpu.segRights[s] = 0;
+          cpu.segmentLoaded(s);
+        }
+      }
+      cpu.push(size, oldSs);
+      cpu.push(size, oldEsp);
+    } else {
+      if (v86) throw new CpuFault(GP, (sel & 0xfffc) + ext);
+      if (!conforming) cDplCheck(cpu, cDpl);
+    }
+    const size = gate32 ? 2 : 1;
+    cpu.push(size, oldFlags);
+    cpu.push(size, oldCs);
+    cpu.push(size, oldEip);
+    if (hasCode) cpu.push(size, code);
+  }
+}
+
+/** CPL, ESP and the segments a delivery changes before its frame is complete (data ones: V86). */
+interface StackState {
+  cpl: number;
+  esp: number;
+  stack32: boolean;
+  segs: number[][];
+}
+
+const STACK_SEGS = [SS], V86_SEGS = [SS, ES, DS, FS, GS];
+
+function saveStackState(cpu: Cpu, v86: boolean): StackState {
+  const segs = [];
+  for (const s of v86 ? V86_SEGS : STACK_SEGS) {
+    segs.push([s, cpu.segSel[s], cpu.segBase[s], cpu.segLimit[s], cpu.segRights[s]]);
+  }
+  return { cpl: cpu.cpl, esp: cpu.regs[4], stack32: cpu.stack32, segs };
+}
+
+function restoreStackState(cpu: Cpu, saved: StackState): void {
+  for (const [s, sel, base, limit, rights] of saved.segs) {
+    cpu.segSel[s] = sel;
+    cpu.segBase[s] = base;
+    cpu.segLimit[s] = limit;
+    cpu.segRights[s] = rights;
+    cpu.segmentLoaded(s);
+  }
+  cpu.stack32 = saved.stack32;
+  cpu.regs[4] = saved.esp;
+  if (cpu.cpl !== saved.cpl) cpu.setCpl(saved.cpl);
 }
 
 function cDplCheck(cpu: Cpu, dpl: number): void {

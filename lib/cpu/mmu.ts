@@ -255,8 +255,14 @@ export class Mmu extends CpuState {
     }
   }
 
+  /**
+   * The linear address of the last #PF raised. CR2 takes it only when the fault is delivered
+   * (Cpu.exception): a #PF that causes a VM exit leaves CR2 alone (SDM Vol. 3C, 28.1).
+   */
+  pfLinear = 0;
+
   private pageFault(lin: number, present: number, write: boolean, user: boolean): never {
-    this.cr[2] = lin | 0;
+    this.pfLinear = lin | 0;
     throw new CpuFault(PF, present | (write ? 2 : 0) | (user ? 4 : 0));
   }
 

@@ -13,6 +13,7 @@ import { fxrstorXmm, fxsaveXmm } from "../simd/fxsave.ts";
 import { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "../vmx/hooks.ts";
 import {
   vmxCpuid,
+  vmxCr0Shadowed,
   vmxDescriptorTable,
   vmxInvlpg,
   vmxMonitor,
@@ -203,8 +204,10 @@ export const ltrHandler: Handler = (cpu, i) => {
 };
 
 export const smswHandler: Handler = (cpu, i) => {
-  if (i.mod === 3) cpu.setReg(i.opsize32 ? 2 : 1, i.rm, cpu.cr[0]);
-  else cpu.wr16(cpu.ea(i), cpu.cr[0]);
+  // In VMX non-root operation the host-owned bits read from the CR0 read shadow (SDM 26.3).
+  const cr0 = cpu.vmxNonRoot ? vmxCr0Shadowed(cpu) : cpu.cr[0];
+  if (i.mod === 3) cpu.setReg(i.opsize32 ? 2 : 1, i.rm, cr0);
+  else cpu.wr16(cpu.ea(i), cr0);
 };
 
 export const lmswHandler: Handler = (cpu, i) => {

@@ -145,34 +145,12 @@ function limitOk(limit: number, ar: number): boolean {
   return true;
 }
 
-/** SDM 27.3.1: guest control registers, RFLAGS, segments, descriptor tables, non-register state. */
-function guestOk(vmcs: Vmcs): boolean {
-  const cr0 = vmcs.get(F.GUEST_CR0);
-  // Unrestricted guest: CR0.PE and CR0.PG are free (real mode, or protected mode without paging).
-  const ug = (secondaryControls(vmcs) & SEC_UNRESTRICTED_GUEST) !== 0;
-  const pinned = ug ? (cr0 | 0x80000001) : cr0;
-  if (!fixedOk(pinned, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
-  if ((cr0 & 0x80000000) && !(cr0 & 1)) return false;
-  if (!fixedOk(vmcs.get(F.GUEST_CR4), MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1)) return false;
-  const rflags = vmcs.get(F.GUEST_RFLAGS);
-  if ((rflags & 0xffc08028) || !(rflags & 2) || (rflags & (1 << 17))) return false;
-  const info = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
-  if ((info & INTR_INFO_VALID) && ((info >> 8) & 7) === INTR_TYPE_EXTERNAL && !(rflags & (1 << 9))) {
-    return false;
-  }
-  const ar = GUEST_SEGMENTS.map((s) => vmcs.get(s.ar));
-  const sel = GUEST_SEGMENTS.map((s) => vmcs.get(s.selector));
-  const limit = GUEST_SEGMENTS.map((s) => vmcs.get(s.limit));
-  for (let s = 0; s < 8; s++) {
-    if (ar[s] & AR_UNUSABLE) continue;
-    if ((ar[s] & 0xfffe0f00) || !(ar[s] & 0x80) || !limitOk(limit[s], ar[s])) return false;
-  }
-  const [, CS, SS, , , , LDTR, TR] = [0, 1, 2, 3, 4, 5, 6, 7];
+const RFLAGS_VM = 1 << 17;
+
+/** SDM 27.3.1.2: CS, SS and the data segments outside virtual-8086 mode. */
+function protectedSegmentsOk(ar: number[], sel: number[], cr0: number, ug: boolean): boolean {
+  const CS = 1, SS = 2;
   const type = (s: number) => ar[s] & 0xf;
-  if ((ar[TR] & AR_UNUSABLE) || (sel[TR] & 4) || (type(TR) !== 11 && type(TR) !== 3) || (ar[TR] & 0x10)) {
-    return false;
-  }
-  if (!(ar[LDTR] & AR_UNUSABLE) && ((sel[LDTR] & 4) || type(LDTR) !== 2 || (ar[LDTR] & 0x10))) return false;
   const csTypes = ug ? [3, 9, 11, 13, 15] : [9, 11, 13, 15];
   if ((ar[CS] & AR_UNUSABLE) || !(ar[CS] & 0x10) || !csTypes.includes(type(CS))) return false;
   if (type(CS) === 3 && (ar[CS] & 0x60)) return false;
@@ -183,6 +161,49 @@ function guestOk(vmcs: Vmcs): boolean {
     if (ar[s] & AR_UNUSABLE) continue;
     if (!(ar[s] & 0x10) || !(type(s) & 1) || ((type(s) & 8) && !(type(s) & 2))) return false;
   }
+  return true;
+}
+
+/** SDM 27.3.1: guest control registers, RFLAGS, segments, descriptor tables, non-register state. */
+function guestOk(vmcs: Vmcs): boolean {
+  const cr0 = vmcs.get(F.GUEST_CR0);
+  // Unrestricted guest: CR0.PE and CR0.PG are free (real mode, or protected mode without paging).
+  const ug = (secondaryControls(vmcs) & SEC_UNRESTRICTED_GUEST) !== 0;
+  const pinned = ug ? (cr0 | 0x80000001) : cr0;
+  if (!fixedOk(pinned, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
+  if ((cr0 & 0x80000000) && !(cr0 & 1)) return false;
+  if (!fixedOk(vmcs.get(F.GUEST_CR4), MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1)) return false;
+  const rflags = vmcs.get(F.GUEST_RFLAGS);
+  // RFLAGS.VM (virtual-8086 mode) needs protected mode.
+  const v86 = (rflags & RFLAGS_VM) !== 0;
+  if ((rflags & 0xffc08028) || !(rflags & 2) || (v86 && !(cr0 & 1))) return false;
+  const info = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
+  if ((info & INTR_INFO_VALID) && ((info >> 8) & 7) === INTR_TYPE_EXTERNAL && !(rflags & (1 << 9))) {
+    return false;
+  }
+  const ar = GUEST_SEGMENTS.map((s) => vmcs.get(s.ar));
+  const sel = GUEST_SEGMENTS.map((s) => vmcs.get(s.selector));
+  const limit = GUEST_SEGMENTS.map((s) => vmcs.get(s.limit));
+  // Virtual-8086 mode (SDM 27.3.1.2): ES..GS are real-mode style, base = selector * 16, limit
+  // FFFFH, access rights F3H; the protected-mode rules below do not apply to them.
+  if (v86) {
+    for (let s = 0; s < 6; s++) {
+      if (vmcs.get(GUEST_SEGMENTS[s].base) !== sel[s] << 4 || limit[s] !== 0xffff || ar[s] !== 0xf3) {
+        return false;
+      }
+    }
+  }
+  for (let s = 0; s < 8; s++) {
+    if (ar[s] & AR_UNUSABLE) continue;
+    if ((ar[s] & 0xfffe0f00) || !(ar[s] & 0x80) || !limitOk(limit[s], ar[s])) return false;
+  }
+  const [, , SS, , , , LDTR, TR] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const type = (s: number) => ar[s] & 0xf;
+  if ((ar[TR] & AR_UNUSABLE) || (sel[TR] & 4) || (type(TR) !== 11 && type(TR) !== 3) || (ar[TR] & 0x10)) {
+    return false;
+  }
+  if (!(ar[LDTR] & AR_UNUSABLE) && ((sel[LDTR] & 4) || type(LDTR) !== 2 || (ar[LDTR] & 0x10))) return false;
+  if (!v86 && !protectedSegmentsOk(ar, sel, cr0, ug)) return false;
   if ((vmcs.get(F.GUEST_GDTR_LIMIT) >>> 16) || (vmcs.get(F.GUEST_IDTR_LIMIT) >>> 16)) return false;
   const activity = vmcs.get(F.GUEST_ACTIVITY_STATE);
   if (activity > ACTIVITY_HLT || (activity === ACTIVITY_HLT && (ar[SS] & 0x60))) return false;
@@ -222,6 +243,7 @@ export function vmEntry(cpu: Cpu, vmcs: Vmcs): void {
     ? cpu.bus.nowNs() + vmcs.get(F.VMX_PREEMPTION_TIMER_VALUE) * PREEMPTION_TIMER_NS
     : Infinity;
   s.mtfPending = false;
+  s.delivering = undefined;
   installNonRoot(cpu, vmcs);
   // A VM exit's information fields describe the last exit only; entry leaves the valid bit clear.
   vmcs.set(F.VM_EXIT_INTR_INFO, 0);

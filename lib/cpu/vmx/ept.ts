@@ -206,6 +206,6 @@ function checkPerm(cpu: Cpu, lin: number, perm: number, write: boolean, user: bo
 }
 
 function pageFault(cpu: Cpu, lin: number, present: number, write: boolean, user: boolean): never {
-  cpu.cr[2] = lin | 0;
+  cpu.pfLinear = lin | 0;
   throw new CpuFault(PF, present | (write ? 2 : 0) | (user ? 4 : 0));
 }

@@ -17,7 +17,7 @@ import {
   PIN_EXT_INTR_EXITING,
   PIN_NMI_EXITING,
 } from "./capabilities.ts";
-import { vmxState } from "./state.ts";
+import { type VmxState, vmxState } from "./state.ts";
 import { Vmcs } from "./vmcs.ts";
 import { loadMsrList, storeMsrList } from "./msr_lists.ts";
 
@@ -105,8 +105,8 @@ export function vmxException(cpu: Cpu, vector: number, code: number): boolean {
     const hasCode = HAS_ERROR_CODE.has(vector) && (cpu.cr[0] & CR0_PE) !== 0 && !(cpu.eflags & VM);
     s.pending = {
       reason: EXIT_EXCEPTION_NMI,
-      // #PF: the faulting linear address (CR2 was written by the MMU as it raised the fault).
-      qualification: vector === PF ? cpu.cr[2] : 0,
+      // #PF: the faulting linear address (CR2 keeps the guest's value: the fault did not happen).
+      qualification: vector === PF ? cpu.pfLinear : 0,
       instructionLength: 0,
       instructionInfo: 0,
       guestLinear: 0,
@@ -187,6 +187,7 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   }
   s.timerDeadline = Infinity;
   recordExitInformation(vmcs, p);
+  recordIdtVectoring(vmcs, s);
   s.nonRoot = false;
   cpu.vmxNonRoot = cpu.vmxMtf = cpu.vmxPolls = false;
   // After an exit caused by an NMI, NMIs are blocked in the host; otherwise they are not.
@@ -200,6 +201,45 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   cpu.nmiBlocked = nmiExit;
   if (!loadHostMsrs(cpu, vmcs)) return;
   s.onExit?.(p);
+}
+
+/**
+ * SDM 28.2.4: an exit that happens while an event is delivered through the guest's IDT reports
+ * that event (with its error code, and for a software event its instruction's length), so the
+ * VMM can deliver it again after handling the exit (a shadow-paging fault on the guest's stack,
+ * say).
+ */
+function recordIdtVectoring(vmcs: Vmcs, s: VmxState): void {
+  const d = s.delivering;
+  if (!d) return;
+  s.delivering = undefined;
+  vmcs.set(F.IDT_VECTORING_INFO_FIELD, d.info);
+  vmcs.set(F.IDT_VECTORING_ERROR_CODE, d.code);
+  if (d.length) vmcs.set(F.VM_EXIT_INSTRUCTION_LEN, d.length);
+}
+
+/** Event-delivery kinds of lib/cpu/interrupts.ts (EV_EXCEPTION, EV_SOFTWARE, EV_EXTERNAL). */
+const KIND_EXCEPTION = 0, KIND_SOFTWARE = 1;
+
+/** The core's hook as an event's delivery through the IDT begins in non-root operation. */
+export function vmxDelivering(cpu: Cpu, vector: number, kind: number, hasCode: boolean, code: number): void {
+  const type = kind === KIND_EXCEPTION
+    ? INTR_TYPE_HW_EXCEPTION
+    : kind === KIND_SOFTWARE
+    ? (vector === 3 || vector === 4 ? INTR_TYPE_SW_EXCEPTION : INTR_TYPE_SW_INTERRUPT)
+    : vector === NMI
+    ? INTR_TYPE_NMI
+    : INTR_TYPE_EXTERNAL;
+  vmxState(cpu).delivering = {
+    info: INTR_INFO_VALID | (type << 8) | (hasCode ? INTR_INFO_ERROR_CODE : 0) | vector,
+    code: hasCode ? code : 0,
+    length: kind === KIND_SOFTWARE ? (cpu.eip - cpu.insnEip) & 0xf : 0,
+  };
+}
+
+/** ...and as it completes. */
+export function vmxDelivered(cpu: Cpu): void {
+  vmxState(cpu).delivering = undefined;
 }
 
 /** VMX-abort indicators (SDM 28.7). */

@@ -139,6 +139,13 @@ export function vmxMovFromCr(cpu: Cpu, cr: number, gpr: number): number {
   return (cpu.cr[cr] & ~mask) | (shadow & mask);
 }
 
+/** CR0 as SMSW reads it in non-root operation: host-owned bits from the read shadow, no exit. */
+export function vmxCr0Shadowed(cpu: Cpu): number {
+  const vmcs = current(cpu);
+  const mask = vmcs.get(F.CR0_GUEST_HOST_MASK);
+  return (cpu.cr[0] & ~mask) | (vmcs.get(F.CR0_READ_SHADOW) & mask);
+}
+
 /**
  * RDMSR/WRMSR (SDM 26.1.3): exit unless MSR bitmaps are used and the MSR's bit is clear. The
  * bitmap page holds read-low, read-high, write-low, write-high quarters for MSRs 0-1FFF and

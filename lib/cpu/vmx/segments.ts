@@ -5,6 +5,7 @@
  */
 import type { Cpu } from "../cpu.ts";
 import { F } from "./fields.ts";
+import { VM } from "../state.ts";
 import type { Vmcs } from "./vmcs.ts";
 
 export const AR_UNUSABLE = 1 << 16;
@@ -30,12 +31,16 @@ export function arToRights(ar: number): number {
   return ar & AR_UNUSABLE ? 0 : (ar & 0xf0ff) << 8;
 }
 
+/** Access rights of ES..GS in virtual-8086 mode: present, DPL 3, read/write accessed data. */
+const AR_V86 = 0xf3;
+
 export function saveSegments(cpu: Cpu, vmcs: Vmcs): void {
+  const v86 = (cpu.eflags & VM) !== 0;
   GUEST_SEGMENTS.forEach((f, s) => {
     vmcs.set(f.selector, cpu.segSel[s]);
     vmcs.set(f.base, cpu.segBase[s]);
     vmcs.set(f.limit, cpu.segLimit[s]);
-    vmcs.set(f.ar, rightsToAr(cpu.segRights[s], cpu.segSel[s], s));
+    vmcs.set(f.ar, v86 && s < 6 ? AR_V86 : rightsToAr(cpu.segRights[s], cpu.segSel[s], s));
   });
 }
 

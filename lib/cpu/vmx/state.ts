@@ -39,6 +39,12 @@ export class VmxState {
   procControls = 0;
   /** The EPT walker of the EPTP entered last (kept while guests enter with the same EPTP). */
   ept: EptWalker | undefined = undefined;
+  /**
+   * The event being delivered through the guest's IDT (interruption-information format, error
+   * code, instruction length of a software event), from the start of its delivery until it
+   * completes: a VM exit in between reports it as IDT-vectoring information.
+   */
+  delivering: { info: number; code: number; length: number } | undefined = undefined;
 }
 
 const STATES = new WeakMap<Cpu, VmxState>();

@@ -3,22 +3,33 @@
  * state root through the VM's /dev/kvm handle no more often than every PUBLISH_INTERVAL_MS (each
  * publish takes the kvm-ctl state lock), and once more when the VM closes.
  */
-import { type DevKvm, type StatName, VCPU_STATS } from "../modules/mod.ts";
+import { type DevKvm, type StatName, VCPU_STATS, VM_STATS } from "../modules/mod.ts";
 
 /** kvm_stat refreshes every 3 s by default; once a second keeps `kvm-ctl stat` live at little cost. */
 export const PUBLISH_INTERVAL_MS = 1000;
 
 export type VcpuStatName = typeof VCPU_STATS[number];
+export type VmStatName = typeof VM_STATS[number];
 
 export class VcpuStats {
   readonly counters: Record<VcpuStatName, number> = Object.fromEntries(
     VCPU_STATS.map((n) => [n, 0]),
   ) as Record<VcpuStatName, number>;
+  /**
+   * The per-VM counters this vCPU's work added to (the shadow MMU's mmu_* ones): Linux keeps them
+   * in struct kvm; summing every vCPU's share at publish time gives the same number.
+   */
+  readonly vmCounters: Record<VmStatName, number> = Object.fromEntries(
+    VM_STATS.map((n) => [n, 0]),
+  ) as Record<VmStatName, number>;
   /** VMX basic exit reasons by kvm_stat name ("HLT", "IO_INSTRUCTION", ...). */
   readonly exitReasons: Record<string, number> = {};
 
   count(name: VcpuStatName, n = 1): void {
     this.counters[name] += n;
+  }
+  countVm(name: VmStatName, n = 1): void {
+    this.vmCounters[name] += n;
   }
   countExit(reason: string): void {
     this.exitReasons[reason] = (this.exitReasons[reason] ?? 0) + 1;
@@ -41,6 +52,7 @@ export class StatsPublisher {
     const all = this.vcpus();
     for (const v of all) {
       for (const name of VCPU_STATS) stats[name] = (stats[name] ?? 0) + v.counters[name];
+      for (const name of VM_STATS) stats[name] = (stats[name] ?? 0) + v.vmCounters[name];
       for (const [r, n] of Object.entries(v.exitReasons)) exitReasons[r] = (exitReasons[r] ?? 0) + n;
     }
     this.handle.updateStats({ stats, exitReasons, vcpus: all.length });

@@ -8,7 +8,7 @@
  */
 import { exits as X, F, type PendingExit } from "../../../cpu/vmx/mod.ts";
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../../../cpu/vmx/ept.ts";
-import { GP, UD } from "../../../cpu/faults.ts";
+import { GP, PF, UD } from "../../../cpu/faults.ts";
 import { VMX_EXIT_REASONS } from "../../modules/mod.ts";
 import {
   KVM_EXIT,
@@ -244,10 +244,21 @@ function msrExit(v: VmxVcpu, exit: PendingExit): ExitResult {
   return "reenter";
 }
 
-/** MOV to CR0/CR4 touching a host-owned bit (CR0.NE, CR4.VMXE): handle_cr as kvm_set_cr0/cr4. */
+/**
+ * MOV to CR0/CR4 touching a host-owned bit (CR0.NE, CR4.VMXE; with shadow paging also CR0.PG/PE/WP
+ * and CR4.PSE/PGE/PAE) and, with shadow paging, MOV to and from CR3: handle_cr as
+ * kvm_set_cr0/cr3/cr4.
+ */
 function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
-  const q = exit.qualification, cr = q & 15, type = (q >> 4) & 3, value = v.gpr((q >> 8) & 15);
+  const q = exit.qualification, cr = q & 15, type = (q >> 4) & 3, reg = (q >> 8) & 15, value = v.gpr(reg);
   const vmcs = v.currentVmcs;
+  const shadow = vmcs === v.vmcs01 ? v.shadow : undefined;
+  if (shadow && cr === 3 && type <= 1) {
+    if (type === 0) shadow.setCr3(value);
+    else v.setGpr(reg, shadow.guestCr3);
+    v.skipInstruction();
+    return "reenter";
+  }
   if (type !== 0 || (cr !== 0 && cr !== 4)) {
     v.injectException(UD);
     return "reenter";
@@ -257,8 +268,11 @@ function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
       v.injectException(GP, 0);
       return "reenter";
     }
-    vmcs.set(F.CR0_READ_SHADOW, value);
-    vmcs.set(F.GUEST_CR0, value | CR0_NE);
+    if (shadow) shadow.setCr0(value);
+    else {
+      vmcs.set(F.CR0_READ_SHADOW, value);
+      vmcs.set(F.GUEST_CR0, value | CR0_NE);
+    }
   } else {
     const leaf1 = v.ctx.cpuid.find((e) => e.function === 1);
     const vmx = v.ctx.params.nested && !!leaf1 && (leaf1.ecx & CPUID_1_ECX_VMX) !== 0;
@@ -266,8 +280,11 @@ function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
       v.injectException(GP, 0);
       return "reenter";
     }
-    vmcs.set(F.CR4_READ_SHADOW, value);
-    vmcs.set(F.GUEST_CR4, value | CR4_VMXE);
+    if (shadow) shadow.setCr4(value);
+    else {
+      vmcs.set(F.CR4_READ_SHADOW, value);
+      vmcs.set(F.GUEST_CR4, value | CR4_VMXE);
+    }
   }
   v.skipInstruction();
   return "reenter";
@@ -318,13 +335,31 @@ function eptViolationExit(v: VmxVcpu, exit: PendingExit, run: KvmRun): ExitResul
   return "reenter";
 }
 
+/** INVLPG under shadow paging: the shadow entry goes, as the TLB entry would. */
+function invlpgExit(v: VmxVcpu, exit: PendingExit): ExitResult {
+  v.shadow?.invlpg(exit.qualification);
+  v.skipInstruction();
+  return "reenter";
+}
+
 function eptMisconfigExit(v: VmxVcpu, _exit: PendingExit, run: KvmRun): ExitResult {
   return v.mmioExit(run);
 }
 
-function exceptionExit(_v: VmxVcpu, exit: PendingExit, run: KvmRun): ExitResult {
-  // Nothing is intercepted through the exception bitmap; an NMI exit is the host's, and goes on.
+function exceptionExit(v: VmxVcpu, exit: PendingExit, run: KvmRun): ExitResult {
+  // An NMI exit is the host's, and goes on.
   if (((exit.interruptionInfo >> 8) & 7) === 2) return "reenter";
+  // Only #PF is intercepted, by shadow paging: filled in the shadow, or the guest's own fault.
+  if ((exit.interruptionInfo & 0xff) === PF && v.shadow && v.currentVmcs === v.vmcs01) {
+    v.ctx.stats.count("pf_taken");
+    const fault = v.shadow.pageFault(exit.qualification, exit.interruptionError);
+    if (fault.kind === "guest") {
+      // CR2 is the guest's register: the exit left it alone, the reflected fault sets it.
+      v.cpu.cr[2] = exit.qualification;
+      v.injectException(PF, fault.errorCode);
+    }
+    return "reenter";
+  }
   run.exitInternal(KVM_INTERNAL_ERROR.UNEXPECTED_EXIT_REASON, [BigInt(exit.reason), 0n]);
   return "user";
 }
@@ -341,6 +376,7 @@ const HANDLERS = new Map<number, Handler>([
   [X.EXIT_HLT, hltExit],
   [X.EXIT_VMCALL, vmcallExit],
   [X.EXIT_CR_ACCESS, crExit],
+  [X.EXIT_INVLPG, invlpgExit],
   [X.EXIT_IO_INSTRUCTION, ioExit],
   [X.EXIT_RDMSR, msrExit],
   [X.EXIT_WRMSR, msrExit],

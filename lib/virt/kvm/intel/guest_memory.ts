@@ -4,13 +4,13 @@
  * guest-physical address, then through the memory slots to the user buffer. Writes tell the
  * emulated CPU, whose decoded-code cache must see them (Bus.dmaWritten).
  */
-import { F } from "../../../cpu/vmx/mod.ts";
 import type { VmxVcpu } from "./vcpu.ts";
 
 const PAGE = 4096;
 const PTE_P = 1, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
 
-function read32(v: VmxVcpu, gpa: number): number | undefined {
+/** A 32-bit guest-physical read through the memory slots; undefined where no slot is. */
+export function read32(v: VmxVcpu, gpa: number): number | undefined {
   const slot = v.ctx.memory.find(gpa);
   if (!slot) return undefined;
   const o = gpa - slot.gpa;
@@ -18,7 +18,8 @@ function read32(v: VmxVcpu, gpa: number): number | undefined {
   return (b[o] | (b[o + 1] << 8) | (b[o + 2] << 16) | (b[o + 3] << 24)) >>> 0;
 }
 
-function write32(v: VmxVcpu, gpa: number, value: number): void {
+/** A 32-bit guest-physical write through the memory slots (dropped where no slot is). */
+export function write32(v: VmxVcpu, gpa: number, value: number): void {
   const slot = v.ctx.memory.find(gpa);
   if (!slot) return;
   const o = gpa - slot.gpa;
@@ -27,13 +28,13 @@ function write32(v: VmxVcpu, gpa: number, value: number): void {
 
 /** Guest-linear to guest-physical for the current guest, setting A (and D on writes); undefined if not mapped. */
 export function guestTranslate(v: VmxVcpu, lin: number, write: boolean): number | undefined {
-  const vmcs = v.currentVmcs;
   lin >>>= 0;
-  if (!(vmcs.get(F.GUEST_CR0) & 0x80000000)) return lin;
-  const pdeAt = ((vmcs.get(F.GUEST_CR3) & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
+  // The guest's own CR0 and CR3 (under shadow paging the VMCS holds the shadow's).
+  if (!(v.guestCr(0) & 0x80000000)) return lin;
+  const pdeAt = ((v.guestCr3() & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
   const pde = read32(v, pdeAt);
   if (pde === undefined || !(pde & PTE_P)) return undefined;
-  if ((pde & PTE_PS) && (vmcs.get(F.GUEST_CR4) & 0x10)) {
+  if ((pde & PTE_PS) && (v.guestCr(4) & 0x10)) {
     write32(v, pdeAt, pde | PTE_A | (write ? PTE_D : 0));
     return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
   }

@@ -14,11 +14,14 @@
  * VMCS guest area) and are copied into the API's structures only when user space asks.
  */
 import { Cpu, withFeatures, X87 } from "../../../cpu/mod.ts";
-import { CpuFault } from "../../../cpu/faults.ts";
+import { CONTRIBUTORY, CpuFault, DF, PF } from "../../../cpu/faults.ts";
 import {
   CPU_ACTIVATE_SECONDARY,
+  CPU_CR3_LOAD_EXITING,
+  CPU_CR3_STORE_EXITING,
   CPU_HLT_EXITING,
   CPU_INTR_WINDOW_EXITING,
+  CPU_INVLPG_EXITING,
   CPU_MONITOR_TRAP_FLAG,
   CPU_TRUE_DEFAULT1,
   CPU_UNCOND_IO_EXITING,
@@ -46,10 +49,11 @@ import {
   vmEntry,
   vmxState,
 } from "../../../cpu/vmx/mod.ts";
-const { INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HW_EXCEPTION } = X;
+const { INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HW_EXCEPTION, INTR_TYPE_NMI } =
+  X;
 import type { AccessSize } from "../../../devices/bus.ts";
 import type { VcpuContext, VendorVcpu } from "../backend.ts";
-import { KVM_EXIT, KVM_MP_STATE } from "../constants.ts";
+import { KVM_EXIT, KVM_INTERNAL_ERROR, KVM_MP_STATE } from "../constants.ts";
 import type { KvmRun } from "../kvm_run.ts";
 import { HOST_MODEL } from "../cpuid.ts";
 import { CR0_NE, CR4_VMXE, guestCr, loadGuest, saveGuest } from "./guest_state.ts";
@@ -57,6 +61,7 @@ import { dispatchExit, type ExitResult, guestMsrRead, guestMsrWrite, haltInKerne
 import { type L0Vcpu, nestedVmx } from "./nested_seam.ts";
 import { injectIrqchipEvent, interruptsOpen } from "./irqchip.ts";
 import type { VmxVm } from "./vm.ts";
+import { ShadowMmu } from "./shadow_mmu.ts";
 
 /** Guest instructions per cpu.run() call when no signal is armed (only bounds one call's length). */
 const RUN_CHUNK = 1 << 22;
@@ -99,6 +104,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   /** An exception queued for the next entry (VM-entry interruption information), or 0. */
   #pendingEvent = 0;
   #pendingEventCode = 0;
+  /** The shadow MMU when kvm_intel runs with ept=0 (shadow_mmu.ts); undefined with EPT. */
+  readonly shadow: ShadowMmu | undefined;
   /** A shutdown the nested code asked for (a VMX abort of L1), reported before the next entry. */
   #shutdown = false;
 
@@ -109,6 +116,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     this.cpu.fpu = new X87(this.cpu);
     this.vmcs01 = new Vmcs(vm.host.bus, vm.host.allocPage());
     this.currentVmcs = this.vmcs01;
+    this.shadow = ctx.params.ept ? undefined : new ShadowMmu(this);
     this.#setupVmcs01();
     const s = vmxState(this.cpu);
     // The CPU is in VMX root operation with vmcs01 current, as after kvm_intel's VMXON/VMPTRLD.
@@ -138,18 +146,19 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     // (the guest's come through KVM_INTERRUPT), and without them compiled guest loops run in place.
     v.set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_TRUE_DEFAULT1);
     v.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(false));
-    // ept=0 should mean shadow paging; there is no shadow MMU yet, so guest-physical memory always
-    // goes through EPT, and ept=0 shows only as the loss of unrestricted guest (real mode refused).
+    // ept=0: shadow paging (shadow_mmu.ts), which takes unrestricted guest with it (real mode refused).
     // vpid=1 (Linux's default): the guest's TLB entries carry VPID id + 1 and survive VM exits;
     // vpid=0: every entry and exit flushes them (SDM, VPID 0).
     v.set(
       F.SECONDARY_VM_EXEC_CONTROL,
-      SEC_ENABLE_EPT | (p.unrestrictedGuest ? SEC_UNRESTRICTED_GUEST : 0) | (p.vpid ? SEC_ENABLE_VPID : 0),
+      (this.shadow ? 0 : SEC_ENABLE_EPT | (p.unrestrictedGuest ? SEC_UNRESTRICTED_GUEST : 0)) |
+        (p.vpid ? SEC_ENABLE_VPID : 0),
     );
     v.set(F.VIRTUAL_PROCESSOR_ID, p.vpid ? this.ctx.id + 1 : 0);
     v.set(F.VM_EXIT_CONTROLS, EXIT_TRUE_DEFAULT1 | EXIT_ACK_INTR_ON_EXIT);
     v.set(F.VM_ENTRY_CONTROLS, ENTRY_TRUE_DEFAULT1);
-    v.set(F.EXCEPTION_BITMAP, 0);
+    // Shadow paging sees every #PF (shadow_mmu.ts fills the shadow or reflects the fault).
+    v.set(F.EXCEPTION_BITMAP, this.shadow ? 1 << PF : 0);
     v.set(F.CR0_GUEST_HOST_MASK, CR0_NE);
     v.set(F.CR4_GUEST_HOST_MASK, CR4_VMXE);
     v.set(F.EPT_POINTER, this.vm.ept.eptp);
@@ -166,6 +175,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
 
   #procControls(window: boolean): number {
     return CPU_TRUE_DEFAULT1 | CPU_HLT_EXITING | CPU_UNCOND_IO_EXITING | CPU_ACTIVATE_SECONDARY |
+      (this.shadow ? CPU_CR3_LOAD_EXITING | CPU_CR3_STORE_EXITING | CPU_INVLPG_EXITING : 0) |
       (window ? CPU_INTR_WINDOW_EXITING : 0);
   }
 
@@ -174,6 +184,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   saveToContext(): void {
     if (!this.#loaded || this.#contextFresh) return;
     saveGuest(this.cpu, this.vmcs01, this.ctx);
+    if (this.shadow) this.ctx.sregs.cr3 = BigInt(this.shadow.guestCr3 >>> 0);
     this.#contextFresh = true;
   }
 
@@ -210,6 +221,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     this.vm.host.client = this;
     if (this.#contextDirty) {
       loadGuest(this.cpu, this.vmcs01, this.ctx);
+      this.shadow?.load();
       // New control registers from user space (KVM_SET_SREGS): what the TLB holds may be stale.
       this.#flushGuestTlb(this.vmcs01);
       this.#contextDirty = false;
@@ -259,6 +271,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       return "user";
     }
     const cpu = this.cpu, bus = this.vm.host.bus, vmcs = this.currentVmcs;
+    if (this.shadow?.unsupported() && vmcs === this.vmcs01) {
+      // Guest PAE paging: this shadow MMU builds 2-level tables only.
+      run.exitInternal(KVM_INTERNAL_ERROR.EMULATION);
+      return "user";
+    }
     this.#prepareEvents(run, vmcs, kick);
     this.#exit = undefined;
     bus.stopRequested = false;
@@ -307,6 +324,9 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     bus.stopRequested = false;
     const exit = this.#exit;
     if (!exit) throw new Error("kvm_intel: the guest stopped without a VM exit");
+    // An event the guest itself raised, cut short by this exit, is delivered again (the injected
+    // one is handled below).
+    if (!duringDelivery && vmcs === this.vmcs01) this.#completeInterrupts(vmcs);
     const result = dispatchExit(this, exit, run);
     // The event's delivery was cut short by an exit L0 handled (an EPT violation on the IDT or
     // stack): it is injected again (Linux's vmx_complete_interrupts, from IDT-vectoring info).
@@ -375,6 +395,21 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     if (vpid) invvpidTlb(this.cpu, INVVPID_SINGLE_CONTEXT, vpid, 0);
   }
 
+  /**
+   * vmx_complete_interrupts for events that began in the guest: an exit in the middle of their
+   * delivery (IDT-vectoring information; a shadow-paging #PF on the guest's IDT or stack, say)
+   * leaves them to be delivered again at the next entry. A hardware exception or NMI is
+   * re-injected (a single-step trap would otherwise be lost); a software interrupt or exception
+   * needs nothing, the guest's RIP is still at its instruction.
+   */
+  #completeInterrupts(vmcs: Vmcs): void {
+    const info = vmcs.get(F.IDT_VECTORING_INFO_FIELD);
+    const type = (info >> 8) & 7;
+    if (!(info & INTR_INFO_VALID) || (type !== INTR_TYPE_HW_EXCEPTION && type !== INTR_TYPE_NMI)) return;
+    this.#pendingEvent = info & (INTR_INFO_VALID | INTR_INFO_ERROR_CODE | 0x7ff);
+    this.#pendingEventCode = vmcs.get(F.IDT_VECTORING_ERROR_CODE);
+  }
+
   /** A VM exit that happens between instructions (no fault): guest state as it stands. */
   #forceExit(reason: number, gpa: number): void {
     // An external interrupt is the host's local timer (LOCAL_TIMER_VECTOR, 0xEC).
@@ -435,6 +470,17 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   injectException(vector: number, errorCode?: number): void {
     // Real mode delivers no error code (kvm_inject_exception drops it outside protected mode).
     if (!(this.currentVmcs.get(F.GUEST_CR0) & 1)) errorCode = undefined;
+    // kvm_multiple_exception: a fault while an exception is being delivered again is a #DF when
+    // the SDM's table says so; otherwise the new one wins (the first recurs when its cause does).
+    const prior = this.#pendingEvent;
+    if ((prior & INTR_INFO_VALID) && ((prior >> 8) & 7) === INTR_TYPE_HW_EXCEPTION) {
+      const first = prior & 0xff;
+      const contributory = CONTRIBUTORY.has(vector) || vector === PF;
+      if ((CONTRIBUTORY.has(first) && CONTRIBUTORY.has(vector)) || (first === PF && contributory)) {
+        vector = DF;
+        errorCode = 0;
+      }
+    }
     this.#pendingEvent = INTR_INFO_VALID | (INTR_TYPE_HW_EXCEPTION << 8) | vector |
       (errorCode !== undefined ? INTR_INFO_ERROR_CODE : 0);
     this.#pendingEventCode = errorCode ?? 0;
@@ -482,6 +528,13 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
 
   guestCr(cr: 0 | 4): number {
     return guestCr(this.currentVmcs, cr);
+  }
+
+  /** The current guest's CR3 as it wrote it (with shadow paging the VMCS holds the shadow root). */
+  guestCr3(): number {
+    return this.shadow && this.currentVmcs === this.vmcs01
+      ? this.shadow.guestCr3
+      : this.currentVmcs.get(F.GUEST_CR3);
   }
 
   // ---- MMIO (host_memory.ts windows call these while the guest runs) ----

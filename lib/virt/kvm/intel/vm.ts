@@ -63,6 +63,8 @@ export class VmxVm {
 
   /** After an emulated write to a READONLY slot: its pages map straight to the slot again. */
   restoreRomPages(vcpu: VmxVcpu): void {
+    // Shadow paging mapped the window into its own tables; dropping them all is rare enough here.
+    if (vcpu.shadow && vcpu.romWindows.size) vcpu.shadow.zap();
     for (const page of vcpu.romWindows) {
       const slot = this.memory.find(page);
       if (slot) this.ept.map(page, this.host.slotPage(slot, page), EPT_READ | EPT_EXEC);
