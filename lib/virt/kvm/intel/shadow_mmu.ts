@@ -41,6 +41,7 @@
  * are both set.
  */
 import { F } from "../../../cpu/vmx/mod.ts";
+import { INVVPID_INDIVIDUAL_ADDRESS, INVVPID_SINGLE_CONTEXT, invvpidTlb } from "../../../cpu/vmx/tlb.ts";
 import { KVM_MEM_READONLY } from "../constants.ts";
 import { read32, write32 } from "./guest_memory.ts";
 import { CR0_NE, CR0_PE, CR0_PG, CR4_VMXE, guestCr } from "./guest_state.ts";
@@ -75,6 +76,8 @@ export class ShadowMmu {
 
   constructor(readonly vcpu: VmxVcpu) {
     this.#root = vcpu.host.allocPage();
+    // New slots: entries may point at pages that are no longer the guest's.
+    vcpu.ctx.memory.onChange(() => this.zap());
   }
 
   // ---- control registers ----
@@ -153,18 +156,29 @@ export class ShadowMmu {
     const large = pde !== IDENTITY && (pde & PTE_PS) !== 0;
     if (large || ((table.guestPde ^ pde) & PDE_IDENTITY)) {
       this.#dropTable(index);
-      this.vcpu.cpu.flushTlb();
+      this.#flush();
       return;
     }
     this.#write(table.page + ((lin >>> 12) & 0x3ff) * 4, 0);
-    this.vcpu.cpu.flushPage(lin);
+    this.#flush(lin);
   }
 
   /** Drops every shadow table (kvm_mmu_reset_context / a CR3 switch) and flushes the TLB. */
   zap(): void {
     for (const index of [...this.#tables.keys()]) this.#dropTable(index);
-    this.vcpu.cpu.flushTlb();
+    this.#flush();
     this.vcpu.ctx.stats.count("tlb_flush");
+  }
+
+  /**
+   * What the guest's VPID-tagged TLB holds from the shadow goes with it: INVVPID of one address or
+   * of the whole context (without a VPID every entry flushes anyway).
+   */
+  #flush(lin?: number): void {
+    const vpid = this.vcpu.vmcs01.get(F.VIRTUAL_PROCESSOR_ID) & 0xffff;
+    if (!vpid) return;
+    if (lin === undefined) invvpidTlb(this.vcpu.cpu, INVVPID_SINGLE_CONTEXT, vpid, 0);
+    else invvpidTlb(this.vcpu.cpu, INVVPID_INDIVIDUAL_ADDRESS, vpid, lin);
   }
 
   // ---- the guest's tables ----
@@ -251,7 +265,7 @@ export class ShadowMmu {
       allow &= ~PTE_W;
     }
     this.#write(table.page + ((lin >>> 12) & 0x3ff) * 4, hpa | allow);
-    v.cpu.flushPage(lin);
+    this.#flush(lin);
   }
 
   #dropTable(index: number): void {
