@@ -81,15 +81,15 @@ export class HostFile {
     } catch (e) {
       throw new ImageError(`Could not create '${path}': ${strerror(e)}`, { cause: e });
     }
-    host.#takeLock(READ_WRITE);
+    host.#takeLock(READ_WRITE, true);
     host.truncate(0);
     return host;
   }
 
-  #takeLock(permissions: Permissions): void {
+  #takeLock(permissions: Permissions, againstOwn = false): void {
     try {
       const st = this.file.statSync();
-      this.#lock = lockImage(this.path, `${st.dev}:${st.ino}`, permissions);
+      this.#lock = lockImage(this.path, `${st.dev}:${st.ino}`, permissions, againstOwn);
     } catch (e) {
       this.file.close();
       throw e;

@@ -67,15 +67,13 @@ function apply(f: FileLocks): void {
   f.locked = want;
 }
 
-/** raw_check_lock_bytes(): the first conflict with another process, in QEMU's order and words. */
-function conflict(fd: HostDescriptor, p: Permissions): string | undefined {
+/** raw_check_lock_bytes(): the first conflict with the holders of the bytes, in QEMU's order and words. */
+function conflict(p: Permissions, locked: (byte: number) => boolean): string | undefined {
   for (let i = 0; i < PERM_NAMES.length; i++) {
-    if ((p.perm & (1 << i)) && fd.byteLockedByOthers(LOCK_SHARED_BASE + i)) {
-      return `Failed to get "${PERM_NAMES[i]}" lock`;
-    }
+    if ((p.perm & (1 << i)) && locked(LOCK_SHARED_BASE + i)) return `Failed to get "${PERM_NAMES[i]}" lock`;
   }
   for (let i = 0; i < PERM_NAMES.length; i++) {
-    if (!(p.shared & (1 << i)) && fd.byteLockedByOthers(LOCK_PERM_BASE + i)) {
+    if (!(p.shared & (1 << i)) && locked(LOCK_PERM_BASE + i)) {
       return `Failed to get shared "${PERM_NAMES[i]}" lock`;
     }
   }
@@ -94,8 +92,11 @@ const NO_LOCK: ImageLock = { release() {} };
 /**
  * Takes permissions p on the file at path (identity: its `dev:ino`), or throws QEMU's error and
  * hint naming path. Without libc (no FFI permission) nothing is locked, as on a host without OFD.
+ * `againstOwn`: this process's other opens of the file conflict too, as they do in QEMU for
+ * raw_co_create()'s own descriptor, so that creating an image over one that is open (`convert`
+ * to its own source) is refused instead of truncating it.
  */
-export function lockImage(path: string, identity: string, p: Permissions): ImageLock {
+export function lockImage(path: string, identity: string, p: Permissions, againstOwn = false): ImageLock {
   let f = files.get(identity);
   if (!f) {
     const fd = HostDescriptor.open(path);
@@ -104,11 +105,12 @@ export function lockImage(path: string, identity: string, p: Permissions): Image
     files.set(identity, f);
   }
   const file = f;
+  const own = againstOwn ? wanted(file.holders) : new Set<number>();
   const holder = { ...p };
   file.holders.add(holder);
   // As QEMU does: lock first, then look for others' locks, so two openers cannot both pass.
   apply(file);
-  const problem = conflict(file.fd, holder);
+  const problem = conflict(holder, (byte) => own.has(byte) || file.fd.byteLockedByOthers(byte));
   if (problem) {
     release(identity, file, holder);
     throw new ImageError(`${problem}\nIs another process using the image [${path}]?`);

@@ -259,3 +259,19 @@ Deno.test(
     });
   },
 );
+
+Deno.test(`an image open in the same process is not created over (convert onto its source)${suffix}`, {
+  ignore,
+}, async () => {
+  await withImage(async (dir) => {
+    const before = await Deno.readFile(join(dir, "a.qcow2"));
+    for (
+      const args of [["convert", "-O", "qcow2", "a.qcow2", "a.qcow2"], ["dd", "if=a.qcow2", "of=a.qcow2"]]
+    ) {
+      const real = await runReal(args, dir);
+      assert.match(real.stderr, /Failed to get "write" lock/);
+      assert.deepEqual(await ours(dir, ...args), real, args.join(" "));
+    }
+    assert.deepEqual(await Deno.readFile(join(dir, "a.qcow2")), before);
+  });
+});
