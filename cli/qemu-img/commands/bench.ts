@@ -27,6 +27,8 @@ export function bench(argv: string[]): number {
   let step: number | undefined;
   let pattern = 0;
   let flushInterval = 0;
+  let aio = "threads";
+  let cacheDirect = false;
   for (const o of opts.list) {
     const v = o.value!;
     switch (o.key) {
@@ -54,13 +56,18 @@ export function bench(argv: string[]): number {
       case "flush-interval":
         flushInterval = cvtnum("flush interval", v, 0n, INT_MAX);
         break;
+      case "n":
+        aio = "native";
+        break;
       case "i":
         if (!["native", "threads", "io_uring"].includes(v)) {
           throw new CommandError(`Invalid aio option: ${v}`);
         }
+        aio = v;
         break;
       case "t":
         checkCacheMode(v);
+        cacheDirect = v === "none" || v === "directsync";
         break;
     }
   }
@@ -72,6 +79,12 @@ export function bench(argv: string[]): number {
   }
   const filename = oneFilename(opts);
   step ??= bufsize;
+  if (aio === "native" && !cacheDirect) {
+    // Requests are synchronous here whatever the mode; QEMU's open-time rule still holds.
+    throw new CommandError(
+      `Could not open '${filename}': aio=native was specified, but it requires cache.direct=on, which was not specified.`,
+    );
+  }
   return withImage(filename, { format: opts.get("f"), readOnly: !write, forceShare: opts.has("U") }, (bs) => {
     if (!quiet) {
       writeOut(

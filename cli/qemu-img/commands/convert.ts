@@ -84,10 +84,7 @@ export async function convert(argv: string[]): Promise<number> {
     writeOut(createHelp(outFmt, outFilename !== undefined));
     return 0;
   }
-  if (names.length < 2) {
-    if (names.length === 1) throw new CommandError("Must specify image file name");
-    throw new UsageError("Expecting image file name");
-  }
+  if (names.length < 2) throw new CommandError("Must specify image file name");
 
   const sources: BlockDriver[] = [];
   let target: BlockDriver | undefined;
