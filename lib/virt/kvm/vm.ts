@@ -18,6 +18,8 @@ import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry } from "./irqchip/stru
 
 /** The ISA/IOAPIC lines of the in-kernel irqchip (KVM_IRQCHIP_NUM_PINS = 24 GSIs by default). */
 const DEFAULT_GSIS = 24;
+/** How long a module parameter read on a hot path stays in use before it is read again. */
+const PARAM_REREAD_MS = 100;
 /** The highest TSS address: three pages must fit below 4 GiB. */
 const MAX_TSS_ADDR = 0x100000000 - 3 * LIMITS.pageSize;
 
@@ -28,6 +30,17 @@ function vendorParams(handle: DevKvm): VendorParams {
   const ept = intel ? num("vendor", "ept") !== 0 : num("vendor", "npt") !== 0;
   const unrestrictedGuest = intel ? num("vendor", "unrestricted_guest") !== 0 : true;
   const nested = num("vendor", "nested") !== 0;
+  // Read on every in-kernel HLT: reading the parameter file each time would cost a guest that halts
+  // a thousand times a second more than its halts, so a value stays in use for up to 100 ms.
+  let pollNs = 0, readAt = -Infinity;
+  const haltPollNs = () => {
+    const now = performance.now();
+    if (now - readAt >= PARAM_REREAD_MS) {
+      pollNs = num("kvm", "halt_poll_ns");
+      readAt = now;
+    }
+    return pollNs;
+  };
   return {
     ept: ept,
     vpid: intel && num("vendor", "vpid") !== 0,
@@ -40,7 +53,7 @@ function vendorParams(handle: DevKvm): VendorParams {
       return num("kvm", "report_ignored_msrs") !== 0;
     },
     get haltPollNs() {
-      return num("kvm", "halt_poll_ns");
+      return haltPollNs();
     },
   };
 }
