@@ -184,7 +184,8 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
         res.corruptions++;
         continue;
       }
-      if (l2 + cs > fileSize) continue;
+      // As QEMU's read does, a table cut short by the end of the file reads zeros past it.
+      if (l2 >= fileSize) continue;
       d.file.pread(table, l2);
       nextContiguous = 0; // fragmentation is judged within each L2 table, as QEMU does
       for (let j = 0; j < d.l2Entries; j++) {
@@ -488,7 +489,7 @@ function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
   let needFix = false;
   for (let i = 0; i < d.l1.length; i++) {
     const l2 = d.l1[i];
-    if (!l2 || l2 % cs !== 0 || l2 + cs > fileSize) continue;
+    if (!l2 || l2 % cs !== 0 || l2 >= fileSize) continue;
     // An unreadable refcount was reported by the compare already: skip, as QEMU does.
     const rc = storedOrUndefined(d, l2 / cs);
     if (rc === undefined) continue;

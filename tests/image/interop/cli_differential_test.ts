@@ -222,6 +222,13 @@ async function truncatedSetup(dir: string): Promise<void> {
       await Deno.writeFile(`${dir}/cut${n}-v${compat}.qcow2`, whole.subarray(0, n));
     }
   }
+  // An image cut inside its L2 table (at 0x40000): the rest of the table reads as zeros.
+  await runReal(["create", "-q", "-f", "qcow2", "l2.qcow2", "64M"], dir);
+  await new Deno.Command("/usr/bin/qemu-io", { args: ["-c", "write -P 7 0 4M", "l2.qcow2"], cwd: dir })
+    .output();
+  const l2 = await Deno.readFile(`${dir}/l2.qcow2`);
+  await Deno.writeFile(`${dir}/cutl2.qcow2`, l2.subarray(0, 300000));
+  await Deno.writeFile(`${dir}/cutl2b.qcow2`, l2.subarray(0, 300000));
   await Deno.writeFile(`${dir}/odd.raw`, new Uint8Array(1000).fill(0x5a));
   await Deno.writeFile(`${dir}/tiny.raw`, new Uint8Array(3).fill(1));
 }
@@ -234,6 +241,10 @@ Deno.test(`truncated headers, odd sizes and v2 sources read as the real tool${su
     ...cuts.map((f) => ["info", f]),
     ...cuts.map((f) => ["check", "--output=json", f]),
     ["map", "--output=json", "cut104-v1.1.qcow2"],
+    ["check", "cutl2.qcow2"],
+    ["check", "--output=json", "cutl2.qcow2"],
+    ["check", "-r", "all", "cutl2b.qcow2"],
+    ["check", "cutl2b.qcow2"],
     ["info", "tiny.raw"],
     ["info", "--output=json", "-f", "raw", "odd.raw"],
     ["map", "--output=json", "-f", "raw", "odd.raw"],
