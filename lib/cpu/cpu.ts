@@ -293,6 +293,22 @@ export class Cpu extends Mmu {
     }
   }
 
+  /**
+   * Checks the `bytes` just below ESP (SP) against SS as one write (#SS(0)), for instructions that
+   * push several values and must fault before the first if the last would not fit (PUSHA, far CALL).
+   */
+  checkPushes(bytes: number): void {
+    if (this.segFlat[SS] === 0) {
+      checkSegment(
+        this,
+        SS,
+        this.stack32 ? (this.regs[4] - bytes) | 0 : (this.regs[4] - bytes) & 0xffff,
+        bytes,
+        true,
+      );
+    }
+  }
+
   pop(size: number): number {
     const bytes = size === 2 ? 4 : 2;
     if (this.stack32) {

@@ -11,7 +11,7 @@ import { execute, FpuState, fwait, fxrstor, fxsave } from "./fpu/mod.ts";
 import type { FpuHost, FpuInstruction } from "./fpu/mod.ts";
 import type { Insn } from "./insn.ts";
 import { protectedMode } from "./segmentation.ts";
-import { segAddress } from "./segcheck.ts";
+import { checkSegment, segAddress } from "./segcheck.ts";
 import { type CpuState, CS, registerStatePart, setWords, wordsOf } from "./state.ts";
 import { writeEflags } from "./exec/system.ts";
 
@@ -34,6 +34,9 @@ class CoreHost implements FpuHost {
   }
   write32(seg: number, offset: number, value: number): void {
     this.cpu.wr32(segAddress(this.cpu, seg, offset, 4, true), value);
+  }
+  checkStore(seg: number, offset: number, bytes: number): void {
+    if (this.cpu.segFlat[seg] === 0) checkSegment(this.cpu, seg, offset, bytes, true);
   }
   selector(seg: number): number {
     return this.cpu.segSel[seg];

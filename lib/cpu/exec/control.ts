@@ -175,6 +175,7 @@ function farTransfer(cpu: Cpu, i: Insn, sel: number, offset: number, call: boole
   const size = i.opsize32 ? 2 : 1;
   if (!protectedMode(cpu)) {
     if (call) {
+      cpu.checkPushes(2 << size);
       cpu.push(size, cpu.segSel[CS]);
       cpu.push(size, cpu.eip);
     }
@@ -190,6 +191,7 @@ function farTransfer(cpu: Cpu, i: Insn, sel: number, offset: number, call: boole
     if (!(hi & 0x800)) throw new CpuFault(GP, sel & 0xfffc);
     checkCodeTarget(cpu, sel);
     if (call) {
+      cpu.checkPushes(2 << size);
       cpu.probeWrite((cpu.segBase[SS] + (cpu.regs[4] - 2 * (1 << size))) | 0, 2 << size);
       cpu.push(size, cpu.segSel[CS]);
       cpu.push(size, cpu.eip);
@@ -250,6 +252,7 @@ function farTransfer(cpu: Cpu, i: Insn, sel: number, offset: number, call: boole
   } else {
     if (!call && !(cHi & 0x400) && cDpl !== cpu.cpl) throw new CpuFault(GP, csSel & 0xfffc);
     if (call) {
+      cpu.checkPushes(2 << gsize);
       cpu.push(gsize, cpu.segSel[CS]);
       cpu.push(gsize, cpu.eip);
     }

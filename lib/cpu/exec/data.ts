@@ -7,7 +7,8 @@ import { condition, getCF } from "../flags.ts";
 import type { Handler } from "../insn.ts";
 import { loadSegment } from "../segmentation.ts";
 import { CS, SS } from "../state.ts";
-import { segAddress } from "../segcheck.ts";
+import { checkSegment, segAddress } from "../segcheck.ts";
+import type { Cpu } from "../cpu.ts";
 
 export function movHandler(form: string): Handler {
   switch (form) {
@@ -117,15 +118,31 @@ export const lfpHandler: Handler = (cpu, i) => {
   if (i.arg === SS) cpu.intShadow = 1;
 };
 
+/** The SS offset `delta` bytes from ESP (SP with a 16-bit stack). */
+function stackOffset(cpu: Cpu, delta: number): number {
+  return cpu.stack32 ? (cpu.regs[4] + delta) | 0 : (cpu.regs[4] + delta) & 0xffff;
+}
+
+/**
+ * PUSHA/PUSHAD: #SS(0) "if the starting or ending stack address is outside the stack segment
+ * limit", so the whole frame is checked before anything is written, and ESP moves only once all
+ * eight registers are stored (a page fault part-way leaves ESP as it was).
+ */
 export const pushaHandler: Handler = (cpu, i) => {
   const size = i.opsize32 ? 2 : 1;
-  const sp = cpu.regs[4];
-  for (let r = 0; r < 8; r++) cpu.push(size, r === 4 ? sp : cpu.regs[r]);
+  const bytes = size === 2 ? 4 : 2;
+  cpu.checkPushes(8 * bytes);
+  for (let r = 0; r < 8; r++) {
+    cpu.wr(size, (cpu.segBase[SS] + stackOffset(cpu, -(r + 1) * bytes)) | 0, cpu.regs[r]);
+  }
+  cpu.addSp(-8 * bytes);
 };
 
+/** POPA/POPAD: the whole frame is checked, then read, before any register changes. */
 export const popaHandler: Handler = (cpu, i) => {
   const size = i.opsize32 ? 2 : 1;
   const bytes = size === 2 ? 4 : 2;
+  if (cpu.segFlat[SS] === 0) checkSegment(cpu, SS, stackOffset(cpu, 0), 8 * bytes, false);
   const v = [0, 0, 0, 0, 0, 0, 0, 0];
   for (let r = 7; r >= 0; r--) v[r] = cpu.peek(size, (7 - r) * bytes);
   for (let r = 0; r < 8; r++) if (r !== 4) cpu.setReg(size, r, v[r]);

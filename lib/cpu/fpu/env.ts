@@ -22,6 +22,7 @@ export function fstenv(S: FpuState, H: FpuHost, op32: boolean, seg: number, off:
   const fip = pm ? w[W_FIP] : linear(w[W_FCS], w[W_FIP]);
   const fdp = pm ? w[W_FDP] : linear(w[W_FDS], w[W_FDP]);
   const at = (i: number) => (off + i) >>> 0;
+  H.checkStore?.(seg, off, op32 ? 28 : 14);
   if (op32) {
     H.write32(seg, at(0), S.fcw);
     H.write32(seg, at(4), S.fsw);
@@ -95,6 +96,7 @@ export function fldenv(S: FpuState, H: FpuHost, op32: boolean, seg: number, off:
 
 /** FNSAVE's image: the environment, then ST(0)..ST(7). The caller re-initialises the FPU. */
 export function fsave(S: FpuState, H: FpuHost, op32: boolean, seg: number, off: number): void {
+  H.checkStore?.(seg, off, op32 ? 108 : 94);
   let at = fstenv(S, H, op32, seg, off);
   for (let i = 0; i < 8; i++, at += 10) {
     toM80(S.regs[S.phys(i)]);

@@ -356,6 +356,7 @@ function storeInt(kind: number, seg: number, off: number, value: number | bigint
   else if (kind === Operand.M32INT) H.write32(seg, off, value === null ? 0x80000000 : Number(value) >>> 0);
   else {
     const v = value === null ? 0x8000000000000000n : BigInt.asUintN(64, value as bigint);
+    H.checkStore?.(seg, off, 8);
     H.write32(seg, off, Number(v & 0xffffffffn));
     H.write32(seg, (off + 4) >>> 0, Number(v >> 32n));
   }
@@ -411,6 +412,7 @@ function fstMemory(kind: number, seg: number, off: number, popAfter: boolean): v
       signal(flags);
       return;
     }
+    H.checkStore?.(seg, off, 8);
     H.write32(seg, off, F.loWord(x));
     H.write32(seg, (off + 4) >>> 0, F.hiWord(x));
   } else {
@@ -419,6 +421,7 @@ function fstMemory(kind: number, seg: number, off: number, popAfter: boolean): v
       return;
     }
     F.toM80(x);
+    H.checkStore?.(seg, off, 10);
     H.write32(seg, off, F.m80[0]);
     H.write32(seg, (off + 4) >>> 0, F.m80[1]);
     H.write16(seg, (off + 8) >>> 0, F.m80[2]);
@@ -454,6 +457,7 @@ function fbstp(seg: number, off: number): void {
     return;
   }
   if (!ok) F.bcdIndefinite(bcd);
+  H.checkStore?.(seg, off, 10);
   for (let i = 0; i < 10; i++) H.write8(seg, (off + i) >>> 0, bcd[i]);
   if (flags & FSW_PE) setC1(F.convUp);
   if (flags) signal(flags);

@@ -28,6 +28,12 @@ export interface FpuHost {
   write8(seg: number, offset: number, value: number): void;
   write16(seg: number, offset: number, value: number): void;
   write32(seg: number, offset: number, value: number): void;
+  /**
+   * Checks a store of `bytes` at segment:offset as one access before any of it is written (the
+   * segment limit and rights): operands wider than 32 bits are written in pieces, and a fault must
+   * leave memory untouched. May throw a fault; absent: nothing to check.
+   */
+  checkStore?(seg: number, offset: number, bytes: number): void;
   /** The selector now in segment register `seg` (recorded as FCS/FDS). */
   selector(seg: number): number;
   /** EFLAGS as the guest would see it (lazy flags materialised). */
