@@ -13,8 +13,9 @@
  * INVLPG exiting, #PF in the exception bitmap (every page fault exits).
  *
  * The shadow is 2-level 32-bit paging: one page directory (the root, never freed) and a page
- * table per 4 MiB region, filled lazily one page per #PF exit, always with 4 KiB entries (a
- * guest 4 MiB PSE page is split). With guest paging off (CR0.PG=0 in protected mode) the shadow
+ * table per 4 MiB region, filled lazily on #PF exits (the faulting page and, as Linux's
+ * pte_prefetch does, its accessed neighbours), always with 4 KiB entries (a guest 4 MiB PSE page
+ * is split). With guest paging off (CR0.PG=0 in protected mode) the shadow
  * is an identity map of guest-physical memory, the job of Linux's identity-map page.
  *
  * On a #PF exit L0 walks the guest's tables with the guest's CR0.WP and CR4.PSE:
@@ -59,6 +60,8 @@ export const SHADOW_CR4_MASK = CR4_VMXE | CR4_PSE | CR4_PGE | CR4_PAE;
 const PF_PRESENT = 1, PF_WRITE = 2, PF_USER = 4;
 /** PDE bits whose change makes a shadow table stale (frame, present, writable, user, size). */
 const PDE_IDENTITY = 0xfffff000 | PTE_P | PTE_W | PTE_U | PTE_PS;
+/** Entries mapped around a filled one (Linux maps 8; a VM exit costs more here than a walk). */
+const PREFETCH = 64;
 /** The table-of-a-region key for the identity map (no guest PDE behind it). */
 const IDENTITY = -1;
 
@@ -142,6 +145,7 @@ export class ShadowMmu {
       ({ gpa, allow, guestPde } = walk);
     }
     this.#map(lin, gpa, allow, write, guestPde);
+    this.#prefetch(lin, guestPde);
     this.vcpu.ctx.stats.count("pf_fixed");
     return { kind: "fixed" };
   }
@@ -266,6 +270,39 @@ export class ShadowMmu {
     }
     this.#write(table.page + ((lin >>> 12) & 0x3ff) * 4, hpa | allow);
     this.#flush(lin);
+  }
+
+  /**
+   * pte_prefetch: the neighbours of a filled entry (an aligned group of PREFETCH) that the TLB
+   * could hold already, mapped now to save their own exits: RAM pages whose guest entries are
+   * present and accessed (never set here), writable only when dirty. A guest that changes such an
+   * entry must invalidate it anyway, as for any cached translation.
+   */
+  #prefetch(lin: number, guestPde: number): void {
+    const v = this.vcpu, table = this.#tables.get(lin >>> 22)!;
+    const identity = guestPde === IDENTITY;
+    const large = !identity && (guestPde & PTE_PS) !== 0 && (guestCr(v.vmcs01, 4) & CR4_PSE) !== 0;
+    const first = (lin >>> 12) & 0x3ff & ~(PREFETCH - 1);
+    for (let k = first; k < first + PREFETCH; k++) {
+      const at = table.page + k * 4;
+      if (this.#read(at) & PTE_P) continue;
+      const page = ((lin & 0xffc00000) | (k << 12)) >>> 0;
+      let gpa = page, allow = PTE_P | PTE_W | PTE_U;
+      if (large) {
+        gpa = ((guestPde & 0xffc00000) | (page & 0x3ff000)) >>> 0;
+        allow = PTE_P | (guestPde & PTE_U) | ((guestPde & PTE_W) && (guestPde & PTE_D) ? PTE_W : 0);
+      } else if (!identity) {
+        const pte = read32(v, ((guestPde & 0xfffff000) | (k << 2)) >>> 0) ?? 0;
+        if ((pte & (PTE_P | PTE_A)) !== (PTE_P | PTE_A)) continue;
+        const perm = guestPde & pte;
+        gpa = (pte & 0xfffff000) >>> 0;
+        allow = PTE_P | (perm & PTE_U) | ((perm & PTE_W) && (pte & PTE_D) ? PTE_W : 0);
+      }
+      const slot = v.ctx.memory.find(gpa);
+      if (!slot) continue;
+      if (slot.flags & KVM_MEM_READONLY) allow &= ~PTE_W;
+      this.#write(at, v.host.slotPage(slot, gpa) | allow);
+    }
   }
 
   #dropTable(index: number): void {
