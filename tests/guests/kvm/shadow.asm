@@ -2,7 +2,8 @@
 ; ept=0 can be compared line by line: CR3 and SMSW read back the guest's own values; INVLPG
 ; inside a 4 MiB page and after a 4 KiB PTE change; a single-step trap whose delivery needs IDT
 ; and stack pages the shadow dropped at a CR3 load (the exit in the middle of delivery must not
-; lose it); a page mapped onto guest-physical memory that nothing backs.
+; lose it); a CR3 load with global pages; a page mapped onto guest-physical memory that nothing
+; backs.
 %include "multiboot.inc"
 %include "../cpu/cpu_lib.inc"
 
@@ -92,6 +93,28 @@ stepped:
     mov esi, m_steps
     call show
 
+    ; global pages (CR4.PGE): a CR3 load may keep them, but never a non-global entry
+    mov eax, cr4
+    or eax, 0x80
+    mov cr4, eax
+    mov dword [PT2 + 8], 0x200000 | 0x103 ; SMALL + 0x2000: global
+    mov dword [PT2 + 12], 0x200000 | 3    ; SMALL + 0x3000: not global
+    mov eax, [SMALL + 0x2000]
+    add eax, [SMALL + 0x3000]
+    mov esi, m_global
+    call show
+    mov dword [PT2 + 8], 0x201000 | 0x103
+    mov dword [PT2 + 12], 0x201000 | 3
+    mov eax, cr3
+    mov cr3, eax
+    mov eax, [SMALL + 0x3000]
+    mov esi, m_local_cr3
+    call show
+    invlpg [SMALL + 0x2000]
+    mov eax, [SMALL + 0x2000]
+    mov esi, m_global_invlpg
+    call show
+
     ; guest-physical memory with nothing behind it
     mov eax, [HOLE]
     mov esi, m_hole
@@ -133,4 +156,7 @@ m_pte: db "pte: ", 0
 m_db: db "single-step trap at: ", 0
 m_steps: db "traps: ", 0
 m_hole: db "unbacked: ", 0
+m_global: db "global + non-global: ", 0
+m_local_cr3: db "non-global after cr3 reload: ", 0
+m_global_invlpg: db "global after invlpg: ", 0
 m_off: db "paging off: ", 0

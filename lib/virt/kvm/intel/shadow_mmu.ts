@@ -32,10 +32,11 @@
  * Coherence policy: no write protection of guest page tables. The shadow is what the TLB would
  * hold, and the SDM lets software rely only on what a TLB guarantees: a guest that changes a
  * paging entry must INVLPG the address or load CR3 before the change is sure to be seen. So a
- * CR3 load (and a change of CR0.PG/WP/PE or CR4.PSE/PGE/PAE) drops the whole shadow, and INVLPG
- * drops the entry for its page, or the whole 4 MiB region's table when the guest PDE above it is
- * not the one the table was built from (a new page table, a 4 MiB page). Global pages are not
- * kept across CR3 loads (a TLB may always drop more than it must). mmu_pte_write therefore stays
+ * CR3 load drops every entry but those of global pages (CR4.PGE; in tables whose guest PDE is
+ * the same in the new address space), a change of CR0.PG/WP/PE or CR4.PSE/PGE/PAE drops the
+ * whole shadow, and INVLPG drops the entry for its page, or the whole 4 MiB region's table when
+ * the guest PDE above it is not the one the table was built from (a new page table, a 4 MiB
+ * page). mmu_pte_write therefore stays
  * 0: guest page-table writes are never trapped.
  *
  * Guest PAE paging is refused: KVM_RUN returns KVM_EXIT_INTERNAL_ERROR while CR4.PAE and CR0.PG
@@ -50,7 +51,9 @@ import { PRIVATE_BASE } from "./host_memory.ts";
 import type { VmxVcpu } from "./vcpu.ts";
 
 const PAGE = 4096;
-const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
+const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80, PTE_G = 0x100;
+/** A shadow entry's software bit (9, ignored by the CPU): it maps a guest global page. */
+const SPTE_GLOBAL = 0x200;
 export const CR0_WP = 0x10000;
 const CR4_PSE = 0x10, CR4_PAE = 0x20, CR4_PGE = 0x80;
 /** The bits the host owns in shadow mode (in the guest/host masks). */
@@ -70,12 +73,19 @@ export type ShadowFault =
   | { kind: "fixed" }
   | { kind: "guest"; errorCode: number };
 
+/** One shadow page table: where it is, the guest PDE it was built from, its non-global entries. */
+interface ShadowTable {
+  page: number;
+  guestPde: number;
+  local: number[];
+}
+
 export class ShadowMmu {
   /** The guest's CR3 (the VMCS's GUEST_CR3 holds the shadow root). */
   guestCr3 = 0;
   readonly #root: number;
   /** Shadow page tables by page-directory index, with the guest PDE each was built from. */
-  readonly #tables = new Map<number, { page: number; guestPde: number }>();
+  readonly #tables = new Map<number, ShadowTable>();
 
   constructor(readonly vcpu: VmxVcpu) {
     this.#root = vcpu.host.allocPage();
@@ -114,10 +124,26 @@ export class ShadowMmu {
     if ((old ^ value) & (CR4_PSE | CR4_PGE | CR4_PAE)) this.zap();
   }
 
-  /** MOV to CR3: a new address space; the TLB (here, the shadow) forgets the old one. */
+  /**
+   * MOV to CR3: a new address space; the TLB (here, the shadow) forgets the old one, except what
+   * global pages map (CR4.PGE): tables whose guest PDE is the same in the new space keep their
+   * global entries. With guest paging off the identity map does not depend on CR3 at all.
+   */
   setCr3(value: number): void {
     this.guestCr3 = value;
-    this.zap();
+    const v = this.vcpu.vmcs01;
+    if (!(guestCr(v, 0) & CR0_PG)) return;
+    if (!(guestCr(v, 4) & CR4_PGE)) return this.zap();
+    for (const [index, table] of this.#tables) {
+      if ((table.guestPde ^ this.#guestPde(index << 22).pde) & PDE_IDENTITY) {
+        this.#dropTable(index);
+        continue;
+      }
+      for (const k of table.local) this.#write(table.page + k * 4, 0);
+      table.local = [];
+    }
+    this.#flush();
+    this.vcpu.ctx.stats.count("tlb_flush");
   }
 
   /** Guest paging this MMU cannot shadow (PAE): the run stops with an internal error. */
@@ -226,7 +252,7 @@ export class ShadowMmu {
     if (want !== leaf) write32(v, leafAt, want);
     // Writable in the shadow only once dirty; a supervisor write allowed by CR0.WP=0 alone gets a
     // writable entry the user cannot reach (a user access faults again and is rebuilt).
-    let allow = PTE_P | (perm & PTE_U);
+    let allow = PTE_P | (perm & PTE_U) | this.#global(leaf);
     if ((perm & PTE_W) && (want & PTE_D)) allow |= PTE_W;
     else if (write && !user && !(perm & PTE_W)) allow = PTE_P | PTE_W;
     return { gpa, allow, guestPde: pde };
@@ -251,7 +277,7 @@ export class ShadowMmu {
       table = undefined;
     }
     if (!table) {
-      table = { page: v.host.allocPage(), guestPde };
+      table = { page: v.host.allocPage(), guestPde, local: [] };
       this.#tables.set(index, table);
       this.#write(this.#root + index * 4, table.page | PTE_P | PTE_W | PTE_U);
       v.ctx.stats.countVm("mmu_cache_miss");
@@ -269,6 +295,7 @@ export class ShadowMmu {
       allow &= ~PTE_W;
     }
     this.#write(table.page + ((lin >>> 12) & 0x3ff) * 4, hpa | allow);
+    if (!(allow & SPTE_GLOBAL)) table.local.push((lin >>> 12) & 0x3ff);
     this.#flush(lin);
   }
 
@@ -290,19 +317,26 @@ export class ShadowMmu {
       let gpa = page, allow = PTE_P | PTE_W | PTE_U;
       if (large) {
         gpa = ((guestPde & 0xffc00000) | (page & 0x3ff000)) >>> 0;
-        allow = PTE_P | (guestPde & PTE_U) | ((guestPde & PTE_W) && (guestPde & PTE_D) ? PTE_W : 0);
+        allow = PTE_P | (guestPde & PTE_U) | ((guestPde & PTE_W) && (guestPde & PTE_D) ? PTE_W : 0) |
+          this.#global(guestPde);
       } else if (!identity) {
         const pte = read32(v, ((guestPde & 0xfffff000) | (k << 2)) >>> 0) ?? 0;
         if ((pte & (PTE_P | PTE_A)) !== (PTE_P | PTE_A)) continue;
         const perm = guestPde & pte;
         gpa = (pte & 0xfffff000) >>> 0;
-        allow = PTE_P | (perm & PTE_U) | ((perm & PTE_W) && (pte & PTE_D) ? PTE_W : 0);
+        allow = PTE_P | (perm & PTE_U) | ((perm & PTE_W) && (pte & PTE_D) ? PTE_W : 0) | this.#global(pte);
       }
       const slot = v.ctx.memory.find(gpa);
       if (!slot) continue;
       if (slot.flags & KVM_MEM_READONLY) allow &= ~PTE_W;
       this.#write(at, v.host.slotPage(slot, gpa) | allow);
+      if (!(allow & SPTE_GLOBAL)) table.local.push(k);
     }
+  }
+
+  /** SPTE_GLOBAL for a guest leaf entry that maps a global page (G with CR4.PGE). */
+  #global(leaf: number): number {
+    return (leaf & PTE_G) && (guestCr(this.vcpu.vmcs01, 4) & CR4_PGE) ? SPTE_GLOBAL : 0;
   }
 
   #dropTable(index: number): void {
