@@ -10,7 +10,7 @@
  */
 import type { Bus } from "../devices/bus.ts";
 import { decode, DecodeError, UD2_ROW, undefinedInstruction } from "./decoder.ts";
-import { CONTRIBUTORY, CpuFault, DB, DF, GP, HAS_ERROR_CODE, NMI, PF, UD } from "./faults.ts";
+import { CONTRIBUTORY, CpuFault, DB, DF, GP, HAS_ERROR_CODE, NMI, PF, SS as SS_FAULT, UD } from "./faults.ts";
 import { bindHandler } from "./exec/handlers.ts";
 import { deliver, EV_EXCEPTION, EV_EXTERNAL } from "./interrupts.ts";
 import type { Insn } from "./insn.ts";
@@ -21,7 +21,7 @@ import { ENDS_BLOCK } from "./opcodes.ts";
 import { vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
 import { vmxReset } from "./vmx/state.ts";
 import { FLAT_CODE_RIGHTS, FLAT_DATA_RIGHTS, REAL_RIGHTS } from "./segmentation.ts";
-import { checkOperand, checkSegment, segAddress } from "./segcheck.ts";
+import { checkOperand, checkSegment, segAddress, withinLimit } from "./segcheck.ts";
 import {
   ARITH_FLAGS,
   CR0_ET,
@@ -294,19 +294,14 @@ export class Cpu extends Mmu {
   }
 
   /**
-   * Checks the `bytes` just below ESP (SP) against SS as one write (#SS(0)), for instructions that
-   * push several values and must fault before the first if the last would not fit (PUSHA, far CALL).
+   * Checks that the `bytes` just below ESP (SP) lie within SS's limit, for instructions and event
+   * deliveries that push several values and must fault before the first if the last would not fit
+   * (PUSHA, far CALL, gates). Raises #SS(errorCode): 0, or the new SS's selector after a stack switch.
    */
-  checkPushes(bytes: number): void {
-    if (this.segFlat[SS] === 0) {
-      checkSegment(
-        this,
-        SS,
-        this.stack32 ? (this.regs[4] - bytes) | 0 : (this.regs[4] - bytes) & 0xffff,
-        bytes,
-        true,
-      );
-    }
+  checkPushes(bytes: number, errorCode = 0): void {
+    if (this.segFlat[SS] !== 0) return;
+    const low = this.stack32 ? (this.regs[4] - bytes) | 0 : (this.regs[4] - bytes) & 0xffff;
+    if (!withinLimit(this, SS, low, bytes)) throw new CpuFault(SS_FAULT, errorCode);
   }
 
   pop(size: number): number {

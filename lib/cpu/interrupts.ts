@@ -132,6 +132,8 @@ function deliverEvent(cpu: Cpu, vector: number, kind: number, hasCode: boolean, 
       setSegment(cpu, SS, ss, sLo, sHi);
       cpu.regs[4] = esp;
       const size = gate32 ? 2 : 1;
+      // The whole frame must fit the new stack: #SS(new SS) otherwise (and the state is restored).
+      cpu.checkPushes(((v86 ? 9 : 5) + (hasCode ? 1 : 0)) << size, (ss & 0xfffc) + ext);
       if (v86) {
         cpu.push(size, cpu.segSel[GS]);
         cpu.push(size, cpu.segSel[FS]);
@@ -150,6 +152,7 @@ function deliverEvent(cpu: Cpu, vector: number, kind: number, hasCode: boolean, 
     } else {
       if (v86) throw new CpuFault(GP, (sel & 0xfffc) + ext);
       if (!conforming) cDplCheck(cpu, cDpl);
+      cpu.checkPushes((3 + (hasCode ? 1 : 0)) << (gate32 ? 2 : 1), ext);
     }
     const size = gate32 ? 2 : 1;
     cpu.push(size, oldFlags);
@@ -169,7 +172,7 @@ interface StackState {
 
 const STACK_SEGS = [SS], V86_SEGS = [SS, ES, DS, FS, GS];
 
-function saveStackState(cpu: Cpu, v86: boolean): StackState {
+export function saveStackState(cpu: Cpu, v86: boolean): StackState {
   const segs = [];
   for (const s of v86 ? V86_SEGS : STACK_SEGS) {
     segs.push([s, cpu.segSel[s], cpu.segBase[s], cpu.segLimit[s], cpu.segRights[s]]);
@@ -177,7 +180,7 @@ function saveStackState(cpu: Cpu, v86: boolean): StackState {
   return { cpl: cpu.cpl, esp: cpu.regs[4], stack32: cpu.stack32, segs };
 }
 
-function restoreStackState(cpu: Cpu, saved: StackState): void {
+export function restoreStackState(cpu: Cpu, saved: StackState): void {
   for (const [s, sel, base, limit, rights] of saved.segs) {
     cpu.segSel[s] = sel;
     cpu.segBase[s] = base;

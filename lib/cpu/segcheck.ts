@@ -29,12 +29,17 @@ export function checkSegment(cpu: Mmu, seg: number, off: number, bytes: number, 
       throw new CpuFault(GP, 0);
     }
   }
+  if (!withinLimit(cpu, seg, off, bytes)) throw new CpuFault(seg === SS ? SS_FAULT : GP, 0);
+}
+
+/** True if all `bytes` at offset `off` lie within segment `seg`'s limit (expand-down: above it). */
+export function withinLimit(cpu: Mmu, seg: number, off: number, bytes: number): boolean {
+  const rights = cpu.segRights[seg];
   const first = off >>> 0, last = first + bytes - 1;
   const limit = cpu.segLimit[seg] >>> 0;
-  const outside = (rights & (SEG_CODE | SEG_ED)) === SEG_ED
-    ? first <= limit || last > (rights & SEG_DB ? 0xffffffff : 0xffff)
-    : last > limit;
-  if (outside) throw new CpuFault(seg === SS ? SS_FAULT : GP, 0);
+  return (rights & (SEG_CODE | SEG_ED)) === SEG_ED
+    ? first > limit && last <= (rights & SEG_DB ? 0xffffffff : 0xffff)
+    : last <= limit;
 }
 
 /** The linear address of an access at `off` in `seg`, checked unless the segment is flat. */

@@ -7,7 +7,7 @@ import type { Cpu } from "../cpu.ts";
 import { BP, CpuFault, GP, NP, OF as OF_VEC, SS as SS_FAULT, TS, UD } from "../faults.ts";
 import { condition, getOF, readEflags } from "../flags.ts";
 import type { Handler, Insn } from "../insn.ts";
-import { deliver, EV_SOFTWARE } from "../interrupts.ts";
+import { deliver, EV_SOFTWARE, restoreStackState, saveStackState } from "../interrupts.ts";
 import { vmeInt, vmeIret } from "../vme.ts";
 import { vmxHlt } from "../vmx/intercepts.ts";
 import {
@@ -239,9 +239,16 @@ function farTransfer(cpu: Cpu, i: Insn, sel: number, offset: number, call: boole
       const off = oldStack32 ? (oldEsp + k * (1 << gsize)) | 0 : (oldEsp + k * (1 << gsize)) & 0xffff;
       args.push(cpu.rd(gsize, (oldSsBase + off) | 0));
     }
+    const saved = saveStackState(cpu, false);
     cpu.setCpl(cDpl);
     setSegment(cpu, SS, ss, sLo, sHi);
     cpu.regs[4] = esp;
+    try {
+      cpu.checkPushes((4 + params) << gsize, ss & 0xfffc);
+    } catch (e) {
+      restoreStackState(cpu, saved);
+      throw e;
+    }
     cpu.push(gsize, oldSs);
     cpu.push(gsize, oldEsp);
     for (const a of args) cpu.push(gsize, a);

@@ -5,6 +5,8 @@
 ;   The #SS is delivered to the ring-0 handler on the TSS's SS0:ESP0 stack, with no double fault,
 ;   and ESP is as it was before the instruction (printed after each case, with the bytes PUSHAD
 ;   would have written);
+; - an INT n or a call gate from ring 3 whose frame does not fit the small ring-0 stack the TSS
+;   gives raises #SS(SS0's selector), with ring 3's SS:ESP unchanged;
 ; - x87 stores of more than 32 bits (FSTP m64/m80, FISTP m64, FBSTP, FNSTENV, FNSAVE) across the
 ;   limit of a data segment raise #GP(0) before writing any byte (the first dword is printed).
 ;
@@ -24,6 +26,8 @@
 ; [differs] fbstp limit-7
 ; [differs] fnstenv across
 ; [differs] fnsave across
+; [differs] int gate new stack across
+; [differs] call gate new stack across
 %include "multiboot.inc"
 %include "../cpu/cpu_lib.inc"
 
@@ -32,6 +36,7 @@
 %define SEL_ED3  0x5b                     ; expand-down data DPL3, base 0x200000, limit 0xfff, B=1
 %define SEL_CONF 0x60                     ; conforming code DPL0, flat
 %define SEL_SM   0x68                     ; data DPL0, base 0x200000, limit 0xfff, B=1
+%define SEL_GATE3 0x73                    ; call gate DPL3 to far_target in ring 0
 %define STACK3   0x70000                  ; ring 3's flat stack
 %define AREA     0x200f00                 ; filled with 0xaa before each case
 
@@ -116,6 +121,17 @@ main:
     mov ebx, conforming_iret
     call set_gate
     mov word [idt + 0x42 * 8 + 2], SEL_CONF
+    mov al, 0x43
+    mov ebx, ring0_iret
+    mov dx, 0xee00
+    call set_gate
+    ; call gate DPL3 to far_target in ring 0, no parameters
+    mov eax, far_target
+    mov [NEWGDT + 0x70], ax
+    mov word [NEWGDT + 0x72], SEL_CODE32
+    mov word [NEWGDT + 0x74], 0xec00
+    shr eax, 16
+    mov [NEWGDT + 0x76], ax
     mov [saved_esp], esp
     mov ax, SEL_DATA3
     mov ds, ax
@@ -145,10 +161,28 @@ ring3:
     R3CASE "call far ed across", SEL_ED3, 0x1006, call dword SEL_CODE3:far_target
     R3CASE "int conforming ed fits", SEL_ED3, 0x100c, int 0x42
     R3CASE "int conforming ed across", SEL_ED3, 0x100a, int 0x42
+    ; stack switches onto a small ring-0 stack (TSS SS0 = SEL_SM): the frame must fit it, else
+    ; #SS(SS0) with ring 3's SS:ESP as they were; #SS goes to a conforming handler (CPL 3)
+    mov word [idt + 12 * 8 + 2], SEL_CONF
+    mov dword [tss + 8], SEL_SM
+    mov dword [tss + 4], 0x1000
+    R3CASE "int gate new stack fits", SEL_DATA3, STACK3 - 0x100, int 0x43
+    mov dword [tss + 4], 0x1010
+    R3CASE "int gate new stack across", SEL_DATA3, STACK3 - 0x100, int 0x43
+    mov dword [tss + 4], 0x1000
+    R3CASE "call gate new stack fits", SEL_DATA3, STACK3 - 0x100, call SEL_GATE3:0
+    mov dword [tss + 4], 0x1004
+    R3CASE "call gate new stack across", SEL_DATA3, STACK3 - 0x100, call SEL_GATE3:0
+    mov dword [tss + 8], SEL_DATA32
+    mov dword [tss + 4], 0x80000
+    mov word [idt + 12 * 8 + 2], SEL_CODE32
     int 0x41
 
 far_target:
     retf
+
+ring0_iret:
+    iretd
 
 conforming_iret:
     iretd
@@ -180,8 +214,9 @@ extra:
     dq 0x0040f62000000fff                 ; 0x58 expand-down DPL3, B=1
     dq 0x00cf9e000000ffff                 ; 0x60 conforming code DPL0
     dq 0x0040922000000fff                 ; 0x68 small data DPL0
+    dq 0                                  ; 0x70 call gate (built at run time)
 extra_end:
-newgdt_desc: dw 0x6f
+newgdt_desc: dw 0x77
     dd NEWGDT
 saved_esp: dd 0
 r3_esp: dd 0
