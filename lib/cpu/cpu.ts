@@ -665,6 +665,11 @@ export class Cpu extends Mmu {
   /** Instructions retired by the last run() call. */
   lastRun = 0;
   private tripleFaulted = false;
+  /**
+   * Set by a task switch once it has committed (task.ts): a fault after that point, while an event
+   * is delivered through a task gate, is the new task's (SDM 7.3), not a second fault of the event.
+   */
+  taskCommitted = false;
 
   private fault(e: unknown): void {
     if (!(e instanceof CpuFault)) throw e;
@@ -676,10 +681,14 @@ export class Cpu extends Mmu {
   exception(vector: number, code: number): void {
     if (this.vmxNonRoot && vmxException(this, vector, code)) return;
     if (vector === PF) this.cr[2] = this.pfLinear;
+    this.taskCommitted = false;
     try {
       deliver(this, vector, EV_EXCEPTION, HAS_ERROR_CODE.has(vector), code);
     } catch (e2) {
       if (!(e2 instanceof CpuFault)) throw e2;
+      // Raised in the new task after a task gate's switch: delivered there on its own, as a fault
+      // before the new task's first instruction (no double or triple fault).
+      if (this.taskCommitted) return this.exception(e2.vector, e2.errorCode);
       if (vector === DF) {
         if (this.vmxNonRoot) return vmxTripleFault(this);
         this.tripleFaulted = true;

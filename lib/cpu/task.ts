@@ -142,6 +142,7 @@ export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boole
   cpu.eip = eip;
   // From here faults belong to the new task (SDM Table 7-1): they report its EIP.
   cpu.insnEip = eip;
+  cpu.taskCommitted = true;
   // The local breakpoint enables (L0-L3) and LE are per task (SDM Vol. 3A, 17.2.4).
   cpu.dr[7] &= ~DR7_LOCAL;
   cpu.eflags = 2;
