@@ -30,7 +30,14 @@ export const REAL_QEMU_I386 = installed("/usr/bin/qemu-system-i386")
 export const SEABIOS = installed("/usr/share/seabios/bios.bin") ? "/usr/share/seabios/bios.bin" : undefined;
 export const NASM = onPath("nasm");
 
-/** Test-name suffix that says why a test is skipped, so the skip shows up by name. */
+/**
+ * SeaBIOS's serial console prints progress dots while it waits, and a line break after them once enough
+ * time has passed, so "Booting from ..." lines are timing-dependent; this folds them to one form.
+ */
+export function foldSeabiosProgress(text: string): string {
+  return text.replace(/(Booting from [^.\r\n]+)\.+(\r\n)?/g, "$1...");
+}
+
 /** qemu-system arguments for a headless guest that prints on COM1 (stdout) and ends through isa-debug-exit. */
 export const HEADLESS_DEBUG_EXIT: readonly string[] = [
   "-display",
@@ -41,6 +48,7 @@ export const HEADLESS_DEBUG_EXIT: readonly string[] = [
   "isa-debug-exit,iobase=0xf4,iosize=0x04",
 ];
 
+/** Test-name suffix that says why a test is skipped, so the skip shows up by name. */
 export function skipReason(missing: string | undefined, what: string): string {
   return missing ? "" : ` (skipped: ${what} not installed)`;
 }

@@ -324,7 +324,7 @@ export class KvmCpu extends Cpu implements Vcpu {
     if (this.#slotsStale) this.#syncSlots();
     this.#put();
     const start = this.vcpu.instructions;
-    this.vcpu.setSignalTimer(budget);
+    this.vcpu.setSignalTimer(budget, bus.sliceEndMs);
     let reason: StopReason = "budget";
     try {
       for (;;) {

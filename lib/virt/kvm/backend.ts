@@ -30,6 +30,16 @@ export interface VendorParams {
   haltPollNs: number;
 }
 
+/** Whether the simulated signal (VcpuContext.signalAt/signalAtMs) is due. */
+export function signalDue(ctx: VcpuContext): boolean {
+  return ctx.instructions >= ctx.signalAt || performance.now() >= ctx.signalAtMs;
+}
+
+/** Disarms the simulated signal once it has ended a KVM_RUN. */
+export function signalTaken(ctx: VcpuContext): void {
+  ctx.signalAt = ctx.signalAtMs = Infinity;
+}
+
 /** What the generic code gives the backend for one vCPU; the backend reads and updates it in place. */
 export interface VcpuContext {
   readonly id: number;
@@ -61,6 +71,8 @@ export interface VcpuContext {
    * it, KVM_RUN returns EINTR with KVM_EXIT_INTR (Infinity: no signal armed).
    */
   signalAt: number;
+  /** The same signal by the host's clock: due once performance.now() reaches it (ms; Infinity: none). */
+  signalAtMs: number;
   /** The simulated host's clock (ns): the guest's TSC and the halt-polling time run on it. */
   readonly hostNowNs: () => number;
   /** The MSRs this VM's vCPUs have (KVM_GET_MSR_INDEX_LIST). */

@@ -73,6 +73,7 @@ export class KvmVcpu {
       mpState: vm.irqchip && id !== 0 ? KVM_MP_STATE.UNINITIALIZED : KVM_MP_STATE.RUNNABLE,
       instructions: 0,
       signalAt: Infinity,
+      signalAtMs: Infinity,
       hostNowNs: vm.hostNowNs,
       msrTable: vm.msrTable,
       ignoredMsr: (index, data, write) => this.#ignored(index, data, write),
@@ -321,13 +322,16 @@ export class KvmVcpu {
    * The simulation's stand-in for a signal (a POSIX timer aimed at the vCPU thread): after the
    * guest has retired `instructions` more instructions, KVM_RUN returns EINTR with exit_reason
    * KVM_EXIT_INTR, as a real signal interrupts KVM_RUN. A single-threaded user space (qemu-system
-   * here) gets control back this way to run its timers. 0 or Infinity disarms it.
+   * here) gets control back this way to run its timers. 0 or Infinity disarms it. `hostDeadlineMs`
+   * also sends it by the host's clock (performance.now()), as QEMU's timer thread kicks the vCPU
+   * when a timer expires; the CPU looks at it where instruction counts say least about time.
    */
-  setSignalTimer(instructions: number): void {
+  setSignalTimer(instructions: number, hostDeadlineMs = Infinity): void {
     this.#check();
     this.#ctx.signalAt = instructions > 0 && instructions !== Infinity
       ? this.#ctx.instructions + instructions
       : Infinity;
+    this.#ctx.signalAtMs = this.#ctx.signalAt === Infinity ? Infinity : hostDeadlineMs;
   }
 
   /**

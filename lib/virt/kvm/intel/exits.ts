@@ -19,6 +19,7 @@ import {
   LIMITS,
 } from "../constants.ts";
 import type { KvmRun } from "../kvm_run.ts";
+import { signalDue, signalTaken } from "../backend.ts";
 import { KVM_CPUID_FLAG_SIGNIFCANT_INDEX } from "../structs.ts";
 import { MSR } from "../msrs.ts";
 import { CR0_NE, CR0_PE, CR0_PG, CR4_VMXE } from "./guest_state.ts";
@@ -308,8 +309,8 @@ function interruptWindowExit(v: VmxVcpu, _exit: PendingExit, run: KvmRun): ExitR
 /** An external interrupt: in this simulation only the host's tick ending a slice (a signal may be due). */
 function externalInterruptExit(v: VmxVcpu, _exit: PendingExit, run: KvmRun): ExitResult {
   v.ctx.stats.count("irq_exits");
-  if (v.ctx.instructions < v.ctx.signalAt) return "reenter";
-  v.ctx.signalAt = Infinity;
+  if (!signalDue(v.ctx)) return "reenter";
+  signalTaken(v.ctx);
   v.ctx.stats.count("signal_exits");
   run.beginExit(KVM_EXIT.INTR);
   return "eintr";

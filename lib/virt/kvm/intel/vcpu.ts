@@ -52,7 +52,7 @@ import {
 const { INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HW_EXCEPTION, INTR_TYPE_NMI } =
   X;
 import type { AccessSize } from "../../../devices/bus.ts";
-import type { VcpuContext, VendorVcpu } from "../backend.ts";
+import { signalDue, signalTaken, type VcpuContext, type VendorVcpu } from "../backend.ts";
 import { KVM_EXIT, KVM_INTERNAL_ERROR, KVM_MP_STATE } from "../constants.ts";
 import type { KvmRun } from "../kvm_run.ts";
 import { HOST_MODEL } from "../cpuid.ts";
@@ -242,8 +242,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       return;
     }
     for (;;) {
-      if (this.ctx.instructions >= this.ctx.signalAt) {
-        this.ctx.signalAt = Infinity;
+      if (signalDue(this.ctx)) {
+        signalTaken(this.ctx);
         this.ctx.stats.count("signal_exits");
         run.beginExit(KVM_EXIT.INTR);
         return "eintr";
@@ -302,6 +302,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
         timers ? TIMER_CHUNK : RUN_CHUNK,
         Math.max(1, this.ctx.signalAt - this.ctx.instructions),
       );
+      bus.sliceEndMs = this.ctx.signalAtMs;
       cpu.run(budget);
       this.ctx.instructions += cpu.lastRun;
       if (!cpu.vmxNonRoot) break;
@@ -313,10 +314,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
         break;
       }
       // The host's timer interrupt: a signal is due, or an in-kernel irqchip timer (an hrtimer) expired.
-      if (
-        this.ctx.instructions >= this.ctx.signalAt ||
-        (timers && chip.nextDeadlineNs() <= this.ctx.hostNowNs())
-      ) {
+      if (signalDue(this.ctx) || (timers && chip.nextDeadlineNs() <= this.ctx.hostNowNs())) {
         this.#forceExit(X.EXIT_EXTERNAL_INTERRUPT, 0);
         break;
       }
