@@ -7,7 +7,7 @@ import { createImage, formatNames, openImage } from "../images.ts";
 import { Progress } from "../progress.ts";
 import { createHelp, parseCreateOpts, toCreateOptions, wantsHelp } from "../qemu_opts.ts";
 import { loadSnapshotParam, parseSnapshotParam, type SnapshotParam } from "../snapshot_param.ts";
-import { CommandError, UsageError, writeOut } from "../report.ts";
+import { CommandError, writeOut } from "../report.ts";
 import { cvtnum } from "../size.ts";
 
 export const CACHE_MODES = ["none", "off", "writeback", "writethrough", "directsync", "unsafe"];
