@@ -23,7 +23,7 @@ import {
   type KvmVcpu,
   type KvmVm,
 } from "../../lib/virt/kvm/mod.ts";
-import { errnoOf, rootWith } from "./support/setup.ts";
+import { errnoOf, flatSegment, rootWith } from "./support/setup.ts";
 
 const root = await rootWith(["kvm_intel"]);
 const MEM = 0x10000, CODE = 0x1000, HANDLER = 0x1100, MARK = 0x500;
@@ -136,23 +136,11 @@ function irqchipGuest(
   const s = vcpu.getSregs();
   if (options.protectedMode) {
     // Flat 32-bit segments, no paging, the IDT at 0x2000, the GDT at 0x3000.
-    const flat = {
-      base: 0n,
-      limit: 0xffffffff,
-      present: 1,
-      dpl: 0,
-      db: 1,
-      s: 1,
-      l: 0,
-      g: 1,
-      avl: 0,
-      unusable: 0,
-    };
-    const data = { ...flat, selector: 0x10, type: 3 };
+    const data = flatSegment(0x10, false);
     vcpu.setSregs({
       ...s,
       cr0: 0x11n,
-      cs: { ...flat, selector: 0x08, type: 0xb },
+      cs: flatSegment(0x08, true),
       ds: data,
       es: data,
       ss: data,
