@@ -483,13 +483,14 @@ function storedOrUndefined(d: Qcow2Driver, cluster: number): number | undefined 
 /** The OFLAG_COPIED pass: COPIED must be set exactly where the refcount is 1. */
 function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
   const cs = d.clusterSize;
-  const fileSize = d.file.size();
   const table = new Uint8Array(cs);
   const v = new DataView(table.buffer);
   let needFix = false;
   for (let i = 0; i < d.l1.length; i++) {
     const l2 = d.l1[i];
-    if (!l2 || l2 % cs !== 0 || l2 >= fileSize) continue;
+    // A table past the end of the file is still checked (QEMU does): its refcount is 0 and
+    // it reads as zeros.
+    if (!l2 || l2 % cs !== 0) continue;
     // An unreadable refcount was reported by the compare already: skip, as QEMU does.
     const rc = storedOrUndefined(d, l2 / cs);
     if (rc === undefined) continue;

@@ -394,11 +394,8 @@ export class Qcow2Driver implements BlockDriver {
     if (l2 % this.clusterSize !== 0) {
       this.corruption(`L2 table offset ${hex(l2)} unaligned (L1 index: ${hex(l1Index)})`);
     }
-    if (l2 + this.clusterSize > this.file.size()) {
-      this.corruption(
-        `L2 table offset ${hex(l2)} past the end of the image file (L1 index: ${hex(l1Index)})`,
-      );
-    }
+    // A table past the end of the file is not refused: as in QEMU, reading it past the end
+    // yields zeros, so its clusters read as unallocated.
   }
 
   /**
