@@ -17,6 +17,8 @@ export interface OpenRequest {
   forCheck?: boolean;
   /** `-U`: open an image other processes hold, and let them keep it (read-only opens only). */
   forceShare?: boolean;
+  /** Lock as a descriptor of its own, so this process's other opens conflict (lib's againstOwn). */
+  againstOwn?: boolean;
 }
 
 /** The formats `--help` lists and `-f` accepts. */
@@ -32,7 +34,7 @@ export function openImage(filename: string, request: OpenRequest = {}): BlockDri
     }
     let format = request.format;
     if (format === undefined && request.readOnly === false) {
-      format = registry.probeFormat(filename, false, request.forceShare);
+      format = registry.probeFormat(filename, false, request.forceShare, request.againstOwn);
       if (format === "raw") {
         writeErr(
           `WARNING: Image format was not specified for '${filename}' and probing guessed raw.\n` +
@@ -47,6 +49,7 @@ export function openImage(filename: string, request: OpenRequest = {}): BlockDri
       openBacking: request.openBacking ?? true,
       forCheck: request.forCheck,
       forceShare: request.forceShare,
+      againstOwn: request.againstOwn,
     });
   } catch (e) {
     if (e instanceof CommandError) throw e;

@@ -111,6 +111,13 @@ export interface OpenOptions {
    * image (QEMU's force-share=on; read-only opens only).
    */
   forceShare?: boolean;
+  /**
+   * Lock as a descriptor of its own: this process's other opens of the file conflict with this
+   * one as another process's would. QEMU opens every image node with its own descriptor, so
+   * `convert -n` onto its own source is refused there; our other self-opens (a chain and its base
+   * in `commit`) stand for what QEMU holds as one node and keep sharing.
+   */
+  againstOwn?: boolean;
 }
 
 /** How `qemu-img resize` grows or shrinks an image. */

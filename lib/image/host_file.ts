@@ -52,7 +52,7 @@ export class HostFile {
    * Opens an existing file; the error reads like QEMU's file protocol: `Could not open 'x': <strerror>`,
    * or its lock conflict. forceShare (`-U`) takes no lock that could stop another process.
    */
-  static open(path: string, readOnly: boolean, forceShare = false): HostFile {
+  static open(path: string, readOnly: boolean, forceShare = false, againstOwn = false): HostFile {
     let file: Deno.FsFile;
     try {
       file = Deno.openSync(path, { read: true, write: !readOnly });
@@ -66,7 +66,7 @@ export class HostFile {
       throw new ImageError(`'file' driver requires '${path}' to be a regular file`);
     }
     const host = new HostFile(path, file, readOnly);
-    host.#takeLock(readOnly ? (forceShare ? FORCE_SHARE : READ_ONLY) : READ_WRITE);
+    host.#takeLock(readOnly ? (forceShare ? FORCE_SHARE : READ_ONLY) : READ_WRITE, againstOwn);
     return host;
   }
 

@@ -92,9 +92,9 @@ const NO_LOCK: ImageLock = { release() {} };
 /**
  * Takes permissions p on the file at path (identity: its `dev:ino`), or throws QEMU's error and
  * hint naming path. Without libc (no FFI permission) nothing is locked, as on a host without OFD.
- * `againstOwn`: this process's other opens of the file conflict too, as they do in QEMU for
- * raw_co_create()'s own descriptor, so that creating an image over one that is open (`convert`
- * to its own source) is refused instead of truncating it.
+ * `againstOwn`: this process's other opens of the file conflict too, as they do in QEMU, where
+ * raw_co_create() and every node have a descriptor of their own: creating an image over one
+ * that is open (`convert` to its own source) or opening it to write (`convert -n`) is refused.
  */
 export function lockImage(path: string, identity: string, p: Permissions, againstOwn = false): ImageLock {
   let f = files.get(identity);

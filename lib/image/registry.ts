@@ -56,11 +56,11 @@ export function optionTable(format: string) {
 }
 
 /** The format whose probe scores highest on the file's first bytes (raw when none claims it). */
-export function probeFormat(path: string, readOnly = true, forceShare = false): string {
+export function probeFormat(path: string, readOnly = true, forceShare = false, againstOwn = false): string {
   // Opened as the image will be (QEMU probes through the node it opens): the same errors and the
   // same lock conflicts as that open.
   refuseForceShareReadWrite(readOnly, forceShare);
-  const file = HostFile.open(path, readOnly, forceShare);
+  const file = HostFile.open(path, readOnly, forceShare, againstOwn);
   const head = new Uint8Array(512);
   try {
     file.pread(head, 0);
@@ -111,7 +111,7 @@ export function openImage(path: string, options: OpenImageOptions = {}): BlockDr
 function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): BlockDriver {
   const readOnly = options.readOnly ?? false;
   refuseForceShareReadWrite(readOnly, options.forceShare);
-  const format = options.format ?? probeFormat(path, readOnly, options.forceShare);
+  const format = options.format ?? probeFormat(path, readOnly, options.forceShare, options.againstOwn);
   const driver = driverFor(format);
   const identity = fileIdentity(path);
   if (identity) seen.add(identity);

@@ -132,14 +132,15 @@ export async function convert(argv: string[]): Promise<number> {
         throw e;
       }
     }
+    // With -n too the target is opened as -O says (raw by default), never probed, as QEMU does;
+    // its own descriptor's locks make writing onto a source a lock conflict, as in QEMU.
     target = openImage(outFilename!, {
-      format: skipCreate ? undefined : outFmt,
+      format: outFmt,
       readOnly: false,
       openBacking: false,
+      againstOwn: true,
     });
-    if (skipCreate && target.size < total) {
-      throw new CommandError(`Output image is too small for the input image(s)`);
-    }
+    if (skipCreate && target.size < total) throw new CommandError("output file is smaller than input file");
     const progress = opts.has("p") && !quiet ? new Progress() : undefined;
     await convertEngine({
       sources,

@@ -152,7 +152,7 @@ export class Qcow2Driver implements BlockDriver {
 
   static open(path: string, options: OpenOptions, openBacking: BackingOpener): Qcow2Driver {
     const readOnly = options.readOnly ?? false;
-    const file = HostFile.open(path, readOnly, options.forceShare);
+    const file = HostFile.open(path, readOnly, options.forceShare, options.againstOwn);
     let driver: Qcow2Driver | undefined;
     try {
       const fileSize = file.size();

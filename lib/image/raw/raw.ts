@@ -37,7 +37,9 @@ export class RawDriver implements BlockDriver {
   }
 
   static open(path: string, options: OpenOptions = {}): RawDriver {
-    return new RawDriver(HostFile.open(path, options.readOnly ?? false, options.forceShare));
+    return new RawDriver(
+      HostFile.open(path, options.readOnly ?? false, options.forceShare, options.againstOwn),
+    );
   }
 
   /** Creates a raw image as QEMU does: the file at its size, the first 4 KiB written (QEMU allocates it to probe alignment). */

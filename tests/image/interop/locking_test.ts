@@ -266,12 +266,37 @@ Deno.test(`an image open in the same process is not created over (convert onto i
   await withImage(async (dir) => {
     const before = await Deno.readFile(join(dir, "a.qcow2"));
     for (
-      const args of [["convert", "-O", "qcow2", "a.qcow2", "a.qcow2"], ["dd", "if=a.qcow2", "of=a.qcow2"]]
+      const args of [
+        ["convert", "-O", "qcow2", "a.qcow2", "a.qcow2"],
+        ["dd", "if=a.qcow2", "of=a.qcow2"],
+        // -n opens the existing target with a descriptor of its own, which the source's locks stop.
+        ["convert", "-n", "-O", "qcow2", "a.qcow2", "a.qcow2"],
+        ["convert", "-n", "a.qcow2", "a.qcow2"],
+      ]
     ) {
       const real = await runReal(args, dir);
       assert.match(real.stderr, /Failed to get "write" lock/);
       assert.deepEqual(await ours(dir, ...args), real, args.join(" "));
     }
     assert.deepEqual(await Deno.readFile(join(dir, "a.qcow2")), before);
+  });
+});
+
+Deno.test(`convert -n opens the target as -O says, raw by default, never probed${suffix}`, {
+  ignore,
+}, async () => {
+  await withImage(async (dir) => {
+    const r = await runReal(["create", "-q", "-f", "qcow2", "b.qcow2", "128M"], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const before = await Deno.readFile(join(dir, "b.qcow2"));
+    // As raw, the qcow2 file (a few hundred KiB) is smaller than the 64 MiB source; as qcow2 it is not.
+    const args = ["convert", "-n", "a.qcow2", "b.qcow2"];
+    const real = await runReal(args, dir);
+    assert.equal(real.stderr, "qemu-img: output file is smaller than input file\n");
+    assert.deepEqual(await ours(dir, ...args), real);
+    // -U shares the source's locks away, so onto its own source it gets as far as the size check.
+    const own = ["convert", "-n", "-U", "a.qcow2", "a.qcow2"];
+    assert.deepEqual(await ours(dir, ...own), await runReal(own, dir));
+    assert.deepEqual(await Deno.readFile(join(dir, "b.qcow2")), before);
   });
 });
