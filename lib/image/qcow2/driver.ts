@@ -1232,7 +1232,10 @@ export class Qcow2Driver implements BlockDriver {
       this.flushMetadata();
       const cs = this.clusterSize;
       const firstGone = Math.ceil(size / cs);
+      const keptL1 = Math.ceil(size / (cs * this.l2Entries));
       for (let c = firstGone; c < Math.ceil(old / cs); c++) {
+        // QEMU's discard (get_cluster_table) allocates the L2 table of a kept L1 entry it passes.
+        if (Math.floor(c / this.l2Entries) < keptL1) this.#l2ForWrite(c);
         const type = this.#lookup(c);
         if (type === ClusterType.Unallocated && !(this.extendedL2 && (this.#bmHi | this.#bmLo))) continue;
         const t = this.#l2ForWrite(c);
@@ -1241,9 +1244,27 @@ export class Qcow2Driver implements BlockDriver {
         t.data.fill(0, at, at + this.entryBytes);
         t.dirty = true;
       }
+      // qcow2_shrink_l1_table(): the L2 tables wholly past the new size are unhooked and freed.
+      for (let i = keptL1; i < this.l1.length; i++) {
+        const l2 = this.l1[i];
+        if (!l2) continue;
+        // Its discarded entries reach the disk first, as QEMU writes them before freeing it.
+        const t = this.#l2Cache.get(l2);
+        if (t?.dirty) this.file.pwrite(t.data, t.offset);
+        this.#l2Cache.delete(l2);
+        this.l1[i] = 0;
+        this.l1Copied[i] = 0;
+        this.#l1Dirty = true;
+        this.refs.freeLater(l2);
+      }
       this.header.size = size;
       this.flushMetadata();
       this.writeHeader();
+      // As QEMU's shrink: the file ends after the last cluster still in use.
+      const fileSize = this.file.size();
+      let last = Math.ceil(fileSize / cs) - 1;
+      while (last >= 0 && this.refs.get(last) === 0) last--;
+      if ((last + 1) * cs < fileSize) this.file.truncate((last + 1) * cs);
       return;
     }
     const needed = Math.ceil(size / (this.clusterSize * this.l2Entries));
