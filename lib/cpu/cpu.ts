@@ -18,7 +18,7 @@ import { Mmu } from "./mmu.ts";
 import { type CpuModel, MODELS } from "./models.ts";
 import { simdState } from "./simd/state.ts";
 import { ENDS_BLOCK } from "./opcodes.ts";
-import { vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
+import { VMEXIT_VECTOR, vmxException, vmxPoll, vmxTripleFault } from "./vmx/exit.ts";
 import { vmxReset } from "./vmx/state.ts";
 import { FLAT_CODE_RIGHTS, FLAT_DATA_RIGHTS, REAL_RIGHTS } from "./segmentation.ts";
 import { checkOperand, checkSegment, segAddress, withinLimit } from "./segcheck.ts";
@@ -689,6 +689,8 @@ export class Cpu extends Mmu {
       // Raised in the new task after a task gate's switch: delivered there on its own, as a fault
       // before the new task's first instruction (no double or triple fault).
       if (this.taskCommitted) return this.exception(e2.vector, e2.errorCode);
+      // A VM exit during delivery (a task gate's TASK_SWITCH, an EPT violation) is no second fault.
+      if (e2.vector === VMEXIT_VECTOR) return this.exception(e2.vector, e2.errorCode);
       if (vector === DF) {
         if (this.vmxNonRoot) return vmxTripleFault(this);
         this.tripleFaulted = true;

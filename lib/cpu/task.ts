@@ -16,6 +16,7 @@ import type { Cpu } from "./cpu.ts";
 import { desc, loadSegmentReal, readDescriptor, setSegment } from "./segmentation.ts";
 import { CR0_TS, CS, LDTR, NT, SEG_P, SS, TR, VM } from "./state.ts";
 import { writeEflags } from "./exec/system.ts";
+import { vmxTaskSwitch } from "./vmx/intercepts.ts";
 
 /** DR7's L0-L3 and LE bits. */
 const DR7_LOCAL = 0x155;
@@ -82,6 +83,7 @@ function tssWrite(cpu: Cpu, lin: number, size: number, v: number): void {
 }
 
 export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boolean, code: number): void {
+  const loadCr3 = cpu.vmxNonRoot ? vmxTaskSwitch(cpu, sel, reason) : undefined;
   if ((sel & 4) || (sel & ~7) === 0 || !readDescriptor(cpu, sel)) throw new CpuFault(GP, sel & 0xfffc);
   const lo = desc.lo, hi = desc.hi;
   const type = (hi >> 8) & 0x1f;
@@ -135,7 +137,8 @@ export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boole
   }
   setSegment(cpu, TR, sel, desc.lo, desc.hi | (reason !== TASK_IRET ? 0x200 : 0));
   cpu.cr[0] |= CR0_TS;
-  if ((cpu.cr[0] & (1 << 31)) && into === TSS32) {
+  if (loadCr3 && into === TSS32) loadCr3(cr3 & 0xfffff018);
+  else if ((cpu.cr[0] & (1 << 31)) && into === TSS32) {
     cpu.cr[3] = cr3 & 0xfffff018;
     cpu.flushTlb();
   }

@@ -48,6 +48,19 @@ for (
   });
 }
 
+// Hardware task switches exit (TASK_SWITCH, reason 9) and kvm_intel performs them on the guest's
+// state: with the shadow MMU a new task's CR3 is the guest's, not the CPU's.
+for (const guest of ["cpu/tasks", "cpu/tasks16"]) {
+  for (const [name, root] of [["ept=0", shadowRoot], ["ept=1", eptRoot]] as const) {
+    Deno.test(`${name}: ${guest} (task switches) prints under -enable-kvm what it prints under tcg`, async () => {
+      const args = [...HEADLESS_DEBUG_EXIT, "-kernel", join(PROJECT, "tests", "guests", `${guest}.bin`)];
+      const tcg = await qemu(undefined, args);
+      assert.equal(tcg.code, 1, tcg.stderr);
+      assert.deepEqual(await qemu(root, args), tcg);
+    });
+  }
+}
+
 // ---- through the KVM API ----
 
 const MEM = 0x100000;

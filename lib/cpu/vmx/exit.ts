@@ -23,7 +23,7 @@ import { loadMsrList, storeMsrList } from "./msr_lists.ts";
 
 /** Basic exit reasons (SDM Appendix C). */
 export const EXIT_EXCEPTION_NMI = 0, EXIT_EXTERNAL_INTERRUPT = 1, EXIT_TRIPLE_FAULT = 2;
-export const EXIT_INTERRUPT_WINDOW = 7, EXIT_NMI_WINDOW = 8;
+export const EXIT_INTERRUPT_WINDOW = 7, EXIT_NMI_WINDOW = 8, EXIT_TASK_SWITCH = 9;
 export const EXIT_CPUID = 10, EXIT_HLT = 12, EXIT_INVLPG = 14, EXIT_RDPMC = 15, EXIT_RDTSC = 16;
 export const EXIT_VMCALL = 18, EXIT_VMCLEAR = 19, EXIT_VMLAUNCH = 20, EXIT_VMPTRLD = 21;
 export const EXIT_VMPTRST = 22, EXIT_VMREAD = 23, EXIT_VMRESUME = 24, EXIT_VMWRITE = 25;
@@ -180,6 +180,7 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   const s = vmxState(cpu);
   const p = s.pending!;
   s.pending = undefined;
+  s.taskSwitchPermit = undefined;
   saveGuestState(cpu, vmcs);
   if (s.timerDeadline !== Infinity && (vmcs.get(F.VM_EXIT_CONTROLS) & EXIT_SAVE_PREEMPTION_TIMER)) {
     const left = Math.ceil((s.timerDeadline - cpu.bus.nowNs()) / PREEMPTION_TIMER_NS);

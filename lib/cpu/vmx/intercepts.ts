@@ -38,6 +38,7 @@ import {
   EXIT_RDMSR,
   EXIT_RDPMC,
   EXIT_RDTSC,
+  EXIT_TASK_SWITCH,
   EXIT_WRMSR,
   instructionExit,
 } from "./exit.ts";
@@ -52,6 +53,24 @@ function current(cpu: Cpu): Vmcs {
 function procControls(cpu: Cpu): number {
   return current(cpu).get(F.CPU_BASED_VM_EXEC_CONTROL);
 }
+
+/**
+ * Task switches always exit in non-root operation (SDM 25.1.2), after the checks on a task gate
+ * and before any on the TSS descriptor. The qualification (SDM Table 28-2) is the new TSS's
+ * selector and the source in bits 31:30; the CPU's reasons (task.ts: JMP 0, CALL 1, IRET 2, IDT
+ * task gate 3) map to the SDM's (CALL 0, IRET 1, JMP 2, task gate 3). A switch through the IDT
+ * reports its event as IDT-vectoring information (exit.ts). A switch L0 permitted (VmxState)
+ * runs instead; the result is where its CR3 goes when L0 keeps the guest's CR3.
+ */
+export function vmxTaskSwitch(cpu: Cpu, sel: number, reason: number): ((cr3: number) => void) | undefined {
+  const s = vmxState(cpu), permit = s.taskSwitchPermit;
+  if (permit) {
+    s.taskSwitchPermit = undefined;
+    return permit.loadCr3;
+  }
+  instructionExit(cpu, EXIT_TASK_SWITCH, ((sel & 0xffff) | (TASK_SWITCH_SOURCE[reason] << 30)) | 0);
+}
+const TASK_SWITCH_SOURCE = [2, 0, 1, 3];
 
 /** CPUID always exits in non-root operation. */
 export function vmxCpuid(cpu: Cpu): void {

@@ -564,3 +564,56 @@ Deno.test("descriptor-table exiting: GDTR/IDTR (46) and LDTR/TR (47) accesses wi
   assert.equal(vmcs.get(F.VM_EXIT_REASON), 10);
   assert.equal(m.bus.read16(DATA + 8), 23); // the guest's GDT limit
 });
+
+Deno.test("task switches exit with reason 9: new TSS selector and source (CALL 0, IRET 1, JMP 2, IDT 3)", () => {
+  const { m, vmcs } = setup();
+  const TSS_SEL = 0x20, TR_BASE = 0x7000;
+  // An available 32-bit TSS at 0x7800 (selector 0x20) and the current task's TSS at TR_BASE.
+  m.bus.write32(0x2000 + TSS_SEL, 0x78000067);
+  m.bus.write32(0x2000 + TSS_SEL + 4, 0x00008900);
+  vmcs.set(F.GUEST_GDTR_LIMIT, 0x2f);
+  vmcs.set(F.GUEST_TR_BASE, TR_BASE);
+  m.bus.write32(TR_BASE, TSS_SEL); // back link, for IRET with NT
+  // Task gates: INT 0x1e (DPL 3) and #DF.
+  const taskGate = (v: number, dpl: number) => {
+    m.bus.write32(0x3000 + v * 8, TSS_SEL << 16);
+    m.bus.write32(0x3000 + v * 8 + 4, 0x8500 | (dpl << 13));
+  };
+  taskGate(0x1e, 3);
+  taskGate(8, 0);
+  const cases: [string, number[], number, number, number][] = [
+    ["call far", [0x9a, 0, 0, 0, 0, TSS_SEL, 0], 2, 0x00000020, 7],
+    ["jmp far", [0xea, 0, 0, 0, 0, TSS_SEL, 0], 2, 0x80000020, 7],
+    ["iret with NT", [0xcf], 0x4002, 0x40000020, 1],
+  ];
+  for (const [what, guest, rflags, qualification, length] of cases) {
+    vmcs.set(F.GUEST_RFLAGS, rflags);
+    vmcs.launchState = 0;
+    assert.equal(enter(m, vmcs, guest).flags, 0, what);
+    assert.equal(vmcs.get(F.VM_EXIT_REASON), 9, what);
+    assert.equal(vmcs.get(F.EXIT_QUALIFICATION) >>> 0, qualification, what);
+    assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), length, what);
+    assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE, what);
+    assert.equal(vmcs.get(F.GUEST_TR_SELECTOR), 0x18, what); // no switch happened
+    assert.equal(vmcs.get(F.IDT_VECTORING_INFO_FIELD), 0, what);
+  }
+  // INT 0x1e through the task gate: the software interrupt is the IDT-vectoring information.
+  vmcs.set(F.GUEST_RFLAGS, 2);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0xcd, 0x1e]).flags, 0);
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 9);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION) >>> 0, 0xc0000020);
+  assert.equal(vmcs.get(F.IDT_VECTORING_INFO_FIELD) >>> 0, 0x8000041e);
+  assert.equal(vmcs.get(F.VM_EXIT_INSTRUCTION_LEN), 2);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE);
+  // #GP (selector 0x30 past the GDT limit) with a not-present #GP gate: #NP, then #DF through
+  // its task gate: a task switch exit reporting the #DF, not a triple fault.
+  m.bus.write32(0x3000 + 13 * 8 + 4, 0);
+  vmcs.launchState = 0;
+  assert.equal(enter(m, vmcs, [0x66, 0xb8, 0x33, 0x00, 0x8e, 0xd8]).flags, 0); // mov ax, 0x33 ; mov ds, ax
+  assert.equal(vmcs.get(F.VM_EXIT_REASON), 9);
+  assert.equal(vmcs.get(F.EXIT_QUALIFICATION) >>> 0, 0xc0000020);
+  assert.equal(vmcs.get(F.IDT_VECTORING_INFO_FIELD) >>> 0, 0x80000b08);
+  assert.equal(vmcs.get(F.IDT_VECTORING_ERROR_CODE), 0);
+  assert.equal(vmcs.get(F.GUEST_RIP), GUEST_CODE + 4);
+});

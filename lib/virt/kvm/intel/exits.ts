@@ -6,7 +6,7 @@
  * The nested-VMX seam (nested_seam.ts) sits at the top of `dispatchExit`: while L1 runs an L2,
  * every exit goes to the nested code first; VMX-instruction exits of L1 go to it too.
  */
-import { exits as X, F, type PendingExit } from "../../../cpu/vmx/mod.ts";
+import { exits as X, F, type PendingExit, vmxState } from "../../../cpu/vmx/mod.ts";
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../../../cpu/vmx/ept.ts";
 import { GP, PF, UD } from "../../../cpu/faults.ts";
 import { VMX_EXIT_REASONS } from "../../modules/mod.ts";
@@ -291,6 +291,24 @@ function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
   return "reenter";
 }
 
+/**
+ * handle_task_switch → kvm_task_switch: the switch is performed on the guest's state with the
+ * CPU's own implementation (lib/cpu/task.ts, one mechanism): the guest re-enters at the
+ * instruction (or with its event delivered again, vcpu.ts) and the CPU runs that one switch
+ * itself, in the guest's context and translation (EPT or the shadow MMU), raising in the guest
+ * the faults kvm_task_switch would inject.
+ */
+function taskSwitchExit(v: VmxVcpu): ExitResult {
+  const shadow = v.currentVmcs === v.vmcs01 ? v.shadow : undefined;
+  // Under shadow paging the CPU's CR3 is the shadow's root: a new task's CR3 (loaded only with
+  // the guest's paging on, as the CPU does) goes to the shadow MMU, as kvm_set_cr3 would.
+  const loadCr3 = shadow && ((cr3: number) => {
+    if (v.guestCr(0) & CR0_PG) shadow.setCr3(cr3);
+  });
+  vmxState(v.cpu).taskSwitchPermit = { loadCr3 };
+  return "reenter";
+}
+
 function vmcallExit(v: VmxVcpu): ExitResult {
   // kvm_emulate_hypercall: no hypercall numbers are implemented; the guest gets -KVM_ENOSYS.
   v.ctx.stats.count("hypercalls");
@@ -373,6 +391,7 @@ const HANDLERS = new Map<number, Handler>([
   // L0's own monitor trap flag, set while an NMI waits for the guest's IRET or an interrupt waits
   // behind an MMIO read being replayed (vcpu.ts): the next entry injects.
   [X.EXIT_MONITOR_TRAP_FLAG, () => "reenter"],
+  [X.EXIT_TASK_SWITCH, taskSwitchExit],
   [X.EXIT_CPUID, cpuidExit],
   [X.EXIT_HLT, hltExit],
   [X.EXIT_VMCALL, vmcallExit],

@@ -50,6 +50,7 @@ export function l1WantsExit(vcpu: L0Vcpu, v12: Vmcs, exit: PendingExit): boolean
     case X.EXIT_EXTERNAL_INTERRUPT:
       return false; // L0's own interrupts (its timer, its signals)
     case X.EXIT_TRIPLE_FAULT:
+    case X.EXIT_TASK_SWITCH: // always L1's (nested_vmx_l1_wants_exit)
     case X.EXIT_CPUID:
       return true;
     case X.EXIT_INTERRUPT_WINDOW:
