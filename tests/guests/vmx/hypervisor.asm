@@ -241,6 +241,7 @@ l2_entry:
     mov dx, 0x1234
     in ax, dx                          ; exit 30: port 0x1234, word, in, DX
     hlt                                ; exit 12
+    jmp 0x20:0                         ; exit 9: task switch, JMP (source 2) to TSS selector 0x20
     ; exit 0: #PF, write to a not-present page; then exit 48: EPT violation, qualification
     ; write (bit 1), not mapped (bits 5:3 = 0), linear address valid and translated (bits 7, 8)
     mov dword [HOLE + 0x10], 0x600d
@@ -322,6 +323,7 @@ gdt:
     dq 0x00cf9a000000ffff
     dq 0x00cf92000000ffff
     dq 0x00008b000000ffff              ; a TSS descriptor for TR's selector
+    dq 0x000089000000ffff              ; an available TSS for L2's JMP to a task
 gdt_end:
 gdt_desc:
     dw gdt_end - gdt - 1
