@@ -1123,6 +1123,13 @@ export class Qcow2Driver implements BlockDriver {
   /** qcow2_make_empty: every cluster of the active layer becomes unallocated (reads the backing file). */
   makeEmpty(): void {
     this.#beginWrite();
+    const l1Clusters = Math.ceil((this.l1.length * 8) / this.clusterSize);
+    if (
+      this.header.version >= 3 && !this.snapshotList.length && !this.header.bitmaps &&
+      3 + l1Clusters <= this.refs.blockEntries && this.data === this.file && !this.refs.lazy
+    ) {
+      return this.#makeCompletelyEmpty(l1Clusters);
+    }
     for (let c = 0; c < Math.ceil(this.size / this.clusterSize); c++) {
       const l1Index = Math.floor(c / this.l2Entries);
       if (!this.l1[l1Index]) {
@@ -1138,6 +1145,32 @@ export class Qcow2Driver implements BlockDriver {
       t.dirty = true;
     }
     this.flush();
+  }
+
+  /**
+   * make_completely_empty(), QEMU's fast path: the image is laid out anew as header, refcount
+   * table (cluster 1), its one refcount block (cluster 2) and a zeroed L1 table (cluster 3 on),
+   * and the file ends there.
+   */
+  #makeCompletelyEmpty(l1Clusters: number): void {
+    const cs = this.clusterSize;
+    this.#l2Cache.clear();
+    this.file.fillZeroes(cs, (2 + l1Clusters) * cs);
+    const entry = new Uint8Array(8);
+    new DataView(entry.buffer).setUint32(4, 2 * cs);
+    this.file.pwrite(entry, cs);
+    this.header.l1TableOffset = 3 * cs;
+    this.header.refcountTableOffset = cs;
+    this.header.refcountTableClusters = 1;
+    this.refs = this.loadRefcounts();
+    for (let c = 0; c < 3 + l1Clusters; c++) this.refs.set(c, 1);
+    this.refs.flush();
+    this.l1.fill(0);
+    this.l1Copied.fill(0);
+    this.#l1Dirty = false;
+    this.writeHeader();
+    this.file.truncate((3 + l1Clusters) * cs);
+    this.file.sync();
   }
 
   /** `qemu-img snapshot -c`: records the current disk state under `name` (savevm adds its vm-state fields). */

@@ -254,3 +254,54 @@ Deno.test(`resize --shrink leaves the very file the real tool leaves${suffix}`, 
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test(
+  `commit empties a v3 overlay into the very file the real tool leaves${suffix}`,
+  { ignore },
+  async () => {
+    const dir = await scratch("commit-");
+    try {
+      // [overlay's data offset or undefined, cluster size]: make_completely_empty()'s layout.
+      const cases: [number | undefined, number][] = [[undefined, 65536], [MiB, 65536], [0, 4096]];
+      for (const [at, cs] of cases) {
+        for (const who of ["real", "ours"]) {
+          const sub = join(dir, who);
+          await Deno.mkdir(sub, { recursive: true });
+          await realOk(sub, "create", "-q", "-f", "qcow2", "b.qcow2", "64M");
+          await realOk(
+            sub,
+            "create",
+            "-q",
+            "-f",
+            "qcow2",
+            "-o",
+            `cluster_size=${cs}`,
+            "-b",
+            "b.qcow2",
+            "-F",
+            "qcow2",
+            "o.qcow2",
+          );
+          if (at !== undefined) {
+            const data = new Uint8Array(at + MiB);
+            data.fill(0x5a, at);
+            await Deno.writeFile(join(sub, "d.raw"), data);
+            await realOk(sub, "convert", "-n", "-f", "raw", "-O", "qcow2", "d.raw", "o.qcow2");
+          }
+          if (who === "real") await realOk(sub, "commit", "-q", "o.qcow2");
+          else await ours(sub, "commit", "-q", "o.qcow2");
+        }
+        // The bases hold the same data (how the two commits allocate zeros in them differs).
+        await realOk(dir, "compare", "real/b.qcow2", "ours/b.qcow2");
+        for (const name of ["o.qcow2"]) {
+          const real = await Deno.readFile(join(dir, "real", name));
+          const got = await Deno.readFile(join(dir, "ours", name));
+          assert.equal(got.length, real.length, `${at} ${cs} ${name}: file length`);
+          assert.ok(got.every((b, i) => b === real[i]), `${at} ${cs} ${name}: same bytes`);
+        }
+      }
+    } finally {
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+);
