@@ -1126,7 +1126,7 @@ export class Qcow2Driver implements BlockDriver {
     const l1Clusters = Math.ceil((this.l1.length * 8) / this.clusterSize);
     if (
       this.header.version >= 3 && !this.snapshotList.length && !this.header.bitmaps &&
-      3 + l1Clusters <= this.refs.blockEntries && this.data === this.file && !this.refs.lazy
+      3 + l1Clusters <= this.refs.blockEntries && this.data === this.file
     ) {
       return this.#makeCompletelyEmpty(l1Clusters);
     }

@@ -261,9 +261,14 @@ Deno.test(
   async () => {
     const dir = await scratch("commit-");
     try {
-      // [overlay's data offset or undefined, cluster size]: make_completely_empty()'s layout.
-      const cases: [number | undefined, number][] = [[undefined, 65536], [MiB, 65536], [0, 4096]];
-      for (const [at, cs] of cases) {
+      // [overlay's data offset or undefined, its create options]: make_completely_empty()'s layout.
+      const cases: [number | undefined, string][] = [
+        [undefined, "cluster_size=65536"],
+        [MiB, "cluster_size=65536"],
+        [0, "cluster_size=4096"],
+        [0, "lazy_refcounts=on"],
+      ];
+      for (const [at, options] of cases) {
         for (const who of ["real", "ours"]) {
           const sub = join(dir, who);
           await Deno.mkdir(sub, { recursive: true });
@@ -275,7 +280,7 @@ Deno.test(
             "-f",
             "qcow2",
             "-o",
-            `cluster_size=${cs}`,
+            options,
             "-b",
             "b.qcow2",
             "-F",
@@ -296,8 +301,8 @@ Deno.test(
         for (const name of ["o.qcow2"]) {
           const real = await Deno.readFile(join(dir, "real", name));
           const got = await Deno.readFile(join(dir, "ours", name));
-          assert.equal(got.length, real.length, `${at} ${cs} ${name}: file length`);
-          assert.ok(got.every((b, i) => b === real[i]), `${at} ${cs} ${name}: same bytes`);
+          assert.equal(got.length, real.length, `${at} ${options} ${name}: file length`);
+          assert.ok(got.every((b, i) => b === real[i]), `${at} ${options} ${name}: same bytes`);
         }
       }
     } finally {
