@@ -183,6 +183,25 @@ Deno.test("MSRs: known ones round trip through EFER/APIC_BASE, unknown ones stop
     "E2BIG",
   );
   assert.equal(vcpu.getMsrs([{ index: 0x480, data: 0n }]), 1, "VMX_BASIC with nested=Y");
+  // MTRRs and PAT as kvm_mtrr_valid/kvm_pat_valid check them: reserved bits and memory types 2, 3.
+  const mtrrs = [{ index: 0x200, data: 0x100006n }, { index: 0x201, data: 0xffff0800n }, {
+    index: 0x2ff,
+    data: 0xc06n,
+  }];
+  assert.equal(vcpu.setMsrs(mtrrs), 3);
+  assert.equal(
+    vcpu.setMsrs([{ index: 0x250, data: 0x0606060606060606n }, { index: 0x277, data: 0x0007040600070407n }]),
+    2,
+  );
+  assert.equal(vcpu.setMsrs([{ index: 0x200, data: 0x2n }]), 0, "PHYSBASE0 type 2 is reserved");
+  assert.equal(vcpu.setMsrs([{ index: 0x201, data: 0x1n }]), 0, "PHYSMASK0 bits 0-10 are reserved");
+  assert.equal(vcpu.setMsrs([{ index: 0x259, data: 0x0300n }]), 0, "a fixed range of type 3");
+  assert.equal(vcpu.setMsrs([{ index: 0x2ff, data: 0x1006n }]), 0, "a reserved DEF_TYPE bit");
+  assert.equal(vcpu.setMsrs([{ index: 0x277, data: 0x08n }]), 0, "a PAT entry above 7");
+  assert.equal(vcpu.setMsrs([{ index: 0xfe, data: 0x508n }]), 1, "MTRRcap takes its own value");
+  const back = mtrrs.map((m) => ({ index: m.index, data: 0n }));
+  assert.equal(vcpu.getMsrs(back), 3);
+  assert.deepEqual(back, mtrrs);
 
   assert.equal((await kctl(root, ["param", "kvm", "ignore_msrs", "Y"])).code, 0);
   try {

@@ -42,6 +42,46 @@ interface MsrSpec {
   /** Bits a write must leave clear (reserved); a write setting them fails like a #GP. */
   reserved?: bigint;
   readonly?: boolean;
+  /** A value check beyond reserved bits (kvm_mtrr_valid's memory-type checks); false fails like a #GP. */
+  valid?: (data: bigint) => boolean;
+}
+
+/** The memory types an MTRR may hold: UC, WC, WT, WP, WB (SDM 11.11.1); 2, 3 and 7+ are reserved. */
+const validMemType = (t: bigint) => t < 8n && ((0x73n >> t) & 1n) === 1n;
+/** PAT entries may also say UC- (7). */
+const validPatType = (t: bigint) => validMemType(t) || t === 7n;
+/** The eight byte-wide fields of a 64-bit MSR value (fixed-range MTRRs, PAT). */
+const byteFields = (d: bigint) => Array.from({ length: 8 }, (_, i) => (d >> BigInt(8 * i)) & 0xffn);
+
+/**
+ * Guest-physical bits above MAXPHYADDR: 36 while the vCPU offers no leaf 0x80000008, as Linux's
+ * cpuid_maxphyaddr assumes.
+ */
+const ABOVE_MAXPHYADDR = ~((1n << 36n) - 1n);
+
+/**
+ * The MTRRs KVM emulates for its guests (arch/x86/kvm/mtrr.c): MTRRcap says eight variable pairs
+ * (0x200-0x20f), the fixed ranges and WC; IA32_MTRR_DEF_TYPE keeps E, FE and a type. A write with
+ * a reserved bit or a reserved memory type fails as kvm_mtrr_valid makes it.
+ */
+function mtrrSpecs(): MsrSpec[] {
+  const fixed = [0x250, 0x258, 0x259, ...Array.from({ length: 8 }, (_, i) => 0x268 + i)];
+  const variable = Array.from({ length: 16 }, (_, i) => 0x200 + i);
+  return [
+    ...fixed.map((index) => ({
+      index,
+      reset: 0n,
+      valid: (d: bigint) => byteFields(d).every(validMemType),
+    })),
+    // Even indices are IA32_MTRR_PHYSBASEn (type in bits 0-7, 8-11 reserved), odd PHYSMASKn (V at bit 11).
+    ...variable.map((index) => ({
+      index,
+      reset: 0n,
+      reserved: ABOVE_MAXPHYADDR | (index % 2 === 0 ? 0xf00n : 0x7ffn),
+      valid: index % 2 === 0 ? (d: bigint) => validMemType(d & 0xffn) : undefined,
+    })),
+    { index: MSR.MTRRdefType, reset: 0n, reserved: ~0xcffn, valid: (d) => validMemType(d & 0xffn) },
+  ];
 }
 
 const TABLE: readonly MsrSpec[] = [
@@ -56,8 +96,13 @@ const TABLE: readonly MsrSpec[] = [
   { index: MSR.IA32_SYSENTER_ESP, reset: 0n },
   { index: MSR.IA32_SYSENTER_EIP, reset: 0n },
   { index: MSR.IA32_MISC_ENABLE, reset: 0x1n },
-  { index: MSR.IA32_CR_PAT, reset: 0x0007040600070406n },
-  { index: MSR.MTRRdefType, reset: 0n },
+  // Each byte a memory type, as kvm_pat_valid checks.
+  {
+    index: MSR.IA32_CR_PAT,
+    reset: 0x0007040600070406n,
+    valid: (d) => byteFields(d).every(validPatType),
+  },
+  ...mtrrSpecs(),
   { index: MSR.IA32_TSC_DEADLINE, reset: 0n },
   { index: MSR.EFER, reset: 0n, reserved: ~EFER_VALID },
   { index: MSR.STAR, reset: 0n },
@@ -105,6 +150,6 @@ export class MsrTable {
     const s = this.#specs.get(index >>> 0);
     if (!s) return false;
     if (s.readonly) return data === current;
-    return ((s.reserved ?? 0n) & data) === 0n;
+    return ((s.reserved ?? 0n) & data) === 0n && (s.valid?.(data) ?? true);
   }
 }
