@@ -375,21 +375,15 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   }
 
   /**
-   * L0 tracks what the guest's VPID-tagged TLB entries derive from only for vmcs01, with EPT (its
-   * own EPT tables) or shadow paging (shadow_mmu.ts invalidates what it changes). A nested guest's
-   * (vmcs02: L1's paging and EPT12 behind it) is flushed at every entry instead, as KVM does when it
-   * cannot tell; so is L1's after an L2 ran (the nested VM exit loaded vmcs12's host CR3).
+   * L0 tracks what vmcs01's VPID-tagged TLB entries derive from: its own EPT tables, or shadow
+   * paging (shadow_mmu.ts invalidates what it changes; after an L2 ran, the nested VM exit loaded
+   * vmcs12's host CR3 behind its back, so L1's entries go). A nested guest's (vmcs02) are the
+   * nested code's: it flushes what L1's VM entries and exits need (lib/virt/kvm/nested/tlb.ts).
    */
   #untrackedTlbFlush(vmcs: Vmcs): void {
     const back = this.#lastEntered !== vmcs;
     this.#lastEntered = vmcs;
-    if (
-      vmcs === this.vmcs01 && !back &&
-      (this.shadow || (vmcs.get(F.SECONDARY_VM_EXEC_CONTROL) & SEC_ENABLE_EPT))
-    ) {
-      return;
-    }
-    this.#flushGuestTlb(vmcs);
+    if (vmcs === this.vmcs01 && this.shadow && back) this.#flushGuestTlb(vmcs);
   }
 
   /** INVVPID of the guest's context (without a VPID the next entry flushes anyway). */

@@ -29,6 +29,7 @@ import {
   writeLinear32,
 } from "./l1.ts";
 import { type NestedState, nestedState, NO_VMCS12 } from "./state.ts";
+import { invvpid02 } from "./tlb.ts";
 import { enterL2 } from "./vmcs02.ts";
 
 const MSR_IA32_FEATURE_CONTROL = 0x3a, CR4_VMXE = 1 << 13;
@@ -165,7 +166,7 @@ function launch(vcpu: L0Vcpu, s: NestedState, resume: boolean): boolean {
   return false;
 }
 
-/** INVEPT/INVVPID: operand checks as the CPU makes them; EPT02 is dropped for INVEPT. */
+/** INVEPT/INVVPID: operand checks as the CPU makes them, then L2's translations they name go. */
 function invalidate(vcpu: L0Vcpu, s: NestedState, exit: PendingExit): void {
   const type = gpr(vcpu, (exit.instructionInfo >>> 28) & 0xf) >>> 0;
   const lin = operandLinear(vcpu, exit.instructionInfo, exit.qualification);
@@ -174,12 +175,14 @@ function invalidate(vcpu: L0Vcpu, s: NestedState, exit: PendingExit): void {
     if ((type !== 1 && type !== 2) || (type === 1 && !eptpValid(d[0], d[1]))) {
       return vmFail(vcpu, s, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
     }
+    // EPT02 holds EPT12's mappings: dropping it drops the combined mappings made under it too.
     s.ept02?.zap();
   } else {
     const vpid = d[0] & 0xffff;
     if (type > 3 || (d[0] & ~0xffff) || d[1] || (type !== 2 && vpid === 0) || (type === 0 && d[3])) {
       return vmFail(vcpu, s, E.VMXERR_INVALID_INVEPT_INVVPID_OPERAND);
     }
+    invvpid02(vcpu, s, type, vpid, d[2]);
   }
   setL1Flags(vcpu, VM_SUCCEED);
 }

@@ -1,7 +1,7 @@
 /**
  * Nested VMX state of one vCPU as L0 keeps it (Linux's struct nested_vmx): whether L1 is in VMX
  * operation, its VMXON and current-VMCS pointers (L1 guest-physical addresses), whether an L2
- * runs (guest mode), and L0's own vmcs02 and shadow EPT (EPT02) for it.
+ * runs (guest mode), and L0's own vmcs02, shadow EPT (EPT02) and VPID (vpid02) for it.
  */
 import type { Vmcs } from "../../../cpu/vmx/mod.ts";
 import type { L0Vcpu } from "../intel/nested_seam.ts";
@@ -20,6 +20,13 @@ export class NestedState {
   vmcs02: Vmcs | undefined = undefined;
   /** L2 guest-physical to host-physical, filled from EPT12 and L0's slots on EPT violations. */
   ept02: EptTables | undefined = undefined;
+  /** The EPT12 pointer (low half) EPT02's mappings come from. */
+  eptp12 = 0;
+  /**
+   * The vmcs12 VPID whose translations vmcs02's VPID (vpid02) holds (Linux's nested.last_vpid):
+   * 0 until L2 first runs with one. A VM entry with another vpid12 flushes vpid02.
+   */
+  lastVpid12 = 0;
 }
 
 const STATES = new WeakMap<L0Vcpu, NestedState>();

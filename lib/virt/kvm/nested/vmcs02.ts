@@ -33,14 +33,12 @@ import {
 import { TYPE_GUEST, TYPE_HOST, WIDTH_64 } from "../../../cpu/vmx/fields.ts";
 import { LAUNCH_LAUNCHED } from "../../../cpu/vmx/vmcs.ts";
 import type { L0Vcpu } from "../intel/nested_seam.ts";
-import { EptTables } from "../intel/ept_tables.ts";
 import { setL1Flags, VM_SUCCEED } from "./l1.ts";
 import type { NestedState } from "./state.ts";
+import { ept02For, flushAtExit, vpidForEntry } from "./tlb.ts";
 
 const GUEST_FIELDS = FIELDS.filter((f) => f.type === TYPE_GUEST);
 const HOST_FIELDS = FIELDS.filter((f) => f.type === TYPE_HOST);
-/** vmcs02's VPID: L2 gets its own TLB tag, apart from L1's (vmcs01 uses vCPU id + 1). */
-const VPID02_BASE = 0x100;
 
 function copy(from: Vmcs, to: Vmcs, fields: typeof FIELDS): void {
   for (const f of fields) {
@@ -92,15 +90,21 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
   const sec12 = proc12 & CPU_ACTIVATE_SECONDARY ? v12.get(F.SECONDARY_VM_EXEC_CONTROL) : 0;
   // L2's guest-physical addresses: through EPT02 (EPT12 composed with L0's slots), or, when L1
   // does not use EPT, they are L1's and L0's own EPT serves them.
-  let eptp = v01.get(F.EPT_POINTER);
-  if (sec12 & SEC_ENABLE_EPT) {
-    s.ept02 ??= new EptTables(vcpu.host, false);
-    eptp = s.ept02.eptp;
-  }
-  v02.set(F.SECONDARY_VM_EXEC_CONTROL, sec12 | SEC_ENABLE_EPT | SEC_ENABLE_VPID);
+  const eptp = sec12 & SEC_ENABLE_EPT
+    ? ept02For(vcpu, s, v12.get(F.EPT_POINTER)).eptp
+    : v01.get(F.EPT_POINTER);
+  const vpid02 = vpidForEntry(
+    vcpu,
+    s,
+    sec12 & SEC_ENABLE_VPID ? v12.get(F.VIRTUAL_PROCESSOR_ID) & 0xffff : 0,
+  );
+  v02.set(
+    F.SECONDARY_VM_EXEC_CONTROL,
+    (sec12 & ~SEC_ENABLE_VPID) | SEC_ENABLE_EPT | (vpid02 ? SEC_ENABLE_VPID : 0),
+  );
   v02.set(F.EPT_POINTER, eptp);
   v02.set(F.EPT_POINTER + 1, 0);
-  v02.set(F.VIRTUAL_PROCESSOR_ID, VPID02_BASE + vcpu.ctx.id);
+  v02.set(F.VIRTUAL_PROCESSOR_ID, vpid02);
   v02.set(
     F.VM_EXIT_CONTROLS,
     v01.get(F.VM_EXIT_CONTROLS) | (v12.get(F.VM_EXIT_CONTROLS) & EXIT_SAVE_PREEMPTION_TIMER),
@@ -214,6 +218,7 @@ export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: Pendi
   );
   s.guestMode = false;
   vcpu.currentVmcs = vcpu.vmcs01;
+  flushAtExit(vcpu, v02);
   if (stored) return vmxAbort(vcpu, v12, X.VMX_ABORT_SAVING_GUEST_MSRS);
   loadL1HostState(vcpu, v12);
   // After an exit caused by an NMI, L1 runs with NMIs blocked until its IRET (SDM 28.5.5).
