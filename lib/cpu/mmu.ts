@@ -1,7 +1,6 @@
 /**
- * Linear memory as the CPU sees it: the software TLB, the 2-level page walk (PSE, PGE, WP,
- * accessed/dirty bits, #PF with CR2 and the error code) and the memory accessors the handlers
- * use. A TLB entry maps a linear page to a RAM page of `bus.memory`; MMIO, ROM writes and pages
+ * Linear memory as the CPU sees it: the software TLB, the page walk (page_walk.ts: 32-bit and PAE
+ * paging, #PF with CR2 and the error code) and the memory accessors the handlers use. A TLB entry maps a linear page to a RAM page of `bus.memory`; MMIO, ROM writes and pages
  * holding decoded code take the slow path, which is where writes to code invalidate the decoded
  * blocks (self-modifying code).
  *
@@ -15,9 +14,9 @@
  */
 import type { Bus } from "../devices/bus.ts";
 import { CpuFault, PF } from "./faults.ts";
-import { CpuState, CR0_PG, CR0_WP, CR4_PSE } from "./state.ts";
+import { CpuState, CR0_PG } from "./state.ts";
+import { ACC_READ, ACC_WRITE, pageWalk, type PagingMemory, type PagingRegs, walked } from "./page_walk.ts";
 
-const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
 const TLB_PAGES = 1 << 20;
 const TLB_LIST = 4096;
 /** Translation contexts with a TLB of their own (VMX root, a guest, a nested guest, one spare). */
@@ -99,7 +98,7 @@ class Tlb {
 }
 
 /** Access kinds for translate(). */
-export const ACC_READ = 0, ACC_WRITE = 1, ACC_EXEC = 2;
+export { ACC_EXEC, ACC_READ, ACC_WRITE } from "./page_walk.ts";
 
 export class Mmu extends CpuState {
   readonly bus: Bus;
@@ -216,43 +215,33 @@ export class Mmu extends CpuState {
   /** With EPT: the execute-permission check of an instruction fetch at `lin` (throws the exit). */
   eptFetch: ((lin: number) => void) | undefined = undefined;
 
+  /** The CPU's paging registers and memory as the one guest walk (page_walk.ts) reads them. */
+  readonly #pagingRegs: PagingRegs = { cr0: 0, cr3: 0, cr4: 0, nxe: false };
+  readonly #pagingMemory: PagingMemory = {
+    entryAddress: (gpa) => gpa,
+    read32: (at) => this.bus.read32(at),
+    write32: (at, value) => this.bus.write32(at, value),
+    pageFault: (lin, errorCode) => {
+      this.pfLinear = lin | 0;
+      throw new CpuFault(PF, errorCode);
+    },
+  };
+
+  /** The paging registers for a walk of the current context (no EFER: NX is not offered). */
+  pagingRegs(): PagingRegs {
+    const r = this.#pagingRegs;
+    r.cr0 = this.cr[0];
+    r.cr3 = this.cr[3];
+    r.cr4 = this.cr[4];
+    return r;
+  }
+
   /** Linear to physical address, walking the page tables; throws #PF. */
   translate(lin: number, access: number, user = this.cpl === 3): number {
     if (this.eptWalk) return this.eptWalk(lin, access, user);
-    lin >>>= 0;
-    if (!(this.cr[0] & CR0_PG)) return lin;
-    const write = access === ACC_WRITE;
-    const bus = this.bus;
-    const pdeAddr = ((this.cr[3] & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
-    const pde = bus.read32(pdeAddr);
-    if (!(pde & PTE_P)) this.pageFault(lin, 0, write, user);
-    let phys: number, perm: number;
-    if ((pde & PTE_PS) && (this.cr[4] & CR4_PSE)) {
-      perm = pde;
-      this.checkPerm(lin, perm, write, user);
-      const want = pde | PTE_A | (write ? PTE_D : 0);
-      if (want !== pde) bus.write32(pdeAddr, want);
-      phys = ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
-    } else {
-      const pteAddr = ((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0;
-      const pte = bus.read32(pteAddr);
-      if (!(pte & PTE_P)) this.pageFault(lin, 0, write, user);
-      perm = pde & pte;
-      this.checkPerm(lin, perm, write, user);
-      if (!(pde & PTE_A)) bus.write32(pdeAddr, pde | PTE_A);
-      const want = pte | PTE_A | (write ? PTE_D : 0);
-      if (want !== pte) bus.write32(pteAddr, want);
-      phys = ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0;
-    }
-    return phys;
-  }
-
-  private checkPerm(lin: number, perm: number, write: boolean, user: boolean): void {
-    if (user) {
-      if (!(perm & PTE_U) || (write && !(perm & PTE_W))) this.pageFault(lin, 1, write, user);
-    } else if (write && !(perm & PTE_W) && (this.cr[0] & CR0_WP)) {
-      this.pageFault(lin, 1, write, user);
-    }
+    if (!(this.cr[0] & CR0_PG)) return lin >>> 0;
+    pageWalk(this.#pagingMemory, this.pagingRegs(), lin, access, user);
+    return walked.gpa;
   }
 
   /**
@@ -260,11 +249,6 @@ export class Mmu extends CpuState {
    * (Cpu.exception): a #PF that causes a VM exit leaves CR2 alone (SDM Vol. 3C, 28.1).
    */
   pfLinear = 0;
-
-  private pageFault(lin: number, present: number, write: boolean, user: boolean): never {
-    this.pfLinear = lin | 0;
-    throw new CpuFault(PF, present | (write ? 2 : 0) | (user ? 4 : 0));
-  }
 
   /**
    * Fills the TLB for a linear page and returns the host page (>= 0), or -1 when the page is not

@@ -137,9 +137,9 @@ export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boole
   }
   setSegment(cpu, TR, sel, desc.lo, desc.hi | (reason !== TASK_IRET ? 0x200 : 0));
   cpu.cr[0] |= CR0_TS;
-  if (loadCr3 && into === TSS32) loadCr3(cr3 & 0xfffff018);
+  if (loadCr3 && into === TSS32) loadCr3(cr3);
   else if ((cpu.cr[0] & (1 << 31)) && into === TSS32) {
-    cpu.cr[3] = cr3 & 0xfffff018;
+    cpu.cr[3] = cr3;
     cpu.flushTlb();
   }
   cpu.eip = eip;

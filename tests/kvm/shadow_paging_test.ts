@@ -3,11 +3,12 @@
  * -enable-kvm exactly what they print under tcg; through the KVM API, a small protected-mode
  * guest with its own page tables shows what the shadow MMU must keep exact (the guest's CR3 and
  * CR2, accessed/dirty flags, a reflected #PF's error code, MMIO behind a guest mapping) and the
- * statistics Linux keeps for it; guest PAE paging and real mode are refused.
+ * statistics Linux keeps for it, with 32-bit and with PAE guest paging (PDPTEs loaded at MOV to CR3,
+ * a reserved bit there a #GP); real mode is refused.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { Kvm, KVM_EXIT, KVM_INTERNAL_ERROR, type KvmSegment } from "../../lib/virt/kvm/mod.ts";
+import { Kvm, KVM_EXIT, type KvmSegment } from "../../lib/virt/kvm/mod.ts";
 import { HEADLESS_DEBUG_EXIT, PROJECT } from "../support/tools.ts";
 import { rootWith } from "./support/setup.ts";
 
@@ -32,6 +33,7 @@ for (
   const guest of [
     "kvm/shadow",
     "cpu/paging",
+    "cpu/pae",
     "cpu/exceptions",
     "cpu/rings",
     "cpu/v86",
@@ -47,6 +49,13 @@ for (
     assert.deepEqual(await qemu(shadowRoot, args), tcg);
   });
 }
+
+Deno.test("ept=1: cpu/pae (PAE paging through EPT) prints under -enable-kvm what it prints under tcg", async () => {
+  const args = [...HEADLESS_DEBUG_EXIT, "-kernel", join(PROJECT, "tests", "guests", "cpu/pae.bin")];
+  const tcg = await qemu(undefined, args);
+  assert.equal(tcg.code, 1, tcg.stderr);
+  assert.deepEqual(await qemu(eptRoot, args), tcg);
+});
 
 // Hardware task switches exit (TASK_SWITCH, reason 9) and kvm_intel performs them on the guest's
 // state: with the shadow MMU a new task's CR3 is the guest's, not the CPU's.
@@ -101,7 +110,32 @@ const HANDLER_BYTES = [
   0xf4, // hlt
 ];
 
-/** A protected-mode vCPU with paging on through the page tables above. */
+const PDPT = 0x13000, PAE_PD = 0x14000, PAE_PT0 = 0x15000, PAE_PT = 0x16000, BAD_PDPT = 0x17000;
+const GP_HANDLER = 0x1900;
+const GP_HANDLER_BYTES = [
+  0x58, // pop eax                  the error code
+  0x0f,
+  0x20,
+  0xda, // mov edx, cr3
+  0xf4, // hlt
+];
+
+/**
+ * The same mappings in PAE format (PDPT entry 0, 8-byte entries, PD entry 2 for 0x400000), and a
+ * second PDPT whose entry 1 has reserved bit 1 set.
+ */
+function paeTables(dv: DataView): void {
+  dv.setUint32(PDPT, PAE_PD | P, true);
+  dv.setUint32(PAE_PD, PAE_PT0 | P | W, true);
+  dv.setUint32(PAE_PD + 2 * 8, PAE_PT | P | W, true);
+  for (let p = 0; p < 32; p++) dv.setUint32(PAE_PT0 + p * 8, (p << 12) | P | W, true);
+  dv.setUint32(PAE_PT + 0, 0xd0000000 | P | W, true);
+  dv.setUint32(PAE_PT + 8, 0x2000 | P | W, true);
+  dv.setUint32(BAD_PDPT, PAE_PD | P, true);
+  dv.setUint32(BAD_PDPT + 8, PAE_PD | P | 2, true);
+}
+
+/** A protected-mode vCPU with paging on through the page tables above (PAE ones with cr4 = 0x20). */
 function pagingGuest(root: string, cr4 = 0n) {
   const kvm = Kvm.open({ root });
   const vm = kvm.createVm();
@@ -114,6 +148,11 @@ function pagingGuest(root: string, cr4 = 0n) {
   dv.setUint32(IDT + 14 * 8 + 4, 0x8e00, true);
   mem.set(CODE_BYTES, CODE);
   mem.set(HANDLER_BYTES, HANDLER);
+  // IDT entry 13: 32-bit interrupt gate to GP_HANDLER.
+  dv.setUint32(IDT + 13 * 8, (0x08 << 16) | GP_HANDLER, true);
+  dv.setUint32(IDT + 13 * 8 + 4, 0x8e00, true);
+  mem.set(GP_HANDLER_BYTES, GP_HANDLER);
+  paeTables(dv);
   const PT0 = 0x12000;
   dv.setUint32(PD, PT0 | P | W, true);
   dv.setUint32(PD + 4, PT | P | W, true);
@@ -145,7 +184,7 @@ function pagingGuest(root: string, cr4 = 0n) {
     gdt: { base: BigInt(GDT), limit: 23 },
     idt: { base: BigInt(IDT), limit: 256 * 8 - 1 },
     cr0: 0x80000011n,
-    cr3: BigInt(PD),
+    cr3: BigInt(cr4 ? PDPT : PD),
     cr4,
   });
   vcpu.setRegs({ ...vcpu.getRegs(), rip: BigInt(CODE), rsp: 0x8000n, rflags: 2n });
@@ -160,9 +199,17 @@ function pagingGuest(root: string, cr4 = 0n) {
   };
 }
 
-for (const [name, root] of [["ept=0", shadowRoot], ["ept=1", eptRoot]] as const) {
+for (
+  const [name, root, cr4] of [
+    ["ept=0", shadowRoot, 0n],
+    ["ept=1", eptRoot, 0n],
+    ["ept=0 PAE", shadowRoot, 0x20n],
+    ["ept=1 PAE", eptRoot, 0x20n],
+  ] as const
+) {
   Deno.test(`${name}: guest paging through the KVM API: MMIO, A/D flags, a guest #PF with CR2 and its error code`, () => {
-    using g = pagingGuest(root);
+    using g = pagingGuest(root, cr4);
+    const cr3 = cr4 ? PDPT : PD, pt = cr4 ? PAE_PT : PT;
     const run = g.vcpu.kvmRun;
     g.vcpu.run();
     assert.equal(run.exit_reason, KVM_EXIT.MMIO);
@@ -174,14 +221,15 @@ for (const [name, root] of [["ept=0", shadowRoot], ["ept=1", eptRoot]] as const)
     assert.equal(r.rip, BigInt(HANDLER + HANDLER_BYTES.length), "the #PF reached the guest's handler");
     assert.equal(r.rax, 0n, "error code: supervisor read of a not-present page");
     assert.equal(r.rcx, 0x402000n, "CR2 as the guest reads it");
-    assert.equal(r.rdx, BigInt(PD), "CR3 as the guest reads it");
+    assert.equal(r.rdx, BigInt(cr3), "CR3 as the guest reads it");
     const s = g.vcpu.getSregs();
-    assert.deepEqual([s.cr2, s.cr3, s.cr0 & 0x80000001n], [0x402000n, BigInt(PD), 0x80000001n]);
+    assert.deepEqual([s.cr2, s.cr3, s.cr0 & 0x80000001n, s.cr4], [0x402000n, BigInt(cr3), 0x80000001n, cr4]);
     assert.equal(g.dv.getUint32(0x2000, true), 0x12345678, "the write through the guest mapping");
-    assert.equal(g.dv.getUint32(PT, true) & (A | D), A, "read: accessed, not dirty");
-    assert.equal(g.dv.getUint32(PT + 4, true) & (A | D), A | D, "written: accessed and dirty");
+    const size = cr4 ? 8 : 4;
+    assert.equal(g.dv.getUint32(pt, true) & (A | D), A, "read: accessed, not dirty");
+    assert.equal(g.dv.getUint32(pt + size, true) & (A | D), A | D, "written: accessed and dirty");
     const c = g.vcpu.stats.counters, vmc = g.vcpu.stats.vmCounters;
-    if (name === "ept=0") {
+    if (name.startsWith("ept=0")) {
       assert.equal(c.pf_guest, 1);
       assert.ok(c.pf_fixed >= 4 && c.pf_taken === c.pf_fixed + c.pf_guest, JSON.stringify(c));
       assert.ok(vmc.mmu_cache_miss >= 2, JSON.stringify(vmc));
@@ -196,12 +244,17 @@ for (const [name, root] of [["ept=0", shadowRoot], ["ept=1", eptRoot]] as const)
   });
 }
 
-Deno.test("ept=0: guest PAE paging is refused with KVM_EXIT_INTERNAL_ERROR; real mode with FAIL_ENTRY", () => {
+Deno.test("ept=0: a PAE guest's MOV to CR3 with a reserved PDPTE bit #GPs and keeps CR3; real mode fails the entry", () => {
   {
     using g = pagingGuest(shadowRoot, 0x20n);
+    // mov eax, BAD_PDPT; mov cr3, eax; hlt
+    g.mem.set([0xb8, ...new Uint8Array(new Uint32Array([BAD_PDPT]).buffer), 0x0f, 0x22, 0xd8, 0xf4], CODE);
     g.vcpu.run();
-    assert.equal(g.vcpu.kvmRun.exit_reason, KVM_EXIT.INTERNAL_ERROR);
-    assert.equal(g.vcpu.kvmRun.internal.suberror, KVM_INTERNAL_ERROR.EMULATION);
+    assert.equal(g.vcpu.kvmRun.exit_reason, KVM_EXIT.HLT);
+    const r = g.vcpu.getRegs();
+    assert.equal(r.rip, BigInt(GP_HANDLER + GP_HANDLER_BYTES.length), "the #GP reached the guest's handler");
+    assert.deepEqual([r.rax, r.rdx], [0n, BigInt(PDPT)], "error code 0, CR3 as it was");
+    assert.equal(g.vcpu.getSregs().cr3, BigInt(PDPT));
   }
   using kvm = Kvm.open({ root: shadowRoot });
   using vm = kvm.createVm();

@@ -251,7 +251,8 @@ export const movtocrHandler: Handler = (cpu, i) => {
       cpu.cr[2] = v;
       break;
     case 3:
-      cpu.cr[3] = v & 0xfffff018;
+      // All of it, as QEMU keeps it: PAE takes the PDPT address from bits 31:5.
+      cpu.cr[3] = v;
       cpu.flushTlb();
       break;
     case 4:

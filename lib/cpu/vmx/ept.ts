@@ -10,14 +10,13 @@
  */
 import type { Cpu } from "../cpu.ts";
 import { CpuFault, PF } from "../faults.ts";
-import { ACC_EXEC, ACC_READ, ACC_WRITE } from "../mmu.ts";
-import { CR0_PG, CR0_WP, CR4_PSE } from "../state.ts";
+import { ACC_EXEC, ACC_READ, ACC_WRITE, pageWalk, type PagingMemory, walked } from "../page_walk.ts";
+import { CR0_PG } from "../state.ts";
 import { VMEXIT_VECTOR } from "./exit.ts";
 import { vmxState } from "./state.ts";
 
 export const EXIT_EPT_VIOLATION = 48, EXIT_EPT_MISCONFIG = 49;
 const EPT_R = 1, EPT_W = 2, EPT_X = 4, EPT_LARGE = 0x80, EPT_A = 0x100, EPT_D = 0x200;
-const PTE_P = 1, PTE_W = 2, PTE_U = 4, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
 
 /** EPTP bit 6: accessed and dirty flags. */
 export const EPTP_AD = 1 << 6;
@@ -172,40 +171,23 @@ export class EptWalker {
     throw new CpuFault(VMEXIT_VECTOR, 0);
   }
 
-  /** The guest's 2-level page walk (as the core's MMU does it) with every GPA through EPT. */
-  readonly walk = (lin: number, access: number, user: boolean): number => {
-    const cpu = this.cpu, bus = cpu.bus;
-    lin >>>= 0;
-    const write = access === ACC_WRITE;
-    if (!(cpu.cr[0] & CR0_PG)) return this.gpa(lin, access, lin, true);
-    const pdeGpa = ((cpu.cr[3] & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
-    const pdeAt = this.gpa(pdeGpa, ACC_READ, lin, false);
-    const pde = bus.read32(pdeAt);
-    if (!(pde & PTE_P)) pageFault(cpu, lin, 0, write, user);
-    if ((pde & PTE_PS) && (cpu.cr[4] & CR4_PSE)) {
-      checkPerm(cpu, lin, pde, write, user);
-      const want = pde | PTE_A | (write ? PTE_D : 0);
-      if (want !== pde) bus.write32(pdeAt, want);
-      return this.gpa(((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0, access, lin, true);
-    }
-    const pteAt = this.gpa(((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0, ACC_READ, lin, false);
-    const pte = bus.read32(pteAt);
-    if (!(pte & PTE_P)) pageFault(cpu, lin, 0, write, user);
-    checkPerm(cpu, lin, pde & pte, write, user);
-    if (!(pde & PTE_A)) bus.write32(pdeAt, pde | PTE_A);
-    const want = pte | PTE_A | (write ? PTE_D : 0);
-    if (want !== pte) bus.write32(pteAt, want);
-    return this.gpa(((pte & 0xfffff000) | (lin & 0xfff)) >>> 0, access, lin, true);
+  /** The guest's own tables, reached through EPT (page_walk.ts does the walk). */
+  readonly #guestTables: PagingMemory = {
+    entryAddress: (gpa, lin) => this.gpa(gpa, ACC_READ, lin, false),
+    read32: (at) => this.cpu.bus.read32(at),
+    write32: (at, value) => this.cpu.bus.write32(at, value),
+    pageFault: (lin, errorCode) => {
+      this.cpu.pfLinear = lin | 0;
+      throw new CpuFault(PF, errorCode);
+    },
   };
-}
 
-function checkPerm(cpu: Cpu, lin: number, perm: number, write: boolean, user: boolean): void {
-  if (user) {
-    if (!(perm & PTE_U) || (write && !(perm & PTE_W))) pageFault(cpu, lin, 1, write, user);
-  } else if (write && !(perm & PTE_W) && (cpu.cr[0] & CR0_WP)) pageFault(cpu, lin, 1, write, user);
-}
-
-function pageFault(cpu: Cpu, lin: number, present: number, write: boolean, user: boolean): never {
-  cpu.pfLinear = lin | 0;
-  throw new CpuFault(PF, present | (write ? 2 : 0) | (user ? 4 : 0));
+  /** The guest's page walk (the one the core's MMU does) with every GPA through EPT. */
+  readonly walk = (lin: number, access: number, user: boolean): number => {
+    const cpu = this.cpu;
+    lin >>>= 0;
+    if (!(cpu.cr[0] & CR0_PG)) return this.gpa(lin, access, lin, true);
+    pageWalk(this.#guestTables, cpu.pagingRegs(), lin, access, user);
+    return this.gpa(walked.gpa, access, lin, true);
+  };
 }

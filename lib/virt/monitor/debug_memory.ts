@@ -1,26 +1,36 @@
 /**
- * The debugger's view of guest memory: linear to physical through the guest's 32-bit page tables
- * (PSE large pages included) without the side effects of the CPU's own walk (no A/D bits, no CR2,
- * no #PF), as QEMU's cpu_get_phys_page_debug does.
+ * The debugger's view of guest memory: linear to physical through the guest's page tables (the
+ * CPU's own walk, lib/cpu/page_walk.ts: 32-bit with PSE, and PAE) without its side effects (no
+ * A/D bits, no CR2, no #PF), as QEMU's cpu_get_phys_page_debug does.
  */
 import type { Cpu } from "../../cpu/cpu.ts";
-import { CR0_PG, CR4_PAE, CR4_PSE } from "../../cpu/state.ts";
+import { ACC_READ, pageWalk, type PagingMemory, walked } from "../../cpu/page_walk.ts";
+import { CR0_PG } from "../../cpu/state.ts";
 import { PAGE_UNMAPPED } from "../../devices/bus.ts";
 
-const PTE_P = 1, PTE_PS = 0x80;
+/** Thrown by the read-only view's page fault: the page is not mapped. */
+const NOT_MAPPED = Symbol("not mapped");
 
-/** Physical address of `linear`, or -1 when the page is not present (PAE walks are not modelled). */
+/** Physical address of `linear`, or -1 when the page is not present. */
 export function debugTranslate(cpu: Cpu, linear: number): number {
   linear >>>= 0;
   if (!(cpu.cr[0] & CR0_PG)) return (linear & cpu.bus.a20Mask) >>> 0;
-  if (cpu.cr[4] & CR4_PAE) return -1;
   const bus = cpu.bus;
-  const pde = bus.read32(((cpu.cr[3] & 0xfffff000) | ((linear >>> 22) << 2)) >>> 0);
-  if (!(pde & PTE_P)) return -1;
-  if ((pde & PTE_PS) && (cpu.cr[4] & CR4_PSE)) return ((pde & 0xffc00000) | (linear & 0x3fffff)) >>> 0;
-  const pte = bus.read32(((pde & 0xfffff000) | ((linear >>> 10) & 0xffc)) >>> 0);
-  if (!(pte & PTE_P)) return -1;
-  return ((pte & 0xfffff000) | (linear & 0xfff)) >>> 0;
+  const tables: PagingMemory = {
+    entryAddress: (gpa) => gpa,
+    read32: (at) => bus.read32(at),
+    write32: () => {},
+    pageFault: () => {
+      throw NOT_MAPPED;
+    },
+  };
+  try {
+    pageWalk(tables, cpu.pagingRegs(), linear, ACC_READ, false);
+  } catch (e) {
+    if (e === NOT_MAPPED) return -1;
+    throw e;
+  }
+  return walked.gpa;
 }
 
 /**

@@ -8,7 +8,7 @@
  */
 import { exits as X, F, type PendingExit, vmxState } from "../../../cpu/vmx/mod.ts";
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../../../cpu/vmx/ept.ts";
-import { GP, PF, UD } from "../../../cpu/faults.ts";
+import { CpuFault, GP, PF, UD } from "../../../cpu/faults.ts";
 import { VMX_EXIT_REASONS } from "../../modules/mod.ts";
 import {
   KVM_EXIT,
@@ -255,8 +255,12 @@ function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
   const vmcs = v.currentVmcs;
   const shadow = vmcs === v.vmcs01 ? v.shadow : undefined;
   if (shadow && cr === 3 && type <= 1) {
-    if (type === 0) shadow.setCr3(value);
-    else v.setGpr(reg, shadow.guestCr3);
+    if (type === 0 && !shadow.setCr3(value)) {
+      // A PAE guest's new PDPTEs have a reserved bit (kvm_set_cr3's load_pdptrs).
+      v.injectException(GP, 0);
+      return "reenter";
+    }
+    if (type === 1) v.setGpr(reg, shadow.guestCr3);
     v.skipInstruction();
     return "reenter";
   }
@@ -269,8 +273,12 @@ function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
       v.injectException(GP, 0);
       return "reenter";
     }
-    if (shadow) shadow.setCr0(value);
-    else {
+    if (shadow) {
+      if (!shadow.setCr0(value)) {
+        v.injectException(GP, 0);
+        return "reenter";
+      }
+    } else {
       vmcs.set(F.CR0_READ_SHADOW, value);
       vmcs.set(F.GUEST_CR0, value | CR0_NE);
     }
@@ -281,8 +289,12 @@ function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
       v.injectException(GP, 0);
       return "reenter";
     }
-    if (shadow) shadow.setCr4(value);
-    else {
+    if (shadow) {
+      if (!shadow.setCr4(value)) {
+        v.injectException(GP, 0);
+        return "reenter";
+      }
+    } else {
       vmcs.set(F.CR4_READ_SHADOW, value);
       vmcs.set(F.GUEST_CR4, value | CR4_VMXE);
     }
@@ -303,7 +315,8 @@ function taskSwitchExit(v: VmxVcpu): ExitResult {
   // Under shadow paging the CPU's CR3 is the shadow's root: a new task's CR3 (loaded only with
   // the guest's paging on, as the CPU does) goes to the shadow MMU, as kvm_set_cr3 would.
   const loadCr3 = shadow && ((cr3: number) => {
-    if (v.guestCr(0) & CR0_PG) shadow.setCr3(cr3);
+    // A bad PDPTE in the new task's PAE tables: #GP, as kvm_task_switch's set_cr(3) failing.
+    if ((v.guestCr(0) & CR0_PG) && !shadow.setCr3(cr3)) throw new CpuFault(GP, 0);
   });
   vmxState(v.cpu).taskSwitchPermit = { loadCr3 };
   return "reenter";

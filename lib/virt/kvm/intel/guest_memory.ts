@@ -1,13 +1,21 @@
 /**
  * Guest memory as kvm_intel's emulator reaches it (kvm_read_guest_virt / kvm_write_guest_virt):
- * a guest-linear address through the guest's own 2-level paging (when CR0.PG is on) to a
+ * a guest-linear address through the guest's own paging (when CR0.PG is on; page_walk.ts) to a
  * guest-physical address, then through the memory slots to the user buffer. Writes tell the
  * emulated CPU, whose decoded-code cache must see them (Bus.dmaWritten).
  */
+import {
+  ACC_READ,
+  ACC_WRITE,
+  pageWalk,
+  type PagingMemory,
+  type PagingRegs,
+  walked,
+} from "../../../cpu/page_walk.ts";
+import { CR0_PG } from "./guest_state.ts";
 import type { VmxVcpu } from "./vcpu.ts";
 
 const PAGE = 4096;
-const PTE_P = 1, PTE_A = 0x20, PTE_D = 0x40, PTE_PS = 0x80;
 
 /** A 32-bit guest-physical read through the memory slots; undefined where no slot is. */
 export function read32(v: VmxVcpu, gpa: number): number | undefined {
@@ -26,24 +34,58 @@ export function write32(v: VmxVcpu, gpa: number, value: number): void {
   for (let k = 0; k < 4; k++) slot.bytes[o + k] = (value >>> (8 * k)) & 0xff;
 }
 
+/** A #PF the guest's own paging gives (its error code), thrown by GuestTables. */
+export class GuestPageFault {
+  constructor(readonly errorCode: number) {}
+}
+
+/** The current guest's paging structures in guest-physical memory, for the one page walk (page_walk.ts). */
+export class GuestTables implements PagingMemory {
+  constructor(readonly v: VmxVcpu) {}
+  entryAddress(gpa: number): number {
+    return gpa;
+  }
+  read32(at: number): number {
+    return read32(this.v, at) ?? 0;
+  }
+  write32(at: number, value: number): void {
+    write32(this.v, at, value);
+  }
+  pageFault(_lin: number, errorCode: number): never {
+    throw new GuestPageFault(errorCode);
+  }
+}
+
+/** EFER.NXE. */
+const EFER_NXE = 0x800n;
+
+/**
+ * The current guest's paging registers as it set them (under shadow paging the VMCS holds the
+ * shadow's CR3 and the shadow MMU the PDPTE registers; with EPT the walk reads PDPTEs at CR3).
+ */
+export function guestPagingRegs(v: VmxVcpu): PagingRegs {
+  const shadow = v.currentVmcs === v.vmcs01 ? v.shadow : undefined;
+  return {
+    cr0: v.guestCr(0),
+    cr3: v.guestCr3(),
+    cr4: v.guestCr(4),
+    nxe: (v.ctx.sregs.efer & EFER_NXE) !== 0n,
+    pdptes: shadow?.pdptes,
+  };
+}
+
 /** Guest-linear to guest-physical for the current guest, setting A (and D on writes); undefined if not mapped. */
 export function guestTranslate(v: VmxVcpu, lin: number, write: boolean): number | undefined {
   lin >>>= 0;
-  // The guest's own CR0 and CR3 (under shadow paging the VMCS holds the shadow's).
-  if (!(v.guestCr(0) & 0x80000000)) return lin;
-  const pdeAt = ((v.guestCr3() & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0;
-  const pde = read32(v, pdeAt);
-  if (pde === undefined || !(pde & PTE_P)) return undefined;
-  if ((pde & PTE_PS) && (v.guestCr(4) & 0x10)) {
-    write32(v, pdeAt, pde | PTE_A | (write ? PTE_D : 0));
-    return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+  const regs = guestPagingRegs(v);
+  if (!(regs.cr0 & CR0_PG)) return lin;
+  try {
+    pageWalk(new GuestTables(v), regs, lin, write ? ACC_WRITE : ACC_READ, false);
+  } catch (e) {
+    if (e instanceof GuestPageFault) return undefined;
+    throw e;
   }
-  const pteAt = ((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0;
-  const pte = read32(v, pteAt);
-  if (pte === undefined || !(pte & PTE_P)) return undefined;
-  write32(v, pdeAt, pde | PTE_A);
-  write32(v, pteAt, pte | PTE_A | (write ? PTE_D : 0));
-  return ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0;
+  return walked.gpa;
 }
 
 /** Reads `length` bytes at a guest-linear address; undefined when a page is not RAM. */

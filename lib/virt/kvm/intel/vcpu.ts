@@ -53,7 +53,7 @@ const { INTR_INFO_ERROR_CODE, INTR_INFO_VALID, INTR_TYPE_EXTERNAL, INTR_TYPE_HW_
   X;
 import type { AccessSize } from "../../../devices/bus.ts";
 import { signalDue, signalTaken, type VcpuContext, type VendorVcpu } from "../backend.ts";
-import { KVM_EXIT, KVM_INTERNAL_ERROR, KVM_MP_STATE } from "../constants.ts";
+import { KVM_EXIT, KVM_MP_STATE } from "../constants.ts";
 import type { KvmRun } from "../kvm_run.ts";
 import { HOST_MODEL } from "../cpuid.ts";
 import { CR0_NE, CR4_VMXE, guestCr, loadGuest, saveGuest } from "./guest_state.ts";
@@ -271,11 +271,6 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       return "user";
     }
     const cpu = this.cpu, bus = this.vm.host.bus, vmcs = this.currentVmcs;
-    if (this.shadow?.unsupported() && vmcs === this.vmcs01) {
-      // Guest PAE paging: this shadow MMU builds 2-level tables only.
-      run.exitInternal(KVM_INTERNAL_ERROR.EMULATION);
-      return "user";
-    }
     this.#prepareEvents(run, vmcs, kick);
     this.#exit = undefined;
     bus.stopRequested = false;
