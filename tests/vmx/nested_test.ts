@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { PROJECT } from "../support/tools.ts";
-import { Kvm, KVM_EXIT, KVM_EXIT_IO_IN } from "../../lib/virt/kvm/mod.ts";
+import { Kvm, KVM_EXIT, KVM_EXIT_IO_IN, type KvmVcpu } from "../../lib/virt/kvm/mod.ts";
 import { createMinimalMachine } from "../../lib/virt/machine/minimal.ts";
 import { loadMultiboot, MULTIBOOT_CS, MULTIBOOT_DS } from "../../lib/virt/machine/multiboot.ts";
 import { flatSegment as flat, rootWith } from "../kvm/support/setup.ts";
@@ -22,6 +22,7 @@ const COM1 = 0x3f8, DEBUG_EXIT = 0xf4;
 export function runUnderKvm(
   root: string,
   image: Uint8Array,
+  onIo?: (vcpu: KvmVcpu, port: number) => void,
 ): { serial: string; status: number; exits: number } {
   // The multiboot loader fills a RAM image exactly as for tcg; that RAM backs the memory slot.
   const staging = createMinimalMachine({ ramSize: RAM });
@@ -62,6 +63,7 @@ export function runUnderKvm(
       // Anything but port I/O ends the run: reported as a negative status.
       if (run.exit_reason !== KVM_EXIT.IO) return { serial, status: -run.exit_reason, exits };
       const io = run.io, bytes = run.ioData();
+      onIo?.(vcpu, io.port);
       if (io.direction === KVM_EXIT_IO_IN) {
         // COM1's line status: the transmit holding register is always empty.
         bytes.fill(io.port === COM1 + 5 ? 0x20 : 0xff, 0, io.size * io.count);
@@ -79,7 +81,9 @@ export function runUnderKvm(
 
 // vpid: L0 gives L2 a VPID of its own (vpid02) and emulates L1's INVVPID/INVEPT on it, so the
 // translations L2 caches survive and go exactly as on bare VMX.
-for (const name of ["hypervisor", "vpid"]) {
+// vectoring: an event whose delivery an exit L1 handles cuts short reaches L1 in vmcs12's
+// IDT-vectoring fields; one cut short by an exit L0 handles (an EPT02 fill) is delivered again.
+for (const name of ["hypervisor", "vpid", "vectoring"]) {
   Deno.test(`nested=1: the VMX ${name} guest prints under -accel kvm exactly what it prints on tcg`, async () => {
     const root = await rootWith(["kvm_intel", "nested=1"]);
     const r = runUnderKvm(root, Deno.readFileSync(join(PROJECT, "tests", "guests", "vmx", `${name}.bin`)));
@@ -102,4 +106,27 @@ Deno.test("nested=0: the same guest sees no VMX (CPUID.1:ECX.VMX clear)", async 
   // RDMSR of IA32_VMX_BASIC then #GPs; with no IDT the guest cannot go on (no isa-debug-exit).
   assert.equal(r.serial, "cpuid.1:ecx.vmx=00000000\n");
   assert.ok(r.status < 0, `status ${r.status}`);
+});
+
+Deno.test("nested=1: KVM_GET_REGS/SREGS while L2 runs show L2's registers; setting them back changes nothing", async () => {
+  const root = await rootWith(["kvm_intel", "nested=1"]);
+  const image = Deno.readFileSync(join(PROJECT, "tests", "guests", "vmx", "vectoring.bin"));
+  const seen: { port: number; cr3: bigint; idt: bigint; rsp: bigint; rax: bigint }[] = [];
+  const r = runUnderKvm(root, image, (vcpu, port) => {
+    const regs = vcpu.getRegs(), sregs = vcpu.getSregs();
+    if (port === 0x80 || (seen.length && seen.length < 2)) {
+      seen.push({ port, cr3: sregs.cr3, idt: sregs.idt.base, rsp: regs.rsp, rax: regs.rax });
+    }
+    // What QEMU's kvm_arch_put_registers does after a change: the same state back.
+    vcpu.setRegs(regs);
+    vcpu.setSregs(sregs);
+  });
+  // L2's port 0x80 write (L1's I/O bitmaps let it through to user space): L2's page directory,
+  // IDT, stack and EAX (tests/guests/vmx/vectoring.asm); L1's print of the exit that follows: L1's.
+  assert.deepEqual(seen, [
+    { port: 0x80, cr3: 0x201000n, idt: 0xa00000n, rsp: 0xc01000n, rax: 0x12345678n },
+    { port: COM1 + 5, cr3: 0x200000n, idt: 0n, rsp: seen[1]?.rsp, rax: seen[1]?.rax },
+  ]);
+  assert.equal(r.serial, Deno.readTextFileSync(join(PROJECT, "tests", "golden", "vmx", "vectoring.txt")));
+  await Deno.remove(root, { recursive: true });
 });

@@ -26,6 +26,7 @@
 %define HOST_STACK  0x00290000
 %define HOLE        0x10000000         ; unmapped until L2 faults on it
 %include "vmx.inc"
+%include "vmx_setup.inc"
 
 ; FLAGS "label": prints the label and CF/ZF after a VMX instruction
 %macro FLAGS 1
@@ -36,13 +37,7 @@
 %endmacro
 
 main:
-    lgdt [gdt_desc]
-    jmp 0x08:.reload
-.reload:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
+    FLAT_GDT
     ; identity-map the first 128 MiB with 4 MiB pages; the HOLE page stays not present
     mov edi, PAGE_DIR
     mov ecx, 1024

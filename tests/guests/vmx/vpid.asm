@@ -15,6 +15,8 @@
 ; - with EPT, L2's entries are combined mappings tagged by the EPT PML4 too: a changed EPT entry
 ;   is not seen until INVEPT (single context for that EPTP, or all contexts) drops them.
 %include "multiboot.inc"
+%include "vmx.inc"
+%include "vmx_setup.inc"
 
 %define PAGE_DIR    0x00200000         ; L1: 4 MiB identity pages, 0-128 MiB
 %define L2_PAGE_DIR 0x00201000         ; L2: the same, plus TEST
@@ -28,37 +30,13 @@
 %define PAGE_A      0x00800000
 %define PAGE_B      0x00c00000
 %define TEST        0x10000000
-%define REVISION    0x11e57ed0
 %define PDE_4M      0x83               ; present, writable, 4 MiB
 %define EPT_2M      0xb7               ; RWX, WB, 2 MiB
 %define EPTP        EPT_PML4 | 6 | (3 << 3)
 
-; VMCS field encodings (SDM Appendix B)
 %define VIRTUAL_PROCESSOR_ID 0x0000
-%define EPT_POINTER       0x201A
-%define SECONDARY_CONTROLS 0x401E
-%define GUEST_ES_SELECTOR 0x0800
-%define GUEST_ES_LIMIT    0x4800
-%define GUEST_ES_AR       0x4814
-%define GUEST_ES_BASE     0x6806
-%define GUEST_RIP         0x681E
-%define EXIT_REASON       0x4402
-%define EXIT_INSN_LEN     0x440C
-%define HOST_CR0          0x6C00
-%define HOST_CR3          0x6C02
-%define HOST_CR4          0x6C04
-%define GUEST_CR0         0x6800
-%define GUEST_CR4         0x6804
-
 %define SEC_EPT  (1 << 1)
 %define SEC_VPID (1 << 5)
-
-; VMW field, value: VMWRITE (clobbers EAX, EBX)
-%macro VMW 2
-    mov eax, %1
-    mov ebx, %2
-    vmwrite eax, ebx
-%endmacro
 
 ; L2MAP page: points L2's PDE for TEST at a page (no invalidation)
 %macro L2MAP 1
@@ -82,64 +60,17 @@
 %endmacro
 
 main:
-    lgdt [gdt_desc]
-    jmp 0x08:.reload
-.reload:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
+    FLAT_GDT
     mov dword [PAGE_A], 0xa
     mov dword [PAGE_B], 0xb
-    ; page directories: 0-128 MiB identity for both, TEST for L2 only
-    mov edi, PAGE_DIR
-    xor eax, eax
-    mov ecx, 2 * 1024
-    rep stosd
-    mov eax, PDE_4M
-    xor esi, esi
-.pde:
-    mov [PAGE_DIR + esi * 4], eax
-    mov [L2_PAGE_DIR + esi * 4], eax
-    add eax, 0x400000
-    inc esi
-    cmp esi, 32
-    jb .pde
-    ; EPT: identity for GPA 0-128 MiB in 2 MiB pages
-    mov edi, EPT_PML4
-    xor eax, eax
-    mov ecx, 3 * 1024
-    rep stosd
-    mov dword [EPT_PML4], EPT_PDPT | 7
-    mov dword [EPT_PDPT], EPT_PD | 7
-    mov eax, EPT_2M
-    xor esi, esi
-.ept:
-    mov [EPT_PD + esi * 8], eax
-    add eax, 0x200000
-    inc esi
-    cmp esi, 64
-    jb .ept
-    mov eax, PAGE_DIR
-    mov cr3, eax
-    mov eax, cr4
-    or eax, 0x2010                     ; VMXE, PSE
-    mov cr4, eax
-    mov eax, cr0
-    or eax, 0x80000020                 ; PG, NE
-    mov cr0, eax
-    mov ecx, 0x3a                      ; IA32_FEATURE_CONTROL: lock | VMXON outside SMX
-    mov eax, 5
-    xor edx, edx
-    wrmsr
-    mov dword [VMXON_PAGE], REVISION
-    mov dword [VMCS_PAGE], REVISION
-    mov dword [DESCRIPTOR], VMXON_PAGE
-    mov dword [DESCRIPTOR + 4], 0
-    vmxon [DESCRIPTOR]
-    mov dword [DESCRIPTOR], VMCS_PAGE
-    vmclear [DESCRIPTOR]
-    vmptrld [DESCRIPTOR]
+    ; paging: 0-128 MiB identity for both L1 and L2, TEST for L2 only (L2MAP)
+    IDENTITY_PAGING PAGE_DIR
+    mov esi, PAGE_DIR
+    mov edi, L2_PAGE_DIR
+    mov ecx, 1024
+    rep movsd
+    VMX_ON VMXON_PAGE, VMCS_PAGE, DESCRIPTOR
+    EPT_IDENTITY EPT_PML4, EPT_PDPT, EPT_PD  ; guest-physical 0-128 MiB, 2 MiB pages
     call setup_vmcs
 
     L2MAP PAGE_A
@@ -187,18 +118,7 @@ main:
 
 ; run_l2: VMLAUNCH the first time, VMRESUME after; prints the dword L2 read (its EAX at VMCALL)
 run_l2:
-    mov [l1_esp], esp
-    cmp byte [launched], 0
-    jne .resume
-    mov byte [launched], 1
-    vmlaunch
-    jmp failed
-.resume:
-    vmresume
-failed:
-    PRINT "vm entry failed", 10
-    mov eax, 1
-    jmp exit
+    ENTER_L2
 vm_exit:
     mov esp, [l1_esp]
     mov [l2_eax], eax
@@ -299,13 +219,4 @@ setup_vmcs:
     jb .seg
     ret
 
-align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-    dq 0x00008b000000ffff              ; a TSS descriptor for TR's selector
-gdt_end:
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
+HYPERVISOR_GDT

@@ -69,8 +69,12 @@ export interface GuestRegisters {
 
 const low32 = (v: bigint) => Number(BigInt.asUintN(32, v)) | 0;
 
-/** kvm_regs/kvm_sregs into the CPU and the VMCS guest area. */
-export function loadGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegisters): void {
+/**
+ * kvm_regs/kvm_sregs into the CPU and the VMCS guest area. `l2`: the VMCS runs a nested guest
+ * (vmcs02), whose CR0/CR4 the API shows as L2's own registers; the read shadows there are what L1
+ * makes L2 read, and stay.
+ */
+export function loadGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegisters, l2 = false): void {
   GPRS.forEach((n, i) => cpu.regs[i] = low32(regs[n]));
   vmcs.set(F.GUEST_RSP, low32(regs.rsp));
   vmcs.set(F.GUEST_RIP, low32(regs.rip));
@@ -88,10 +92,12 @@ export function loadGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegi
   vmcs.set(F.GUEST_IDTR_LIMIT, sregs.idt.limit & 0xffff);
   const cr0 = low32(sregs.cr0), cr4 = low32(sregs.cr4);
   vmcs.set(F.GUEST_CR0, cr0 | CR0_NE);
-  vmcs.set(F.CR0_READ_SHADOW, cr0);
   vmcs.set(F.GUEST_CR3, low32(sregs.cr3));
   vmcs.set(F.GUEST_CR4, cr4 | CR4_VMXE);
-  vmcs.set(F.CR4_READ_SHADOW, cr4);
+  if (!l2) {
+    vmcs.set(F.CR0_READ_SHADOW, cr0);
+    vmcs.set(F.CR4_READ_SHADOW, cr4);
+  }
   cpu.cr[2] = low32(sregs.cr2);
   vmcs.set(F.GUEST_SYSENTER_CS, low32(msrs.get(MSR.IA32_SYSENTER_CS) ?? 0n));
   vmcs.set(F.GUEST_SYSENTER_ESP, low32(msrs.get(MSR.IA32_SYSENTER_ESP) ?? 0n));
@@ -101,8 +107,8 @@ export function loadGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegi
   vmcs.set(F.GUEST_ACTIVITY_STATE, 0);
 }
 
-/** The CPU and the VMCS guest area back into kvm_regs/kvm_sregs (after a VM exit). */
-export function saveGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegisters): void {
+/** The CPU and the VMCS guest area back into kvm_regs/kvm_sregs (after a VM exit); `l2` as for loadGuest. */
+export function saveGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegisters, l2 = false): void {
   GPRS.forEach((n, i) => regs[n] = BigInt(cpu.regs[i] >>> 0));
   regs.rsp = BigInt(vmcs.get(F.GUEST_RSP) >>> 0);
   regs.rip = BigInt(vmcs.get(F.GUEST_RIP) >>> 0);
@@ -112,10 +118,10 @@ export function saveGuest(cpu: Cpu, vmcs: Vmcs, { regs, sregs, msrs }: GuestRegi
   }
   sregs.gdt = { base: BigInt(vmcs.get(F.GUEST_GDTR_BASE) >>> 0), limit: vmcs.get(F.GUEST_GDTR_LIMIT) };
   sregs.idt = { base: BigInt(vmcs.get(F.GUEST_IDTR_BASE) >>> 0), limit: vmcs.get(F.GUEST_IDTR_LIMIT) };
-  sregs.cr0 = BigInt(guestCr(vmcs, 0) >>> 0);
+  sregs.cr0 = BigInt((l2 ? vmcs.get(F.GUEST_CR0) : guestCr(vmcs, 0)) >>> 0);
   sregs.cr2 = BigInt(cpu.cr[2] >>> 0);
   sregs.cr3 = BigInt(vmcs.get(F.GUEST_CR3) >>> 0);
-  sregs.cr4 = BigInt(guestCr(vmcs, 4) >>> 0);
+  sregs.cr4 = BigInt((l2 ? vmcs.get(F.GUEST_CR4) : guestCr(vmcs, 4)) >>> 0);
   msrs.set(MSR.IA32_SYSENTER_CS, BigInt(vmcs.get(F.GUEST_SYSENTER_CS) >>> 0));
   msrs.set(MSR.IA32_SYSENTER_ESP, BigInt(vmcs.get(F.GUEST_SYSENTER_ESP) >>> 0));
   msrs.set(MSR.IA32_SYSENTER_EIP, BigInt(vmcs.get(F.GUEST_SYSENTER_EIP) >>> 0));

@@ -180,11 +180,13 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   }
 
   // ---- registers between KVM_RUNs ----
+  // While L1 runs an L2 they are L2's, in vmcs02 (as Linux's vcpu->arch in guest mode).
 
   saveToContext(): void {
     if (!this.#loaded || this.#contextFresh) return;
-    saveGuest(this.cpu, this.vmcs01, this.ctx);
-    if (this.shadow) this.ctx.sregs.cr3 = BigInt(this.shadow.guestCr3 >>> 0);
+    const vmcs = this.currentVmcs, l2 = vmcs !== this.vmcs01;
+    saveGuest(this.cpu, vmcs, this.ctx, l2);
+    if (this.shadow && !l2) this.ctx.sregs.cr3 = BigInt(this.shadow.guestCr3 >>> 0);
     this.#contextFresh = true;
   }
 
@@ -220,10 +222,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   run(run: KvmRun): void | "eintr" {
     this.vm.host.client = this;
     if (this.#contextDirty) {
-      loadGuest(this.cpu, this.vmcs01, this.ctx);
-      this.shadow?.load();
+      const vmcs = this.currentVmcs, l2 = vmcs !== this.vmcs01;
+      loadGuest(this.cpu, vmcs, this.ctx, l2);
+      if (!l2) this.shadow?.load();
       // New control registers from user space (KVM_SET_SREGS): what the TLB holds may be stale.
-      this.#flushGuestTlb(this.vmcs01);
+      this.#flushGuestTlb(vmcs);
       this.#contextDirty = false;
       this.#loaded = true;
     }
@@ -321,6 +324,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     // one is handled below).
     if (!duringDelivery && vmcs === this.vmcs01) this.#completeInterrupts(vmcs);
     const result = dispatchExit(this, exit, run);
+    // An L2's is delivered again only when L0 kept the exit: one reflected to L1 reports it in
+    // vmcs12's IDT-vectoring fields for L1 to deliver.
+    if (!duringDelivery && vmcs !== this.vmcs01 && this.currentVmcs === vmcs && !this.#pendingEvent) {
+      this.#completeInterrupts(vmcs);
+    }
     // The event's delivery was cut short by an exit L0 handled (an EPT violation on the IDT or
     // stack): it is injected again (Linux's vmx_complete_interrupts, from IDT-vectoring info).
     if (

@@ -93,14 +93,14 @@ registerNestedVmx({
     (vmcs12(vcpu, nestedState(vcpu)).get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_NMI_EXITING) !== 0,
   exitForNmi(vcpu) {
     const s = nestedState(vcpu), info = X.INTR_INFO_VALID | (X.INTR_TYPE_NMI << 8) | NMI_VECTOR;
-    reflectExit(vcpu, s, vmcs12(vcpu, s), X.eventExit(X.EXIT_EXCEPTION_NMI, info));
+    reflectExit(vcpu, s, vmcs12(vcpu, s), X.eventExit(X.EXIT_EXCEPTION_NMI, info), false);
   },
   exitForInterrupt(vcpu, acknowledge) {
     const s = nestedState(vcpu), v12 = vmcs12(vcpu, s);
     const ack = (v12.get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) !== 0;
     // Without "acknowledge interrupt on exit" the interruption information is invalid (SDM 27.2.2).
     const info = ack ? X.INTR_INFO_VALID | (X.INTR_TYPE_EXTERNAL << 8) | (acknowledge() & 0xff) : 0;
-    reflectExit(vcpu, s, v12, X.eventExit(X.EXIT_EXTERNAL_INTERRUPT, info));
+    reflectExit(vcpu, s, v12, X.eventExit(X.EXIT_EXTERNAL_INTERRUPT, info), false);
   },
   l2Exit(vcpu, exit) {
     const s = nestedState(vcpu), v12 = vmcs12(vcpu, s);

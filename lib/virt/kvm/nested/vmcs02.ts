@@ -205,11 +205,22 @@ function vmxAbort(vcpu: L0Vcpu, v12: Vmcs, indicator: number): void {
   vcpu.requestShutdown();
 }
 
-/** What an exit reflected to L1 records, with L0's corrections (the EPT12 qualification). */
-export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: PendingExit): void {
+/**
+ * What an exit reflected to L1 records, with L0's corrections (the EPT12 qualification). `fromL2`:
+ * the exit is vmcs02's own, so an event whose delivery it cut short (in vmcs02's IDT-vectoring
+ * fields, with INT n's length) is reported to L1 to deliver again (SDM 28.2.4; Linux's
+ * vmcs12_save_pending_event); L0's synthesized exits for L1's interrupts and NMIs cut nothing short.
+ */
+export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: PendingExit, fromL2 = true): void {
   const v02 = s.vmcs02!;
   copy(v02, v12, GUEST_FIELDS.filter((f) => f.encoding !== F.VMCS_LINK_POINTER));
   recordExitInformation(v12, exit);
+  const vectoring = fromL2 ? v02.get(F.IDT_VECTORING_INFO_FIELD) : 0;
+  if (vectoring & X.INTR_INFO_VALID) {
+    v12.set(F.IDT_VECTORING_INFO_FIELD, vectoring);
+    v12.set(F.IDT_VECTORING_ERROR_CODE, v02.get(F.IDT_VECTORING_ERROR_CODE));
+    v12.set(F.VM_EXIT_INSTRUCTION_LEN, v02.get(F.VM_EXIT_INSTRUCTION_LEN));
+  }
   // L2's MSRs are stored while vmcs02 is current, before any host state is loaded (SDM 28.4).
   const stored = storeMsrList(
     l1Lists(vcpu),

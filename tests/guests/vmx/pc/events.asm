@@ -24,6 +24,7 @@
 ;    down, and the board resets (qemu-system -no-reboot ends there).
 %include "multiboot.inc"
 %include "vmx.inc"
+%include "vmx_setup.inc"
 
 %define PAGE_DIR    0x00200000
 %define VMXON_PAGE  0x00201000
@@ -59,13 +60,7 @@
 %define EXIT_ACK    (1 << 15)
 
 main:
-    lgdt [gdt_desc]
-    jmp 0x08:.reload
-.reload:
-    mov ax, 0x10
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
+    FLAT_GDT
     cli
     ; identity-map 0-128 MiB and the IOAPIC with 4 MiB pages (VMX operation needs CR0.PG)
     mov edi, PAGE_DIR
@@ -415,16 +410,7 @@ l1_vector: dd 0
 l2_vector: dd 0
 l2_nmi_vector: dd 0
 
-align 8
-gdt:
-    dq 0
-    dq 0x00cf9a000000ffff
-    dq 0x00cf92000000ffff
-    dq 0x00008b000000ffff              ; a TSS descriptor for TR's selector
-gdt_end:
-gdt_desc:
-    dw gdt_end - gdt - 1
-    dd gdt
+HYPERVISOR_GDT
 l1_idt_desc:
     dw 0x20 * 8 + 7
     dd L1_IDT
