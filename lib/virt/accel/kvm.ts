@@ -37,6 +37,7 @@ import {
   type KvmVcpu,
   type KvmVm,
 } from "../kvm/mod.ts";
+import { MTRR_FIXED, MTRR_VARIABLE } from "../kvm/msrs.ts";
 import type { MachineConfig } from "../machine/config.ts";
 import type { Timer, VirtualClock } from "../../devices/clock.ts";
 import { type BoardIrqchips, KvmIrqchipLink } from "./kvm_irqchip.ts";
@@ -61,6 +62,13 @@ export class KvmGuestError extends LibError {}
 const SEGMENTS = ["es", "cs", "ss", "ds", "fs", "gs", "ldt", "tr"] as const;
 const GPRS = ["rax", "rcx", "rdx", "rbx", "rsp", "rbp", "rsi", "rdi"] as const;
 const MSR_APIC_BASE = 0x1b, SYSENTER = [0x174, 0x175, 0x176];
+const MSR_PAT = 0x277, PAT_RESET = 0x0007040600070406n;
+/**
+ * The MTRRs kvm_put_msrs sends at KVM_PUT_RESET_STATE and kvm_get_msrs reads, when the guest's
+ * CPUID has MTRR: IA32_MTRR_DEF_TYPE, the eleven fixed ranges, the eight variable pairs.
+ */
+const MTRRS = [0x2ff, ...MTRR_FIXED, ...MTRR_VARIABLE];
+const CPUID_1_EDX_MTRR = 1 << 12, CPUID_1_EDX_PSE36 = 1 << 17;
 const CPUID_1_ECX_HYPERVISOR = 1 << 31;
 const IF_FLAG = 1 << 9;
 
@@ -177,6 +185,14 @@ export class KvmCpu extends Cpu implements Vcpu {
   #kernelHalted = false;
   /** Wakes the board's loop when the kernel's halted vCPU has a timer due (its hrtimer). */
   readonly #wake?: Timer;
+  /**
+   * The next put is at KVM_PUT_RESET_STATE level or above (first run, after a reset): the MTRRs go
+   * into KVM. Not a #field, for the reason irqchipStale is not.
+   */
+  private resetStatePut = true;
+  /** QEMU's has_msr_mtrr (the guest's CPUID.1:EDX.MTRR) and phys_bits (36 with PSE36, else 32). */
+  readonly #mtrr: boolean;
+  readonly #physMask: bigint;
 
   constructor(
     board: Bus,
@@ -198,7 +214,11 @@ export class KvmCpu extends Cpu implements Vcpu {
       this.#wake = kernelIrqchip.clock.timer(() => {});
     }
     const supported = kvm.getSupportedCpuid(256);
-    this.vcpu.setCpuid2(guestCpuid(supported, config.cpuModel === "host" ? "host" : this.model));
+    const cpuid = guestCpuid(supported, config.cpuModel === "host" ? "host" : this.model);
+    this.vcpu.setCpuid2(cpuid);
+    const edx1 = cpuid.find((e) => e.function === 1)?.edx ?? 0;
+    this.#mtrr = (edx1 & CPUID_1_EDX_MTRR) !== 0;
+    this.#physMask = (1n << (edx1 & CPUID_1_EDX_PSE36 ? 36n : 32n)) - 1n;
     board.onMapChange(() => this.#slotsStale = true);
     // DMA and loaders write the buffer behind the emulated CPU's decoded-code cache.
     board.onDmaWrite((phys, length) => this.vcpu.memoryWritten(phys, length));
@@ -259,6 +279,10 @@ export class KvmCpu extends Cpu implements Vcpu {
       this.vcpu.setMpState(KVM_MP_STATE.RUNNABLE);
       this.#kernelHalted = false;
     }
+    if (this.resetStatePut) {
+      this.resetStatePut = false;
+      this.#putResetMsrs();
+    }
     const now = this.#signature(), last = this.#synced;
     if (last && now.every((v, i) => v === last[i])) return;
     const regs = this.vcpu.getRegs();
@@ -279,6 +303,23 @@ export class KvmCpu extends Cpu implements Vcpu {
     s.apic_base = this.msrs.get(MSR_APIC_BASE) ?? 0xfee00900n;
     this.vcpu.setSregs(s);
     this.vcpu.setMsrs(SYSENTER.map((index) => ({ index, data: this.msrs.get(index) ?? 0n })));
+  }
+
+  /**
+   * kvm_put_msrs' KVM_PUT_RESET_STATE part for what KVM keeps across a machine reset: PAT and, when
+   * the guest's CPUID has MTRR, the MTRRs (variable masks cut to the CPU's physical address bits,
+   * which KVM would refuse beyond). After a reset the register file holds their reset values.
+   */
+  #putResetMsrs(): void {
+    const value = (index: number) => this.msrs.get(index) ?? (index === MSR_PAT ? PAT_RESET : 0n);
+    const entries = [{ index: MSR_PAT, data: value(MSR_PAT) }];
+    if (this.#mtrr) {
+      for (const index of MTRRS) {
+        const mask = index >= 0x200 && index <= 0x20f && index % 2 === 1;
+        entries.push({ index, data: mask ? value(index) & this.#physMask : value(index) });
+      }
+    }
+    this.vcpu.setMsrs(entries);
   }
 
   /** kvm_arch_get_registers: the KVM vCPU back into this register file. */
@@ -305,7 +346,8 @@ export class KvmCpu extends Cpu implements Vcpu {
     this.cr[3] = Number(s.cr3) | 0;
     this.cr[4] = Number(s.cr4) | 0;
     this.msrs.set(MSR_APIC_BASE, s.apic_base);
-    const msrs = SYSENTER.map((index) => ({ index, data: 0n }));
+    // kvm_get_msrs: PAT always, the MTRRs when the guest has them (savevm, the monitors see them).
+    const msrs = [...SYSENTER, MSR_PAT, ...(this.#mtrr ? MTRRS : [])].map((index) => ({ index, data: 0n }));
     this.vcpu.getMsrs(msrs);
     for (const m of msrs) this.msrs.set(m.index, m.data);
     this.codeSegmentChanged();
@@ -454,12 +496,14 @@ export class KvmCpu extends Cpu implements Vcpu {
     super.reset();
     // The board resets its chips next; they go to the kernel before the vCPU runs again.
     this.irqchipStale = true;
+    this.resetStatePut = true;
   }
 
   override restore(state: Parameters<Cpu["restore"]>[0]): void {
     super.restore(state);
-    // loadvm restored the board's chips too.
+    // loadvm restored the board's chips too; its put is at full-state level (MTRRs included).
     this.irqchipStale = true;
+    this.resetStatePut = true;
   }
 
   close(): void {

@@ -3,7 +3,7 @@
  * (CPUID.1:ECX bit 5) only with kvm_intel's `nested`, plus KVM's own paravirtual leaves
  * 0x40000000 ("KVMKVMKVM") and 0x40000001 (features).
  */
-import { MODELS } from "../../cpu/mod.ts";
+import { MODELS, withFeatures } from "../../cpu/mod.ts";
 import type { KvmCpuidEntry2 } from "./structs.ts";
 
 const CPUID_1_ECX_VMX = 1 << 5;
@@ -18,8 +18,11 @@ const KVM_SIGNATURE = [0x4b4d564b, 0x564b4d56, 0x0000004d] as const;
  */
 const KVM_PV_FEATURES = 1 << 1;
 
-/** The host CPU the simulated kernel runs on (the CPU core's model). */
-export const HOST_MODEL = MODELS.qemu32;
+/**
+ * The host CPU the simulated kernel runs on: the CPU core's model, with the MTRRs every VMX host
+ * has (the core implements their MSRs; KVM emulates them for its guests and offers CPUID MTRR).
+ */
+export const HOST_MODEL = withFeatures(MODELS.qemu32, { mtrr: true });
 
 export function supportedCpuid(nested: boolean): KvmCpuidEntry2[] {
   const out: KvmCpuidEntry2[] = [];

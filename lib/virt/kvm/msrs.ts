@@ -59,14 +59,23 @@ const byteFields = (d: bigint) => Array.from({ length: 8 }, (_, i) => (d >> BigI
  */
 const ABOVE_MAXPHYADDR = ~((1n << 36n) - 1n);
 
+/** The fixed-range MTRRs (64K_00000, 16K_80000, 16K_A0000, 4K_C0000..4K_F8000). */
+export const MTRR_FIXED: readonly number[] = [
+  0x250,
+  0x258,
+  0x259,
+  ...Array.from({ length: 8 }, (_, i) => 0x268 + i),
+];
+/** IA32_MTRR_PHYSBASE0/PHYSMASK0 .. PHYSBASE7/PHYSMASK7. */
+export const MTRR_VARIABLE: readonly number[] = Array.from({ length: 16 }, (_, i) => 0x200 + i);
+
 /**
  * The MTRRs KVM emulates for its guests (arch/x86/kvm/mtrr.c): MTRRcap says eight variable pairs
  * (0x200-0x20f), the fixed ranges and WC; IA32_MTRR_DEF_TYPE keeps E, FE and a type. A write with
  * a reserved bit or a reserved memory type fails as kvm_mtrr_valid makes it.
  */
 function mtrrSpecs(): MsrSpec[] {
-  const fixed = [0x250, 0x258, 0x259, ...Array.from({ length: 8 }, (_, i) => 0x268 + i)];
-  const variable = Array.from({ length: 16 }, (_, i) => 0x200 + i);
+  const fixed = MTRR_FIXED, variable = MTRR_VARIABLE;
   return [
     ...fixed.map((index) => ({
       index,
