@@ -83,7 +83,8 @@ export function runUnderKvm(
 // translations L2 caches survive and go exactly as on bare VMX.
 // vectoring: an event whose delivery an exit L1 handles cuts short reaches L1 in vmcs12's
 // IDT-vectoring fields; one cut short by an exit L0 handles (an EPT02 fill) is delivered again.
-for (const name of ["hypervisor", "vpid", "vectoring"]) {
+// nmi_window: L1 gets virtual NMIs and NMI-window exiting, and the exit when L2's IRET opens it.
+for (const name of ["hypervisor", "vpid", "vectoring", "nmi_window"]) {
   Deno.test(`nested=1: the VMX ${name} guest prints under -accel kvm exactly what it prints on tcg`, async () => {
     const root = await rootWith(["kvm_intel", "nested=1"]);
     const r = runUnderKvm(root, Deno.readFileSync(join(PROJECT, "tests", "guests", "vmx", `${name}.bin`)));

@@ -60,7 +60,8 @@ export const EXIT_TRUE_DEFAULT1 = 0x00036dfb, ENTRY_TRUE_DEFAULT1 = 0x000011fb;
  * Controls this implementation honours (allowed-1 beyond the default1 bits). The default1 bits
  * themselves are reserved or must-be-1 settings whose behaviour is the architectural baseline.
  */
-export const PIN_SUPPORTED = PIN_DEFAULT1 | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING | PIN_PREEMPTION_TIMER;
+export const PIN_SUPPORTED = PIN_DEFAULT1 | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS |
+  PIN_PREEMPTION_TIMER;
 export const CPU_SUPPORTED = CPU_DEFAULT1 | CPU_INTR_WINDOW_EXITING | CPU_NMI_WINDOW_EXITING |
   CPU_HLT_EXITING | CPU_INVLPG_EXITING | CPU_RDPMC_EXITING |
   CPU_RDTSC_EXITING | CPU_TPR_SHADOW | CPU_MOV_DR_EXITING | CPU_UNCOND_IO_EXITING | CPU_USE_IO_BITMAPS |

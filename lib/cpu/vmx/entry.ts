@@ -14,6 +14,7 @@ import {
   CPU_ACTIVATE_SECONDARY,
   CPU_INTR_WINDOW_EXITING,
   CPU_MONITOR_TRAP_FLAG,
+  CPU_NMI_WINDOW_EXITING,
   CPU_TPR_SHADOW,
   MSR_IA32_VMX_CR0_FIXED0,
   MSR_IA32_VMX_CR0_FIXED1,
@@ -25,7 +26,9 @@ import {
   MSR_IA32_VMX_TRUE_PINBASED_CTLS,
   MSR_IA32_VMX_TRUE_PROCBASED_CTLS,
   PIN_EXT_INTR_EXITING,
+  PIN_NMI_EXITING,
   PIN_PREEMPTION_TIMER,
+  PIN_VIRTUAL_NMIS,
   SEC_ENABLE_EPT,
   SEC_ENABLE_VPID,
   SEC_UNRESTRICTED_GUEST,
@@ -51,7 +54,7 @@ import { loadMsrList, msrListOk } from "./msr_lists.ts";
 import { F } from "./fields.ts";
 import { AR_UNUSABLE, GUEST_SEGMENTS } from "./segments.ts";
 import { nonRootHooks, vmxState } from "./state.ts";
-import { ACTIVITY_HLT, loadGuestState, loadHostState } from "./transfer.ts";
+import { ACTIVITY_HLT, BLOCKING_BY_NMI, loadGuestState, loadHostState } from "./transfer.ts";
 import { LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
 import { guestTlbTag } from "./tlb.ts";
 
@@ -76,6 +79,12 @@ function controlsOk(vmcs: Vmcs): boolean {
   const secondary = secondaryControls(vmcs);
   if (!controlsValid(secondary, MSR_IA32_VMX_PROCBASED_CTLS2)) return false;
   if ((secondary & SEC_UNRESTRICTED_GUEST) && !(secondary & SEC_ENABLE_EPT)) return false;
+  // Virtual NMIs need NMI exiting, and NMI-window exiting needs virtual NMIs (SDM 27.2.1.1).
+  const pin = vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL);
+  if ((pin & PIN_VIRTUAL_NMIS) && !(pin & PIN_NMI_EXITING)) return false;
+  if ((vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_NMI_WINDOW_EXITING) && !(pin & PIN_VIRTUAL_NMIS)) {
+    return false;
+  }
   if ((secondary & SEC_ENABLE_VPID) && (vmcs.get(F.VIRTUAL_PROCESSOR_ID) & 0xffff) === 0) return false;
   if (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_TPR_SHADOW) {
     // The virtual-APIC page is 4K-aligned, and with no APIC virtualization the TPR threshold may
@@ -209,6 +218,12 @@ function guestOk(vmcs: Vmcs): boolean {
   if (activity > ACTIVITY_HLT || (activity === ACTIVITY_HLT && (ar[SS] & 0x60))) return false;
   const intr = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
   if ((intr & ~0x1f) || (intr & 3) === 3) return false;
+  // An NMI is injected only where virtual NMIs are not blocked (SDM 27.3.1.5).
+  const inject = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
+  const nmi = (inject & INTR_INFO_VALID) !== 0 && ((inject >> 8) & 7) === INTR_TYPE_NMI;
+  if (nmi && (intr & BLOCKING_BY_NMI) && (vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_VIRTUAL_NMIS)) {
+    return false;
+  }
   return true;
 }
 
@@ -263,7 +278,8 @@ function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
   // IF). The interrupt window counts while IF is set at entry; a loop that sets IF itself (STI)
   // leaves the compiled loop through its interrupt shadow.
   cpu.vmxPolls = cpu.vmxMtf || s.timerDeadline !== Infinity || (s.pinControls & PIN_EXT_INTR_EXITING) !== 0 ||
-    ((s.procControls & CPU_INTR_WINDOW_EXITING) !== 0 && (cpu.eflags & IF) !== 0);
+    ((s.procControls & CPU_INTR_WINDOW_EXITING) !== 0 && (cpu.eflags & IF) !== 0) ||
+    (s.procControls & CPU_NMI_WINDOW_EXITING) !== 0;
   cpu.selectTlb(guestTlbTag(vmcs));
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
     const eptp = vmcs.get(F.EPT_POINTER);

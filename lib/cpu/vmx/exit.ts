@@ -12,10 +12,12 @@ import { loadHostState, saveGuestState } from "./transfer.ts";
 import { F } from "./fields.ts";
 import {
   CPU_INTR_WINDOW_EXITING,
+  CPU_NMI_WINDOW_EXITING,
   EXIT_ACK_INTR_ON_EXIT,
   EXIT_SAVE_PREEMPTION_TIMER,
   PIN_EXT_INTR_EXITING,
   PIN_NMI_EXITING,
+  PIN_VIRTUAL_NMIS,
 } from "./capabilities.ts";
 import { type VmxState, vmxState } from "./state.ts";
 import { Vmcs } from "./vmcs.ts";
@@ -139,9 +141,9 @@ export const PREEMPTION_TIMER_NS = 32;
 
 /**
  * The run loop's between-blocks check in non-root operation, in the SDM's priority order (26.x,
- * "Event Prioritization"): an expired VMX-preemption timer, then NMIs and external interrupts
- * under NMI/external-interrupt exiting, then the interrupt window (no NMI window: it needs
- * virtual NMIs, which are not offered). True when it exited.
+ * "Event Prioritization"): an expired VMX-preemption timer, then NMIs under NMI exiting, the NMI
+ * window, external interrupts under external-interrupt exiting, then the interrupt window. True
+ * when it exited.
  */
 export function vmxPoll(cpu: Cpu): boolean {
   const s = vmxState(cpu), bus = cpu.bus;
@@ -156,11 +158,16 @@ export function vmxPoll(cpu: Cpu): boolean {
   else if (s.timerDeadline !== Infinity && bus.nowNs() >= s.timerDeadline) reason = EXIT_PREEMPTION_TIMER;
   else if (cpu.intShadow === 0) {
     const pin = s.pinControls, proc = s.procControls;
-    if (bus.nmi && !cpu.nmiBlocked && (pin & PIN_NMI_EXITING)) {
+    // Under virtual NMIs the blocking the guest state tracks is virtual-NMI blocking: NMIs still
+    // exit, and the NMI window opens when it ends (the guest's IRET; SDM 26.7.6). This CPU lets
+    // blocking by STI hold the window closed too, as the SDM allows.
+    const virtualNmis = (pin & PIN_VIRTUAL_NMIS) !== 0;
+    if (bus.nmi && (virtualNmis || !cpu.nmiBlocked) && (pin & PIN_NMI_EXITING)) {
       bus.nmi = false;
       reason = EXIT_EXCEPTION_NMI;
       info = INTR_INFO_VALID | (INTR_TYPE_NMI << 8) | NMI;
-    } else if (bus.intr && bus.interruptController && (pin & PIN_EXT_INTR_EXITING)) {
+    } else if ((proc & CPU_NMI_WINDOW_EXITING) && !cpu.nmiBlocked) reason = EXIT_NMI_WINDOW;
+    else if (bus.intr && bus.interruptController && (pin & PIN_EXT_INTR_EXITING)) {
       reason = EXIT_EXTERNAL_INTERRUPT;
       // With "acknowledge interrupt on exit" the vector is taken now and reported.
       if (new Vmcs(bus, s.currentVmcs).get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) {

@@ -11,6 +11,8 @@ import type { Vmcs } from "./vmcs.ts";
 import { enterGuestTlb, enterRootTlb } from "./tlb.ts";
 
 export const ACTIVITY_ACTIVE = 0, ACTIVITY_HLT = 1;
+/** Interruptibility state: blocking by NMI (virtual-NMI blocking under "virtual NMIs"; SDM Table 25-3). */
+export const BLOCKING_BY_NMI = 8;
 const MSR_SYSENTER_CS = 0x174, MSR_SYSENTER_ESP = 0x175, MSR_SYSENTER_EIP = 0x176;
 
 function setEflags(cpu: Cpu, v: number): void {
@@ -48,7 +50,7 @@ export function loadGuestState(cpu: Cpu, vmcs: Vmcs): void {
   // Blocking by STI or by MOV SS (interruptibility bits 0 and 1) covers the first instruction.
   const interruptibility = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
   cpu.intShadow = interruptibility & 3 ? 1 : 0;
-  cpu.nmiBlocked = (interruptibility & 8) !== 0; // blocking by NMI
+  cpu.nmiBlocked = (interruptibility & BLOCKING_BY_NMI) !== 0;
   enterGuestTlb(cpu, vmcs);
   modesChanged(cpu);
 }
@@ -70,7 +72,7 @@ export function saveGuestState(cpu: Cpu, vmcs: Vmcs): void {
   vmcs.set(F.GUEST_RIP, cpu.eip);
   vmcs.set(F.GUEST_RFLAGS, cpu.eflagsValue);
   vmcs.set(F.GUEST_ACTIVITY_STATE, cpu.halted ? ACTIVITY_HLT : ACTIVITY_ACTIVE);
-  vmcs.set(F.GUEST_INTERRUPTIBILITY_INFO, (cpu.intShadow ? 1 : 0) | (cpu.nmiBlocked ? 8 : 0));
+  vmcs.set(F.GUEST_INTERRUPTIBILITY_INFO, (cpu.intShadow ? 1 : 0) | (cpu.nmiBlocked ? BLOCKING_BY_NMI : 0));
   vmcs.set(F.GUEST_PENDING_DBG_EXCEPTIONS, 0);
 }
 

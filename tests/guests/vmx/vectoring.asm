@@ -48,14 +48,6 @@
 %define IDT_VECTORING     0x4408
 %define IDT_VECTORING_ERROR 0x440A
 
-; PRINT_FIELD "label", field: prints the label and a VMCS field
-%macro PRINT_FIELD 2
-    PRINT %1
-    mov eax, %2
-    vmread eax, eax
-    call hex32
-%endmacro
-
 main:
     FLAT_GDT
     ; paging: 0-128 MiB identity for both L1 and L2

@@ -32,6 +32,7 @@ import {
 } from "../../../cpu/vmx/mod.ts";
 import { TYPE_GUEST, TYPE_HOST, WIDTH_64 } from "../../../cpu/vmx/fields.ts";
 import { LAUNCH_LAUNCHED } from "../../../cpu/vmx/vmcs.ts";
+import { BLOCKING_BY_NMI } from "../../../cpu/vmx/transfer.ts";
 import type { L0Vcpu } from "../intel/nested_seam.ts";
 import { setL1Flags, VM_SUCCEED } from "./l1.ts";
 import type { NestedState } from "./state.ts";
@@ -239,8 +240,6 @@ export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: Pendi
   loadL1HostMsrs(vcpu, v12);
 }
 
-/** Interruptibility state: blocking by NMI. */
-const BLOCKING_BY_NMI = 8;
 /** Descriptor rights (VMCS access-rights format) of the flat segments a VM exit loads. */
 const AR_CODE = 0xc09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
 
