@@ -37,6 +37,7 @@ import { HIGH_ZONE as ACPI_HIGH_ZONE, pcE820, ramBelow4g } from "./e820.ts";
 import { buildAcpiTables } from "../../devices/acpi_tables.ts";
 import { buildSmbios, seabiosSmbios, type SmbiosBlobs } from "../../devices/smbios.ts";
 import { LibError } from "../../errors.ts";
+import { InsnRate } from "../insn_rate.ts";
 
 /** Guest RAM could not be allocated (QEMU: `cannot set up guest memory 'pc.ram': ...`). */
 export class GuestMemoryError extends LibError {}
@@ -140,7 +141,7 @@ export class Pc {
   private quitRequested = false;
   private wake?: () => void;
   /** Guest instructions per host ms, measured, to size slices by the next deadline. */
-  private insnPerMs = 50_000;
+  private readonly rate = new InsnRate(MIN_SLICE);
 
   constructor(readonly options: PcOptions) {
     // Only RAM below 4 GiB is addressable by our 32-bit (non-PAE) bus; the rest is reported to the
@@ -377,7 +378,7 @@ export class Pc {
       }
       const untilNs = clock.nsUntilNextDeadline();
       const sliceMs = Math.min(MAX_SLICE_MS, untilNs / 1e6);
-      const budget = Math.max(MIN_SLICE, Math.floor(sliceMs * this.insnPerMs));
+      const budget = this.rate.budgetFor(sliceMs);
       // The budget predicts time from instruction counts, which fails where the CPU meets code it
       // must decode first (far slower): there it also checks the host clock against this.
       bus.sliceEndMs = clock.hostMsAt(clock.nextDeadline());
@@ -385,9 +386,7 @@ export class Pc {
       const started = performance.now();
       const reason = vcpu.run(budget);
       const now = performance.now();
-      if (reason === "budget" && now > started) {
-        this.insnPerMs = 0.9 * this.insnPerMs + 0.1 * ((vcpu.instructions - before) / (now - started));
-      }
+      if (reason === "budget") this.rate.observe(vcpu.instructions - before, now - started);
       if (reason === "shutdown" && !bus.stopRequested) bus.requestReset();
       if (reason === "hlt" && !bus.stopRequested) {
         if (bus.intr || bus.nmi) continue;

@@ -62,11 +62,12 @@ import { type L0Vcpu, nestedVmx } from "./nested_seam.ts";
 import { injectIrqchipEvent, interruptsOpen } from "./irqchip.ts";
 import type { VmxVm } from "./vm.ts";
 import { ShadowMmu } from "./shadow_mmu.ts";
+import { InsnRate } from "../../insn_rate.ts";
 
 /** Guest instructions per cpu.run() call when no signal is armed (only bounds one call's length). */
 const RUN_CHUNK = 1 << 22;
-/** ...and while an in-kernel irqchip timer is armed, so its expiry is noticed promptly. */
-const TIMER_CHUNK = 1 << 14;
+/** The fewest instructions a run toward an in-kernel irqchip timer's expiry is given. */
+const MIN_TIMER_RUN = 1_000;
 const PAGE = 4096;
 
 /** One MMIO access waiting for user space (kvm_run.mmio), or an emulated ROM write. */
@@ -108,6 +109,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   readonly shadow: ShadowMmu | undefined;
   /** A shutdown the nested code asked for (a VMX abort of L1), reported before the next entry. */
   #shutdown = false;
+  /** The guest's instruction rate, to run it until the in-kernel irqchip's next timer expiry. */
+  readonly #timerRate = new InsnRate(MIN_TIMER_RUN);
 
   constructor(readonly vm: VmxVm, readonly ctx: VcpuContext) {
     // The host CPU: the simulated host's model with VMX, as the kvm_intel load check requires.
@@ -295,13 +298,21 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     // The event queued for L2 is delivered; the interrupt for L1 now leaves L2 (an L0 exit first).
     if (kick && cpu.vmxNonRoot) this.#forceExit(X.EXIT_EXTERNAL_INTERRUPT, 0);
     while (cpu.vmxNonRoot) {
-      const chip = this.ctx.kernelIrqchip, timers = chip && chip.nextDeadlineNs() < Infinity;
-      const budget = Math.min(
-        timers ? TIMER_CHUNK : RUN_CHUNK,
-        Math.max(1, this.ctx.signalAt - this.ctx.instructions),
-      );
-      bus.sliceEndMs = this.ctx.signalAtMs;
-      cpu.run(budget);
+      const chip = this.ctx.kernelIrqchip, deadlineNs = chip ? chip.nextDeadlineNs() : Infinity;
+      const timers = deadlineNs < Infinity;
+      let budget = RUN_CHUNK, endMs = this.ctx.signalAtMs;
+      const started = performance.now();
+      if (timers) {
+        // The hrtimer's expiry, as a host time and as the instructions expected to run until then.
+        const ms = Math.max(0, (deadlineNs - this.ctx.hostNowNs()) / 1e6);
+        budget = this.#timerRate.budgetFor(ms);
+        endMs = Math.min(endMs, started + ms);
+      }
+      budget = Math.min(budget, Math.max(1, this.ctx.signalAt - this.ctx.instructions));
+      bus.sliceEndMs = endMs;
+      if (cpu.run(budget) === "budget" && timers) {
+        this.#timerRate.observe(cpu.lastRun, performance.now() - started);
+      }
       this.ctx.instructions += cpu.lastRun;
       if (!cpu.vmxNonRoot) break;
       // Still in the guest: a captured MMIO write stopped it after the instruction, or the budget
@@ -312,7 +323,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
         break;
       }
       // The host's timer interrupt: a signal is due, or an in-kernel irqchip timer (an hrtimer) expired.
-      if (signalDue(this.ctx) || (timers && chip.nextDeadlineNs() <= this.ctx.hostNowNs())) {
+      if (signalDue(this.ctx) || (chip && chip.nextDeadlineNs() <= this.ctx.hostNowNs())) {
         this.#forceExit(X.EXIT_EXTERNAL_INTERRUPT, 0);
         break;
       }
