@@ -19,6 +19,8 @@ export interface OpenRequest {
   forceShare?: boolean;
   /** Lock as a descriptor of its own, so this process's other opens conflict (lib's againstOwn). */
   againstOwn?: boolean;
+  /** BDRV_O_UNMAP: discards and unmapping zero writes punch the host file (lib's unmap). */
+  unmap?: boolean;
 }
 
 /** The formats `--help` lists and `-f` accepts. */
@@ -50,6 +52,7 @@ export function openImage(filename: string, request: OpenRequest = {}): BlockDri
       forCheck: request.forCheck,
       forceShare: request.forceShare,
       againstOwn: request.againstOwn,
+      unmap: request.unmap,
     });
   } catch (e) {
     if (e instanceof CommandError) throw e;

@@ -107,6 +107,11 @@ export interface OpenOptions {
    */
   forCheck?: boolean;
   /**
+   * QEMU's BDRV_O_UNMAP (discard=unmap), which `qemu-img commit` opens its images with: guest
+   * discards and unmapping zero writes free clusters and punch them out of the host file.
+   */
+  unmap?: boolean;
+  /**
    * `-U`/force-share: lock nothing that stops other processes, and open even when they hold the
    * image (QEMU's force-share=on; read-only opens only).
    */

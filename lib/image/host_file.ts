@@ -8,6 +8,7 @@
  * file stays open.
  */
 import { ImageError } from "./block_driver.ts";
+import { HostDescriptor } from "./libc.ts";
 import {
   FORCE_SHARE,
   type ImageLock,
@@ -46,6 +47,8 @@ export function strerror(e: unknown): string {
 export class HostFile {
   #closed = false;
   #lock: ImageLock | undefined;
+  /** The writable libc descriptor fallocate needs; null once it could not be had. */
+  #punch: HostDescriptor | null | undefined;
   private constructor(readonly path: string, readonly file: Deno.FsFile, readonly readOnly: boolean) {}
 
   /**
@@ -150,6 +153,33 @@ export class HostFile {
     }
   }
 
+  /**
+   * QEMU's discard on a file (raw_co_pdiscard): punches [pos, pos+length) out of the file, which
+   * then reads as zeros there and no longer occupies those blocks; the size stays. Returns false
+   * where it cannot (no FFI permission for libc, or a file system without hole punching), and the
+   * data then stays where it is, as it does under QEMU on such a host.
+   */
+  punchHole(pos: number, length: number): boolean {
+    return length > 0 && (this.#writableDescriptor()?.punchHole(pos, length) ?? false);
+  }
+
+  /**
+   * QEMU's write-zeroes on a file (handle_aiocb_write_zeroes()): the range reads as zeros, its
+   * blocks allocated but unwritten (FALLOC_FL_ZERO_RANGE), or with real zeros written where that
+   * is not to be had.
+   */
+  writeZeroes(pos: number, length: number): void {
+    if (length <= 0) return;
+    if (this.#writableDescriptor()?.zeroRange(pos, length)) return;
+    this.fillZeroes(pos, length);
+  }
+
+  #writableDescriptor(): HostDescriptor | undefined {
+    if (this.readOnly) return undefined;
+    if (this.#punch === undefined) this.#punch = HostDescriptor.open(this.path, true) ?? null;
+    return this.#punch ?? undefined;
+  }
+
   /** Writes real zeros over [pos, pos+length), bounded memory; how `preallocation=full` allocates. */
   fillZeroes(pos: number, length: number): void {
     const chunk = new Uint8Array(Math.min(length, 1 << 20));
@@ -170,6 +200,7 @@ export class HostFile {
     if (this.#closed) return;
     this.#closed = true;
     this.file.close();
+    this.#punch?.close();
     this.#lock?.release();
   }
 }

@@ -1,13 +1,15 @@
 /**
  * The host's libc through Deno's FFI, for what QEMU's file driver does and Deno's file API cannot:
  * open file description (OFD) byte-range locks (fcntl F_OFD_SETLK/F_OFD_GETLK), which is how QEMU
- * processes see each other's use of an image, and lseek's SEEK_DATA/SEEK_HOLE, which find a sparse
- * file's holes without reading it. Calls work on a descriptor of their own (HostDescriptor) beside
+ * processes see each other's use of an image, lseek's SEEK_DATA/SEEK_HOLE, which find a sparse
+ * file's holes without reading it, and fallocate's FALLOC_FL_PUNCH_HOLE, with which QEMU's file
+ * driver gives freed clusters back to the host (its discard). Calls work on a descriptor of their own (HostDescriptor) beside
  * the Deno.FsFile that does the I/O: Deno does not expose its file descriptors.
  *
  * libc is loaded only when the process may load it (`--allow-ffi=<the libc path>`, as the deno.json
  * tasks grant); otherwise hostDescriptor() gives undefined, and callers behave as QEMU does on a
- * host without OFD locks or SEEK_DATA: no locks, and holes found by reading.
+ * host without OFD locks, SEEK_DATA or hole punching: no locks, holes found by reading, and
+ * discards that leave the file's blocks allocated.
  */
 
 /** Linux's fcntl commands and lock types (the same on x86_64 and aarch64). */
@@ -20,7 +22,12 @@ const SEEK_SET = 0;
 const SEEK_DATA = 3;
 const SEEK_HOLE = 4;
 const O_RDONLY = 0;
+const O_WRONLY = 1;
 const O_CLOEXEC = 0o2000000;
+/** fallocate modes: deallocate a range, leaving the file's size as it is (what QEMU's discard asks). */
+const FALLOC_FL_KEEP_SIZE = 1;
+const FALLOC_FL_PUNCH_HOLE = 2;
+const FALLOC_FL_ZERO_RANGE = 0x10;
 /** sizeof(struct flock) on 64-bit Linux: l_type, l_whence (short), l_start, l_len (off_t), l_pid. */
 const FLOCK_SIZE = 32;
 
@@ -29,6 +36,7 @@ const SYMBOLS = {
   close: { parameters: ["i32"], result: "i32" },
   fcntl: { parameters: ["i32", "i32", "buffer"], result: "i32" },
   lseek: { parameters: ["i32", "i64", "i32"], result: "i64" },
+  fallocate: { parameters: ["i32", "i32", "i64", "i64"], result: "i32" },
 } as const;
 
 type Libc = Deno.DynamicLibrary<typeof SYMBOLS>["symbols"];
@@ -55,17 +63,17 @@ function libc(): Libc | null {
   return loaded;
 }
 
-/** A libc descriptor of a host file, read-only, for locks and hole queries. */
+/** A libc descriptor of a host file: read-only for locks and hole queries, write-only for punching holes. */
 export class HostDescriptor {
   #flock = new Uint8Array(FLOCK_SIZE);
   #view = new DataView(this.#flock.buffer);
   private constructor(readonly fd: number, readonly c: Libc) {}
 
   /** Opens path with libc, or undefined when libc is unavailable or the open fails. */
-  static open(path: string): HostDescriptor | undefined {
+  static open(path: string, writable = false): HostDescriptor | undefined {
     const c = libc();
     if (!c) return undefined;
-    const fd = c.open(new TextEncoder().encode(path + "\0"), O_RDONLY | O_CLOEXEC, 0);
+    const fd = c.open(new TextEncoder().encode(path + "\0"), (writable ? O_WRONLY : O_RDONLY) | O_CLOEXEC, 0);
     return fd < 0 ? undefined : new HostDescriptor(fd, c);
   }
 
@@ -99,6 +107,29 @@ export class HostDescriptor {
   seek(pos: number, what: "data" | "hole"): number | "eof" {
     const r = Number(this.c.lseek(this.fd, BigInt(pos), what === "data" ? SEEK_DATA : SEEK_HOLE));
     return r >= 0 ? r : "eof";
+  }
+
+  /**
+   * Deallocates [offset, offset+length) (reads as zeros afterwards; the size stays), as QEMU's
+   * file driver discards; false when the file system cannot (EOPNOTSUPP) or the descriptor is
+   * read-only.
+   */
+  punchHole(offset: number, length: number): boolean {
+    const mode = FALLOC_FL_PUNCH_HOLE | FALLOC_FL_KEEP_SIZE;
+    return this.c.fallocate(this.fd, mode, BigInt(offset), BigInt(length)) === 0;
+  }
+
+  /**
+   * Makes [offset, offset+length) read as zeros without writing them (the blocks stay allocated,
+   * as unwritten extents), as QEMU's file driver writes zeros; false where the file system cannot.
+   */
+  zeroRange(offset: number, length: number): boolean {
+    return this.c.fallocate(
+      this.fd,
+      FALLOC_FL_ZERO_RANGE | FALLOC_FL_KEEP_SIZE,
+      BigInt(offset),
+      BigInt(length),
+    ) === 0;
   }
 
   close(): void {

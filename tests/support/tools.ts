@@ -24,6 +24,7 @@ function onPath(command: string): string | undefined {
 
 /** The real tools, by absolute path, so an installed wrapper of ours can never stand in for them. */
 export const REAL_QEMU_IMG = installed("/usr/bin/qemu-img") ? "/usr/bin/qemu-img" : undefined;
+export const REAL_QEMU_IO = installed("/usr/bin/qemu-io") ? "/usr/bin/qemu-io" : undefined;
 export const REAL_QEMU_I386 = installed("/usr/bin/qemu-system-i386")
   ? "/usr/bin/qemu-system-i386"
   : undefined;

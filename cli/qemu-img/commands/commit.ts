@@ -19,7 +19,8 @@ export function commit(argv: string[]): number {
   const filename = oneFilename(opts);
   const quiet = opts.has("q");
   const baseName = opts.get("b");
-  const top = openImage(filename, { format: opts.get("f"), readOnly: false });
+  // img_commit() opens with BDRV_O_UNMAP: what the commit frees is punched out of the files.
+  const top = openImage(filename, { format: opts.get("f"), readOnly: false, unmap: true });
   let base: BlockDriver | undefined;
   let closed = false;
   try {
@@ -44,7 +45,11 @@ export function commit(argv: string[]): number {
         throw new CommandError(`Did not find '${baseName}' in the backing chain of '${filename}'`);
       }
     }
-    base = openImage(chain[depth - 1].filename, { format: chain[depth - 1].format, readOnly: false });
+    base = openImage(chain[depth - 1].filename, {
+      format: chain[depth - 1].format,
+      readOnly: false,
+      unmap: true,
+    });
     const progress = opts.has("p") && !quiet ? new Progress() : undefined;
     progress?.start();
     // -b implies -d: other users of the intermediate images must not be invalidated.
@@ -60,7 +65,12 @@ export function commit(argv: string[]): number {
     if (!keepTop) {
       top.close();
       closed = true;
-      const bare = openImage(filename, { format: top.format, readOnly: false, openBacking: false });
+      const bare = openImage(filename, {
+        format: top.format,
+        readOnly: false,
+        openBacking: false,
+        unmap: true,
+      });
       try {
         makeEmpty(bare);
         bare.flush();

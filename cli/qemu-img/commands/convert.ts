@@ -139,6 +139,8 @@ export async function convert(argv: string[]): Promise<number> {
       readOnly: false,
       openBacking: false,
       againstOwn: true,
+      // img_convert() opens the target with BDRV_O_UNMAP unless -S 0 asks for full allocation.
+      unmap: minSparse !== 0,
     });
     if (skipCreate && target.size < total) throw new CommandError("output file is smaller than input file");
     const progress = opts.has("p") && !quiet ? new Progress() : undefined;

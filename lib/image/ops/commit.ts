@@ -36,7 +36,8 @@ export function commit(req: CommitRequest): void {
     const n = s.length;
     if (s.present && s.depth < depth) {
       if (s.zero) {
-        base.writeZeroes(offset, n);
+        // The commit job writes zeros with BDRV_REQ_MAY_UNMAP: the base frees what it held there.
+        base.writeZeroes(offset, n, { mayUnmap: true });
       } else {
         top.read(offset, buf.bytes.subarray(0, n));
         base.write(offset, buf.bytes.subarray(0, n));

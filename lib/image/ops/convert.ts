@@ -12,6 +12,12 @@ import { compressionOf } from "./capabilities.ts";
 import { type CompressionType, CompressorPool, defaultPoolSize } from "./compress.ts";
 import { ScanBuffer } from "./zero.ts";
 
+/**
+ * convert_co_write() writes zeros with BDRV_REQ_MAY_UNMAP; it takes effect where the target was
+ * opened with BDRV_O_UNMAP, which img_convert() asks for unless `-S 0`.
+ */
+const UNMAP = { mayUnmap: true };
+
 /** QEMU's IO_BUF_SIZE. */
 export const CHUNK = 2 << 20;
 /** Bound on the bytes of clusters a compressing convert keeps in flight (twice that in shared memory). */
@@ -104,7 +110,7 @@ export async function convert(req: ConvertRequest): Promise<void> {
         const { kind, length } = classify(src, offset, want, req.targetHasBacking ?? false, exact);
         const dst = dstBase + offset;
         if (kind === "zero") {
-          if (!req.targetIsZero) target.writeZeroes(dst, length);
+          if (!req.targetIsZero) target.writeZeroes(dst, length, UNMAP);
         } else if (kind === "data") {
           src.read(offset, buf.bytes.subarray(0, length));
           if (writer) await writer.put(dst, buf, length, req.targetIsZero);
@@ -138,7 +144,7 @@ function writeRuns(
   while (pos < length) {
     const run = buf.allocatedRun(pos, length - pos, minSparse);
     if (run.data) target.write(dst + pos, buf.bytes.subarray(pos, pos + run.length));
-    else if (!targetIsZero) target.writeZeroes(dst + pos, run.length);
+    else if (!targetIsZero) target.writeZeroes(dst + pos, run.length, UNMAP);
     pos += run.length;
   }
 }
@@ -173,7 +179,7 @@ class CompressedWriter {
       const n = Math.min(cs, length - pos);
       const whole = n - (n % 4);
       if (buf.isZero(pos, pos + whole) && buf.bytes.subarray(pos + whole, pos + n).every((b) => b === 0)) {
-        if (!targetIsZero) this.target.writeZeroes(dst + pos, n);
+        if (!targetIsZero) this.target.writeZeroes(dst + pos, n, UNMAP);
         continue;
       }
       if (this.#free.length === 0) await this.#writeOldest();

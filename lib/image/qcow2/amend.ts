@@ -130,7 +130,7 @@ function downgrade(d: Qcow2Driver): void {
       if (!hasOffset || !(hi & 0x80000000)) {
         w.view.setUint32(j * 8, 0);
         w.view.setUint32(j * 8 + 4, 0);
-        if (hasOffset) d.refs.freeLater((hi & 0xffffff) * 4294967296 + ((lo & ~0x1ff) >>> 0));
+        if (hasOffset) d.refs.freeLater((hi & 0xffffff) * 4294967296 + ((lo & ~0x1ff) >>> 0), 1, "other");
       }
       if (len > 0) d.write(guest, zero.subarray(0, len));
     }
@@ -208,7 +208,8 @@ function changeRefcountWidth(d: Qcow2Driver, bits: number): void {
   d.writeHeader();
   d.file.sync();
   // The old structures are garbage now: release them under the new counts.
-  for (let c = 0; c < oldTableClusters; c++) d.refs.freeNow(oldTableOffset / cs + c);
-  for (const off of oldTable) if (off) d.refs.freeNow(off / cs);
+  // qcow2_change_refcount_order() frees them as QCOW2_DISCARD_OTHER: the host file keeps them.
+  for (let c = 0; c < oldTableClusters; c++) d.refs.freeNow(oldTableOffset / cs + c, "other");
+  for (const off of oldTable) if (off) d.refs.freeNow(off / cs, "other");
   d.refs.flush();
 }

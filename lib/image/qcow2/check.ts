@@ -110,7 +110,9 @@ export function checkImage(d: Qcow2Driver, repair?: "leaks" | "all"): CheckResul
     }
   }
 
-  checkCopied(d, res, repair === "all");
+  // check_oflag_copied(): `-r leaks` repairs COPIED too when the refcounts are now sound.
+  const soundRefcounts = !res.checkErrors && !res.corruptions && !res.leaks;
+  checkCopied(d, res, repair === "all" || (repair === "leaks" && soundRefcounts));
   res.imageEndOffset = (highest.cluster + 1) * cs;
   if (repair === "all" && res.corruptions === 0 && (d.header.incompatibleFeatures & INCOMPAT.dirty)) {
     d.header.incompatibleFeatures &= ~INCOMPAT.dirty;
@@ -328,8 +330,11 @@ function compareRefcounts(
     if (fixed) {
       d.refs.set(i, actual);
       // A freed cluster is discarded (QCOW2_DISCARD_ALWAYS): QEMU punches a hole, which reads as
-      // zeros; Deno has no fallocate, so zeros are written instead.
-      if (actual === 0 && i * d.clusterSize < d.file.size()) {
+      // zeros; where the hole cannot be punched (no FFI), zeros are written instead.
+      if (
+        actual === 0 && i * d.clusterSize < d.file.size() &&
+        !d.file.punchHole(i * d.clusterSize, d.clusterSize)
+      ) {
         d.file.pwrite(
           new Uint8Array(Math.min(d.clusterSize, d.file.size() - i * d.clusterSize)),
           i * d.clusterSize,

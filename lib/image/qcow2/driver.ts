@@ -36,9 +36,14 @@ import {
   unknownIncompatibleFeatures,
   V3_HEADER_LENGTH,
 } from "./header.ts";
-import { hex, Refcounts } from "./refcounts.ts";
+import { discardPassthrough, type DiscardType, hex, Refcounts } from "./refcounts.ts";
 import { compressCluster, COMPRESSION_NAMES, COMPRESSION_ZSTD, decompressCluster } from "./compress.ts";
-import { parseSnapshotTable, type Qcow2Snapshot, serializeSnapshotTable } from "./snapshot_table.ts";
+import {
+  parseSnapshotTable,
+  type Qcow2Snapshot,
+  serializeSnapshotTable,
+  snapshotTableLength,
+} from "./snapshot_table.ts";
 import { checkImage } from "./check.ts";
 import * as snapshots from "./snapshots.ts";
 import { createQcow2 } from "./create.ts";
@@ -237,7 +242,7 @@ export class Qcow2Driver implements BlockDriver {
     const buf = new Uint8Array(Math.max(0, avail));
     this.file.pread(buf, h.snapshotsOffset);
     this.snapshotList = parseSnapshotTable(buf, h.nbSnapshots, h.size);
-    this.snapshotsSize = serializeSnapshotTable(this.snapshotList).length;
+    this.snapshotsSize = snapshotTableLength(this.snapshotList);
     for (const s of this.snapshotList) {
       if (s.l1TableOffset % this.clusterSize !== 0) throw new ImageError("Snapshot L1 table offset invalid");
       if (s.l1Size * 8 > 32 << 20) throw new ImageError("Snapshot L1 table too large");
@@ -278,6 +283,8 @@ export class Qcow2Driver implements BlockDriver {
       this.writeHeader();
     };
     refs.lazy = (h.compatibleFeatures & COMPAT_LAZY_REFCOUNTS) !== 0n;
+    refs.passDiscard = discardPassthrough(this.openOptions.unmap ?? false);
+    refs.beforeAlloc = () => this.flushMetadata();
     refs.overlapCheck = (cluster, n, appending) => {
       const what = this.metadataAt(cluster, n, appending);
       if (what) {
@@ -575,7 +582,7 @@ export class Qcow2Driver implements BlockDriver {
     const data = new Uint8Array(this.clusterSize);
     if (old) {
       data.set(this.l2Table(old).data);
-      this.refs.freeLater(old);
+      this.refs.freeLater(old, 1, "other"); // l2_allocate() frees the shared table as QCOW2_DISCARD_OTHER
     }
     // The table reaches the disk now: the file then covers it and a crash finds no garbage there.
     this.file.pwrite(data, offset);
@@ -713,7 +720,7 @@ export class Qcow2Driver implements BlockDriver {
     const at = (cluster % this.l2Entries) * this.entryBytes;
     const hi = t.view.getUint32(at);
     const lo = t.view.getUint32(at + 4);
-    if (!keepOld) this.#release(hi, lo);
+    if (!keepOld) this.#release(hi, lo, "never");
     const allocated = host !== 0 || this.data !== this.file;
     t.view.setUint32(at, allocated ? (COPIED_HI | Math.floor(host / 4294967296)) >>> 0 : 0);
     t.view.setUint32(at + 4, host >>> 0);
@@ -732,26 +739,33 @@ export class Qcow2Driver implements BlockDriver {
     return this.data === this.file ? this.refs.alloc(n) : cluster * this.clusterSize;
   }
 
-  /** Queues the decrement for whatever host storage an L2 entry referenced. */
-  #release(hi: number, lo: number): void {
+  /**
+   * Queues the decrement for whatever host storage an L2 entry referenced; `type` says whether the
+   * host file is punched where that frees the cluster (qcow2_free_any_cluster()).
+   */
+  #release(hi: number, lo: number, type: DiscardType): void {
     if (this.data !== this.file) return;
     if (hi & COMPRESSED_HI) {
       const [off, len] = this.compressedExtent(hi, lo);
-      this.refs.freeCompressedLater(off, len);
+      this.refs.freeCompressedLater(off, len, type);
       return;
     }
     const host = entryOffset(hi, lo);
-    if (host) this.refs.freeLater(host);
+    if (host) this.refs.freeLater(host, 1, type);
   }
 
-  #setZeroEntry(cluster: number, unmap: boolean): void {
+  /**
+   * Makes a guest cluster read as zeros with a zero flag (zero_in_l2_slice()), or with `unmap`
+   * also frees what it held (freed as `type`: a zero write's unmap and a discard differ).
+   */
+  #setZeroEntry(cluster: number, unmap: boolean, type: DiscardType = "request"): void {
     const t = this.#l2ForWrite(cluster);
     const at = (cluster % this.l2Entries) * this.entryBytes;
     const hi = t.view.getUint32(at);
     const lo = t.view.getUint32(at + 4);
     const host = entryOffset(hi, lo);
     const keep = !unmap && !(hi & COMPRESSED_HI) && host !== 0 && (hi & COPIED_HI) !== 0 && !this.extendedL2;
-    if (!keep) this.#release(hi, lo);
+    if (!keep) this.#release(hi, lo, type);
     if (this.extendedL2) {
       t.view.setUint32(at, 0);
       t.view.setUint32(at + 4, 0);
@@ -761,6 +775,15 @@ export class Qcow2Driver implements BlockDriver {
       t.view.setUint32(at, keep ? hi : 0);
       t.view.setUint32(at + 4, keep ? (lo | ZERO_LO) >>> 0 : ZERO_LO);
     }
+    t.dirty = true;
+  }
+
+  /** Leaves a guest cluster unallocated (a full discard), freeing what it held as `type`. */
+  #unmapCluster(cluster: number, type: DiscardType): void {
+    const t = this.#l2ForWrite(cluster);
+    const at = (cluster % this.l2Entries) * this.entryBytes;
+    this.#release(t.view.getUint32(at), t.view.getUint32(at + 4), type);
+    t.data.fill(0, at, at + this.entryBytes);
     t.dirty = true;
   }
 
@@ -777,12 +800,23 @@ export class Qcow2Driver implements BlockDriver {
       const n = Math.min(cs - inCluster, end - pos);
       const wholeCluster = inCluster === 0 && (n === cs || pos + n === this.size);
       const type = this.#lookup(cluster);
-      if (type === ClusterType.Unallocated && !this.backing && !(this.extendedL2 && this.#hi)) {
-        // Already reads as zeros.
+      // Unallocated without a backing file: it reads as zeros already, but QEMU (zero_in_l2_slice)
+      // still records the zeros where the format can: a zero cluster, or zero subclusters, which
+      // `map` reports as present. A partial request widens to its whole (sub)cluster, whose rest
+      // reads as zeros too.
+      const readsZero = type === ClusterType.Unallocated && !this.backing;
+      if (!v3 && !this.backing && (wholeCluster || readsZero)) {
+        // v2 has no zero flag; without a backing file QEMU discards instead (which leaves the
+        // cluster unallocated but allocates its L2 table).
+        this.#discardCluster(cluster, "request");
+      } else if (readsZero && !this.extendedL2) {
+        this.#setZeroEntry(cluster, false);
       } else if (wholeCluster && v3) {
-        this.#setZeroEntry(cluster, options.mayUnmap ?? false);
+        // BDRV_REQ_MAY_UNMAP counts only on an image opened with BDRV_O_UNMAP, as in QEMU.
+        this.#setZeroEntry(cluster, (options.mayUnmap ?? false) && (this.openOptions.unmap ?? false));
       } else if (
-        this.extendedL2 && v3 && inCluster % this.subclusterSize === 0 && n % this.subclusterSize === 0
+        this.extendedL2 && v3 &&
+        (readsZero || (inCluster % this.subclusterSize === 0 && n % this.subclusterSize === 0))
       ) {
         const mask = subclusterMask(inCluster, n, this.subclusterSize);
         if (type === ClusterType.Normal && (this.#hi & COPIED_HI)) {
@@ -804,30 +838,51 @@ export class Qcow2Driver implements BlockDriver {
     this.#maybeFlushFrees();
   }
 
-  discard(offset: number, length: number): void {
+  /**
+   * A discard request (qcow2_cluster_discard() without full_discard); `why` is its reason (a
+   * guest's by default; savevm's vm-state passes "never"). Only whole clusters are discarded.
+   */
+  discard(offset: number, length: number, why: DiscardType = "request"): void {
     this.#checkRange(offset, length);
+    // bdrv_co_pdiscard() drops requests to an image opened without BDRV_O_UNMAP (discard=ignore,
+    // qemu-system's default); the driver's own discards go ahead.
+    if (why === "request" && !this.openOptions.unmap) return;
     this.#beginWrite();
     const cs = this.clusterSize;
-    // Only whole clusters can be discarded, as in QEMU.
     let cluster = Math.ceil(offset / cs);
     const endCluster = offset + length === this.size
       ? Math.ceil(this.size / cs)
       : Math.floor((offset + length) / cs);
-    for (; cluster < endCluster; cluster++) {
-      const type = this.#lookup(cluster);
-      if (type === ClusterType.Unallocated && !(this.extendedL2 && (this.#bmHi | this.#bmLo))) continue;
-      if (this.backing) {
-        // Discarding must not expose the backing file's data.
-        if (this.header.version >= 3) this.#setZeroEntry(cluster, true);
-        continue;
-      }
-      const t = this.#l2ForWrite(cluster);
-      const at = (cluster % this.l2Entries) * this.entryBytes;
-      this.#release(t.view.getUint32(at), t.view.getUint32(at + 4));
-      t.data.fill(0, at, at + this.entryBytes);
-      t.dirty = true;
-    }
+    for (; cluster < endCluster; cluster++) this.#discardCluster(cluster, why);
     this.#maybeFlushFrees();
+  }
+
+  /**
+   * discard_in_l2_slice() for one cluster: it must read as zeros afterwards, so it becomes a zero
+   * cluster (zero subclusters with extended L2; v2 has neither and just drops it) where a backing
+   * file or its own allocation would show otherwise, and is dropped where nothing would. What it
+   * held is freed as `why`. Its L2 table is allocated (or copied) first even when nothing
+   * changes, as QEMU's get_cluster_table() does.
+   */
+  #discardCluster(cluster: number, why: DiscardType): void {
+    const t = this.#l2ForWrite(cluster);
+    const type = this.#lookup(cluster);
+    const [hi, lo, bmHi, bmLo] = [this.#hi, this.#lo, this.#bmHi, this.#bmLo];
+    const allocated = type === ClusterType.Normal || type === ClusterType.Compressed ||
+      (type === ClusterType.Zero && entryOffset(hi, lo) !== 0);
+    const zero = this.backing !== undefined || allocated;
+    const newLo = zero && !this.extendedL2 && this.v3 ? ZERO_LO : 0;
+    const newBmHi = zero && this.extendedL2 ? 0xffffffff : 0;
+    if (hi === 0 && lo === newLo && (bmHi >>> 0) === newBmHi && bmLo === 0) return;
+    const at = (cluster % this.l2Entries) * this.entryBytes;
+    t.view.setUint32(at, 0);
+    t.view.setUint32(at + 4, newLo);
+    if (this.extendedL2) {
+      t.view.setUint32(at + 8, newBmHi);
+      t.view.setUint32(at + 12, 0);
+    }
+    t.dirty = true;
+    this.#release(hi, lo, why);
   }
 
   /**
@@ -863,7 +918,7 @@ export class Qcow2Driver implements BlockDriver {
     this.file.pwrite(packed, host);
     const t = this.#l2ForWrite(cluster);
     const at = (cluster % this.l2Entries) * this.entryBytes;
-    this.#release(t.view.getUint32(at), t.view.getUint32(at + 4));
+    this.#release(t.view.getUint32(at), t.view.getUint32(at + 4), "never");
     const x = 62 - (this.clusterBits - 8);
     const sectors = Math.floor((host + packed.length - 1) / 512) - Math.floor(host / 512);
     const v = (1n << 62n) | (BigInt(sectors) << BigInt(x)) | BigInt(host);
@@ -1138,11 +1193,7 @@ export class Qcow2Driver implements BlockDriver {
       }
       const type = this.#lookup(c);
       if (type === ClusterType.Unallocated && !(this.extendedL2 && (this.#bmHi | this.#bmLo))) continue;
-      const t = this.#l2ForWrite(c);
-      const at = (c % this.l2Entries) * this.entryBytes;
-      this.#release(t.view.getUint32(at), t.view.getUint32(at + 4));
-      t.data.fill(0, at, at + this.entryBytes);
-      t.dirty = true;
+      this.#unmapCluster(c, "snapshot"); // qcow2_make_empty() discards as QCOW2_DISCARD_SNAPSHOT
     }
     this.flush();
   }
@@ -1155,7 +1206,7 @@ export class Qcow2Driver implements BlockDriver {
   #makeCompletelyEmpty(l1Clusters: number): void {
     const cs = this.clusterSize;
     this.#l2Cache.clear();
-    this.file.fillZeroes(cs, (2 + l1Clusters) * cs);
+    this.file.writeZeroes(cs, (2 + l1Clusters) * cs);
     const entry = new Uint8Array(8);
     new DataView(entry.buffer).setUint32(4, 2 * cs);
     this.file.pwrite(entry, cs);
@@ -1212,7 +1263,10 @@ export class Qcow2Driver implements BlockDriver {
 
   /** Writes the snapshot table anew and points the header at it. */
   writeSnapshotTable(): void {
-    const bytes = serializeSnapshotTable(this.snapshotList);
+    const bytes = serializeSnapshotTable(this.snapshotList).subarray(
+      0,
+      snapshotTableLength(this.snapshotList),
+    );
     const oldOffset = this.header.snapshotsOffset;
     const oldSize = this.snapshotsSize;
     let offset = 0;
@@ -1228,7 +1282,7 @@ export class Qcow2Driver implements BlockDriver {
     if (oldSize) {
       const first = Math.floor(oldOffset / this.clusterSize);
       const last = Math.floor((oldOffset + oldSize - 1) / this.clusterSize);
-      for (let c = first; c <= last; c++) this.refs.freeNow(c);
+      for (let c = first; c <= last; c++) this.refs.freeNow(c, "snapshot");
       this.refs.flush();
     }
   }
@@ -1246,7 +1300,8 @@ export class Qcow2Driver implements BlockDriver {
     this.header.l1TableOffset = offset;
     this.writeL1();
     this.writeHeader();
-    for (let c = 0; c < oldClusters; c++) this.refs.freeNow(oldOffset / this.clusterSize + c);
+    // qcow2_grow_l1_table() frees the old table as QCOW2_DISCARD_OTHER.
+    for (let c = 0; c < oldClusters; c++) this.refs.freeNow(oldOffset / this.clusterSize + c, "other");
     this.refs.flush();
   }
 
@@ -1271,11 +1326,7 @@ export class Qcow2Driver implements BlockDriver {
         if (Math.floor(c / this.l2Entries) < keptL1) this.#l2ForWrite(c);
         const type = this.#lookup(c);
         if (type === ClusterType.Unallocated && !(this.extendedL2 && (this.#bmHi | this.#bmLo))) continue;
-        const t = this.#l2ForWrite(c);
-        const at = (c % this.l2Entries) * this.entryBytes;
-        this.#release(t.view.getUint32(at), t.view.getUint32(at + 4));
-        t.data.fill(0, at, at + this.entryBytes);
-        t.dirty = true;
+        this.#unmapCluster(c, "always"); // the shrink's discard is QCOW2_DISCARD_ALWAYS
       }
       // qcow2_shrink_l1_table(): the L2 tables wholly past the new size are unhooked and freed.
       for (let i = keptL1; i < this.l1.length; i++) {
@@ -1288,7 +1339,7 @@ export class Qcow2Driver implements BlockDriver {
         this.l1[i] = 0;
         this.l1Copied[i] = 0;
         this.#l1Dirty = true;
-        this.refs.freeLater(l2);
+        this.refs.freeLater(l2, 1, "always");
       }
       this.header.size = size;
       this.flushMetadata();

@@ -8,12 +8,34 @@
  * dropped the reference. So frees go to a pending list that the driver applies only after it has
  * written the referencing tables (`applyPendingFrees`).
  *
+ * A cluster whose refcount drops to zero is punched out of the host file (HostFile.punchHole)
+ * when the reason it was freed passes discards down, as QEMU's qcow2 decides with its
+ * discard_passthrough table (DiscardType). Punches are queued, adjacent ones merged, and done
+ * before any allocation could hand the cluster out again.
+ *
  * New refcount blocks describe themselves when they can (a block placed inside the range it
  * covers counts itself), and a refcount table that overflows moves to the end of the file with
  * the blocks that cover its new clusters, before the header points at it.
  */
 import { ImageError } from "../block_driver.ts";
 import type { HostFile } from "../host_file.ts";
+
+/**
+ * Why clusters are freed, QEMU's enum qcow2_discard_type: "never" for clusters replaced by a
+ * write, "always" for those a shrink or a repair drops, "request" for guest discards and unmapping
+ * zero writes, "snapshot" for snapshot deletes, reverts and emptying, "other" for metadata moved
+ * elsewhere.
+ */
+export type DiscardType = "never" | "always" | "request" | "snapshot" | "other";
+
+/**
+ * QEMU 7.2's defaults for which frees reach the host file: pass-discard-request follows the
+ * image's discard=unmap (BDRV_O_UNMAP, which `qemu-img commit` sets), pass-discard-snapshot is on,
+ * pass-discard-other off.
+ */
+export function discardPassthrough(unmap: boolean): Record<DiscardType, boolean> {
+  return { never: false, always: true, request: unmap, snapshot: true, other: false };
+}
 
 /** Bytes of refcount blocks the cache keeps (at least 4 blocks) before writing back the least recently used. */
 const CACHE_BYTES = 4 << 20;
@@ -34,6 +56,12 @@ export class Refcounts {
   endCluster: number;
   #cache = new Map<number, { offset: number; data: Uint8Array; view: DataView; dirty: boolean }>();
   #pendingFrees: number[] = [];
+  #pendingTypes: DiscardType[] = [];
+  /** Which frees punch the host file (discardPassthrough()). */
+  passDiscard: Record<DiscardType, boolean> = discardPassthrough(false);
+  /** The queued punch, [start, end) in clusters; empty when start === end. */
+  #discardStart = 0;
+  #discardEnd = 0;
   /** Called with the new table offset and clusters once a moved table is on disk. */
   onTableMoved: (offset: number, clusters: number) => void = () => {};
   /**
@@ -41,6 +69,12 @@ export class Refcounts {
    * refcounts lied: a corrupt image). The driver installs QEMU's overlap check here.
    */
   overlapCheck: (cluster: number, n: number, appending: boolean) => void = () => {};
+  /**
+   * Called before an allocation while frees are pending: the driver writes the tables that
+   * dropped the references and applies the frees, so the space is reused at once, as QEMU's
+   * immediate frees (ordered by its cache dependencies) let it be.
+   */
+  beforeAlloc: () => void = () => {};
   /** Set for lazy_refcounts: dirty blocks are written only on flush, never for ordering. */
   lazy = false;
   /** Byte offset in the current compressed-data cluster where the next compressed cluster may go. */
@@ -149,6 +183,7 @@ export class Refcounts {
    * QEMU, the run is chosen first and refcount blocks it needs are placed after it.
    */
   alloc(n: number): number {
+    if (this.#pendingFrees.length) this.beforeAlloc();
     const start = this.#findFree(n, this.freeHint);
     this.overlapCheck(start, n, start >= this.endCluster);
     this.freeHint = start + n; // as QEMU's free_cluster_index: holes left behind come back when freed
@@ -165,6 +200,7 @@ export class Refcounts {
    * QEMU does; every host cluster the bytes touch gets one reference.
    */
   allocBytes(len: number): number {
+    if (this.#pendingFrees.length) this.beforeAlloc();
     const cs = this.clusterSize;
     const off = this.freeByteOffset;
     if (off % cs !== 0 && (off % cs) + len <= cs) {
@@ -203,11 +239,13 @@ export class Refcounts {
   }
 
   #runFree(start: number, n: number): boolean {
+    this.processDiscards();
     for (let c = start; c < start + n; c++) if (this.get(c) !== 0) return false;
     return true;
   }
 
   #findFree(n: number, from: number): number {
+    this.processDiscards();
     let start = from;
     for (let c = from;; c++) {
       if (c >= this.endCluster && c >= start) return start;
@@ -300,24 +338,52 @@ export class Refcounts {
     this.tableClusters = tableClusters;
     this.onTableMoved(this.tableOffset, tableClusters);
     void oldTable;
-    for (let c = 0; c < oldClusters; c++) this.freeNow(oldOffset / cs + c);
+    // qcow2_grow_reftable() frees the old table as QCOW2_DISCARD_OTHER.
+    for (let c = 0; c < oldClusters; c++) this.freeNow(oldOffset / cs + c, "other");
   }
 
   /** Drops one reference now (only for clusters no table on disk refers to any more). */
-  freeNow(cluster: number): void {
-    this.add(cluster, -1);
+  freeNow(cluster: number, type: DiscardType): void {
+    if (this.add(cluster, -1) === 0) this.discardFreed(cluster, type);
+  }
+
+  /**
+   * A cluster whose refcount just became zero: punched out of the host file when frees of this
+   * type pass discards down (update_refcount_discard()).
+   */
+  discardFreed(cluster: number, type: DiscardType): void {
+    if (!this.passDiscard[type]) return;
+    if (this.#discardStart !== this.#discardEnd) {
+      if (cluster === this.#discardEnd) return void this.#discardEnd++;
+      if (cluster === this.#discardStart - 1) return void this.#discardStart--;
+      this.processDiscards();
+    }
+    this.#discardStart = cluster;
+    this.#discardEnd = cluster + 1;
+  }
+
+  /** Punches the queued range (qcow2_process_discards()). */
+  processDiscards(): void {
+    if (this.#discardStart === this.#discardEnd) return;
+    const cs = this.clusterSize;
+    this.file.punchHole(this.#discardStart * cs, (this.#discardEnd - this.#discardStart) * cs);
+    this.#discardStart = this.#discardEnd = 0;
   }
 
   /** Drops one reference to each of n clusters once the referencing tables are on disk. */
-  freeLater(offset: number, n = 1): void {
-    for (let i = 0; i < n; i++) this.#pendingFrees.push(offset / this.clusterSize + i);
+  freeLater(offset: number, n: number, type: DiscardType): void {
+    for (let i = 0; i < n; i++) {
+      this.#pendingFrees.push(offset / this.clusterSize + i);
+      this.#pendingTypes.push(type);
+    }
   }
 
   /** Drops the references to the host clusters a compressed cluster's bytes touch. */
-  freeCompressedLater(offset: number, length: number): void {
+  freeCompressedLater(offset: number, length: number, type: DiscardType): void {
     const cs = this.clusterSize;
     for (let c = Math.floor(offset / cs); c <= Math.floor((offset + length - 1) / cs); c++) {
       this.#pendingFrees.push(c);
+      this.#pendingTypes.push(type);
     }
   }
 
@@ -330,12 +396,16 @@ export class Refcounts {
   }
 
   applyPendingFrees(): void {
-    for (const c of this.#pendingFrees) this.add(c, -1);
+    const types = this.#pendingTypes;
+    this.#pendingFrees.forEach((c, i) => this.freeNow(c, types[i]));
     this.#pendingFrees.length = 0;
+    types.length = 0;
+    this.processDiscards();
   }
 
   /** Writes every dirty refcount block. */
   flush(): void {
+    this.processDiscards();
     for (const e of this.#cache.values()) {
       if (e.dirty) {
         this.file.pwrite(e.data, e.offset);

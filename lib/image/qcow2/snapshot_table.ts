@@ -67,7 +67,20 @@ export function parseSnapshotTable(buf: Uint8Array, count: number, imageSize: nu
   return out;
 }
 
-/** Serialises the table; its length is what snapshots_size covers. */
+/**
+ * The bytes of the table the header's snapshots_size covers: every entry starts 8-byte aligned,
+ * but the table ends where its last entry does (qcow2_write_snapshots()), so the file may too.
+ */
+export function snapshotTableLength(snapshots: Qcow2Snapshot[]): number {
+  let length = 0;
+  for (const s of snapshots) {
+    length = Math.ceil(length / 8) * 8 + 40 + EXTRA_SIZE + s.unknownExtra.length;
+    length += enc.encode(s.id).length + enc.encode(s.name).length;
+  }
+  return length;
+}
+
+/** Serialises the table, each entry padded to 8 bytes; snapshotTableLength() of it is on disk. */
 export function serializeSnapshotTable(snapshots: Qcow2Snapshot[]): Uint8Array {
   const parts = snapshots.map((s) => {
     const id = enc.encode(s.id);

@@ -22,8 +22,12 @@ export function readL1(d: Qcow2Driver, offset: number, size: number): Float64Arr
   return out;
 }
 
-/** Adds `addend` to the refcount of every L2 table and host cluster reachable from an L1 table. */
-export function updateRefcounts(d: Qcow2Driver, l1: Float64Array, addend: number): void {
+/**
+ * Adds `addend` (+1 or -1) to the refcount of every L2 table and host cluster reachable from an L1
+ * table; what drops to zero is freed as QCOW2_DISCARD_SNAPSHOT, so the host file is punched there.
+ */
+export function updateRefcounts(d: Qcow2Driver, l1: Float64Array, addend: 1 | -1): void {
+  const change = (c: number) => addend < 0 ? d.refs.freeNow(c, "snapshot") : void d.refs.add(c, addend);
   const cs = d.clusterSize;
   const table = new Uint8Array(cs);
   const v = new DataView(table.buffer);
@@ -40,13 +44,13 @@ export function updateRefcounts(d: Qcow2Driver, l1: Float64Array, addend: number
       const lo = v.getUint32(at + 4);
       if (hi & COMPRESSED_HI) {
         const [off, len] = d.compressedExtent(hi, lo);
-        for (let c = Math.floor(off / cs); c <= Math.floor((off + len - 1) / cs); c++) d.refs.add(c, addend);
+        for (let c = Math.floor(off / cs); c <= Math.floor((off + len - 1) / cs); c++) change(c);
         continue;
       }
       const host = entryOffset(hi, lo);
-      if (host) d.refs.add(host / cs, addend);
+      if (host) change(host / cs);
     }
-    d.refs.add(l2 / cs, addend);
+    change(l2 / cs);
   }
 }
 
@@ -191,7 +195,9 @@ export function deleteSnapshot(d: Qcow2Driver, idOrName: string): void {
   const l1 = readL1(d, sn.l1TableOffset, sn.l1Size);
   updateRefcounts(d, l1, -1);
   const cs = d.clusterSize;
-  for (let c = 0; c < Math.ceil((sn.l1Size * 8) / cs); c++) d.refs.freeNow(sn.l1TableOffset / cs + c);
+  for (let c = 0; c < Math.ceil((sn.l1Size * 8) / cs); c++) {
+    d.refs.freeNow(sn.l1TableOffset / cs + c, "snapshot");
+  }
   d.refs.flush();
   fixCopiedFlags(d);
   d.refs.flush();

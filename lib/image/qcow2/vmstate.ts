@@ -51,7 +51,7 @@ export function discardVmState(d: Qcow2Driver, size: number): void {
     d.l1.length * d.clusterSize * d.l2Entries,
   );
   if (end <= at) return;
-  d.withVmStateArea(() => d.discard(at, end - at));
+  d.withVmStateArea(() => d.discard(at, end - at, "never"));
   d.flush();
 }
 

@@ -3,8 +3,9 @@
  * holes with SEEK_DATA/SEEK_HOLE, as QEMU does, when libc is reachable (lib/image/libc.ts: Deno's
  * own SeekMode has Start/Current/End only); otherwise it finds them by reading: a run of all-zero
  * 4 KiB blocks is reported as QEMU reports a hole (present, zero, no data), except that a file
- * with no blocks allocated at all is known sparse without reading it. Without fallocate, preallocation=falloc behaves as full (zeros written) and
- * discard/unmap cannot punch holes: they only zero the range.
+ * with no blocks allocated at all is known sparse without reading it. Zero writes and discards
+ * reach the file as QEMU's do (fallocate, through HostFile); without FFI, zeros are written and
+ * discards do nothing. preallocation=falloc behaves as full (zeros written).
  */
 import {
   type BlockDriver,
@@ -29,9 +30,11 @@ export class RawDriver implements BlockDriver {
   #file: HostFile;
   #scan = new Uint8Array(SCAN_BLOCK * 64);
   #size: number;
+  #unmap: boolean;
 
-  constructor(file: HostFile) {
+  constructor(file: HostFile, unmap = false) {
     this.#file = file;
+    this.#unmap = unmap;
     // QEMU counts a file's length in 512-byte sectors, rounding up; the tail reads as zeros.
     this.#size = roundToSector(file.size());
   }
@@ -39,6 +42,7 @@ export class RawDriver implements BlockDriver {
   static open(path: string, options: OpenOptions = {}): RawDriver {
     return new RawDriver(
       HostFile.open(path, options.readOnly ?? false, options.forceShare, options.againstOwn),
+      options.unmap,
     );
   }
 
@@ -80,16 +84,22 @@ export class RawDriver implements BlockDriver {
     this.#file.pwrite(buf, offset);
   }
 
-  writeZeroes(offset: number, length: number): void {
+  writeZeroes(offset: number, length: number, options: { mayUnmap?: boolean } = {}): void {
     this.#checkWritable();
     this.#checkRange(offset, length);
     // Past the end of the host file (a sparse tail) the zeros are already there.
     const end = Math.min(offset + length, this.#file.size());
-    if (end > offset) this.#file.fillZeroes(offset, end - offset);
+    if (end <= offset) return;
+    // handle_aiocb_write_zeroes_unmap(): on an image opened with BDRV_O_UNMAP a hole is punched.
+    if (options.mayUnmap && this.#unmap && this.#file.punchHole(offset, end - offset)) return;
+    this.#file.writeZeroes(offset, end - offset);
   }
 
-  discard(_offset: number, _length: number): void {
+  /** Discards reach the host file (a punched hole) only on an image opened with BDRV_O_UNMAP. */
+  discard(offset: number, length: number): void {
     this.#checkWritable();
+    this.#checkRange(offset, length);
+    if (this.#unmap) this.#file.punchHole(offset, length);
   }
 
   flush(): void {

@@ -116,7 +116,8 @@ for (const c of CASES) {
           options.backingFormat = "qcow2";
         }
         createImage(path, "qcow2", options);
-        const d = openImage(path) as Qcow2Driver;
+        // discard=unmap, so the guest-style discards and unmapping zero writes below take effect.
+        const d = openImage(path, { unmap: true }) as Qcow2Driver;
         exercise(d, mirror, new Rng(c.name.length * 7919 + 1), c.compress ?? false);
         const all = new Uint8Array(size);
         d.read(0, all);

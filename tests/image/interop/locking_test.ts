@@ -12,18 +12,13 @@ import {
   PROJECT,
   REAL_QEMU_I386,
   REAL_QEMU_IMG,
+  REAL_QEMU_IO,
   runCli,
   skipReason,
 } from "../../support/tools.ts";
 import { runReal, scratch } from "./side_by_side.ts";
 
-const QEMU_IO = (() => {
-  try {
-    return Deno.statSync("/usr/bin/qemu-io").isFile ? "/usr/bin/qemu-io" : undefined;
-  } catch {
-    return undefined;
-  }
-})();
+const QEMU_IO = REAL_QEMU_IO;
 const LIBC = LIBC_PATHS.find((p) => {
   try {
     return Deno.statSync(p).isFile;
