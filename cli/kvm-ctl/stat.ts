@@ -34,16 +34,16 @@ function sample(
   k: Kernel,
   pid: number | undefined,
 ): { values: Map<string, number>; vms: number; vcpus: number } {
-  const handles = k.liveHandles().filter((h) => pid === undefined || h.pid === pid);
+  const vms = k.liveHandles().filter((h) => pid === undefined || h.pid === pid).map((h) => k.vmStats(h));
   const values = new Map<string, number>();
   for (const s of ALL_STATS) values.set(s, 0);
-  for (const h of handles) {
-    for (const [s, v] of Object.entries(h.stats)) values.set(s, (values.get(s) ?? 0) + v);
-    for (const [r, v] of Object.entries(h.exitReasons)) {
+  for (const vm of vms) {
+    for (const [s, v] of Object.entries(vm.stats)) values.set(s, (values.get(s) ?? 0) + v);
+    for (const [r, v] of Object.entries(vm.exitReasons)) {
       values.set(`kvm_exit(${r})`, (values.get(`kvm_exit(${r})`) ?? 0) + v);
     }
   }
-  return { values, vms: handles.length, vcpus: handles.reduce((n, h) => n + h.vcpus, 0) };
+  return { values, vms: vms.length, vcpus: vms.reduce((n, vm) => n + vm.vcpus, 0) };
 }
 
 export function stat(ctx: Context, argv: string[]): number {

@@ -13,7 +13,7 @@ import type { VcpuStats } from "./stats.ts";
 import type { MsrTable } from "./msrs.ts";
 import type { VcpuIrqchip } from "./irqchip/irqchip.ts";
 
-/** The module parameters that change how the vendor code runs a guest (read at VM creation). */
+/** The module parameters that change how the vendor code runs a guest (the writable ones live). */
 export interface VendorParams {
   /** kvm_intel ept: 0 means shadow paging. */
   ept: boolean;
@@ -28,6 +28,12 @@ export interface VendorParams {
   reportIgnoredMsrs: boolean;
   /** kvm halt_poll_ns: how long a halted vCPU polls before blocking. */
   haltPollNs: number;
+  /**
+   * Reads the writable parameters (ignore_msrs...) again now. They are read on use but kept for a
+   * while (LiveParams); an ioctl from user space calls this first, so that a parameter written
+   * just before it counts, as a sysfs write before an ioctl does in Linux.
+   */
+  reread(): void;
 }
 
 /** Whether the simulated signal (VcpuContext.signalAt/signalAtMs) is due. */

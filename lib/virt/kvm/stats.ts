@@ -1,7 +1,7 @@
 /**
  * A VM's statistics: per-vCPU counters with debugfs names and VM exits by reason, published to the
- * state root through the VM's /dev/kvm handle no more often than every PUBLISH_INTERVAL_MS (each
- * publish takes the kvm-ctl state lock), and once more when the VM closes.
+ * state root through the VM's /dev/kvm handle (DevKvm.updateStats: the VM's own files, no lock)
+ * no more often than every PUBLISH_INTERVAL_MS, and once more when the VM closes.
  */
 import { type DevKvm, type StatName, VCPU_STATS, VM_STATS } from "../modules/mod.ts";
 

@@ -166,10 +166,11 @@ export class KvmVcpu {
     this.#check();
     this.#sync();
     if (entries.length >= LIMITS.maxIoMsrs) throw new ErrnoError("E2BIG");
+    let paramsRead = false; // once an ioctl, at its first unknown MSR
     for (let i = 0; i < entries.length; i++) {
       const index = entries[i].index >>> 0;
       if (this.#vm.msrTable.has(index)) entries[i].data = this.#readMsr(index);
-      else if (this.#ignored(index, 0n, false)) entries[i].data = 0n;
+      else if (this.#ignored(index, 0n, false, !paramsRead && (paramsRead = true))) entries[i].data = 0n;
       else return i;
     }
     return entries.length;
@@ -180,11 +181,12 @@ export class KvmVcpu {
     this.#check();
     if (entries.length >= LIMITS.maxIoMsrs) throw new ErrnoError("E2BIG");
     this.#sync();
+    let paramsRead = false; // once an ioctl, at its first unknown MSR
     try {
       for (let i = 0; i < entries.length; i++) {
         const index = entries[i].index >>> 0, data = BigInt.asUintN(64, BigInt(entries[i].data));
         if (!this.#vm.msrTable.has(index)) {
-          if (this.#ignored(index, data, true)) continue;
+          if (this.#ignored(index, data, true, !paramsRead && (paramsRead = true))) continue;
           return i;
         }
         if (!this.#vm.msrTable.writable(index, data, this.#readMsr(index))) return i;
@@ -208,13 +210,17 @@ export class KvmVcpu {
     else this.#ctx.msrs.set(index, data);
   }
 
-  /** kvm_msr_ignored_check: with ignore_msrs the access succeeds and may be reported in the kernel log. */
-  #ignored(index: number, data: bigint, write: boolean): boolean {
+  /**
+   * kvm_msr_ignored_check: with ignore_msrs the access succeeds and may be reported in the kernel
+   * log. `fromIoctl` on the first unknown MSR of a KVM_GET/SET_MSRS: parameters read afresh.
+   */
+  #ignored(index: number, data: bigint, write: boolean, fromIoctl = false): boolean {
     const p = this.#vm.params;
+    if (fromIoctl) p.reread();
     if (!p.ignoreMsrs) return false;
     if (p.reportIgnoredMsrs) {
       const op = write ? "wrmsr" : "rdmsr";
-      this.#vm.printk(
+      this.#vm.printkRatelimited(
         `kvm [${Deno.pid}]: ignored ${op}: 0x${index.toString(16)} data 0x${data.toString(16)}`,
       );
     }

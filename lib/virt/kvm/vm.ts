@@ -4,11 +4,12 @@
  * kvm_intel, reads the module parameters that shape it at creation, and publishes its statistics.
  */
 import { ErrnoError } from "../../errors.ts";
-import { type DevKvm, ModuleSystem } from "../modules/mod.ts";
+import { type DevKvm, LiveParams, ModuleSystem } from "../modules/mod.ts";
 import { LIMITS } from "./constants.ts";
 import { type KvmUserspaceMemoryRegion, MemorySlots } from "./memory.ts";
 import { MsrTable } from "./msrs.ts";
 import { StatsPublisher } from "./stats.ts";
+import { RateLimit } from "./ratelimit.ts";
 import { KvmVcpu } from "./vcpu.ts";
 import { capabilityValue, type EnvLookup } from "./system_caps.ts";
 import type { VendorBackend, VendorParams } from "./backend.ts";
@@ -18,43 +19,34 @@ import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry } from "./irqchip/stru
 
 /** The ISA/IOAPIC lines of the in-kernel irqchip (KVM_IRQCHIP_NUM_PINS = 24 GSIs by default). */
 const DEFAULT_GSIS = 24;
-/** How long a module parameter read on a hot path stays in use before it is read again. */
-const PARAM_REREAD_MS = 100;
 /** The highest TSS address: three pages must fit below 4 GiB. */
 const MAX_TSS_ADDR = 0x100000000 - 3 * LIMITS.pageSize;
 
-/** The module parameters, re-read on use for the writable ones (ignore_msrs, halt_poll_ns...). */
+/**
+ * The module parameters: the read-only ones that shape the VM as they were at its creation, the
+ * writable ones (ignore_msrs, halt_poll_ns...) live, as LiveParams keeps them.
+ */
 function vendorParams(handle: DevKvm): VendorParams {
   const intel = handle.vendor === "kvm_intel";
-  const num = (m: string, p: string) => handle.paramNumber(m, p);
-  const ept = intel ? num("vendor", "ept") !== 0 : num("vendor", "npt") !== 0;
-  const unrestrictedGuest = intel ? num("vendor", "unrestricted_guest") !== 0 : true;
-  const nested = num("vendor", "nested") !== 0;
-  // Read on every in-kernel HLT: reading the parameter file each time would cost a guest that halts
-  // a thousand times a second more than its halts, so a value stays in use for up to 100 ms.
-  let pollNs = 0, readAt = -Infinity;
-  const haltPollNs = () => {
-    const now = performance.now();
-    if (now - readAt >= PARAM_REREAD_MS) {
-      pollNs = num("kvm", "halt_poll_ns");
-      readAt = now;
-    }
-    return pollNs;
-  };
+  const live = new LiveParams(() => handle.params());
+  const num = (p: string) => live.number("vendor", p);
+  const ept = intel ? num("ept") !== 0 : num("npt") !== 0;
+  const unrestrictedGuest = intel ? num("unrestricted_guest") !== 0 : true;
   return {
     ept: ept,
-    vpid: intel && num("vendor", "vpid") !== 0,
+    vpid: intel && num("vpid") !== 0,
     unrestrictedGuest: unrestrictedGuest && ept,
-    nested,
+    nested: num("nested") !== 0,
     get ignoreMsrs() {
-      return num("kvm", "ignore_msrs") !== 0;
+      return live.number("kvm", "ignore_msrs") !== 0;
     },
     get reportIgnoredMsrs() {
-      return num("kvm", "report_ignored_msrs") !== 0;
+      return live.number("kvm", "report_ignored_msrs") !== 0;
     },
     get haltPollNs() {
-      return haltPollNs();
+      return live.number("kvm", "halt_poll_ns");
     },
+    reread: () => live.reread(),
   };
 }
 
@@ -71,6 +63,8 @@ export class KvmVm implements VmInternals {
   #tssAddr?: number;
   readonly #irqLevels = new Uint8Array(DEFAULT_GSIS);
   #closed = false;
+  /** kvm_pr_unimpl's rate limit: in Linux one static state for the whole host, here one a VM. */
+  readonly #unimplReports = new RateLimit("kvm_msr_ignored_check");
 
   /** Use Kvm.createVm. */
   constructor(
@@ -211,8 +205,13 @@ export class KvmVm implements VmInternals {
     return this.#pit;
   }
 
-  printk(line: string): void {
-    new ModuleSystem(this.#handle.root, this.#env).modify((k) => k.printk(line), { checkLiveness: false });
+  printk(...lines: string[]): void {
+    if (lines.length === 0) return;
+    new ModuleSystem(this.#handle.root, this.#env).modify((k) => lines.forEach((l) => k.printk(l)));
+  }
+
+  printkRatelimited(line: string): void {
+    this.printk(...this.#unimplReports.lines(line));
   }
 
   publishStats(): void {

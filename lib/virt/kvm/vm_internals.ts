@@ -18,5 +18,7 @@ export interface VmInternals {
   /** The simulated host's clock in ns. */
   readonly hostNowNs: () => number;
   printk(line: string): void;
+  /** printk under kvm_pr_unimpl's pr_err_ratelimited (kvm_msr_ignored_check's reports). */
+  printkRatelimited(line: string): void;
   publishStats(): void;
 }

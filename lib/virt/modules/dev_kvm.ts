@@ -5,15 +5,17 @@
  * closed. As in Linux 6.1, the owner of /dev/kvm's file operations and of every VM's module
  * reference (kvm_chardev_ops.owner) is the vendor module, so neither fds nor VMs count on kvm
  * itself: kvm's "Used by" is only kvm_intel's dependency (irqbypass's only kvm's). The
- * handle reads the modules' current parameters and publishes the VM's statistics to debugfs.
+ * handle keeps its holder lock (liveness.ts) while open, reads the modules' current parameters,
+ * and publishes the VM's statistics (vm_stats.ts) without a state transaction.
  */
 import { ErrnoError } from "../../errors.ts";
 import { findModule, findParam } from "./table.ts";
 import { paramAsNumber } from "./params.ts";
-import { ownStartTime } from "./liveness.ts";
+import { acquireHolderLock, removeHandleFiles } from "./liveness.ts";
 import { isExitReasonName, isStatName, type StatName } from "./stats.ts";
 import { defaultEnv, type EnvLookup, ModuleSystem } from "./system.ts";
 import { resolveRoot } from "./state.ts";
+import { DebugfsWriter, type VmStats, writeVmStats } from "./vm_stats.ts";
 
 export interface DevKvmOptions {
   /** State root; defaults as kvm-ctl resolves it (KVM_CTL_ROOT, then XDG_STATE_HOME). */
@@ -32,23 +34,34 @@ export interface KvmStatsUpdate {
 export class DevKvm {
   readonly #system: ModuleSystem;
   readonly #id: number;
+  readonly #lock: Deno.FsFile;
+  readonly #stats: VmStats = { stats: {}, exitReasons: {}, vcpus: 0 };
+  readonly #debugfs: DebugfsWriter;
   /** The vendor module this handle holds: "kvm_intel" or "kvm_amd". */
   readonly vendor: string;
   #open = true;
 
-  private constructor(system: ModuleSystem, id: number, vendor: string) {
+  private constructor(system: ModuleSystem, id: number, vendor: string, lock: Deno.FsFile) {
     this.#system = system;
     this.#id = id;
     this.vendor = vendor;
+    this.#lock = lock;
+    this.#debugfs = new DebugfsWriter(system.root, id, Deno.pid);
   }
 
   /** open("/dev/kvm", O_RDWR). Throws ErrnoError ENOENT when the modules are not loaded. */
   static open(options: DevKvmOptions = {}): DevKvm {
     const env = options.env ?? defaultEnv;
     const system = new ModuleSystem(options.root ?? resolveRoot(undefined, env), env);
-    const start = ownStartTime();
-    const handle = system.modify((k) => k.openDevKvm(Deno.pid, start));
-    return new DevKvm(system, handle.id, handle.modules[handle.modules.length - 1]);
+    let lock: Deno.FsFile | undefined;
+    // The lock is taken before the state that lists the handle is written, so no reader can
+    // find the handle without its holder.
+    const handle = system.modify((k) => {
+      const h = k.openDevKvm(Deno.pid);
+      lock = acquireHolderLock(system.root, h.id);
+      return h;
+    });
+    return new DevKvm(system, handle.id, handle.modules[handle.modules.length - 1], lock!);
   }
 
   /** The state root this handle lives in. */
@@ -77,9 +90,10 @@ export class DevKvm {
   }
 
   /**
-   * Publishes this VM's statistics to sys/kernel/debug/kvm (totals and `<pid>-<id>/`), where
-   * `kvm-ctl stat` reads them. Values are cumulative; each call takes the state lock, so call it
-   * a few times a second at most (e.g. on a timer and at exit).
+   * Publishes this VM's statistics: its own file, where `kvm-ctl stat` and the state's views read
+   * them, and the debugfs files under sys/kernel/debug/kvm (`<pid>-<id>/` and the totals) that
+   * changed. Values are cumulative. No lock and no transaction: a few small files are written, so
+   * a VM can call it every second or so for as long as it runs.
    */
   updateStats(update: KvmStatsUpdate): void {
     if (!this.#open) throw new ErrnoError("EBADF");
@@ -89,20 +103,25 @@ export class DevKvm {
     for (const name of Object.keys(update.exitReasons ?? {})) {
       if (!isExitReasonName(name)) throw new ErrnoError("EINVAL", `bad exit reason name '${name}'`);
     }
-    this.#system.modify((k) => {
-      const h = k.state.handles.find((x) => x.id === this.#id);
-      if (!h) throw new ErrnoError("EBADF");
-      Object.assign(h.stats, update.stats);
-      Object.assign(h.exitReasons, update.exitReasons);
-      if (update.vcpus !== undefined) h.vcpus = update.vcpus;
-    }, { checkLiveness: false });
+    Object.assign(this.#stats.stats, update.stats);
+    Object.assign(this.#stats.exitReasons, update.exitReasons);
+    if (update.vcpus !== undefined) this.#stats.vcpus = update.vcpus;
+    writeVmStats(this.#system.root, this.#id, this.#stats);
+    this.#debugfs.publish(this.#stats);
   }
 
-  /** close(): drops the references. Safe to call twice. */
+  /** close(): drops the references and the handle's files. Safe to call twice. */
   close(): void {
     if (!this.#open) return;
     this.#open = false;
-    this.#system.modify((k) => k.closeDevKvm(this.#id));
+    try {
+      this.#system.modify((k) => {
+        k.closeDevKvm(this.#id);
+        removeHandleFiles(this.#system.root, this.#id);
+      });
+    } finally {
+      this.#lock.close();
+    }
   }
 
   [Symbol.dispose](): void {

@@ -9,7 +9,8 @@ import { ErrnoError } from "../../errors.ts";
 import { findModule, findParam, MODULES, type ModuleSpec } from "./table.ts";
 import { parseParamValue, splitOptions } from "./params.ts";
 import type { KernelState, KvmHandle, LoadedModule } from "./state.ts";
-import { aliveHolders } from "./liveness.ts";
+import { aliveHolders, removeHandleFiles } from "./liveness.ts";
+import { readVmStats, type VmStats } from "./vm_stats.ts";
 import type { HostConfig } from "./host.ts";
 
 export const VENDOR_MODULES = MODULES.filter((m) => m.vendor).map((m) => m.name);
@@ -34,7 +35,13 @@ export class Kernel {
   /** Kernel-log lines produced by this transaction, already timestamped. */
   readonly log: string[] = [];
 
-  constructor(readonly state: KernelState, readonly host: HostConfig, private readonly now = Date.now()) {}
+  constructor(
+    readonly state: KernelState,
+    readonly host: HostConfig,
+    /** The state root, where each handle's lock and statistics files are. */
+    readonly root: string,
+    private readonly now = Date.now(),
+  ) {}
 
   printk(text: string): void {
     const us = Math.max(0, this.now - this.state.boot) * 1000 + (this.log.length % 1000);
@@ -49,18 +56,15 @@ export class Kernel {
   /** Liveness of the handles present when first asked; handles opened later are alive. */
   #alive: Map<number, boolean> | undefined;
 
-  /**
-   * Takes another Kernel's liveness verdicts (same handles), or with "trust" counts every handle
-   * alive without asking the OS: for a VM's own frequent updates, leaving pruning to kvm-ctl.
-   */
-  shareLiveness(from: Kernel | "trust"): void {
-    this.#alive = from === "trust" ? new Map(this.state.handles.map((h) => [h.id, true])) : from.#alive;
+  /** Takes another Kernel's liveness verdicts (same handles), so a transaction asks once. */
+  shareLiveness(from: Kernel): void {
+    this.#alive = from.#alive;
   }
 
   /** Handles whose process still runs; dead holders do not count (pruned on the next write). */
   liveHandles(): KvmHandle[] {
     if (!this.#alive) {
-      const verdicts = aliveHolders(this.state.handles);
+      const verdicts = aliveHolders(this.root, this.state.handles);
       this.#alive = new Map(this.state.handles.map((h, i) => [h.id, verdicts[i]]));
     }
     return this.state.handles.filter((h) => this.#alive!.get(h.id) ?? true);
@@ -72,6 +76,11 @@ export class Kernel {
       .filter((m) => findModule(m.name)!.depends.includes(name))
       .map((m) => m.name)
       .sort();
+  }
+
+  /** The statistics a handle's VM last published. */
+  vmStats(handle: KvmHandle): VmStats {
+    return readVmStats(this.root, handle.id);
   }
 
   refcnt(name: string): number {
@@ -145,18 +154,14 @@ export class Kernel {
   }
 
   /** open("/dev/kvm"): the node exists only while kvm and a vendor module are loaded. */
-  openDevKvm(pid: number, start: string | null): KvmHandle {
+  openDevKvm(pid: number): KvmHandle {
     const vendor = this.vendorModule();
     if (!this.loaded("kvm") || !vendor) throw new ErrnoError("ENOENT");
     const handle: KvmHandle = {
       id: this.state.nextHandle++,
       pid,
-      start,
       // kvm_chardev_ops.owner: the vendor module alone is pinned (kvm only through it).
       modules: [vendor.name],
-      vcpus: 0,
-      stats: {},
-      exitReasons: {},
     };
     this.state.handles.push(handle);
     return handle;
@@ -166,10 +171,12 @@ export class Kernel {
     this.state.handles = this.state.handles.filter((h) => h.id !== id);
   }
 
-  /** Drops handles of processes that died without closing; returns how many. */
+  /** Drops handles of processes that died without closing, and their files; returns how many. */
   pruneDeadHandles(): number {
-    const before = this.state.handles.length;
-    this.state.handles = this.liveHandles();
-    return before - this.state.handles.length;
+    const live = new Set(this.liveHandles());
+    const dead = this.state.handles.filter((h) => !live.has(h));
+    for (const h of dead) removeHandleFiles(this.root, h.id);
+    this.state.handles = [...live];
+    return dead.length;
   }
 }

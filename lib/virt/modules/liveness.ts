@@ -1,58 +1,61 @@
 /**
- * Whether the processes holding /dev/kvm handles still run. Deno gates /proc behind --allow-all,
- * so /proc/<pid>/stat is read through one `sh` (kvm-ctl's task may run sh): a pid is alive when
- * its stat exists, is not a zombie, and shows the start time recorded at open (so a reused pid is
- * not taken for the holder). Where sh may not run, every holder counts as alive.
+ * Whether the processes holding /dev/kvm handles still run, asked of no other process (Deno gates
+ * /proc behind --allow-all, and spawning a tool to read it costs milliseconds): each open handle
+ * keeps an exclusive flock on its own file, `run/kvm/<id>.lock` under the state root, for as long
+ * as it is open. The OS drops a flock when the process holding it exits or dies, so a handle is
+ * alive exactly while its lock cannot be taken. A flock belongs to an open file, not to a process,
+ * so the holder's own process, opening the file again, sees the handle alive too; and a pid the OS
+ * reuses cannot pass for the holder.
  */
+import { join } from "node:path";
+import { ErrnoError } from "../../errors.ts";
 
-export interface ProcInfo {
-  state: string;
-  /** Field 22 of /proc/<pid>/stat: start time in clock ticks after boot. */
-  start: string;
+/** Per-handle runtime files under the root: `<id>.lock` (liveness) and `<id>.json` (statistics). */
+export const HANDLES_DIR = "run/kvm";
+
+export function holderLockPath(root: string, id: number): string {
+  return join(root, HANDLES_DIR, `${id}.lock`);
 }
 
-/** /proc/<pid>/stat of each pid that exists, or undefined when sh cannot be run here. */
-export function readProcStats(pids: number[]): Map<number, ProcInfo> | undefined {
-  // Asking first keeps Deno from prompting on a terminal when the permission was not granted.
-  if (Deno.permissions.querySync({ name: "run", command: "sh" }).state !== "granted") return undefined;
-  const safe = pids.filter((p) => Number.isInteger(p) && p > 0);
-  const script = `for p in ${safe.join(" ")}; do read -r l < /proc/$p/stat 2>/dev/null && echo "$l"; done; :`;
-  let stdout: Uint8Array;
+/** Takes handle `id`'s lock for this process; keep the file open while the handle is. */
+export function acquireHolderLock(root: string, id: number): Deno.FsFile {
+  Deno.mkdirSync(join(root, HANDLES_DIR), { recursive: true });
+  const file = Deno.openSync(holderLockPath(root, id), { create: true, write: true });
+  // Ids only grow, and `kvm-ctl reset` removes the directory: no one else holds this lock.
+  if (!file.tryLockSync(true)) {
+    file.close();
+    throw new ErrnoError("EBUSY", `${holderLockPath(root, id)} is held by another process`);
+  }
+  return file;
+}
+
+/** Drops what a handle left under the root: its lock file and statistics. */
+export function removeHandleFiles(root: string, id: number): void {
+  for (const name of [`${id}.lock`, `${id}.json`]) {
+    try {
+      Deno.removeSync(join(root, HANDLES_DIR, name));
+    } catch { /* already gone */ }
+  }
+}
+
+/** Whether handle `id`'s holder still has it open. */
+export function holderAlive(root: string, id: number): boolean {
+  let file: Deno.FsFile;
   try {
-    const out = new Deno.Command("sh", {
-      args: ["-c", script],
-      stdout: "piped",
-      stderr: "null",
-      stdin: "null",
-    })
-      .outputSync();
-    if (out.code !== 0) return undefined;
-    stdout = out.stdout;
+    file = Deno.openSync(holderLockPath(root, id), { read: true });
   } catch {
-    return undefined;
+    return false;
   }
-  const result = new Map<number, ProcInfo>();
-  for (const line of new TextDecoder().decode(stdout).split("\n")) {
-    const close = line.lastIndexOf(")");
-    if (close < 0) continue;
-    const fields = line.slice(close + 2).split(" ");
-    result.set(Number(line.slice(0, line.indexOf(" "))), { state: fields[0], start: fields[19] });
+  try {
+    if (!file.tryLockSync(true)) return true;
+    file.unlockSync();
+    return false;
+  } finally {
+    file.close();
   }
-  return result;
-}
-
-/** The start time of this process, or null when it cannot be read. */
-export function ownStartTime(): string | null {
-  return readProcStats([Deno.pid])?.get(Deno.pid)?.start ?? null;
 }
 
 /** Which of the given holders are alive. */
-export function aliveHolders(holders: { pid: number; start: string | null }[]): boolean[] {
-  if (holders.length === 0) return [];
-  const stats = readProcStats([...new Set(holders.map((h) => h.pid))]);
-  if (!stats) return holders.map(() => true);
-  return holders.map((h) => {
-    const info = stats.get(h.pid);
-    return !!info && info.state !== "Z" && info.state !== "X" && (h.start === null || h.start === info.start);
-  });
+export function aliveHolders(root: string, holders: readonly { id: number }[]): boolean[] {
+  return holders.map((h) => holderAlive(root, h.id));
 }

@@ -4,6 +4,7 @@
  * qemu-system -accel kvm.
  */
 export { DevKvm, type DevKvmOptions, type KvmStatsUpdate } from "./dev_kvm.ts";
+export { LiveParams } from "./live_params.ts";
 export { CAPABILITIES, capabilities, KVM_API_VERSION } from "./caps.ts";
 export { ALL_STATS, type StatName, VCPU_STATS, VM_STATS, VMX_EXIT_REASONS } from "./stats.ts";
 export { findModule, MODULES, type ModuleSpec, type ParamSpec } from "./table.ts";

@@ -16,16 +16,15 @@ export interface LoadedModule {
   params: Record<string, string>;
 }
 
-/** One open simulated /dev/kvm: a process holding references on kvm and its vendor module. */
+/**
+ * One open simulated /dev/kvm: a process holding references on kvm and its vendor module. Its
+ * liveness (liveness.ts) and its VM's statistics (vm_stats.ts) live in files of their own, so
+ * neither needs a transaction on this state.
+ */
 export interface KvmHandle {
   id: number;
   pid: number;
-  /** /proc/<pid>/stat start time, so a reused pid is not mistaken for the holder. */
-  start: string | null;
   modules: string[];
-  vcpus: number;
-  stats: Record<string, number>;
-  exitReasons: Record<string, number>;
 }
 
 export interface KernelState {
@@ -81,11 +80,9 @@ function validate(v: unknown): string | undefined {
   }
   if (!Array.isArray(v.handles)) return "'handles' is not a list";
   for (const h of v.handles) {
-    if (
-      !isRecord(h) || typeof h.id !== "number" || typeof h.pid !== "number" ||
-      !Array.isArray(h.modules) || !isRecord(h.stats) || !isRecord(h.exitReasons) ||
-      typeof h.vcpus !== "number"
-    ) return "a /dev/kvm handle entry is malformed";
+    if (!isRecord(h) || typeof h.id !== "number" || typeof h.pid !== "number" || !Array.isArray(h.modules)) {
+      return "a /dev/kvm handle entry is malformed";
+    }
   }
   return undefined;
 }

@@ -10,13 +10,14 @@ import { type HostConfig, readHostConfig } from "./host.ts";
 import { KERNEL_LOG, type KernelState, StateStore } from "./state.ts";
 import { applyViews, renderViews } from "./views.ts";
 import { adoptSysfsWrites } from "./sysfs_writes.ts";
+import { HANDLES_DIR } from "./liveness.ts";
 
 export type EnvLookup = (name: string) => string | undefined;
 
 export const defaultEnv: EnvLookup = (name) => Deno.env.get(name);
 
 /** What `reset` removes: everything the kernel writes; host.conf and etc/ (modprobe.d) stay. */
-const KERNEL_PATHS = ["state.json", "proc", "sys", "dev", KERNEL_LOG];
+const KERNEL_PATHS = ["state.json", "proc", "sys", "dev", KERNEL_LOG, HANDLES_DIR];
 
 export class ModuleSystem {
   readonly store: StateStore;
@@ -36,28 +37,23 @@ export class ModuleSystem {
    */
   snapshot(): Kernel {
     if (!this.#stateExists()) this.modify(() => {});
-    const kernel = new Kernel(this.store.read(), this.host);
+    const kernel = new Kernel(this.store.read(), this.host, this.root);
     // Someone wrote a sysfs file directly: take it in (or put it back) under the lock first.
     if (adoptSysfsWrites(this.root, kernel).length) {
       this.modify(() => {});
-      return new Kernel(this.store.read(), this.host);
+      return new Kernel(this.store.read(), this.host, this.root);
     }
     return kernel;
   }
 
-  /**
-   * `checkLiveness: false` skips asking the OS which /dev/kvm holders still run (one `sh` per
-   * transaction): for a running VM's statistics, where the caller is itself a live holder.
-   */
-  modify<T>(fn: (kernel: Kernel) => T, options: { checkLiveness?: boolean } = {}): T {
+  modify<T>(fn: (kernel: Kernel) => T): T {
     const host = this.host;
     return this.store.withLock(() => {
       const exists = this.#stateExists();
       const state = this.store.read();
-      const old = new Kernel(structuredClone(state), host);
-      if (options.checkLiveness === false) old.shareLiveness("trust");
+      const old = new Kernel(structuredClone(state), host, this.root);
       const before = exists ? renderViews(old) : undefined;
-      const kernel = new Kernel(state, host);
+      const kernel = new Kernel(state, host, this.root);
       kernel.shareLiveness(old);
       for (const rel of adoptSysfsWrites(this.root, kernel)) before?.files.delete(rel);
       kernel.pruneDeadHandles();

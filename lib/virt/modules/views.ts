@@ -8,6 +8,7 @@ import { dirname, join } from "node:path";
 import { findModule } from "./table.ts";
 import { ALL_STATS } from "./stats.ts";
 import { atomicWrite } from "./state.ts";
+import { DEBUGFS_KVM } from "./vm_stats.ts";
 import type { Kernel } from "./kernel.ts";
 
 export type View = { text: string; mode: number } | { link: string };
@@ -47,14 +48,14 @@ export function renderViews(kernel: Kernel): Views {
   }
   if (kernel.loaded("kvm")) {
     if (kernel.vendorModule()) files.set("dev/kvm", file("", 0o666));
-    const handles = kernel.liveHandles();
+    const vms = kernel.liveHandles().map((h) => ({ h, stats: kernel.vmStats(h).stats }));
     for (const stat of ALL_STATS) {
-      const total = handles.reduce((sum, h) => sum + (h.stats[stat] ?? 0), 0);
-      files.set(`sys/kernel/debug/kvm/${stat}`, file(`${total}\n`, 0o644));
+      const total = vms.reduce((sum, vm) => sum + (vm.stats[stat] ?? 0), 0);
+      files.set(`${DEBUGFS_KVM}/${stat}`, file(`${total}\n`, 0o644));
     }
-    for (const h of handles) {
+    for (const { h, stats } of vms) {
       for (const stat of ALL_STATS) {
-        files.set(`sys/kernel/debug/kvm/${h.pid}-${h.id}/${stat}`, file(`${h.stats[stat] ?? 0}\n`, 0o644));
+        files.set(`${DEBUGFS_KVM}/${h.pid}-${h.id}/${stat}`, file(`${stats[stat] ?? 0}\n`, 0o644));
       }
     }
   }
