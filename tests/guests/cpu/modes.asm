@@ -141,57 +141,8 @@ de_handler:
     pop bp
     iret
 
-rputc:
-    push dx
-    push ax
-.w: mov dx, 0x3fd
-    in al, dx
-    test al, 0x20
-    jz .w
-    pop ax
-    mov dx, 0x3f8
-    out dx, al
-    pop dx
-    ret
-
-rputs:
-    push ax
-.n: lodsb
-    test al, al
-    jz .d
-    call rputc
-    jmp .n
-.d: pop ax
-    ret
-
-rhex16:
-    push cx
-    push bx
-    push ax
-    mov bx, ax
-    mov cx, 4
-.l: rol bx, 4
-    mov al, bl
-    and al, 15
-    add al, '0'
-    cmp al, '9'
-    jbe .o
-    add al, 7
-.o: call rputc
-    loop .l
-    mov al, ' '
-    call rputc
-    pop ax
-    pop bx
-    pop cx
-    ret
-
-rnl:
-    push ax
-    mov al, 10
-    call rputc
-    pop ax
-    ret
+%define RHEX16_SPACE
+%include "real_serial.inc"
 
 real_idt: dw 0x3ff
     dd 0

@@ -79,16 +79,7 @@ back_in_task1:
     clts
     ret
 
-show_tr:
-    push eax
-    push esi
-    str ax
-    movzx eax, ax
-    mov esi, m_tr
-    call show
-    pop esi
-    pop eax
-    ret
+%include "show_tr.inc"
 
 m_dr7a: db "dr7 before: ", 0
 m_dr7b: db "dr7 now: ", 0

@@ -71,16 +71,7 @@ back_in_task1:
     clts
     ret
 
-show_tr:
-    push eax
-    push esi
-    str ax
-    movzx eax, ax
-    mov esi, m_tr
-    call show
-    pop esi
-    pop eax
-    ret
+%include "show_tr.inc"
 
 m_tr: db "tr: ", 0
 m_cs: db "cs: ", 0

@@ -111,16 +111,7 @@ tss_segments:
     mov dword [edi + 0x24], 2
     ret
 
-show_tr:
-    push eax
-    push esi
-    str ax
-    movzx eax, ax
-    mov esi, m_tr
-    call show
-    pop esi
-    pop eax
-    ret
+%include "show_tr.inc"
 
 m_back: db "task 1 after call, ebx: ", 0
 m_t2desc: db "task 2 descriptor high: ", 0

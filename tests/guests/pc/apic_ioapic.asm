@@ -3,6 +3,7 @@
 ; mode on vector 0x41. Prints the APIC ID/version and IOAPIC version registers and that the
 ; interrupts came, nothing that depends on timing.
 %include "multiboot.inc"
+%include "pic.inc"
 
 %define IDT    0x80000
 %define LAPIC  0xfee00000
@@ -24,20 +25,7 @@ main:
     call set_gate
     lidt [idtr]
     ; remap and mask both 8259s so nothing arrives through LINT0
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 4
-    out 0x21, al
-    mov al, 2
-    out 0xa1, al
-    mov al, 1
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT
     mov al, 0xff
     out 0x21, al
     out 0xa1, al

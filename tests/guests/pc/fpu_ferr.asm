@@ -5,6 +5,7 @@
 ; exception asserts FERR#, which the board wires to IRQ13 (slave PIC input 5); the handler clears
 ; it by writing port 0xF0 and clears the exception with FNCLEX.
 %include "multiboot.inc"
+%include "pic.inc"
 
 %define IDT 0x80000
 
@@ -33,20 +34,7 @@ main:
     mov eax, mf_fault
     call set_gate
     lidt [idtr]
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 4
-    out 0x21, al
-    mov al, 2
-    out 0xa1, al
-    mov al, 1
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT
     mov al, 0xfb          ; cascade only on the master
     out 0x21, al
     mov al, 0xdf          ; IRQ13 on the slave

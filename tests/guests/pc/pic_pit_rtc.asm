@@ -4,6 +4,7 @@
 ; that a masked IRQ stayed away, that EOI ordering kept the slave's interrupt flowing, and the ISR
 ; and IMR values read back.
 %include "multiboot.inc"
+%include "pic.inc"
 
 %define IDT 0x80000
 
@@ -23,21 +24,7 @@ main:
     mov eax, irq8
     call set_gate
     lidt [idtr]
-    ; ICW1-4 for both chips: edge, cascade, vectors 0x20/0x28, 8086 mode.
-    mov al, 0x11
-    out 0x20, al
-    out 0xa0, al
-    mov al, 0x20
-    out 0x21, al
-    mov al, 0x28
-    out 0xa1, al
-    mov al, 4
-    out 0x21, al
-    mov al, 2
-    out 0xa1, al
-    mov al, 1
-    out 0x21, al
-    out 0xa1, al
+    PIC_INIT                           ; edge, cascade, vectors 0x20/0x28, 8086 mode
     ; mask everything but IRQ0 and the cascade
     mov al, 0xfa
     out 0x21, al
