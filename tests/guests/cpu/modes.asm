@@ -3,30 +3,17 @@
 ; FS above 1 MiB) -> back to 32-bit protected mode, with checkpoints printed from each mode.
 %include "multiboot.inc"
 %include "../cpu/cpu_lib.inc"
+%include "real_mode.inc"
 
 %define REAL_BASE 0x7000
 
 main:
     call cpu_setup
     PRINT "modes: 32-bit protected", 10
-    ; copy the real-mode blob below 1 MiB
-    mov esi, section.realblob.start
-    mov edi, REAL_BASE
-    mov ecx, real_end - real_start
-    rep movsb
-    mov [saved_esp], esp
-    sidt [saved_idt]
-    jmp SEL_CODE16:pm16 - REAL_BASE + REAL_BASE
+    ; into 16-bit protected mode, with the real-mode blob copied below 1 MiB
+    TO_PM16
 
-back32:
-    mov ax, SEL_DATA32
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov esp, [saved_esp]
-    lidt [saved_idt]
+    BACK32
     PRINT "back in 32-bit protected mode", 10
     mov eax, [result]
     mov esi, msg_result
@@ -47,25 +34,7 @@ unreal_probe: dd 0xfeedf00d
 section realblob vstart=REAL_BASE align=16
 real_start:
 [bits 16]
-pm16:
-    ; 16-bit protected mode: data16 selectors, then leave protected mode
-    mov ax, SEL_DATA16
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov ax, SEL_DATA32                    ; FS keeps a 4 GiB limit into real mode (unreal)
-    mov fs, ax
-    mov eax, cr0
-    and eax, ~1
-    mov cr0, eax
-    jmp 0:real
-real:
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x6000
-    lidt [real_idt]
+    PM16_TO_REAL
     mov si, m_real
     call rputs
     ; segment arithmetic: 0x1234:0x0010 is linear 0x12350
@@ -123,10 +92,7 @@ real:
     call rhex16
     call rnl
     ; back to protected mode
-    mov eax, cr0
-    or eax, 1
-    mov cr0, eax
-    jmp dword SEL_CODE32:back32
+    REAL_TO_PM32
 
 int80:
     add ax, 0x23

@@ -12,29 +12,16 @@
 ; [differs] rm a32 10000
 %include "multiboot.inc"
 %include "../cpu/cpu_lib.inc"
+%include "real_mode.inc"
 
 %define REAL_BASE 0x7000
 
 main:
     call cpu_setup
     PRINT "segcheck_real", 10
-    mov esi, section.realblob.start
-    mov edi, REAL_BASE
-    mov ecx, real_end - real_start
-    rep movsb
-    mov [saved_esp], esp
-    sidt [saved_idt]
-    jmp SEL_CODE16:pm16
+    TO_PM16
 
-back32:
-    mov ax, SEL_DATA32
-    mov ds, ax
-    mov es, ax
-    mov fs, ax
-    mov gs, ax
-    mov ss, ax
-    mov esp, [saved_esp]
-    lidt [saved_idt]
+    BACK32
     PRINT "back in protected mode", 10
     ret
 
@@ -60,24 +47,7 @@ real_start:
 %%next:
 %endmacro
 
-pm16:
-    mov ax, SEL_DATA16
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov ax, SEL_DATA32                    ; FS keeps a 4 GiB limit into real mode
-    mov fs, ax
-    mov eax, cr0
-    and eax, ~1
-    mov cr0, eax
-    jmp 0:real
-real:
-    xor ax, ax
-    mov ds, ax
-    mov es, ax
-    mov ss, ax
-    mov sp, 0x6000
-    lidt [real_idt]
+    PM16_TO_REAL
     mov word [13 * 4], gp_handler
     mov word [13 * 4 + 2], 0
     mov word [12 * 4], ss_handler
@@ -93,10 +63,7 @@ real:
     RCASE "rm bp ffff", mov ax, [bp]
     RCASE "rm a32 10000", mov al, [dword 0x10000]
     RCASE "rm unreal fs", mov al, [fs:dword 0x10000]
-    mov eax, cr0
-    or eax, 1
-    mov cr0, eax
-    jmp dword SEL_CODE32:back32
+    REAL_TO_PM32
 
 ; #GP and #SS through the IVT: no error code; print the IP and resume at [rresume]
 gp_handler:

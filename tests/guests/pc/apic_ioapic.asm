@@ -4,25 +4,16 @@
 ; interrupts came, nothing that depends on timing.
 %include "multiboot.inc"
 %include "pic.inc"
+%include "idt.inc"
 
 %define IDT    0x80000
 %define LAPIC  0xfee00000
 %define IOAPIC 0xfec00000
 
 main:
-    mov edi, IDT
-    mov ecx, 256
-.fill:
-    mov eax, spurious
-    call set_gate
-    add edi, 8
-    loop .fill
-    mov edi, IDT + 0x40 * 8
-    mov eax, pit_irq
-    call set_gate
-    mov edi, IDT + 0x41 * 8
-    mov eax, timer_irq
-    call set_gate
+    IDT_FILL IDT, spurious
+    GATE IDT, 0x40, pit_irq
+    GATE IDT, 0x41, timer_irq
     lidt [idtr]
     ; remap and mask both 8259s so nothing arrives through LINT0
     PIC_INIT
@@ -89,13 +80,7 @@ main:
     PRINT "no", 10
     ret
 
-set_gate:
-    mov [edi], ax
-    mov [edi + 2], cs
-    mov word [edi + 4], 0x8e00
-    shr eax, 16
-    mov [edi + 6], ax
-    ret
+SET_GATE_ROUTINE
 
 pit_irq:
     inc dword [pit_ticks]

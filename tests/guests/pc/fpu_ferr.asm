@@ -6,6 +6,7 @@
 ; it by writing port 0xF0 and clears the exception with FNCLEX.
 %include "multiboot.inc"
 %include "pic.inc"
+%include "idt.inc"
 
 %define IDT 0x80000
 
@@ -20,19 +21,9 @@ main:
     call hex32
     call newline
     ; IDT with IRQ13 (vector 0x2d after remapping) and a catch-all
-    mov edi, IDT
-    mov ecx, 256
-.fill:
-    mov eax, spurious
-    call set_gate
-    add edi, 8
-    loop .fill
-    mov edi, IDT + 0x2d * 8
-    mov eax, irq13
-    call set_gate
-    mov edi, IDT + 0x10 * 8
-    mov eax, mf_fault
-    call set_gate
+    IDT_FILL IDT, spurious
+    GATE IDT, 0x2d, irq13
+    GATE IDT, 0x10, mf_fault
     lidt [idtr]
     PIC_INIT
     mov al, 0xfb          ; cascade only on the master
@@ -71,13 +62,7 @@ main:
     call newline
     ret
 
-set_gate:
-    mov [edi], ax
-    mov [edi + 2], cs
-    mov word [edi + 4], 0x8e00
-    shr eax, 16
-    mov [edi + 6], ax
-    ret
+SET_GATE_ROUTINE
 
 irq13:
     push eax

@@ -5,24 +5,15 @@
 ; and IMR values read back.
 %include "multiboot.inc"
 %include "pic.inc"
+%include "idt.inc"
 
 %define IDT 0x80000
 
 main:
     ; IDT: 256 interrupt gates, all to the spurious handler, then IRQ0 (0x20) and IRQ8 (0x28).
-    mov edi, IDT
-    mov ecx, 256
-.fill:
-    mov eax, spurious
-    call set_gate
-    add edi, 8
-    loop .fill
-    mov edi, IDT + 0x20 * 8
-    mov eax, irq0
-    call set_gate
-    mov edi, IDT + 0x28 * 8
-    mov eax, irq8
-    call set_gate
+    IDT_FILL IDT, spurious
+    GATE IDT, 0x20, irq0
+    GATE IDT, 0x28, irq8
     lidt [idtr]
     PIC_INIT                           ; edge, cascade, vectors 0x20/0x28, 8086 mode
     ; mask everything but IRQ0 and the cascade
@@ -101,14 +92,7 @@ main:
     call newline
     ret
 
-; set_gate: EDI = gate address, EAX = handler (a ring-0 interrupt gate in our CS)
-set_gate:
-    mov [edi], ax
-    mov [edi + 2], cs     ; whatever code selector the loader left us in
-    mov word [edi + 4], 0x8e00
-    shr eax, 16
-    mov [edi + 6], ax
-    ret
+SET_GATE_ROUTINE
 
 irq0:
     push eax
