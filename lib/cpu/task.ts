@@ -83,7 +83,7 @@ function tssWrite(cpu: Cpu, lin: number, size: number, v: number): void {
 }
 
 export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boolean, code: number): void {
-  const loadCr3 = cpu.vmxNonRoot ? vmxTaskSwitch(cpu, sel, reason) : undefined;
+  if (cpu.vmxNonRoot) vmxTaskSwitch(cpu, sel, reason);
   if ((sel & 4) || (sel & ~7) === 0 || !readDescriptor(cpu, sel)) throw new CpuFault(GP, sel & 0xfffc);
   const lo = desc.lo, hi = desc.hi;
   const type = (hi >> 8) & 0x1f;
@@ -137,8 +137,7 @@ export function taskSwitch(cpu: Cpu, sel: number, reason: number, hasCode: boole
   }
   setSegment(cpu, TR, sel, desc.lo, desc.hi | (reason !== TASK_IRET ? 0x200 : 0));
   cpu.cr[0] |= CR0_TS;
-  if (loadCr3 && into === TSS32) loadCr3(cr3);
-  else if ((cpu.cr[0] & (1 << 31)) && into === TSS32) {
+  if ((cpu.cr[0] & (1 << 31)) && into === TSS32) {
     cpu.cr[3] = cr3;
     cpu.flushTlb();
   }

@@ -57,9 +57,10 @@ Deno.test("ept=1: cpu/pae (PAE paging through EPT) prints under -enable-kvm what
   assert.deepEqual(await qemu(eptRoot, args), tcg);
 });
 
-// Hardware task switches exit (TASK_SWITCH, reason 9) and kvm_intel performs them on the guest's
-// state: with the shadow MMU a new task's CR3 is the guest's, not the CPU's.
-for (const guest of ["cpu/tasks", "cpu/tasks16"]) {
+// Hardware task switches exit (TASK_SWITCH, reason 9) and kvm_intel's emulator performs them on the
+// guest's state (faults before and after the switch commits included): with the shadow MMU a new
+// task's CR3 is the guest's, not the CPU's.
+for (const guest of ["cpu/tasks", "cpu/tasks16", "cpu/task_checks", "cpu/task_gate_fault"]) {
   for (const [name, root] of [["ept=0", shadowRoot], ["ept=1", eptRoot]] as const) {
     Deno.test(`${name}: ${guest} (task switches) prints under -enable-kvm what it prints under tcg`, async () => {
       const args = [...HEADLESS_DEBUG_EXIT, "-kernel", join(PROJECT, "tests", "guests", `${guest}.bin`)];

@@ -187,7 +187,6 @@ export function vmExit(cpu: Cpu, vmcs: Vmcs): void {
   const s = vmxState(cpu);
   const p = s.pending!;
   s.pending = undefined;
-  s.taskSwitchPermit = undefined;
   saveGuestState(cpu, vmcs);
   if (s.timerDeadline !== Infinity && (vmcs.get(F.VM_EXIT_CONTROLS) & EXIT_SAVE_PREEMPTION_TIMER)) {
     const left = Math.ceil((s.timerDeadline - cpu.bus.nowNs()) / PREEMPTION_TIMER_NS);

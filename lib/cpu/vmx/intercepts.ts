@@ -59,15 +59,9 @@ function procControls(cpu: Cpu): number {
  * and before any on the TSS descriptor. The qualification (SDM Table 28-2) is the new TSS's
  * selector and the source in bits 31:30; the CPU's reasons (task.ts: JMP 0, CALL 1, IRET 2, IDT
  * task gate 3) map to the SDM's (CALL 0, IRET 1, JMP 2, task gate 3). A switch through the IDT
- * reports its event as IDT-vectoring information (exit.ts). A switch L0 permitted (VmxState)
- * runs instead; the result is where its CR3 goes when L0 keeps the guest's CR3.
+ * reports its event as IDT-vectoring information (exit.ts).
  */
-export function vmxTaskSwitch(cpu: Cpu, sel: number, reason: number): ((cr3: number) => void) | undefined {
-  const s = vmxState(cpu), permit = s.taskSwitchPermit;
-  if (permit) {
-    s.taskSwitchPermit = undefined;
-    return permit.loadCr3;
-  }
+export function vmxTaskSwitch(cpu: Cpu, sel: number, reason: number): void {
   instructionExit(cpu, EXIT_TASK_SWITCH, ((sel & 0xffff) | (TASK_SWITCH_SOURCE[reason] << 30)) | 0);
 }
 const TASK_SWITCH_SOURCE = [2, 0, 1, 3];

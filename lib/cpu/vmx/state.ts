@@ -45,12 +45,6 @@ export class VmxState {
    * completes: a VM exit in between reports it as IDT-vectoring information.
    */
   delivering: { info: number; code: number; length: number } | undefined = undefined;
-  /**
-   * Set by an L0 written in TypeScript (kvm_intel) that completes a TASK_SWITCH exit by letting
-   * the CPU's own task switch run once in the guest; any VM exit clears it. `loadCr3` takes the
-   * new task's CR3 when L0 keeps the guest's CR3 itself (shadow paging).
-   */
-  taskSwitchPermit: { loadCr3?: (cr3: number) => void } | undefined = undefined;
 }
 
 const STATES = new WeakMap<Cpu, VmxState>();

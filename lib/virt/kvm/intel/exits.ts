@@ -6,9 +6,9 @@
  * The nested-VMX seam (nested_seam.ts) sits at the top of `dispatchExit`: while L1 runs an L2,
  * every exit goes to the nested code first; VMX-instruction exits of L1 go to it too.
  */
-import { exits as X, F, type PendingExit, vmxState } from "../../../cpu/vmx/mod.ts";
+import { exits as X, F, type PendingExit } from "../../../cpu/vmx/mod.ts";
 import { EXIT_EPT_MISCONFIG, EXIT_EPT_VIOLATION } from "../../../cpu/vmx/ept.ts";
-import { CpuFault, GP, PF, UD } from "../../../cpu/faults.ts";
+import { GP, PF, UD } from "../../../cpu/faults.ts";
 import { VMX_EXIT_REASONS } from "../../modules/mod.ts";
 import {
   KVM_EXIT,
@@ -25,6 +25,7 @@ import { MSR } from "../msrs.ts";
 import { CR0_NE, CR0_PE, CR0_PG, CR4_VMXE } from "./guest_state.ts";
 import { guestRead, guestWrite } from "./guest_memory.ts";
 import { nestedVmx } from "./nested_seam.ts";
+import { emulateTaskSwitch } from "./task_switch.ts";
 import type { VmxVcpu } from "./vcpu.ts";
 import { hasWakeEvent, kernelPio } from "./irqchip.ts";
 
@@ -303,23 +304,12 @@ function crExit(v: VmxVcpu, exit: PendingExit): ExitResult {
   return "reenter";
 }
 
-/**
- * handle_task_switch → kvm_task_switch: the switch is performed on the guest's state with the
- * CPU's own implementation (lib/cpu/task.ts, one mechanism): the guest re-enters at the
- * instruction (or with its event delivered again, vcpu.ts) and the CPU runs that one switch
- * itself, in the guest's context and translation (EPT or the shadow MMU), raising in the guest
- * the faults kvm_task_switch would inject.
- */
-function taskSwitchExit(v: VmxVcpu): ExitResult {
-  const shadow = v.currentVmcs === v.vmcs01 ? v.shadow : undefined;
-  // Under shadow paging the CPU's CR3 is the shadow's root: a new task's CR3 (loaded only with
-  // the guest's paging on, as the CPU does) goes to the shadow MMU, as kvm_set_cr3 would.
-  const loadCr3 = shadow && ((cr3: number) => {
-    // A bad PDPTE in the new task's PAE tables: #GP, as kvm_task_switch's set_cr(3) failing.
-    if ((v.guestCr(0) & CR0_PG) && !shadow.setCr3(cr3)) throw new CpuFault(GP, 0);
-  });
-  vmxState(v.cpu).taskSwitchPermit = { loadCr3 };
-  return "reenter";
+/** handle_task_switch: L0's emulator performs the switch (task_switch.ts). */
+function taskSwitchExit(v: VmxVcpu, exit: PendingExit, run: KvmRun): ExitResult {
+  if (emulateTaskSwitch(v, exit) === "done") return "reenter";
+  v.ctx.stats.count("insn_emulation_fail");
+  run.exitInternal(KVM_INTERNAL_ERROR.EMULATION);
+  return "user";
 }
 
 function vmcallExit(v: VmxVcpu): ExitResult {

@@ -111,6 +111,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   #shutdown = false;
   /** The guest's instruction rate, to run it until the in-kernel irqchip's next timer expiry. */
   readonly #timerRate = new InsnRate(MIN_TIMER_RUN);
+  /** The event whose delivery this exit cut short was handled by L0 (a task gate's switch). */
+  #eventHandled = false;
 
   constructor(readonly vm: VmxVm, readonly ctx: VcpuContext) {
     // The host CPU: the simulated host's model with VMX, as the kvm_intel load check requires.
@@ -279,6 +281,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     const cpu = this.cpu, bus = this.vm.host.bus, vmcs = this.currentVmcs;
     this.#prepareEvents(run, vmcs, kick);
     this.#exit = undefined;
+    this.#eventHandled = false;
     bus.stopRequested = false;
     vmxState(cpu).currentVmcs = vmcs.address;
     const injected = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
@@ -343,7 +346,8 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     // The event's delivery was cut short by an exit L0 handled (an EPT violation on the IDT or
     // stack): it is injected again (Linux's vmx_complete_interrupts, from IDT-vectoring info).
     if (
-      duringDelivery && this.currentVmcs === vmcs && !(vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)
+      duringDelivery && !this.#eventHandled && this.currentVmcs === vmcs &&
+      !(vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID)
     ) {
       vmcs.set(F.VM_ENTRY_INTR_INFO_FIELD, injected);
     }
@@ -495,6 +499,15 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     this.#pendingEvent = INTR_INFO_VALID | (INTR_TYPE_HW_EXCEPTION << 8) | vector |
       (errorCode !== undefined ? INTR_INFO_ERROR_CODE : 0);
     this.#pendingEventCode = errorCode ?? 0;
+  }
+
+  /**
+   * The event the exit's IDT-vectoring information reports was delivered by L0 itself (a task
+   * gate's switch): it is neither re-injected from that information nor injected again.
+   */
+  eventHandled(): void {
+    this.#pendingEvent = 0;
+    this.#eventHandled = true;
   }
 
   skipInstruction(): void {
