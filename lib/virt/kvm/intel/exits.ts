@@ -391,9 +391,11 @@ const HANDLERS = new Map<number, Handler>([
   [X.EXIT_EXTERNAL_INTERRUPT, externalInterruptExit],
   [X.EXIT_TRIPLE_FAULT, tripleFaultExit],
   [X.EXIT_INTERRUPT_WINDOW, interruptWindowExit],
-  // L0's own monitor trap flag, set while an NMI waits for the guest's IRET or an interrupt waits
-  // behind an MMIO read being replayed (vcpu.ts): the next entry injects.
+  // L0's own monitor trap flag, set while an interrupt waits behind an MMIO read being replayed,
+  // and its NMI window, open once the guest's IRET ended virtual-NMI blocking (vcpu.ts): the next
+  // entry injects.
   [X.EXIT_MONITOR_TRAP_FLAG, () => "reenter"],
+  [X.EXIT_NMI_WINDOW, () => "reenter"],
   [X.EXIT_TASK_SWITCH, taskSwitchExit],
   [X.EXIT_CPUID, cpuidExit],
   [X.EXIT_HLT, hltExit],

@@ -23,17 +23,21 @@ import {
   CPU_INTR_WINDOW_EXITING,
   CPU_INVLPG_EXITING,
   CPU_MONITOR_TRAP_FLAG,
+  CPU_NMI_WINDOW_EXITING,
   CPU_TRUE_DEFAULT1,
   CPU_UNCOND_IO_EXITING,
   ENTRY_TRUE_DEFAULT1,
   EXIT_ACK_INTR_ON_EXIT,
   EXIT_TRUE_DEFAULT1,
+  PIN_NMI_EXITING,
   PIN_TRUE_DEFAULT1,
+  PIN_VIRTUAL_NMIS,
   SEC_ENABLE_EPT,
   SEC_ENABLE_VPID,
   SEC_UNRESTRICTED_GUEST,
 } from "../../../cpu/vmx/capabilities.ts";
 import { EXIT_EPT_MISCONFIG } from "../../../cpu/vmx/ept.ts";
+import { BLOCKING_BY_NMI } from "../../../cpu/vmx/transfer.ts";
 import {
   INVEPT_SINGLE_CONTEXT,
   inveptTlb,
@@ -147,9 +151,11 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
   #setupVmcs01(): void {
     const v = this.vmcs01, p = this.ctx.params;
     v.bus.write32(v.address, VMCS_REVISION);
-    // No external-interrupt or NMI exiting: the simulated host has no interrupt sources of its own
-    // (the guest's come through KVM_INTERRUPT), and without them compiled guest loops run in place.
-    v.set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_TRUE_DEFAULT1);
+    // No external-interrupt exiting: the simulated host has no interrupt sources of its own (the
+    // guest's come through KVM_INTERRUPT), and without it compiled guest loops run in place. NMI
+    // exiting with virtual NMIs, as KVM sets them: the guest's NMI blocking is tracked in vmcs01, and
+    // an NMI that waits for the guest's IRET waits with NMI-window exiting.
+    v.set(F.PIN_BASED_VM_EXEC_CONTROL, PIN_TRUE_DEFAULT1 | PIN_NMI_EXITING | PIN_VIRTUAL_NMIS);
     v.set(F.CPU_BASED_VM_EXEC_CONTROL, this.#procControls(false));
     // ept=0: shadow paging (shadow_mmu.ts), which takes unrestricted guest with it (real mode refused).
     // vpid=1 (Linux's default): the guest's TLB entries carry VPID id + 1 and survive VM exits;
@@ -437,8 +443,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
    * Event injection for the coming entry: a queued exception, else an NMI or the in-kernel
    * irqchip's interrupt (irqchip.ts), else a KVM_INTERRUPT vector (neither NMIs nor interrupts when
    * they are L1's: `forL1`), never over an event already queued (L1's for its L2 in vmcs12, or one
-   * being re-injected). An NMI the guest blocks waits: without virtual NMIs there is no NMI-window
-   * exiting, so on vmcs01 the monitor trap flag brings L0 back after each instruction until then.
+   * being re-injected). An NMI the guest blocks waits for an NMI window on vmcs01.
    */
   #prepareEvents(run: KvmRun, vmcs: Vmcs, forL1: boolean): void {
     const queued = (vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD) & INTR_INFO_VALID) !== 0;
@@ -476,8 +481,15 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
       F.CPU_BASED_VM_EXEC_CONTROL,
       nested
         ? nested.procControls02(this) | (window ? CPU_INTR_WINDOW_EXITING : 0)
-        : this.#procControls(window) | (this.ctx.nmiPending || step ? CPU_MONITOR_TRAP_FLAG : 0),
+        : this.#procControls(window) | (step ? CPU_MONITOR_TRAP_FLAG : 0) |
+          (this.ctx.nmiPending ? CPU_NMI_WINDOW_EXITING : 0),
     );
+    // An NMI delivered again after an exit cut its delivery short left blocking by NMI set, which
+    // an NMI injection under virtual NMIs may not have (vmx_complete_interrupts clears it too).
+    const info = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
+    if ((info & INTR_INFO_VALID) && ((info >> 8) & 7) === INTR_TYPE_NMI) {
+      vmcs.set(F.GUEST_INTERRUPTIBILITY_INFO, vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO) & ~BLOCKING_BY_NMI);
+    }
   }
 
   // ---- helpers for the exit handlers and the nested code ----
