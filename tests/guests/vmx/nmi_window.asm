@@ -15,6 +15,9 @@
 ; 4. An injected NMI: L2's handler runs under virtual-NMI blocking, and its IRET opens the window
 ;    (exit 8 where the NMI interrupted L2).
 ; 5. Injecting an NMI while virtual NMIs are blocked: the entry fails (exit 80000021).
+; 6. Step 4 again with L1's EPT on, after INVEPT: the same. (Nested, L2's IDT is not in EPT02 yet,
+;    so L0 fills it during the NMI's delivery and delivers the NMI again itself, with blocking by
+;    NMI cleared as the entry checks require under virtual NMIs.)
 %include "multiboot.inc"
 %include "vmx.inc"
 %include "vmx_setup.inc"
@@ -24,6 +27,9 @@
 %define VMCS_PAGE   0x00202000
 %define SCRATCH     0x00203000
 %define L2_IDT      0x00204000
+%define EPT_PML4    0x00205000
+%define EPT_PDPT    0x00206000
+%define EPT_PD      0x00207000
 %define L2_STACK    0x00280000
 %define INTERRUPTIBILITY 0x4824
 %define ENTRY_INTR_INFO  0x4016
@@ -100,6 +106,22 @@ main:
     VMW INTERRUPTIBILITY, 8
     VMW ENTRY_INTR_INFO, INJECT_NMI
     call run_l2                        ; exit 80000021: invalid guest state
+
+    PRINT "6. injected nmi, EPT after INVEPT", 10
+    EPT_IDENTITY EPT_PML4, EPT_PDPT, EPT_PD
+    VMW CPU_CONTROLS, CPU_BASE | CPU_NMI_WINDOW | (1 << 31)
+    VMW SECONDARY_CONTROLS, 1 << 1     ; EPT
+    mov dword [SCRATCH], EPT_PML4 | 6 | (3 << 3)
+    mov dword [SCRATCH + 4], 0
+    mov dword [SCRATCH + 8], 0
+    mov dword [SCRATCH + 12], 0
+    mov eax, 1                         ; single context
+    invept eax, [SCRATCH]
+    VMW INTERRUPTIBILITY, 0
+    VMW GUEST_RIP, l2_code
+    VMW ENTRY_INTR_INFO, INJECT_NMI
+    xor ecx, ecx                       ; L2's ECX: the handler sets it
+    call run_l2                        ; exit 8 at +0, ECX 22, as in step 4
     vmxoff
     ret
 
