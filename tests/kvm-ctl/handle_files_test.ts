@@ -85,3 +85,17 @@ Deno.test("statistics are published without a state transaction, and kvm-ctl sta
   assert.equal(read(root, "sys/kernel/debug/kvm/exits"), "0\n");
   assert.deepEqual([...Deno.readDirSync(join(root, "run/kvm"))], []);
 });
+
+Deno.test("kvm-ctl reset under an open handle: its statistics go nowhere, and close still works", async () => {
+  const root = await tempRoot();
+  await kctl(root, ["modprobe", "kvm_intel"]);
+  const kvm = DevKvm.open({ root });
+  try {
+    assert.equal((await kctl(root, ["reset"])).code, 0);
+    kvm.updateStats({ stats: { exits: 3 } });
+    assert.throws(() => Deno.statSync(join(root, "run/kvm")), Deno.errors.NotFound);
+  } finally {
+    kvm.close();
+  }
+  assert.doesNotMatch(read(root, "proc/modules"), /kvm/);
+});

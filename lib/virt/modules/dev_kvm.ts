@@ -106,7 +106,13 @@ export class DevKvm {
     Object.assign(this.#stats.stats, update.stats);
     Object.assign(this.#stats.exitReasons, update.exitReasons);
     if (update.vcpus !== undefined) this.#stats.vcpus = update.vcpus;
-    writeVmStats(this.#system.root, this.#id, this.#stats);
+    try {
+      writeVmStats(this.#system.root, this.#id, this.#stats);
+    } catch (e) {
+      // `kvm-ctl reset` under a running VM: the kernel state forgot this handle, publish nowhere.
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
     this.#debugfs.publish(this.#stats);
   }
 
