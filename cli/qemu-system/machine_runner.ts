@@ -197,10 +197,10 @@ function createAccelVcpu(machine: Pc, context: RunContext) {
       text: `failed to initialize kvm: ${e.strerror}`,
     }]);
   }
-  // QEMU 7.2's default on pc under KVM is kernel-irqchip=on (the kernel's PIC, IOAPIC and LAPIC).
-  // Here it is opt-in for now: nested guests' interrupts and the Linux guest's boot do not run
-  // through the in-kernel chips yet (see README, kvm section).
-  const irqchip = config.kernelIrqchip ?? "off";
+  // QEMU 7.2's default under KVM: kvm_accel_instance_init allows the kernel irqchip and leaves
+  // split to the machine, whose default_kernel_irqchip_split is false on pc: the kernel's PIC,
+  // IOAPIC and LAPIC (KVM_CREATE_IRQCHIP).
+  const irqchip = config.kernelIrqchip ?? "on";
   if (irqchip === "split") {
     // QEMU asks for KVM_CAP_SPLIT_IRQCHIP, which this kernel does not offer.
     kvm.close();

@@ -306,3 +306,57 @@ Deno.test("KVM_NMI is delivered through vector 2 at the next entry", () => {
   assert.equal(vcpu.kvmRun.io.port, 0x10);
   assert.equal(vcpu.stats.counters.nmi_injections, 1);
 });
+
+Deno.test("KVM_CREATE_PIT2: the PIT's ports stay in the kernel; its ticks wake the vCPU, late ones are reinjected; GET/SET_PIT2", () => {
+  let now = 0;
+  using g = irqchipGuest(
+    [
+      ...[0xb0, 0x11, 0xe6, 0x20, 0xb0, 0x20, 0xe6, 0x21], // ICW1, ICW2 = 0x20
+      ...[0xb0, 0x04, 0xe6, 0x21, 0xb0, 0x01, 0xe6, 0x21], // ICW3, ICW4
+      ...[0xb0, 0xfe, 0xe6, 0x21], // unmask IRQ0 only
+      ...[0xb0, 0x34, 0xe6, 0x43], // mov al, 0x34; out 0x43, al    channel 0, LSB then MSB, mode 2
+      ...[0xb0, 0xa9, 0xe6, 0x40], // mov al, 0xa9; out 0x40, al
+      ...[0xb0, 0x04, 0xe6, 0x40], // mov al, 0x04; out 0x40, al    count 1193: a tick a millisecond
+      0xfb, // sti
+      0xf4, // hlt
+      ...[0xeb, 0xfd], // jmp short hlt
+    ],
+    [
+      ...[0xfe, 0x06, 0x00, 0x05], // inc byte [0x500]
+      ...[0xb0, 0x20, 0xe6, 0x20], // mov al, 0x20; out 0x20, al    EOI
+      0xcf, // iret
+    ],
+    { clock: () => now },
+  );
+  assert.equal(KVM.GET_PIT2, 0x8070ae9f);
+  assert.equal(KVM.SET_PIT2, 0x4070aea0);
+  assert.equal(errnoOf(() => g.vm.getPit2()), "ENXIO", "before KVM_CREATE_PIT2");
+  g.vm.createPit2({ flags: 0 });
+  new DataView(g.mem.buffer).setUint32(0x20 * 4, HANDLER, true); // IVT[0x20] = 0000:1100
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR", "halted until the next tick");
+  // The 8254 starts mode 2 with OUT high: loading the count is IRQ0's first rising edge.
+  assert.equal(g.mem[MARK], 1, "the edge of the count's load");
+  assert.ok(g.vcpu.blockedUntilNs < 1e6, `the PIT's hrtimer wakes it (${g.vcpu.blockedUntilNs} ns)`);
+  const state = g.vm.getPit2();
+  const ch0 = state.channels[0];
+  assert.deepEqual([ch0.mode, ch0.count, ch0.rw_mode, ch0.gate], [2, 1193, 3, 1]);
+  assert.deepEqual([state.channels[1].mode, state.flags], [0xff, 0], "channel 1 holds no count");
+  now = 1_500_000;
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
+  assert.equal(g.mem[MARK], 2, "one tick by 1.5 ms");
+  // Four ticks fall due before the vCPU runs again: the first waits in the IRR, the other three
+  // are kept and raised one by one as the PIC acknowledges IRQ0 (reinjection).
+  now = 5_500_000;
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
+  assert.equal(g.mem[MARK], 6, "none merged");
+  // The HPET's legacy replacement owns IRQ0: the PIT's channel 0 goes silent.
+  g.vm.setPit2({ ...g.vm.getPit2(), flags: 1 });
+  now = 20_000_000;
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
+  assert.equal(g.mem[MARK], 6, "no tick under KVM_PIT_FLAGS_HPET_LEGACY");
+  g.vm.setPit2({ ...g.vm.getPit2(), flags: 0 });
+  now = 21_500_000;
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
+  assert.equal(g.mem[MARK], 7, "SET_PIT2 restarted the count at 20 ms: one tick by 21.5 ms");
+  assert.equal(g.vcpu.stats.counters.io_exits ?? 0, 0, "PIT and PIC ports never left the kernel");
+});

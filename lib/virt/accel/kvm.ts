@@ -11,9 +11,9 @@
  *   KVM_RUN returns (EINTR) when the board's next timer is due, as QEMU's vCPU thread is kicked.
  *
  * Interrupt controllers: with `kernel-irqchip=off` the PIC, IOAPIC and local APIC are the board's,
- * as under tcg (with the PIT and HPET always). With `kernel-irqchip=on` (QEMU's default; opt-in
- * here for now) they are the kernel's (KVM_CREATE_IRQCHIP): the board's become user space's copies
- * (kvm_irqchip.ts), its IRQ lines go out as KVM_IRQ_LINE, and HLT waits in the kernel.
+ * as under tcg (with the PIT and HPET always). With `kernel-irqchip=on` (QEMU's default, and ours)
+ * they and the PIT are the kernel's (KVM_CREATE_IRQCHIP, KVM_CREATE_PIT2): the board's become user
+ * space's copies (kvm_irqchip.ts), its IRQ lines go out as KVM_IRQ_LINE, and HLT waits in the kernel.
  *
  * Guest memory: the board's RAM and ROM pages (Bus.pageMap) become KVM memory slots over the
  * board's own buffer, re-registered whenever the board's map changes (PAM, PCI BARs), as QEMU's
@@ -274,6 +274,7 @@ export class KvmCpu extends Cpu implements Vcpu {
       this.irqchip.push();
       this.irqchipStale = false;
     }
+    this.irqchip?.syncHpetLegacy();
     // A reset or a loader made the halted vCPU runnable (kvm_put_mp_state).
     if (this.#kernelHalted && !this.halted) {
       this.vcpu.setMpState(KVM_MP_STATE.RUNNABLE);

@@ -13,11 +13,20 @@
  * The board's ISA IRQ lines reach the kernel with KVM_IRQ_LINE (GSI = ISA IRQ), and the routing is
  * the one QEMU's kvm_pc_setup_irq_routing installs: GSI 0-15 to the PIC pair, GSI 0 to IOAPIC pin 2
  * (the MADT's override for the PIT) and every other GSI but 2 to its own IOAPIC pin.
+ *
+ * The PIT goes into the kernel too, as QEMU's kvm-pit (KVM_CREATE_PIT2 with flags 0): the board's
+ * Pit becomes a copy without a timer or IRQ line, pushed and pulled with KVM_SET/GET_PIT2 like the
+ * chips; port 0x61 stays on the board and reads channel 2 from the kernel first, and a write there
+ * (channel 2's GATE) goes back with KVM_SET_PIT2, as QEMU's kvm_pit_get_channel_info and
+ * kvm_pit_set_gate do; the HPET's legacy replacement reaches the kernel as KVM_PIT_FLAGS_HPET_LEGACY
+ * (QEMU's kvm_pit_irq_control).
  */
 import type { IrqSink } from "../../devices/irq.ts";
 import type { PicPair } from "../../devices/pic.ts";
 import type { IoApic } from "../../devices/ioapic.ts";
 import type { LocalApic } from "../../devices/apic.ts";
+import type { Bus, PortDevice } from "../../devices/bus.ts";
+import type { Pit } from "../../devices/pit.ts";
 import {
   KVM_IOAPIC_NUM_PINS,
   KVM_IRQ_ROUTING_IRQCHIP,
@@ -25,11 +34,17 @@ import {
   KVM_IRQCHIP_PIC_MASTER,
   KVM_IRQCHIP_PIC_SLAVE,
   KVM_PIC_STATE_FIELDS,
+  KVM_PIT_FLAGS_HPET_LEGACY,
   type KvmIrqRoutingEntry,
   type KvmVcpu,
   type KvmVm,
+  loadPitChannel,
   PIC_FIELDS as MODEL_FIELD,
+  pitChannelState,
 } from "../kvm/mod.ts";
+
+/** Port B of the PC's system control, in front of PIT channel 2. */
+const PORT_B = 0x61;
 
 /** The board's interrupt controllers and the ISA IRQ fan-out whose sinks become KVM_IRQ_LINE. */
 export interface BoardIrqchips {
@@ -37,6 +52,11 @@ export interface BoardIrqchips {
   ioapic: IoApic;
   lapic: LocalApic;
   irq: { pic: IrqSink; ioapic?: IrqSink };
+  /** The PIT, port B (0x61) in front of its channel 2, the HPET for its legacy replacement. */
+  pit: Pit;
+  portB: PortDevice;
+  hpet: { readonly legacy: boolean };
+  bus: Bus;
 }
 
 /** kvm_pc_setup_irq_routing */
@@ -71,6 +91,51 @@ export class KvmIrqchipLink {
     const kernel: IrqSink = { setIrq: (gsi, level) => vm.irqLine(gsi, level ? 1 : 0) };
     board.irq.pic = kernel;
     board.irq.ioapic = undefined;
+    vm.createPit2({ flags: 0 });
+    // The kernel's PIT counts and interrupts; the board's keeps state only.
+    const ch0 = board.pit.channels[0];
+    ch0.timer?.del();
+    ch0.timer = ch0.irq = undefined;
+    const portB = board.portB;
+    board.bus.registerPorts(PORT_B, 1, {
+      portRead: (port, size) => {
+        this.#pullPit();
+        return portB.portRead(port, size);
+      },
+      portWrite: (port, size, value) => {
+        this.#pullPit();
+        portB.portWrite(port, size, value);
+        this.#pushPit();
+      },
+    });
+  }
+
+  #pitLegacy = false;
+
+  /** KVM_GET_PIT2 into the board's PIT. */
+  #pullPit(): void {
+    const state = this.vm.getPit2(), now = this.board.bus.nowNs();
+    this.board.pit.channels.forEach((ch, i) => {
+      loadPitChannel(ch, state.channels[i], now);
+      // The kernel's own load time, so the copy's counts and OUT levels match the kernel's.
+      ch.countLoadTime = Number(state.channels[i].count_load_time);
+    });
+  }
+
+  /** The board's PIT into the kernel (KVM_SET_PIT2), with the HPET's legacy replacement as a flag. */
+  #pushPit(): void {
+    this.#pitLegacy = this.board.hpet.legacy;
+    this.vm.setPit2({
+      channels: this.board.pit.channels.map(pitChannelState),
+      flags: this.#pitLegacy ? KVM_PIT_FLAGS_HPET_LEGACY : 0,
+    });
+  }
+
+  /** Before KVM_RUN: the HPET entered or left legacy replacement since the kernel last heard. */
+  syncHpetLegacy(): void {
+    if (this.board.hpet.legacy === this.#pitLegacy) return;
+    this.#pullPit();
+    this.#pushPit();
   }
 
   /** The board's copies into the kernel. */
@@ -100,6 +165,7 @@ export class KvmIrqchipLink {
       },
     });
     this.vcpu.setLapic(lapic.registerPage());
+    this.#pushPit();
   }
 
   /** The kernel's chips into the board's copies. */
@@ -123,5 +189,6 @@ export class KvmIrqchipLink {
       rteHi: k.redirtbl.map((e) => Number(e >> 32n)),
     });
     lapic.loadRegisterPage(this.vcpu.getLapic());
+    this.#pullPit();
   }
 }

@@ -16,6 +16,7 @@ export const SIZEOF = {
   kvm_userspace_memory_region: 32,
   kvm_irq_level: 8,
   kvm_pit_config: 64,
+  kvm_pit_state2: 112,
   kvm_regs: 144,
   kvm_sregs: 312,
   kvm_segment: 24,
@@ -49,6 +50,8 @@ export const KVM = {
   IRQ_LINE_STATUS: ioc(READ | WRITE, 0x67, SIZEOF.kvm_irq_level),
   SET_GSI_ROUTING: ioc(WRITE, 0x6a, SIZEOF.kvm_irq_routing),
   CREATE_PIT2: ioc(WRITE, 0x77, SIZEOF.kvm_pit_config),
+  GET_PIT2: ioc(READ, 0x9f, SIZEOF.kvm_pit_state2),
+  SET_PIT2: ioc(WRITE, 0xa0, SIZEOF.kvm_pit_state2),
   // vCPU ioctls
   RUN: ioc(NONE, 0x80, 0),
   GET_REGS: ioc(READ, 0x81, SIZEOF.kvm_regs),

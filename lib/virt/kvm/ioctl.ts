@@ -11,7 +11,7 @@ import { KvmVm } from "./vm.ts";
 import { KvmVcpu } from "./vcpu.ts";
 import type { KvmUserspaceMemoryRegion } from "./memory.ts";
 import type { KvmCpuidEntry2, KvmMsrEntry, KvmRegs, KvmSregs } from "./structs.ts";
-import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry } from "./irqchip/structs.ts";
+import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry, KvmPitState2 } from "./irqchip/structs.ts";
 
 // deno-lint-ignore no-explicit-any
 type Handler<T> = (fd: T, arg: any) => unknown;
@@ -40,6 +40,8 @@ const VM = new Map<number, Handler<KvmVm>>([
     (v, r: { entries: KvmIrqRoutingEntry[]; flags?: number }) => (v.setGsiRouting(r.entries, r.flags), 0),
   ],
   [KVM.CREATE_PIT2, (v, c: { flags: number } | undefined) => (v.createPit2(c), 0)],
+  [KVM.GET_PIT2, (v) => v.getPit2()],
+  [KVM.SET_PIT2, (v, s: KvmPitState2) => (v.setPit2(s), 0)],
 ]);
 
 const VCPU = new Map<number, Handler<KvmVcpu>>([

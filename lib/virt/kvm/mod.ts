@@ -15,6 +15,7 @@ export { KVM_RUN_OFFSET, KvmRun } from "./kvm_run.ts";
 export * from "./structs.ts";
 export * from "./irqchip/structs.ts";
 export { PIC_FIELDS, type VcpuIrqchip } from "./irqchip/irqchip.ts";
+export { loadPitChannel, pitChannelState } from "./irqchip/pit.ts";
 export type { KvmUserspaceMemoryRegion, MemSlot, UserspaceMemory } from "./memory.ts";
 export { MemorySlots } from "./memory.ts";
 export { MSR, MsrTable } from "./msrs.ts";

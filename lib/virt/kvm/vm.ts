@@ -15,7 +15,8 @@ import { capabilityValue, type EnvLookup } from "./system_caps.ts";
 import type { VendorBackend, VendorParams } from "./backend.ts";
 import type { VmInternals } from "./vm_internals.ts";
 import { KernelIrqchip } from "./irqchip/irqchip.ts";
-import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry } from "./irqchip/structs.ts";
+import type { KvmIrqchip, KvmIrqLevel, KvmIrqRoutingEntry, KvmPitState2 } from "./irqchip/structs.ts";
+import { KernelPit } from "./irqchip/pit.ts";
 
 /** The ISA/IOAPIC lines of the in-kernel irqchip (KVM_IRQCHIP_NUM_PINS = 24 GSIs by default). */
 const DEFAULT_GSIS = 24;
@@ -59,7 +60,7 @@ export class KvmVm implements VmInternals {
   readonly #vcpus = new Map<number, KvmVcpu>();
   readonly #publisher: StatsPublisher;
   #irqchip: KernelIrqchip | undefined;
-  #pit = false;
+  #pit: KernelPit | undefined;
   #tssAddr?: number;
   readonly #irqLevels = new Uint8Array(DEFAULT_GSIS);
   #closed = false;
@@ -193,16 +194,36 @@ export class KvmVm implements VmInternals {
     return this.#irqLevels[irq] ?? 0;
   }
 
-  /** KVM_CREATE_PIT2: needs the in-kernel irqchip (ENOENT), once (EEXIST). */
+  /**
+   * KVM_CREATE_PIT2: needs the in-kernel irqchip (ENOENT), once (EEXIST). The PIT's ports then stay
+   * in the kernel (irqchip/pit.ts); flags (KVM_PIT_SPEAKER_DUMMY) are accepted and ignored.
+   */
   createPit2(_config: { flags: number } = { flags: 0 }): void {
     this.#check();
     if (this.#pit) throw new ErrnoError("EEXIST");
     if (!this.#irqchip) throw new ErrnoError("ENOENT");
-    this.#pit = true;
+    this.#pit = new KernelPit(this.#irqchip);
   }
 
   get hasPit(): boolean {
+    return this.#pit !== undefined;
+  }
+
+  #kernelPit(): KernelPit {
+    this.#check();
+    if (!this.#pit) throw new ErrnoError("ENXIO");
     return this.#pit;
+  }
+
+  /** KVM_GET_PIT2: ENXIO without KVM_CREATE_PIT2. */
+  getPit2(): KvmPitState2 {
+    return this.#kernelPit().getState();
+  }
+
+  /** KVM_SET_PIT2: every channel counts again from now (kvm_pit_load_count). */
+  setPit2(state: KvmPitState2): void {
+    if (state.channels.length !== 3) throw new ErrnoError("EFAULT");
+    this.#kernelPit().setState(state);
   }
 
   printk(...lines: string[]): void {

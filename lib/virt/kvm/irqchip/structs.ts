@@ -122,3 +122,36 @@ export function decodeIrqchip(bytes: Uint8Array): KvmIrqchip {
   }
   return { chip_id };
 }
+
+/** kvm_pit_state2.flags: the HPET's legacy replacement owns IRQ0, so the PIT's channel 0 is silent. */
+export const KVM_PIT_FLAGS_HPET_LEGACY = 0x1;
+/** sizeof(struct kvm_pit_state2): three 24-byte channels, flags and nine reserved u32. */
+export const KVM_PIT_STATE2_SIZE = 112;
+/** kvm_pit_channel_state.mode of a channel that holds no count (kvm_pit_reset's "disabled"). */
+export const KVM_PIT_MODE_DISABLED = 0xff;
+
+/** struct kvm_pit_channel_state: the byte-or-smaller fields, in this order after the u32 count. */
+export const KVM_PIT_CHANNEL_FIELDS = [
+  "count",
+  "latched_count",
+  "count_latched",
+  "status_latched",
+  "status",
+  "read_state",
+  "write_state",
+  "write_latch",
+  "rw_mode",
+  "mode",
+  "bcd",
+  "gate",
+] as const;
+/** struct kvm_pit_channel_state; count_load_time is the kernel's ktime (ns) of the last count load. */
+export type KvmPitChannelState = Record<(typeof KVM_PIT_CHANNEL_FIELDS)[number], number> & {
+  count_load_time: bigint;
+};
+
+/** struct kvm_pit_state2 (KVM_GET_PIT2, KVM_SET_PIT2). */
+export interface KvmPitState2 {
+  channels: KvmPitChannelState[];
+  flags: number;
+}
