@@ -25,7 +25,8 @@ export interface FormatDriver {
   /** Probe score for the first 512 bytes of a file, QEMU style (0 = not this format, 100 = certain). */
   probe(head: Uint8Array, filename: string): number;
   create(path: string, options: CreateOptions): void;
-  open(path: string, options: OpenOptions, backing: BackingOpener): BlockDriver;
+  /** `file`: the host file already open as `options` ask (after probing), which the driver takes over. */
+  open(path: string, options: OpenOptions, backing: BackingOpener, file?: HostFile): BlockDriver;
 }
 
 /** Opens a backing image by the name and format stored in its overlay. */
@@ -36,13 +37,13 @@ export const FORMATS: Record<string, FormatDriver> = {
     name: "raw",
     probe: () => 1,
     create: (path, options) => RawDriver.create(path, options),
-    open: (path, options) => RawDriver.open(path, options),
+    open: (path, options, _backing, file) => RawDriver.open(path, options, file),
   },
   qcow2: {
     name: "qcow2",
     probe: probeQcow2,
     create: (path, options) => Qcow2Driver.create(path, options),
-    open: (path, options, backing) => Qcow2Driver.open(path, options, backing),
+    open: (path, options, backing, file) => Qcow2Driver.open(path, options, backing, file),
   },
 };
 
@@ -61,13 +62,18 @@ export function probeFormat(path: string, readOnly = true, forceShare = false, a
   // same lock conflicts as that open.
   refuseForceShareReadWrite(readOnly, forceShare);
   const file = HostFile.open(path, readOnly, forceShare, againstOwn);
-  const head = new Uint8Array(512);
   try {
-    file.pread(head, 0);
+    return probeFile(file);
   } finally {
     file.close();
   }
-  return probeHead(head, path);
+}
+
+/** The format of an open host file, from its first 512 bytes. */
+function probeFile(file: HostFile): string {
+  const head = new Uint8Array(512);
+  file.pread(head, 0);
+  return probeHead(head, file.path);
 }
 
 export function probeHead(head: Uint8Array, path = ""): string {
@@ -111,7 +117,19 @@ export function openImage(path: string, options: OpenImageOptions = {}): BlockDr
 function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): BlockDriver {
   const readOnly = options.readOnly ?? false;
   refuseForceShareReadWrite(readOnly, options.forceShare);
-  const format = options.format ?? probeFormat(path, readOnly, options.forceShare, options.againstOwn);
+  let format = options.format;
+  let file: HostFile | undefined;
+  if (format === undefined) {
+    // Probed through the descriptor the image is then opened on (opening and locking a file
+    // twice costs a metadata-only command such as `check` a good part of its run).
+    file = HostFile.open(path, readOnly, options.forceShare, options.againstOwn);
+    try {
+      format = probeFile(file);
+    } catch (e) {
+      file.close();
+      throw e;
+    }
+  }
   const driver = driverFor(format);
   const identity = fileIdentity(path);
   if (identity) seen.add(identity);
@@ -132,7 +150,7 @@ function openLayer(path: string, options: OpenImageOptions, seen: Set<string>): 
       throw e;
     }
   };
-  return driver.open(path, options, backing);
+  return driver.open(path, options, backing, file);
 }
 
 function refuseForceShareReadWrite(readOnly: boolean, forceShare: boolean | undefined): void {

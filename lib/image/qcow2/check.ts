@@ -12,7 +12,7 @@ import type { CheckResult } from "../block_driver.ts";
 import { ImageError } from "../block_driver.ts";
 import { COMPRESSED_HI, COPIED_HI, entryOffset, type Qcow2Driver } from "./driver.ts";
 import { INCOMPAT } from "./header.ts";
-import { writeEntry } from "./refcounts.ts";
+import { readEntry, writeEntry } from "./refcounts.ts";
 import { fixCopiedFlags, readL1 } from "./snapshots.ts";
 import { bitmapReferences } from "./bitmaps.ts";
 
@@ -26,9 +26,14 @@ const REFT_RESERVED = 0x1ff;
 
 type Fix = "leaks" | "all" | undefined;
 
-/** The in-memory refcount table (QEMU's IMRT) and the cluster count it covers. */
+/**
+ * The in-memory refcount table (QEMU's IMRT) and the cluster count it covers. 32-bit counts: a
+ * cluster cannot be referenced 2^32 times, and integer elements stay unboxed in cold code (a
+ * Float64Array element read allocates a heap number until V8 optimizes the loop, which the
+ * few-millisecond check never waits for).
+ */
 class Imrt {
-  counts = new Float64Array(0);
+  counts = new Uint32Array(0);
   constructor(public nbClusters: number) {
     this.grow(nbClusters);
   }
@@ -41,7 +46,7 @@ class Imrt {
   }
   grow(n: number): void {
     if (n <= this.counts.length) return;
-    const next = new Float64Array(Math.max(n, this.counts.length * 2));
+    const next = new Uint32Array(Math.max(n, this.counts.length * 2));
     next.set(this.counts);
     this.counts = next;
   }
@@ -171,16 +176,28 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
     }
   };
 
+  /** inc() of one whole cluster, the common case, without the general range loop. */
+  const incCluster = (offset: number): void => {
+    const c = offset / cs;
+    if (offset + cs - fileSize >= cs || c >= imrt.counts.length) return inc(offset, cs);
+    if (c >= imrt.nbClusters) imrt.nbClusters = c + 1;
+    imrt.counts[c]++;
+  };
+
   inc(0, cs);
   let nextContiguous = 0;
   const table = new Uint8Array(cs);
   const tv = new DataView(table.buffer);
+  // Empty entries (most of a sparse image) are skipped on a word view, in either byte order.
+  const words = new Int32Array(table.buffer);
+  const stride = d.entryBytes / 4;
   const checkL1 = (l1Offset: number, l1: Float64Array, active: boolean): void => {
     inc(l1Offset, l1.length * 8);
     for (let i = 0; i < l1.length; i++) {
       const l2 = l1[i];
       if (!l2) continue;
-      inc(l2, cs);
+      if (l2 % cs === 0) incCluster(l2);
+      else inc(l2, cs);
       if (l2 % cs !== 0) {
         say(`ERROR l2_offset=${hex(l2)}: Table is not cluster aligned; L1 entry corrupted`);
         res.corruptions++;
@@ -190,9 +207,11 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
       if (l2 >= fileSize) continue;
       d.file.pread(table, l2);
       nextContiguous = 0; // fragmentation is judged within each L2 table, as QEMU does
-      for (let j = 0; j < d.l2Entries; j++) {
-        const at = j * d.entryBytes;
-        const hi = tv.getUint32(at);
+      const entries = d.l2Entries;
+      for (let j = 0; j < entries; j++) {
+        if ((words[j * stride] | words[j * stride + 1]) === 0) continue;
+        const at = j * stride * 4;
+        const hi = tv.getInt32(at); // signed: the same bits, and no heap number for COPIED
         const lo = tv.getUint32(at + 4);
         if (hi & COMPRESSED_HI) {
           const [off, len] = d.compressedExtent(hi, lo);
@@ -228,7 +247,7 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
           continue;
         }
         // With an external data file the data clusters are not refcounted.
-        if (d.data === d.file) inc(host, cs);
+        if (d.data === d.file) incCluster(host);
       }
     }
   };
@@ -257,7 +276,9 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
   const raw = new Uint8Array(d.refs.table.length * 8);
   d.file.pread(raw, d.refs.tableOffset);
   const rv = new DataView(raw.buffer);
+  const rw = new Int32Array(raw.buffer);
   for (let i = 0; i < d.refs.table.length; i++) {
+    if ((rw[i * 2] | rw[i * 2 + 1]) === 0) continue;
     const lo = rv.getUint32(i * 8 + 4);
     const off = (rv.getUint32(i * 8) & 0x00ffffff) * 2 ** 32 + ((lo & ~REFT_RESERVED) >>> 0);
     if (lo & REFT_RESERVED) {
@@ -312,8 +333,18 @@ function compareRefcounts(
   highest: { cluster: number },
 ): boolean {
   let rebuild = false;
+  const per = d.refs.blockEntries;
+  const bits = d.refs.bits;
+  let block: StoredBlock = undefined;
   for (let i = 0; i < imrt.nbClusters; i++) {
-    const stored = safeGet(d, i, res);
+    // One refcount block at a time, its entries read in place. A block that cannot be read is
+    // asked for again per cluster, so each cluster gets its own error, as in QEMU.
+    if (i % per === 0) block = storedBlock(d, i / per);
+    const stored = block === null
+      ? safeGet(d, i, res)
+      : block
+      ? readEntry(block.view, block.data, i % per, bits)
+      : 0;
     if (stored < 0) continue;
     const actual = imrt.get(i);
     if (stored > 0 || actual > 0) highest.cluster = i;
@@ -450,6 +481,18 @@ function rebuildRefcountStructure(d: Qcow2Driver, imrt: Imrt): void {
 /** Drivers that reported a corruption already: QEMU signals one per open image, then suppresses. */
 const signaled = new WeakSet<Qcow2Driver>();
 
+/** A refcount block as stored; undefined: none (all refcounts 0); null: it cannot be read. */
+type StoredBlock = { view: DataView; data: Uint8Array } | undefined | null;
+
+function storedBlock(d: Qcow2Driver, index: number): StoredBlock {
+  try {
+    return d.refs.blockAt(index);
+  } catch (e) {
+    if (e instanceof ImageError) return null;
+    throw e;
+  }
+}
+
 /** qcow2_get_refcount() for the compare: a refblock it cannot read is a check error (EIO). */
 function safeGet(d: Qcow2Driver, cluster: number, res: CheckResult): number {
   try {
@@ -490,6 +533,9 @@ function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
   const cs = d.clusterSize;
   const table = new Uint8Array(cs);
   const v = new DataView(table.buffer);
+  const words = new Int32Array(table.buffer);
+  const stride = d.entryBytes / 4;
+  const entries = d.l2Entries;
   let needFix = false;
   for (let i = 0; i < d.l1.length; i++) {
     const l2 = d.l1[i];
@@ -510,9 +556,10 @@ function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
       needFix = true;
     }
     d.file.pread(table, l2);
-    for (let j = 0; j < d.l2Entries; j++) {
-      const at = j * d.entryBytes;
-      const hi = v.getUint32(at);
+    for (let j = 0; j < entries; j++) {
+      if ((words[j * stride] | words[j * stride + 1]) === 0) continue;
+      const at = j * stride * 4;
+      const hi = v.getInt32(at); // signed: the same bits, and no heap number for COPIED
       const lo = v.getUint32(at + 4);
       if (hi & COMPRESSED_HI) continue;
       const host = entryOffset(hi, lo);

@@ -55,7 +55,8 @@ export const COMPRESSED_HI = 0x40000000;
 export const ZERO_LO = 1;
 /** Offset bits 9-55 of an entry, from its halves. */
 export function entryOffset(hi: number, lo: number): number {
-  return (hi & 0x00ffffff) * 4294967296 + ((lo & ~0x1ff) >>> 0);
+  const high = hi & 0x00ffffff; // zero below 4 GiB, which then needs no floating-point product
+  return high ? high * 4294967296 + ((lo & ~0x1ff) >>> 0) : (lo & ~0x1ff) >>> 0;
 }
 
 /** Bytes of L2 tables the cache holds (at least 4 tables): 16 MiB maps 128 GiB at 64 KiB clusters. */
@@ -124,7 +125,9 @@ export class Qcow2Driver implements BlockDriver {
     this.file = file;
     this.header = header;
     this.clusterBits = header.clusterBits;
-    this.clusterSize = 2 ** header.clusterBits;
+    // A shift, not 2 **: sizes that are small integers stay unboxed in V8, where a double field
+    // would make every read of it in not-yet-optimized code allocate (check runs only such code).
+    this.clusterSize = 1 << header.clusterBits;
     this.extendedL2 = (header.incompatibleFeatures & INCOMPAT.extendedL2) !== 0n;
     this.entryBytes = this.extendedL2 ? 16 : 8;
     this.l2Entries = this.clusterSize / this.entryBytes;
@@ -155,9 +158,15 @@ export class Qcow2Driver implements BlockDriver {
     );
   }
 
-  static open(path: string, options: OpenOptions, openBacking: BackingOpener): Qcow2Driver {
+  /** `opened`: the host file, already open as `options` ask (the registry probed through it). */
+  static open(
+    path: string,
+    options: OpenOptions,
+    openBacking: BackingOpener,
+    opened?: HostFile,
+  ): Qcow2Driver {
     const readOnly = options.readOnly ?? false;
-    const file = HostFile.open(path, readOnly, options.forceShare, options.againstOwn);
+    const file = opened ?? HostFile.open(path, readOnly, options.forceShare, options.againstOwn);
     let driver: Qcow2Driver | undefined;
     try {
       const fileSize = file.size();

@@ -87,7 +87,7 @@ export class Refcounts {
     tableOffset: number,
     tableClusters: number,
   ) {
-    this.clusterSize = 2 ** clusterBits;
+    this.clusterSize = 1 << clusterBits; // an integer V8 keeps unboxed, unlike 2 ** clusterBits
     this.bits = 1 << refcountOrder;
     this.blockEntries = (this.clusterSize * 8) / this.bits;
     this.blockShift = Math.log2(this.blockEntries);
@@ -97,8 +97,10 @@ export class Refcounts {
     const raw = new Uint8Array(tableClusters * this.clusterSize);
     file.pread(raw, tableOffset);
     const v = new DataView(raw.buffer);
+    const words = new Int32Array(raw.buffer);
     this.table = new Float64Array(raw.length / 8);
     for (let i = 0; i < this.table.length; i++) {
+      if ((words[i * 2] | words[i * 2 + 1]) === 0) continue; // most of a table is empty
       // REFT_OFFSET_MASK: the low 9 bits are reserved and ignored (check reports them).
       this.table[i] = (v.getUint32(i * 8) & 0x00ffffff) * 2 ** 32 + ((v.getUint32(i * 8 + 4) & ~0x1ff) >>> 0);
     }
@@ -146,6 +148,15 @@ export class Refcounts {
         if (i === this.#lastIndex) this.#last = undefined;
       }
     }
+  }
+
+  /**
+   * Refcount block `index` as stored (through the cache), or undefined when the table has none
+   * there (every refcount it would hold is 0); throws as get() does when it cannot be read. For
+   * walks over every refcount (check), which read the entries with readEntry().
+   */
+  blockAt(index: number): { view: DataView; data: Uint8Array } | undefined {
+    return this.#block(index);
   }
 
   get(cluster: number): number {

@@ -39,9 +39,10 @@ export class RawDriver implements BlockDriver {
     this.#size = roundToSector(file.size());
   }
 
-  static open(path: string, options: OpenOptions = {}): RawDriver {
+  /** `opened`: the host file, already open as `options` ask (the registry probed through it). */
+  static open(path: string, options: OpenOptions = {}, opened?: HostFile): RawDriver {
     return new RawDriver(
-      HostFile.open(path, options.readOnly ?? false, options.forceShare, options.againstOwn),
+      opened ?? HostFile.open(path, options.readOnly ?? false, options.forceShare, options.againstOwn),
       options.unmap,
     );
   }
