@@ -1,7 +1,8 @@
 ; PAE paging (SDM Vol. 3A, 4.4): a PDPT at a 32-byte (not page) boundary named by CR3 bits 31:5,
 ; 8-byte entries, 4 KiB pages and 2 MiB pages, accessed/dirty flags, #PF error codes and CR2 for a
 ; not-present PTE and PDPTE, CR0.WP, reserved-bit faults (error code bit 3: an address bit above
-; MAXPHYADDR 36, XD without EFER.NXE, bit 13 of a 2 MiB page), INVLPG, a CR3 reload, paging off.
+; MAXPHYADDR 36, XD without EFER.NXE, bit 13 of a 2 MiB page), INVLPG, a CR3 reload, CR4.PGE with a
+; second address space (a global page mapped alike in both, a non-global one not), paging off.
 ; Under -enable-kvm it runs on kvm_intel's shadow MMU (ept=0) or EPT (ept=1) and must print the same.
 ;
 ; QEMU 7.2's TCG leaves the present bit out of a reserved-bit fault's error code (8, 0xa); the SDM
@@ -17,6 +18,9 @@
 %define PT3    0x304000                   ; linear 0xC0000000..0xC01FFFFF
 %define HIGH   0xC0000000
 %define BIG    0xC0200000                 ; a 2 MiB page onto 0x600000
+%define PDPT2  0x305020                   ; a second address space
+%define PD3B   0x306000
+%define PT3B   0x307000
 
 main:
     call cpu_setup
@@ -163,6 +167,38 @@ main:
     mov eax, [HIGH]
     mov esi, m_reload
     call show
+    ; CR4.PGE and a second address space (another PDPT): a global page mapped alike in both,
+    ; a non-global one mapped differently, each read after every CR3 switch
+    mov dword [PT3], 0x500000 | 0x103             ; global
+    mov dword [PT3 + 7 * 8], 0x503000 | 3
+    mov dword [0x503000], 0x88888888
+    mov edi, PDPT2
+    xor eax, eax
+    mov ecx, (0x3000 - 0x20) / 4
+    rep stosd
+    mov dword [PDPT2 + 0], PD0 | 1
+    mov dword [PDPT2 + 24], PD3B | 1
+    mov dword [PD3B], PT3B | 7
+    mov dword [PT3B + 0 * 8], 0x500000 | 0x103    ; the same global page
+    mov dword [PT3B + 7 * 8], 0x501000 | 3        ; another page
+    mov eax, cr3
+    mov cr3, eax
+    mov eax, cr4
+    or eax, 0x80
+    mov cr4, eax
+    mov esi, m_space_a
+    call show_spaces
+    mov eax, PDPT2
+    mov cr3, eax
+    mov esi, m_space_b
+    call show_spaces
+    mov eax, PDPT
+    mov cr3, eax
+    mov esi, m_space_a
+    call show_spaces
+    mov eax, cr4
+    and eax, ~0x80
+    mov cr4, eax
     ; paging off again
     mov eax, cr0
     and eax, 0x7fffffff
@@ -172,6 +208,20 @@ main:
     call show
     ret
 
+; show_spaces: prints the string at ESI, then the global and the non-global page's first dword
+show_spaces:
+    call puts
+    mov eax, [HIGH]
+    call hex32
+    mov al, ' '
+    call putc
+    mov eax, [HIGH + 0x7000]
+    call hex32
+    call newline
+    ret
+
+m_space_a: db "space A: ", 0
+m_space_b: db "space B: ", 0
 m_cr3v: db "cr3: ", 0
 m_read: db "read via 0xc0000000: ", 0
 m_pte_read: db "pte after read: ", 0
