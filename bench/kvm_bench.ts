@@ -34,7 +34,10 @@ const guests = join(project, "tests", "guests", "bench");
 const RUNS = Number(Deno.env.get("BENCH_RUNS") ?? 5);
 const IO_WRITES = 200_000;
 const L2_WRITES = 20_000;
-/** L0's exits per L2 OUT under nested: the reflected exit, and L1's 4 VMREADs, VMWRITE and VMRESUME. */
+/**
+ * L0's exits per L2 OUT under nested: the reflected exit, and L1's 4 VMREADs, VMWRITE and VMRESUME
+ * (tests/kvm/nested_io_test.ts checks the counts).
+ */
 const L0_EXITS_PER_L2_EXIT = 7;
 const tasks = JSON.parse(Deno.readTextFileSync(join(project, "deno.json"))).tasks;
 const ours = [

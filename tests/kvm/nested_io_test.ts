@@ -2,9 +2,15 @@
  * The nested I/O benchmark guest (tests/guests/bench/nested_io.asm, timed by bench/kvm_bench.ts)
  * runs to its end on bare VMX (tcg) and as L1 under -accel kvm with kvm_intel nested=1: L1 handles
  * every one of its L2's 20,000 OUT exits and counts them. With nested=0 the guest finds no VMX.
+ * Under nested kvm, L0's exit counts by reason (kvm_stat's kvm_exit events) show what each L2 exit
+ * costs it: the reflected exit and L1's VMX instructions, as bench/kvm_bench.ts reports them.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
+import { BufferBackend } from "../../lib/devices/chardev.ts";
+import { KvmCpu, openKvm } from "../../lib/virt/accel/kvm.ts";
+import { loadKernel } from "../../lib/virt/machine/kernel_loader.ts";
+import { Pc } from "../../lib/virt/machine/pc.ts";
 import { HEADLESS_DEBUG_EXIT, PROJECT, runCli } from "../support/tools.ts";
 import { rootWith } from "./support/setup.ts";
 
@@ -30,4 +36,38 @@ Deno.test("nested I/O guest under -accel kvm, kvm_intel nested=0: no VMX, status
   const r = await runCli("qemu-system", ["-accel", "kvm", ...ARGS, GUEST], { env: { KVM_CTL_ROOT: root } });
   assert.deepEqual([r.stdout, r.code], ["bench nested io: no VMX\n", 3], r.stderr);
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("nested I/O guest under kvm: L0 takes 7 exits per L2 OUT (the reflected one, 4 VMREADs, a VMWRITE, a VMRESUME)", async () => {
+  const root = await rootWith(["kvm_intel", "nested=1"]);
+  Deno.env.set("KVM_CTL_ROOT", root);
+  // The PC board and KVM vCPU as qemu-system builds them for -accel kvm,kernel-irqchip=off.
+  const serial = new BufferBackend();
+  const pc = new Pc({ ramSize: 128 << 20, serial: [serial], isaDebugExit: [{ iobase: 0xf4, iosize: 4 }] });
+  const kvm = openKvm({ hostClock: pc.clock.nowNs });
+  const cpu = new KvmCpu(pc.bus, kvm, { cpuModel: "qemu32", cpuFeatures: [{ name: "vmx", enabled: true }] });
+  try {
+    pc.vcpu = cpu;
+    const image = Deno.readFileSync(GUEST);
+    const boot = loadKernel(pc, cpu, image, { kernelPath: GUEST, cmdline: "", initrds: [] });
+    pc.onBoot = () => {
+      pc.programLikeFirmware();
+      boot();
+    };
+    pc.reset();
+    assert.deepEqual(await pc.run(), { kind: "shutdown", status: 1, reason: "debug-exit" });
+    assert.equal(new TextDecoder().decode(new Uint8Array(serial.chunks)), DONE);
+    const exits = cpu.vcpu.stats.exitReasons;
+    // L1's own I/O (its COM1 output) exits too; L2's 20,000 OUTs all do.
+    assert.ok(exits.IO_INSTRUCTION >= 20_000, `${exits.IO_INSTRUCTION}`);
+    assert.equal(exits.VMRESUME, 20_000);
+    assert.equal(exits.VMREAD, 4 * 20_000 + 1, "4 an OUT, and the exit reason of the final VMCALL");
+    // One an OUT (L2's RIP), and the VMCS set-up's few dozen before the VMLAUNCH.
+    assert.ok(exits.VMWRITE > 20_000 && exits.VMWRITE < 20_100, `${exits.VMWRITE}`);
+    assert.equal(exits.VMLAUNCH, 1);
+  } finally {
+    cpu.close();
+    kvm.close();
+    Deno.env.delete("KVM_CTL_ROOT");
+  }
 });
