@@ -24,9 +24,10 @@ Deno.test("pc events guest on tcg (bare VMX) prints the SDM-derived golden", asy
   assert.equal(r.code, 0, r.stderr);
 });
 
-for (const irqchip of ["off", "on"]) {
-  Deno.test(`pc events guest under kvm (kernel-irqchip=${irqchip}), kvm_intel nested=1, prints the tcg golden`, async () => {
-    const root = await rootWith(["kvm_intel", "nested=1"]);
+// ept=0: L0 shadows L1's paging; L2 still runs under EPT.
+for (const [irqchip, ept] of [["off", "ept=1"], ["on", "ept=1"], ["off", "ept=0"]]) {
+  Deno.test(`pc events guest under kvm (kernel-irqchip=${irqchip}), kvm_intel nested=1 ${ept}, prints the tcg golden`, async () => {
+    const root = await rootWith(["kvm_intel", "nested=1", ept]);
     const accel = ["-accel", `kvm,kernel-irqchip=${irqchip}`];
     const r = await runCli("qemu-system", [...accel, ...ARGS], { env: { KVM_CTL_ROOT: root } });
     assert.equal(r.stdout, GOLDEN, r.stderr);

@@ -84,9 +84,17 @@ export function runUnderKvm(
 // vectoring: an event whose delivery an exit L1 handles cuts short reaches L1 in vmcs12's
 // IDT-vectoring fields; one cut short by an exit L0 handles (an EPT02 fill) is delivered again.
 // nmi_window: L1 gets virtual NMIs and NMI-window exiting, and the exit when L2's IRET opens it.
-for (const name of ["hypervisor", "vpid", "vectoring", "nmi_window"]) {
-  Deno.test(`nested=1: the VMX ${name} guest prints under -accel kvm exactly what it prints on tcg`, async () => {
-    const root = await rootWith(["kvm_intel", "nested=1"]);
+// With ept=0 L0 shadows L1's paging (its VMX operands are read through L1's own CR3, the nested VM
+// exit hands L1's host CR0/CR3/CR4 to the shadow MMU) while L2 still runs under EPT.
+for (const ept of ["ept=1", "ept=0"]) {
+  for (const name of ["hypervisor", "vpid", "vectoring", "nmi_window"]) {
+    nestedGuestTest(name, ept);
+  }
+}
+
+function nestedGuestTest(name: string, ept: string): void {
+  Deno.test(`nested=1 ${ept}: the VMX ${name} guest prints under -accel kvm exactly what it prints on tcg`, async () => {
+    const root = await rootWith(["kvm_intel", "nested=1", ept]);
     const r = runUnderKvm(root, Deno.readFileSync(join(PROJECT, "tests", "guests", "vmx", `${name}.bin`)));
     assert.equal(
       r.serial,

@@ -33,6 +33,14 @@ export interface L0Vcpu {
   readonly vmcs01: Vmcs;
   /** The VMCS L0 enters next (vmcs01, or a vmcs02 the nested code built). */
   currentVmcs: Vmcs;
+  /** CR0/CR4 as the current guest sees them, and its CR3 (with shadow paging, not the shadow root's). */
+  guestCr(cr: 0 | 4): number;
+  guestCr3(): number;
+  /**
+   * vmcs01's CR0, CR3 and CR4 (and their read shadows) were just written as L1's own values (a
+   * nested VM exit loaded vmcs12's host state): L0's paging of L1 takes them over (shadow paging).
+   */
+  l1ControlRegistersLoaded(): void;
   /** Guest-physical (L1) to host-physical, through L0's memory slots; undefined for MMIO. */
   gpaToHpa(gpa: number): number | undefined;
   /** Queues a hardware exception for the next entry into the current VMCS. */

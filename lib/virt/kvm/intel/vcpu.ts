@@ -566,6 +566,10 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     return guestCr(this.currentVmcs, cr);
   }
 
+  l1ControlRegistersLoaded(): void {
+    this.shadow?.load();
+  }
+
   /** The current guest's CR3 as it wrote it (with shadow paging the VMCS holds the shadow root). */
   guestCr3(): number {
     return this.shadow && this.currentVmcs === this.vmcs01

@@ -120,7 +120,7 @@ export function emulateVmxInstruction(vcpu: L0Vcpu, exit: PendingExit): boolean 
 function vmxon(vcpu: L0Vcpu, s: NestedState, exit: PendingExit): void {
   if (s.vmxon) return vmFail(vcpu, s, E.VMXERR_VMXON_IN_VMX_ROOT);
   const control = Number(vcpu.ctx.msrs.get(MSR_IA32_FEATURE_CONTROL) ?? 0n);
-  const cr0 = vcpu.vmcs01.get(F.GUEST_CR0), cr4 = vcpu.vmcs01.get(F.GUEST_CR4);
+  const cr0 = vcpu.guestCr(0), cr4 = vcpu.guestCr(4);
   // CR0_FIXED0 (PE, NE, PG), CR4.VMXE, and IA32_FEATURE_CONTROL locked with VMXON outside SMX.
   if ((cr0 & 0x80000021) !== (0x80000021 | 0) || !(cr4 & CR4_VMXE) || (control & 5) !== 5) gp();
   const p = pageOperand(vcpu, exit);

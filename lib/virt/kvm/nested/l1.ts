@@ -51,16 +51,17 @@ export function write32(vcpu: L0Vcpu, gpa: number, v: number): void {
 export function linearToGpa(vcpu: L0Vcpu, lin: number, write: boolean): number {
   const v = vcpu.vmcs01;
   lin >>>= 0;
-  if (!(v.get(F.GUEST_CR0) & 0x80000000)) return lin;
+  // L1's own view of its paging registers (vmcs01 is current; under shadow paging it holds L0's).
+  if (!(vcpu.guestCr(0) & 0x80000000)) return lin;
   const cpl = (v.get(F.GUEST_SS_AR_BYTES) >> 5) & 3;
   const fault = (present: number) => {
     // The fault L1 takes: CR2 is its register, which the emulated CPU holds across the exit.
     vcpu.cpu.cr[2] = lin | 0;
     throw new L1Fault(PF_VECTOR, present | (write ? 2 : 0) | (cpl === 3 ? 4 : 0));
   };
-  const pde = read32(vcpu, ((v.get(F.GUEST_CR3) & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0);
+  const pde = read32(vcpu, ((vcpu.guestCr3() & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0);
   if (!(pde & 1)) fault(0);
-  if ((pde & 0x80) && (v.get(F.GUEST_CR4) & 0x10)) return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
+  if ((pde & 0x80) && (vcpu.guestCr(4) & 0x10)) return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
   const pte = read32(vcpu, ((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0);
   if (!(pte & 1)) fault(0);
   return ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0;

@@ -34,6 +34,8 @@ import { TYPE_GUEST, TYPE_HOST, WIDTH_64 } from "../../../cpu/vmx/fields.ts";
 import { LAUNCH_LAUNCHED } from "../../../cpu/vmx/vmcs.ts";
 import { BLOCKING_BY_NMI } from "../../../cpu/vmx/transfer.ts";
 import type { L0Vcpu } from "../intel/nested_seam.ts";
+import { CR0_NE, CR4_VMXE } from "../intel/guest_state.ts";
+import { PF } from "../../../cpu/faults.ts";
 import { setL1Flags, VM_SUCCEED } from "./l1.ts";
 import type { NestedState } from "./state.ts";
 import { ept02For, flushAtExit, vpidForEntry } from "./tlb.ts";
@@ -111,7 +113,9 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
     v01.get(F.VM_EXIT_CONTROLS) | (v12.get(F.VM_EXIT_CONTROLS) & EXIT_SAVE_PREEMPTION_TIMER),
   );
   v02.set(F.VM_ENTRY_CONTROLS, v12.get(F.VM_ENTRY_CONTROLS));
-  v02.set(F.EXCEPTION_BITMAP, v12.get(F.EXCEPTION_BITMAP) | v01.get(F.EXCEPTION_BITMAP));
+  // L2 runs under EPT even when L0 shadows L1's paging: L0's #PF interception and its ownership of
+  // the paging bits of CR0/CR4 are vmcs01's business only.
+  v02.set(F.EXCEPTION_BITMAP, v12.get(F.EXCEPTION_BITMAP) | (v01.get(F.EXCEPTION_BITMAP) & ~(1 << PF)));
   v02.set(F.PAGE_FAULT_ERROR_CODE_MASK, v12.get(F.PAGE_FAULT_ERROR_CODE_MASK));
   v02.set(F.PAGE_FAULT_ERROR_CODE_MATCH, v12.get(F.PAGE_FAULT_ERROR_CODE_MATCH));
   for (
@@ -123,7 +127,7 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
   ) {
     // Bits L1 owns read L1's shadow; bits only L0 owns read L2's own value.
     const m12 = v12.get(mask);
-    v02.set(mask, m12 | v01.get(mask));
+    v02.set(mask, m12 | (mask === F.CR0_GUEST_HOST_MASK ? CR0_NE : CR4_VMXE));
     v02.set(shadow, (v12.get(shadow) & m12) | (v12.get(cr) & ~m12));
   }
   for (
@@ -274,4 +278,5 @@ function loadL1HostState(vcpu: L0Vcpu, v12: Vmcs): void {
   v01.set(F.GUEST_INTERRUPTIBILITY_INFO, 0);
   v01.set(F.GUEST_ACTIVITY_STATE, 0);
   v01.set(F.GUEST_PENDING_DBG_EXCEPTIONS, 0);
+  vcpu.l1ControlRegistersLoaded();
 }
