@@ -139,3 +139,29 @@ Deno.test("nested=1: KVM_GET_REGS/SREGS while L2 runs show L2's registers; setti
   assert.equal(r.serial, Deno.readTextFileSync(join(PROJECT, "tests", "golden", "vmx", "vectoring.txt")));
   await Deno.remove(root, { recursive: true });
 });
+
+Deno.test("nested=1 vpid=0: L1 is offered no VPID or INVVPID, and a vmcs12 with VPID fails VMLAUNCH (error 7)", async () => {
+  const capabilities = async (vpid: string) => {
+    const root = await rootWith(["kvm_intel", "nested=1", vpid]);
+    const kvm = Kvm.open({ root });
+    const vm = kvm.createVm();
+    try {
+      const entries = [{ index: 0x48b, data: 0n }, { index: 0x48c, data: 0n }];
+      vm.createVcpu(0).getMsrs(entries);
+      // PROCBASED_CTLS2 allowed-1 bit 5 (enable VPID); EPT_VPID_CAP bit 32 (INVVPID).
+      return { vpid: (entries[0].data >> 37n) & 1n, invvpid: (entries[1].data >> 32n) & 1n };
+    } finally {
+      vm.close();
+      kvm.close();
+      await Deno.remove(root, { recursive: true });
+    }
+  };
+  assert.deepEqual(await capabilities("vpid=1"), { vpid: 1n, invvpid: 1n });
+  assert.deepEqual(await capabilities("vpid=0"), { vpid: 0n, invvpid: 0n });
+  const root = await rootWith(["kvm_intel", "nested=1", "vpid=0"]);
+  const r = runUnderKvm(root, Deno.readFileSync(join(PROJECT, "tests", "guests", "vmx", "vpid.bin")));
+  // The guest's first VMLAUNCH fails (VMfailValid), and it exits with code 1: status 3.
+  assert.equal(r.serial, "vpid 1, first read: vm entry failed\n");
+  assert.equal(r.status, 3);
+  await Deno.remove(root, { recursive: true });
+});

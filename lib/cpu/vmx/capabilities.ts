@@ -72,6 +72,9 @@ export const SEC_SUPPORTED = SEC_ENABLE_EPT | SEC_DESC_TABLE_EXITING | SEC_ENABL
 export const EXIT_SUPPORTED = EXIT_DEFAULT1 | EXIT_ACK_INTR_ON_EXIT | EXIT_SAVE_PREEMPTION_TIMER;
 export const ENTRY_SUPPORTED = ENTRY_DEFAULT1;
 
+/** EPT_VPID_CAP bits 63:32: INVVPID (bit 32) of all four types (bits 40-43). */
+const INVVPID_CAPS = 1n | (0xfn << 8n);
+
 const ctls = (allowed0: number, allowed1: number) => (BigInt(allowed1 >>> 0) << 32n) | BigInt(allowed0 >>> 0);
 
 /** The MSR values, by index. */
@@ -99,7 +102,7 @@ export const VMX_MSRS: ReadonlyMap<number, bigint> = new Map([
   [
     MSR_IA32_VMX_EPT_VPID_CAP,
     (1n << 6n) | (1n << 8n) | (1n << 14n) | (1n << 16n) | (1n << 17n) | (1n << 20n) | (1n << 21n) |
-    (1n << 25n) | (1n << 26n) | (1n << 32n) | (0xfn << 40n),
+    (1n << 25n) | (1n << 26n) | (INVVPID_CAPS << 32n),
   ],
   [MSR_IA32_VMX_TRUE_PINBASED_CTLS, ctls(PIN_TRUE_DEFAULT1, PIN_SUPPORTED)],
   [MSR_IA32_VMX_TRUE_PROCBASED_CTLS, ctls(CPU_TRUE_DEFAULT1, CPU_SUPPORTED)],
@@ -107,6 +110,18 @@ export const VMX_MSRS: ReadonlyMap<number, bigint> = new Map([
   [MSR_IA32_VMX_TRUE_ENTRY_CTLS, ctls(ENTRY_TRUE_DEFAULT1, ENTRY_SUPPORTED)],
   [MSR_IA32_VMX_VMFUNC, 0n],
 ]);
+
+/**
+ * The capability MSRs a kvm_intel L0 reports to its L1 (Linux's nested_vmx_setup_ctls_msrs): this
+ * CPU's, less VPID and INVVPID when L0 itself runs without VPIDs (kvm_intel vpid=0).
+ */
+export function nestedVmxMsrs(vpid: boolean): ReadonlyMap<number, bigint> {
+  if (vpid) return VMX_MSRS;
+  const msrs = new Map(VMX_MSRS);
+  msrs.set(MSR_IA32_VMX_PROCBASED_CTLS2, ctls(0, SEC_SUPPORTED & ~SEC_ENABLE_VPID));
+  msrs.set(MSR_IA32_VMX_EPT_VPID_CAP, VMX_MSRS.get(MSR_IA32_VMX_EPT_VPID_CAP)! & ~(INVVPID_CAPS << 32n));
+  return msrs;
+}
 
 /** CPUID.1:ECX.VMX[bit 5] of the CPU's model. */
 export function hasVmx(cpu: Cpu): boolean {

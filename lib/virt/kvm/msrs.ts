@@ -4,7 +4,7 @@
  * an unhandled MSR: the ioctl stops there (returning how many it did) unless kvm's `ignore_msrs`
  * masks it, logging `kvm [PID]: ignored rdmsr: 0x%x data 0x%llx` when `report_ignored_msrs`.
  */
-import { VMX_MSRS } from "../../cpu/vmx/mod.ts";
+import { nestedVmxMsrs } from "../../cpu/vmx/capabilities.ts";
 
 export const MSR = {
   IA32_TSC: 0x10,
@@ -127,17 +127,20 @@ const TABLE: readonly MsrSpec[] = [
 ];
 
 /** The VMX capability MSRs (0x480-0x491) a nested-capable kvm_intel emulates for its guests. */
-function vmxSpecs(): MsrSpec[] {
-  return [...VMX_MSRS].map(([index, value]) => ({ index, reset: value, readonly: true }));
+function vmxSpecs(vpid: boolean): MsrSpec[] {
+  return [...nestedVmxMsrs(vpid)].map(([index, value]) => ({ index, reset: value, readonly: true }));
 }
 
-/** The MSR set of one VM configuration: the base table plus the VMX MSRs when `nested`. */
+/**
+ * The MSR set of one VM configuration: the base table plus the VMX MSRs when `nested` (VPID among
+ * the controls only when kvm_intel runs with `vpid`).
+ */
 export class MsrTable {
   readonly #specs = new Map<number, MsrSpec>();
 
-  constructor(nested: boolean) {
+  constructor(nested: boolean, vpid = true) {
     for (const s of TABLE) this.#specs.set(s.index, s);
-    if (nested) { for (const s of vmxSpecs()) this.#specs.set(s.index, s); }
+    if (nested) { for (const s of vmxSpecs(vpid)) this.#specs.set(s.index, s); }
   }
 
   /** KVM_GET_MSR_INDEX_LIST's answer, in table order. */

@@ -77,7 +77,7 @@ export class KvmVm implements VmInternals {
     this.#handle = handle;
     this.#env = env;
     this.params = vendorParams(handle);
-    this.msrTable = new MsrTable(this.params.nested);
+    this.msrTable = new MsrTable(this.params.nested, this.params.vpid);
     this.#publisher = new StatsPublisher(handle, () => [...this.#vcpus.values()].map((v) => v.stats));
   }
 

@@ -59,6 +59,8 @@ function pageOperand(vcpu: L0Vcpu, exit: PendingExit): number {
  */
 export function emulateVmxInstruction(vcpu: L0Vcpu, exit: PendingExit): boolean {
   const s = nestedState(vcpu), v01 = vcpu.vmcs01, reason = exit.reason;
+  // INVVPID is not offered to L1 when L0 runs without VPIDs (handle_invvpid's first check).
+  if (reason === X.EXIT_INVVPID && !vcpu.ctx.params.vpid) ud();
   if (reason !== X.EXIT_VMXON && !s.vmxon) ud();
   if (l1Cpl(v01) > 0) gp();
   switch (reason) {

@@ -31,6 +31,7 @@ import {
   VMCS_REVISION,
 } from "../../../cpu/vmx/mod.ts";
 import { TYPE_GUEST, TYPE_HOST, WIDTH_64 } from "../../../cpu/vmx/fields.ts";
+import { VMXERR_ENTRY_INVALID_CONTROL_FIELD } from "../../../cpu/vmx/errors.ts";
 import { LAUNCH_LAUNCHED } from "../../../cpu/vmx/vmcs.ts";
 import { BLOCKING_BY_NMI } from "../../../cpu/vmx/transfer.ts";
 import type { L0Vcpu } from "../intel/nested_seam.ts";
@@ -67,6 +68,14 @@ export function procControls02(v12: Vmcs): number {
 }
 
 export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: number) => void): boolean {
+  // A control the CPU has but L0 does not offer L1 (VPID under vpid=0): nested_vmx_check_controls
+  // holds vmcs12 to L1's capability MSRs.
+  const proc12 = v12.get(F.CPU_BASED_VM_EXEC_CONTROL);
+  const sec12 = proc12 & CPU_ACTIVATE_SECONDARY ? v12.get(F.SECONDARY_VM_EXEC_CONTROL) : 0;
+  if ((sec12 & SEC_ENABLE_VPID) && !vcpu.ctx.params.vpid) {
+    fail(VMXERR_ENTRY_INVALID_CONTROL_FIELD);
+    return false;
+  }
   const check = entryCheck(v12);
   if (check && "error" in check) {
     fail(check.error);
@@ -88,9 +97,7 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
     F.PIN_BASED_VM_EXEC_CONTROL,
     v12.get(F.PIN_BASED_VM_EXEC_CONTROL) | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING,
   );
-  const proc12 = v12.get(F.CPU_BASED_VM_EXEC_CONTROL);
   v02.set(F.CPU_BASED_VM_EXEC_CONTROL, procControls02(v12));
-  const sec12 = proc12 & CPU_ACTIVATE_SECONDARY ? v12.get(F.SECONDARY_VM_EXEC_CONTROL) : 0;
   // L2's guest-physical addresses: through EPT02 (EPT12 composed with L0's slots), or, when L1
   // does not use EPT, they are L1's and L0's own EPT serves them.
   const eptp = sec12 & SEC_ENABLE_EPT
