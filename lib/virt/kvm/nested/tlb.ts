@@ -69,14 +69,16 @@ export function invvpid02(vcpu: L0Vcpu, s: NestedState, type: number, vpid: numb
 
 /**
  * EPT02 for vmcs12's EPT pointer: built afresh when L1 points at another EPT12 (this L0 keeps no
- * cache of earlier roots), and every change to a present EPT02 entry drops the combined mappings
- * made under it, as an INVEPT of EPT02 would.
+ * cache of earlier roots) or user space changes the memory slots, and every change to a present
+ * EPT02 entry drops the combined mappings made under it, as an INVEPT of EPT02 would.
  */
 export function ept02For(vcpu: L0Vcpu, s: NestedState, eptp12: number): EptTables {
   let ept02 = s.ept02;
   if (!ept02) {
     const tables = ept02 = s.ept02 = new EptTables(vcpu.host, false);
     tables.onChange(() => inveptTlb(vcpu.cpu, INVEPT_SINGLE_CONTEXT, tables.eptp));
+    // New memory slots: EPT02's leaves may point at host pages that are no longer L1's.
+    vcpu.ctx.memory.onChange(() => tables.zap());
   } else if (s.eptp12 !== eptp12) ept02.zap();
   s.eptp12 = eptp12;
   return ept02;
