@@ -146,6 +146,58 @@ function zeroCounters(): Counters {
   };
 }
 
+/** One L2 table being counted by scanL2(), and what it calls back for. */
+interface L2Scan {
+  /** The table, as 32-bit words (for finding empty entries) and big-endian fields. */
+  words: Int32Array;
+  view: DataView;
+  /** Words per entry: 2, or 4 with extended L2. */
+  stride: number;
+  cs: number;
+  /** The active L1's tables count as allocated (and fragmented); snapshots' do not. */
+  active: boolean;
+  refcounted: boolean;
+  /** The host offset a contiguous next cluster would have (0: none yet). */
+  next: number;
+  /** Ordinary data clusters of this table that are allocated, and that are fragmented. */
+  allocated: number;
+  fragmented: number;
+  /** Counts one reference to a whole cluster. */
+  count(offset: number): void;
+  /** Everything but an ordinary data cluster: compressed, unaligned, or no host offset. */
+  unusual(l1Index: number, j: number, hi: number, lo: number, host: number): void;
+}
+
+/**
+ * The entries of one L2 table (check_refcounts_l2()), where check spends its time. The loop is
+ * kept to the ordinary case, everything else handed to scan.unusual(), so that the function V8
+ * compiles when it tiers the loop up stays small: compiling a big one cost the cold check more
+ * than it saved.
+ */
+function scanL2(scan: L2Scan, l1Index: number, entries: number): void {
+  const { words, view, stride, cs, active, refcounted } = scan;
+  let allocated = 0;
+  let fragmented = 0;
+  for (let j = 0; j < entries; j++) {
+    if ((words[j * stride] | words[j * stride + 1]) === 0) continue; // empty, in either byte order
+    const hi = view.getInt32(j * stride * 4); // signed: the same bits, and no heap number for COPIED
+    const lo = view.getUint32(j * stride * 4 + 4);
+    const host = entryOffset(hi, lo);
+    if ((hi & COMPRESSED_HI) !== 0 || host === 0 || host % cs !== 0) {
+      scan.unusual(l1Index, j, hi, lo, host);
+      continue;
+    }
+    if (active) {
+      allocated++;
+      if (scan.next !== 0 && host !== scan.next) fragmented++;
+      scan.next = host + cs;
+    }
+    if (refcounted) scan.count(host);
+  }
+  scan.allocated = allocated;
+  scan.fragmented = fragmented;
+}
+
 /**
  * calculate_refcounts(): every reference the metadata makes, counted into imrt. Returns whether
  * the refcount structure itself is broken (it must be rebuilt).
@@ -176,27 +228,70 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
     }
   };
 
-  /** inc() of one whole cluster, the common case, without the general range loop. */
-  const incCluster = (offset: number): void => {
-    const c = offset / cs;
-    if (offset + cs - fileSize >= cs || c >= imrt.counts.length) return inc(offset, cs);
-    if (c >= imrt.nbClusters) imrt.nbClusters = c + 1;
-    imrt.counts[c]++;
-  };
-
   inc(0, cs);
-  let nextContiguous = 0;
   const table = new Uint8Array(cs);
-  const tv = new DataView(table.buffer);
-  // Empty entries (most of a sparse image) are skipped on a word view, in either byte order.
-  const words = new Int32Array(table.buffer);
-  const stride = d.entryBytes / 4;
+  const scan: L2Scan = {
+    words: new Int32Array(table.buffer),
+    view: new DataView(table.buffer),
+    stride: d.entryBytes / 4,
+    cs,
+    active: true,
+    refcounted: d.data === d.file, // with an external data file, data clusters are not refcounted
+    next: 0,
+    allocated: 0,
+    fragmented: 0,
+    count: (offset) => {
+      const c = offset / cs;
+      if (offset >= fileSize || c >= imrt.counts.length) return inc(offset, cs);
+      if (c >= imrt.nbClusters) imrt.nbClusters = c + 1;
+      imrt.counts[c]++;
+    },
+    unusual: (l1Index, j, hi, lo, host) => {
+      const at = j * scan.stride * 4;
+      if (hi & COMPRESSED_HI) {
+        const [off, len] = d.compressedExtent(hi, lo);
+        if (hi & COPIED_HI) {
+          say(`ERROR: coffset=0x${hex(off)}: copied flag must never be set for compressed clusters`);
+          res.corruptions++;
+        }
+        if (d.extendedL2 && (scan.view.getUint32(at + 8) || scan.view.getUint32(at + 12))) {
+          say(
+            `ERROR compressed cluster ${
+              l1Index * d.l2Entries + j
+            } with non-zero subcluster allocation bitmap, ` +
+              `entry=0x${hex64(hi, lo)}`,
+          );
+          res.corruptions++;
+        }
+        if (scan.active) {
+          res.allocatedClusters!++;
+          res.compressedClusters!++;
+          res.fragmentedClusters!++;
+        }
+        inc(off, len);
+        return;
+      }
+      // With an external data file, guest cluster 0 lives at host offset 0: COPIED marks it allocated.
+      if (!host && !(d.data !== d.file && (hi & COPIED_HI))) return;
+      if (scan.active) {
+        res.allocatedClusters!++;
+        if (scan.next && host !== scan.next) res.fragmentedClusters!++;
+        scan.next = host + cs;
+      }
+      if (host % cs !== 0) {
+        say(`ERROR offset=${hex(host)}: Cluster is not properly aligned; L2 entry corrupted`);
+        res.corruptions++;
+        return;
+      }
+      if (scan.refcounted) scan.count(host);
+    },
+  };
   const checkL1 = (l1Offset: number, l1: Float64Array, active: boolean): void => {
     inc(l1Offset, l1.length * 8);
     for (let i = 0; i < l1.length; i++) {
       const l2 = l1[i];
       if (!l2) continue;
-      if (l2 % cs === 0) incCluster(l2);
+      if (l2 % cs === 0) scan.count(l2);
       else inc(l2, cs);
       if (l2 % cs !== 0) {
         say(`ERROR l2_offset=${hex(l2)}: Table is not cluster aligned; L1 entry corrupted`);
@@ -206,48 +301,12 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
       // As QEMU's read does, a table cut short by the end of the file reads zeros past it.
       if (l2 >= fileSize) continue;
       d.file.pread(table, l2);
-      nextContiguous = 0; // fragmentation is judged within each L2 table, as QEMU does
-      const entries = d.l2Entries;
-      for (let j = 0; j < entries; j++) {
-        if ((words[j * stride] | words[j * stride + 1]) === 0) continue;
-        const at = j * stride * 4;
-        const hi = tv.getInt32(at); // signed: the same bits, and no heap number for COPIED
-        const lo = tv.getUint32(at + 4);
-        if (hi & COMPRESSED_HI) {
-          const [off, len] = d.compressedExtent(hi, lo);
-          if (hi & COPIED_HI) {
-            say(`ERROR: coffset=0x${hex(off)}: copied flag must never be set for compressed clusters`);
-            res.corruptions++;
-          }
-          if (d.extendedL2 && (tv.getUint32(at + 8) || tv.getUint32(at + 12))) {
-            say(
-              `ERROR compressed cluster ${i * d.l2Entries + j} with non-zero subcluster allocation bitmap, ` +
-                `entry=0x${hex64(hi, lo)}`,
-            );
-            res.corruptions++;
-          }
-          if (active) {
-            res.allocatedClusters!++;
-            res.compressedClusters!++;
-            res.fragmentedClusters!++;
-          }
-          inc(off, len);
-          continue;
-        }
-        const host = entryOffset(hi, lo);
-        if (!host && !(d.data !== d.file && (hi & COPIED_HI))) continue;
-        if (active) {
-          res.allocatedClusters!++;
-          if (nextContiguous && host !== nextContiguous) res.fragmentedClusters!++;
-          nextContiguous = host + cs;
-        }
-        if (host % cs !== 0) {
-          say(`ERROR offset=${hex(host)}: Cluster is not properly aligned; L2 entry corrupted`);
-          res.corruptions++;
-          continue;
-        }
-        // With an external data file the data clusters are not refcounted.
-        if (d.data === d.file) incCluster(host);
+      scan.active = active;
+      scan.next = 0; // fragmentation is judged within each L2 table, as QEMU does
+      scanL2(scan, i, d.l2Entries);
+      if (active) {
+        res.allocatedClusters! += scan.allocated;
+        res.fragmentedClusters! += scan.fragmented;
       }
     }
   };
@@ -277,7 +336,9 @@ function calculateRefcounts(d: Qcow2Driver, res: CheckResult, imrt: Imrt, fixErr
   d.file.pread(raw, d.refs.tableOffset);
   const rv = new DataView(raw.buffer);
   const rw = new Int32Array(raw.buffer);
-  for (let i = 0; i < d.refs.table.length; i++) {
+  // Entries past the last one in use are empty and say nothing (see the Refcounts constructor).
+  const used = Math.ceil((rw.findLastIndex(Boolean) + 1) / 2);
+  for (let i = 0; i < used; i++) {
     if ((rw[i * 2] | rw[i * 2 + 1]) === 0) continue;
     const lo = rv.getUint32(i * 8 + 4);
     const off = (rv.getUint32(i * 8) & 0x00ffffff) * 2 ** 32 + ((lo & ~REFT_RESERVED) >>> 0);
@@ -335,48 +396,71 @@ function compareRefcounts(
   let rebuild = false;
   const per = d.refs.blockEntries;
   const bits = d.refs.bits;
-  let block: StoredBlock = undefined;
-  for (let i = 0; i < imrt.nbClusters; i++) {
-    // One refcount block at a time, its entries read in place. A block that cannot be read is
-    // asked for again per cluster, so each cluster gets its own error, as in QEMU.
-    if (i % per === 0) block = storedBlock(d, i / per);
-    const stored = block === null
-      ? safeGet(d, i, res)
-      : block
-      ? readEntry(block.view, block.data, i % per, bits)
-      : 0;
-    if (stored < 0) continue;
-    const actual = imrt.get(i);
-    if (stored > 0 || actual > 0) highest.cluster = i;
-    if (stored === actual) continue;
-    let fixed: "leak" | "corruption" | undefined;
-    if (stored === 0) rebuild = true;
-    else if (stored > actual && fix) fixed = "leak";
-    else if (stored < actual && fix === "all") fixed = "corruption";
-    res.messages.push(
-      `${
-        fixed ? "Repairing" : stored < actual ? "ERROR" : "Leaked"
-      } cluster ${i} refcount=${stored} reference=${actual}`,
-    );
-    if (fixed) {
-      d.refs.set(i, actual);
-      // A freed cluster is discarded (QCOW2_DISCARD_ALWAYS): QEMU punches a hole, which reads as
-      // zeros; where the hole cannot be punched (no FFI), zeros are written instead.
-      if (
-        actual === 0 && i * d.clusterSize < d.file.size() &&
-        !d.file.punchHole(i * d.clusterSize, d.clusterSize)
-      ) {
-        d.file.pwrite(
-          new Uint8Array(Math.min(d.clusterSize, d.file.size() - i * d.clusterSize)),
-          i * d.clusterSize,
-        );
+  const counts = imrt.counts;
+  // One refcount block at a time, its entries read in place, in as few steps per cluster as
+  // can be: this loop runs once per cluster of the image.
+  for (let start = 0; start < imrt.nbClusters; start += per) {
+    const end = Math.min(imrt.nbClusters, start + per);
+    const block = storedBlock(d, start / per);
+    for (let i = start; i < end; i++) {
+      // A block that cannot be read is asked for again per cluster: each gets its error, as in QEMU.
+      const stored = block === null
+        ? safeGet(d, i, res)
+        : block
+        ? readEntry(block.view, block.data, i - start, bits)
+        : 0;
+      if (stored === counts[i]) {
+        if (stored > 0) highest.cluster = i;
+        continue;
       }
-      if (fixed === "leak") res.leaksFixed++;
-      else res.corruptionsFixed++;
-    } else if (stored < actual) res.corruptions++;
-    else res.leaks++;
+      if (stored < 0) continue;
+      highest.cluster = i;
+      if (refcountMismatch(d, res, i, stored, counts[i], fix)) rebuild = true;
+    }
   }
   if (fix) d.refs.flush();
+  return rebuild;
+}
+
+/**
+ * A cluster whose stored refcount is not the count of its references: reported, and repaired
+ * where `fix` allows. Returns true when only a rebuild can repair it (stored 0).
+ */
+function refcountMismatch(
+  d: Qcow2Driver,
+  res: CheckResult,
+  i: number,
+  stored: number,
+  actual: number,
+  fix: Fix,
+): boolean {
+  let rebuild = false;
+  let fixed: "leak" | "corruption" | undefined;
+  if (stored === 0) rebuild = true;
+  else if (stored > actual && fix) fixed = "leak";
+  else if (stored < actual && fix === "all") fixed = "corruption";
+  res.messages.push(
+    `${
+      fixed ? "Repairing" : stored < actual ? "ERROR" : "Leaked"
+    } cluster ${i} refcount=${stored} reference=${actual}`,
+  );
+  if (fixed) {
+    d.refs.set(i, actual);
+    // A freed cluster is discarded (QCOW2_DISCARD_ALWAYS): QEMU punches a hole, which reads as
+    // zeros; where the hole cannot be punched (no FFI), zeros are written instead.
+    if (
+      actual === 0 && i * d.clusterSize < d.file.size() &&
+      !d.file.punchHole(i * d.clusterSize, d.clusterSize)
+    ) {
+      d.file.pwrite(
+        new Uint8Array(Math.min(d.clusterSize, d.file.size() - i * d.clusterSize)),
+        i * d.clusterSize,
+      );
+    }
+    if (fixed === "leak") res.leaksFixed++;
+    else res.corruptionsFixed++;
+  } else if (stored < actual) res.corruptions++;
+  else res.leaks++;
   return rebuild;
 }
 
@@ -528,6 +612,40 @@ function storedOrUndefined(d: Qcow2Driver, cluster: number): number | undefined 
   }
 }
 
+/**
+ * The data entries of one L2 table whose COPIED flag disagrees with their refcount, reported;
+ * true when there was one. A small function of its own for the same reason as scanL2().
+ */
+function copiedMismatches(
+  d: Qcow2Driver,
+  words: Int32Array,
+  view: DataView,
+  stride: number,
+  entries: number,
+  res: CheckResult,
+  fix: boolean,
+): boolean {
+  const cs = d.clusterSize;
+  let found = false;
+  for (let j = 0; j < entries; j++) {
+    if ((words[j * stride] | words[j * stride + 1]) === 0) continue;
+    const hi = view.getInt32(j * stride * 4); // signed: the same bits, and no heap number for COPIED
+    const lo = view.getUint32(j * stride * 4 + 4);
+    if (hi & COMPRESSED_HI) continue;
+    const host = entryOffset(hi, lo);
+    if (!host || host % cs !== 0) continue;
+    const r = storedOrUndefined(d, host / cs);
+    if (r === undefined || (r === 1) === ((hi & COPIED_HI) !== 0)) continue;
+    res.messages.push(
+      `${fix ? "Repairing" : "ERROR"} OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${r}`,
+    );
+    if (fix) res.corruptionsFixed++;
+    else res.corruptions++;
+    found = true;
+  }
+  return found;
+}
+
 /** The OFLAG_COPIED pass: COPIED must be set exactly where the refcount is 1. */
 function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
   const cs = d.clusterSize;
@@ -555,26 +673,9 @@ function checkCopied(d: Qcow2Driver, res: CheckResult, fix: boolean): void {
       else res.corruptions++;
       needFix = true;
     }
+    if (d.data !== d.file) continue; // data clusters in an external file have no refcounts
     d.file.pread(table, l2);
-    for (let j = 0; j < entries; j++) {
-      if ((words[j * stride] | words[j * stride + 1]) === 0) continue;
-      const at = j * stride * 4;
-      const hi = v.getInt32(at); // signed: the same bits, and no heap number for COPIED
-      const lo = v.getUint32(at + 4);
-      if (hi & COMPRESSED_HI) continue;
-      const host = entryOffset(hi, lo);
-      if (!host || host % cs !== 0 || d.data !== d.file) continue;
-      const r = storedOrUndefined(d, host / cs);
-      if (r === undefined) continue;
-      if ((r === 1) !== ((hi & COPIED_HI) !== 0)) {
-        res.messages.push(
-          `${fix ? "Repairing" : "ERROR"} OFLAG_COPIED data cluster: l2_entry=${hex64(hi, lo)} refcount=${r}`,
-        );
-        if (fix) res.corruptionsFixed++;
-        else res.corruptions++;
-        needFix = true;
-      }
-    }
+    if (copiedMismatches(d, words, v, stride, entries, res, fix)) needFix = true;
   }
   if (fix && needFix) {
     fixCopiedFlags(d);
