@@ -65,6 +65,9 @@ Deno.test("nested I/O guest under kvm: L0 takes 7 exits per L2 OUT (the reflecte
     // One an OUT (L2's RIP), and the VMCS set-up's few dozen before the VMLAUNCH.
     assert.ok(exits.VMWRITE > 20_000 && exits.VMWRITE < 20_100, `${exits.VMWRITE}`);
     assert.equal(exits.VMLAUNCH, 1);
+    // Linux's nested_run: every VMLAUNCH/VMRESUME that entered L2; guest_mode is 0 once L1 has left it.
+    assert.equal(cpu.vcpu.stats.counters.nested_run, 20_001);
+    assert.equal(cpu.vcpu.stats.counters.guest_mode, 0);
   } finally {
     cpu.close();
     kvm.close();

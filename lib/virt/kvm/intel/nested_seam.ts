@@ -20,6 +20,7 @@
  * module load, and lib/virt/kvm/mod.ts imports lib/virt/kvm/nested/mod.ts for that side effect.
  */
 import type { Cpu } from "../../../cpu/mod.ts";
+import type { PagingRegs } from "../../../cpu/page_walk.ts";
 import type { PendingExit, Vmcs } from "../../../cpu/vmx/mod.ts";
 import type { VcpuContext } from "../backend.ts";
 import type { HostMemory } from "./host_memory.ts";
@@ -36,6 +37,8 @@ export interface L0Vcpu {
   /** CR0/CR4 as the current guest sees them, and its CR3 (with shadow paging, not the shadow root's). */
   guestCr(cr: 0 | 4): number;
   guestCr3(): number;
+  /** The current guest's paging registers as it set them (guest_memory.ts guestPagingRegs). */
+  pagingRegs(): PagingRegs;
   /**
    * vmcs01's CR0, CR3 and CR4 (and their read shadows) were just written as L1's own values (a
    * nested VM exit loaded vmcs12's host state): L0's paging of L1 takes them over (shadow paging).

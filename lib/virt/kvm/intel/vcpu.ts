@@ -66,6 +66,8 @@ import { type L0Vcpu, nestedVmx } from "./nested_seam.ts";
 import { injectIrqchipEvent, interruptsOpen } from "./irqchip.ts";
 import type { VmxVm } from "./vm.ts";
 import { ShadowMmu } from "./shadow_mmu.ts";
+import { guestPagingRegs } from "./guest_memory.ts";
+import type { PagingRegs } from "../../../cpu/page_walk.ts";
 import { InsnRate } from "../../insn_rate.ts";
 
 /** Guest instructions per cpu.run() call when no signal is armed (only bounds one call's length). */
@@ -564,6 +566,10 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
 
   guestCr(cr: 0 | 4): number {
     return guestCr(this.currentVmcs, cr);
+  }
+
+  pagingRegs(): PagingRegs {
+    return guestPagingRegs(this);
   }
 
   l1ControlRegistersLoaded(): void {

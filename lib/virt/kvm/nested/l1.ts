@@ -5,6 +5,8 @@
  */
 import { F, type Vmcs } from "../../../cpu/vmx/mod.ts";
 import type { L0Vcpu } from "../intel/nested_seam.ts";
+import { ACC_READ, ACC_WRITE, pageWalk, type PagingMemory, walked } from "../../../cpu/page_walk.ts";
+import { CR0_PG } from "../../../cpu/state.ts";
 
 const CF = 1, PF = 4, AF = 0x10, ZF = 0x40, SF = 0x80, OF = 0x800;
 const ARITH = CF | PF | AF | ZF | SF | OF;
@@ -47,24 +49,35 @@ export function write32(vcpu: L0Vcpu, gpa: number, v: number): void {
   vcpu.cpu.bus.write32(hpa(vcpu, gpa), v);
 }
 
-/** L1's linear address to guest-physical through its page tables (32-bit, PSE), #PF if absent. */
-export function linearToGpa(vcpu: L0Vcpu, lin: number, write: boolean): number {
-  const v = vcpu.vmcs01;
-  lin >>>= 0;
-  // L1's own view of its paging registers (vmcs01 is current; under shadow paging it holds L0's).
-  if (!(vcpu.guestCr(0) & 0x80000000)) return lin;
-  const cpl = (v.get(F.GUEST_SS_AR_BYTES) >> 5) & 3;
-  const fault = (present: number) => {
+/** L1's own page tables in its guest-physical memory, for the one guest page walk (page_walk.ts). */
+class L1Tables implements PagingMemory {
+  constructor(readonly vcpu: L0Vcpu) {}
+  entryAddress(gpa: number): number {
+    return gpa;
+  }
+  read32(at: number): number {
+    return read32(this.vcpu, at);
+  }
+  write32(at: number, value: number): void {
+    write32(this.vcpu, at, value);
+  }
+  pageFault(lin: number, errorCode: number): never {
     // The fault L1 takes: CR2 is its register, which the emulated CPU holds across the exit.
-    vcpu.cpu.cr[2] = lin | 0;
-    throw new L1Fault(PF_VECTOR, present | (write ? 2 : 0) | (cpl === 3 ? 4 : 0));
-  };
-  const pde = read32(vcpu, ((vcpu.guestCr3() & 0xfffff000) | ((lin >>> 22) << 2)) >>> 0);
-  if (!(pde & 1)) fault(0);
-  if ((pde & 0x80) && (vcpu.guestCr(4) & 0x10)) return ((pde & 0xffc00000) | (lin & 0x3fffff)) >>> 0;
-  const pte = read32(vcpu, ((pde & 0xfffff000) | ((lin >>> 10) & 0xffc)) >>> 0);
-  if (!(pte & 1)) fault(0);
-  return ((pte & 0xfffff000) | (lin & 0xfff)) >>> 0;
+    this.vcpu.cpu.cr[2] = lin | 0;
+    throw new L1Fault(PF_VECTOR, errorCode);
+  }
+}
+
+/**
+ * L1's linear address to guest-physical through its own paging (32-bit or PAE; vmcs01 is current),
+ * with the permission checks and accessed/dirty flags of KVM's emulator walk; #PF if it faults.
+ */
+export function linearToGpa(vcpu: L0Vcpu, lin: number, write: boolean): number {
+  const regs = vcpu.pagingRegs();
+  if (!(regs.cr0 & CR0_PG)) return lin >>> 0;
+  const user = l1Cpl(vcpu.vmcs01) === 3;
+  pageWalk(new L1Tables(vcpu), regs, lin, write ? ACC_WRITE : ACC_READ, user);
+  return walked.gpa;
 }
 
 const SEGMENT_BASES = ["ES", "CS", "SS", "DS", "FS", "GS"].map((s) => F[`GUEST_${s}_BASE`]);

@@ -170,6 +170,9 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
   // L1's flags as VMLAUNCH left them, for whenever L1 runs again (it continues at HOST_RIP).
   setL1Flags(vcpu, VM_SUCCEED);
   s.guestMode = true;
+  // Linux counts the VMLAUNCH/VMRESUMEs that got past the guest-state checks, and shows guest mode.
+  vcpu.ctx.stats.count("nested_run");
+  vcpu.ctx.stats.counters.guest_mode = 1;
   return true;
 }
 
@@ -240,6 +243,7 @@ export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: Pendi
     v12.get(F.VM_EXIT_MSR_STORE_COUNT),
   );
   s.guestMode = false;
+  vcpu.ctx.stats.counters.guest_mode = 0;
   vcpu.currentVmcs = vcpu.vmcs01;
   flushAtExit(vcpu, v02);
   if (stored) return vmxAbort(vcpu, v12, X.VMX_ABORT_SAVING_GUEST_MSRS);
