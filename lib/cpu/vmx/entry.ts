@@ -53,9 +53,15 @@ import {
 import { loadMsrList, msrListOk } from "./msr_lists.ts";
 import { F } from "./fields.ts";
 import { AR_UNUSABLE, GUEST_SEGMENTS } from "./segments.ts";
-import { nonRootHooks, vmxState } from "./state.ts";
+import { currentVmcs, nonRootHooks, vmxState } from "./state.ts";
 import { ACTIVITY_HLT, BLOCKING_BY_NMI, loadGuestState, loadHostState } from "./transfer.ts";
-import { LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
+import {
+  CHANGED_CONTROLS,
+  CHANGED_GUEST_SEGMENTS,
+  CHANGED_HOST,
+  LAUNCH_LAUNCHED,
+  type Vmcs,
+} from "./vmcs.ts";
 import { guestTlbTag } from "./tlb.ts";
 
 function fixedOk(v: number, fixed0: number, fixed1: number): boolean {
@@ -105,7 +111,7 @@ function controlsOk(vmcs: Vmcs): boolean {
       [F.VM_ENTRY_MSR_LOAD_ADDR, F.VM_ENTRY_MSR_LOAD_COUNT],
     ]
   ) if (!msrListOk(vmcs.get(address), vmcs.get(address + 1), vmcs.get(count))) return false;
-  return injectionOk(vmcs);
+  return true;
 }
 
 /** SDM 27.2.1.3: the VM-entry interruption-information field and its companions. */
@@ -173,15 +179,13 @@ function protectedSegmentsOk(ar: number[], sel: number[], cr0: number, ug: boole
   return true;
 }
 
-/** SDM 27.3.1: guest control registers, RFLAGS, segments, descriptor tables, non-register state. */
-function guestOk(vmcs: Vmcs): boolean {
+/**
+ * SDM 27.3.1: guest control registers, RFLAGS, segments, descriptor tables, non-register state.
+ * `full` false: the control registers, segments and descriptor tables are as at the last entry
+ * that passed (vmcs.ts CHANGED_*), and only what changes between entries is checked again.
+ */
+function guestOk(vmcs: Vmcs, full: boolean): boolean {
   const cr0 = vmcs.get(F.GUEST_CR0);
-  // Unrestricted guest: CR0.PE and CR0.PG are free (real mode, or protected mode without paging).
-  const ug = (secondaryControls(vmcs) & SEC_UNRESTRICTED_GUEST) !== 0;
-  const pinned = ug ? (cr0 | 0x80000001) : cr0;
-  if (!fixedOk(pinned, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
-  if ((cr0 & 0x80000000) && !(cr0 & 1)) return false;
-  if (!fixedOk(vmcs.get(F.GUEST_CR4), MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1)) return false;
   const rflags = vmcs.get(F.GUEST_RFLAGS);
   // RFLAGS.VM (virtual-8086 mode) needs protected mode.
   const v86 = (rflags & RFLAGS_VM) !== 0;
@@ -190,6 +194,30 @@ function guestOk(vmcs: Vmcs): boolean {
   if ((info & INTR_INFO_VALID) && ((info >> 8) & 7) === INTR_TYPE_EXTERNAL && !(rflags & (1 << 9))) {
     return false;
   }
+  // The segment checks depend on RFLAGS.VM too: a virtual-8086 guest is checked in full each time.
+  if ((full || v86) && !guestSegmentsOk(vmcs, cr0, v86)) return false;
+  const activity = vmcs.get(F.GUEST_ACTIVITY_STATE);
+  if (activity > ACTIVITY_HLT || (activity === ACTIVITY_HLT && (vmcs.get(F.GUEST_SS_AR_BYTES) & 0x60))) {
+    return false;
+  }
+  const intr = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
+  if ((intr & ~0x1f) || (intr & 3) === 3) return false;
+  // An NMI is injected only where virtual NMIs are not blocked (SDM 27.3.1.5).
+  const nmi = (info & INTR_INFO_VALID) !== 0 && ((info >> 8) & 7) === INTR_TYPE_NMI;
+  if (nmi && (intr & BLOCKING_BY_NMI) && (vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_VIRTUAL_NMIS)) {
+    return false;
+  }
+  return true;
+}
+
+/** SDM 27.3.1.1-27.3.1.3: control registers, segment registers, GDTR and IDTR. */
+function guestSegmentsOk(vmcs: Vmcs, cr0: number, v86: boolean): boolean {
+  // Unrestricted guest: CR0.PE and CR0.PG are free (real mode, or protected mode without paging).
+  const ug = (secondaryControls(vmcs) & SEC_UNRESTRICTED_GUEST) !== 0;
+  const pinned = ug ? (cr0 | 0x80000001) : cr0;
+  if (!fixedOk(pinned, MSR_IA32_VMX_CR0_FIXED0, MSR_IA32_VMX_CR0_FIXED1)) return false;
+  if ((cr0 & 0x80000000) && !(cr0 & 1)) return false;
+  if (!fixedOk(vmcs.get(F.GUEST_CR4), MSR_IA32_VMX_CR4_FIXED0, MSR_IA32_VMX_CR4_FIXED1)) return false;
   const ar = GUEST_SEGMENTS.map((s) => vmcs.get(s.ar));
   const sel = GUEST_SEGMENTS.map((s) => vmcs.get(s.selector));
   const limit = GUEST_SEGMENTS.map((s) => vmcs.get(s.limit));
@@ -206,25 +234,14 @@ function guestOk(vmcs: Vmcs): boolean {
     if (ar[s] & AR_UNUSABLE) continue;
     if ((ar[s] & 0xfffe0f00) || !(ar[s] & 0x80) || !limitOk(limit[s], ar[s])) return false;
   }
-  const [, , SS, , , , LDTR, TR] = [0, 1, 2, 3, 4, 5, 6, 7];
+  const [, , , , , , LDTR, TR] = [0, 1, 2, 3, 4, 5, 6, 7];
   const type = (s: number) => ar[s] & 0xf;
   if ((ar[TR] & AR_UNUSABLE) || (sel[TR] & 4) || (type(TR) !== 11 && type(TR) !== 3) || (ar[TR] & 0x10)) {
     return false;
   }
   if (!(ar[LDTR] & AR_UNUSABLE) && ((sel[LDTR] & 4) || type(LDTR) !== 2 || (ar[LDTR] & 0x10))) return false;
   if (!v86 && !protectedSegmentsOk(ar, sel, cr0, ug)) return false;
-  if ((vmcs.get(F.GUEST_GDTR_LIMIT) >>> 16) || (vmcs.get(F.GUEST_IDTR_LIMIT) >>> 16)) return false;
-  const activity = vmcs.get(F.GUEST_ACTIVITY_STATE);
-  if (activity > ACTIVITY_HLT || (activity === ACTIVITY_HLT && (ar[SS] & 0x60))) return false;
-  const intr = vmcs.get(F.GUEST_INTERRUPTIBILITY_INFO);
-  if ((intr & ~0x1f) || (intr & 3) === 3) return false;
-  // An NMI is injected only where virtual NMIs are not blocked (SDM 27.3.1.5).
-  const inject = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
-  const nmi = (inject & INTR_INFO_VALID) !== 0 && ((inject >> 8) & 7) === INTR_TYPE_NMI;
-  if (nmi && (intr & BLOCKING_BY_NMI) && (vmcs.get(F.PIN_BASED_VM_EXEC_CONTROL) & PIN_VIRTUAL_NMIS)) {
-    return false;
-  }
-  return true;
+  return !((vmcs.get(F.GUEST_GDTR_LIMIT) >>> 16) || (vmcs.get(F.GUEST_IDTR_LIMIT) >>> 16));
 }
 
 /**
@@ -234,11 +251,22 @@ function guestOk(vmcs: Vmcs): boolean {
  * runs them on an L1's vmcs12 too.
  */
 export function entryCheck(vmcs: Vmcs): { error: number } | { qualification: number } | undefined {
-  if (!controlsOk(vmcs)) return { error: E.VMXERR_ENTRY_INVALID_CONTROL_FIELD };
-  if (!hostOk(vmcs)) return { error: E.VMXERR_ENTRY_INVALID_HOST_STATE_FIELD };
+  // An active VMCS knows which groups changed since its last entry passed every check; what did
+  // not change passes again (the capability MSRs these checks read are constant). The TPR
+  // threshold is checked against the virtual-APIC page in memory, so that check always runs.
+  const changed = vmcs.cells ? vmcs.changed : -1;
+  const controls = (changed & CHANGED_CONTROLS) !== 0 ||
+    (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_TPR_SHADOW) !== 0;
+  if ((controls && !controlsOk(vmcs)) || !injectionOk(vmcs)) {
+    return { error: E.VMXERR_ENTRY_INVALID_CONTROL_FIELD };
+  }
+  if ((changed & CHANGED_HOST) && !hostOk(vmcs)) return { error: E.VMXERR_ENTRY_INVALID_HOST_STATE_FIELD };
   const link = vmcs.get(F.VMCS_LINK_POINTER) >>> 0, linkHigh = vmcs.get(F.VMCS_LINK_POINTER + 1) >>> 0;
   const linkOk = link === 0xffffffff && linkHigh === 0xffffffff;
-  if (!guestOk(vmcs) || !linkOk) return { qualification: linkOk ? 0 : 4 };
+  if (!guestOk(vmcs, (changed & (CHANGED_CONTROLS | CHANGED_GUEST_SEGMENTS)) !== 0) || !linkOk) {
+    return { qualification: linkOk ? 0 : 4 };
+  }
+  if (vmcs.cells) vmcs.changed = 0;
   return undefined;
 }
 
@@ -288,7 +316,7 @@ function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
     cpu.eptFetch = s.ept.fetch;
   }
 }
-nonRootHooks.install = (cpu) => installNonRoot(cpu, new Vmcs(cpu.bus, vmxState(cpu).currentVmcs));
+nonRootHooks.install = (cpu) => installNonRoot(cpu, currentVmcs(cpu));
 
 /**
  * A VM entry that fails during or after loading guest state (SDM 27.8): it ends like a VM exit

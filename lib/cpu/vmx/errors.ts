@@ -5,8 +5,7 @@
 import type { Cpu } from "../cpu.ts";
 import { CF, ZF } from "../state.ts";
 import { F } from "./fields.ts";
-import { NO_VMCS, vmxState } from "./state.ts";
-import { Vmcs } from "./vmcs.ts";
+import { currentVmcs, NO_VMCS, vmxState } from "./state.ts";
 
 export const VMXERR_VMCALL_IN_ROOT = 1;
 export const VMXERR_VMCLEAR_INVALID_ADDRESS = 2;
@@ -42,5 +41,5 @@ export function vmFail(cpu: Cpu, error: number): void {
     return;
   }
   cpu.setArithFlags(ZF);
-  new Vmcs(cpu.bus, s.currentVmcs).set(F.VM_INSTRUCTION_ERROR, error);
+  currentVmcs(cpu).set(F.VM_INSTRUCTION_ERROR, error);
 }

@@ -19,8 +19,8 @@ import {
   PIN_NMI_EXITING,
   PIN_VIRTUAL_NMIS,
 } from "./capabilities.ts";
-import { type VmxState, vmxState } from "./state.ts";
-import { Vmcs } from "./vmcs.ts";
+import { currentVmcs, type VmxState, vmxState } from "./state.ts";
+import type { Vmcs } from "./vmcs.ts";
 import { loadMsrList, storeMsrList } from "./msr_lists.ts";
 
 /** Basic exit reasons (SDM Appendix C). */
@@ -101,7 +101,7 @@ export function instructionExit(cpu: Cpu, reason: number, qualification = 0, inf
 /** The core's hook in exception delivery: true when the event became a VM exit. */
 export function vmxException(cpu: Cpu, vector: number, code: number): boolean {
   const s = vmxState(cpu);
-  const vmcs = new Vmcs(cpu.bus, s.currentVmcs);
+  const vmcs = currentVmcs(cpu);
   if (vector !== VMEXIT_VECTOR) {
     if (!exceptionExits(vmcs, vector, code)) return false;
     const hasCode = HAS_ERROR_CODE.has(vector) && (cpu.cr[0] & CR0_PE) !== 0 && !(cpu.eflags & VM);
@@ -133,7 +133,7 @@ function exceptionExits(vmcs: Vmcs, vector: number, code: number): boolean {
 export function vmxTripleFault(cpu: Cpu): void {
   const s = vmxState(cpu);
   s.pending = eventExit(EXIT_TRIPLE_FAULT);
-  vmExit(cpu, new Vmcs(cpu.bus, s.currentVmcs));
+  vmExit(cpu, currentVmcs(cpu));
 }
 
 /** The VMX-preemption timer counts down once per 2^5 TSC ticks (IA32_VMX_MISC[4:0] = 5). */
@@ -170,13 +170,13 @@ export function vmxPoll(cpu: Cpu): boolean {
     else if (bus.intr && bus.interruptController && (pin & PIN_EXT_INTR_EXITING)) {
       reason = EXIT_EXTERNAL_INTERRUPT;
       // With "acknowledge interrupt on exit" the vector is taken now and reported.
-      if (new Vmcs(bus, s.currentVmcs).get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) {
+      if (currentVmcs(cpu).get(F.VM_EXIT_CONTROLS) & EXIT_ACK_INTR_ON_EXIT) {
         info = INTR_INFO_VALID | (INTR_TYPE_EXTERNAL << 8) | (bus.interruptController.acknowledge() & 0xff);
       }
     } else if ((proc & CPU_INTR_WINDOW_EXITING) && (cpu.eflags & IF)) reason = EXIT_INTERRUPT_WINDOW;
   }
   if (reason < 0) return false;
-  const vmcs = new Vmcs(bus, s.currentVmcs);
+  const vmcs = currentVmcs(cpu);
   s.pending = eventExit(reason, info);
   vmExit(cpu, vmcs);
   return true;

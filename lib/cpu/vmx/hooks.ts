@@ -16,8 +16,7 @@ import {
   VMX_MSRS,
 } from "./capabilities.ts";
 import { CR4_VMXE } from "./instructions.ts";
-import { inVmxOperation, vmxState } from "./state.ts";
-import { Vmcs } from "./vmcs.ts";
+import { currentVmcs, inVmxOperation } from "./state.ts";
 import { F } from "./fields.ts";
 
 /** True for the MSR indexes this file answers. */
@@ -57,7 +56,7 @@ export function vmxCr0Fault(cpu: Cpu, v: number): boolean {
 }
 
 function unrestrictedGuest(cpu: Cpu): boolean {
-  const vmcs = new Vmcs(cpu.bus, vmxState(cpu).currentVmcs);
+  const vmcs = currentVmcs(cpu);
   return (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY) !== 0 &&
     (vmcs.get(F.SECONDARY_VM_EXEC_CONTROL) & SEC_UNRESTRICTED_GUEST) !== 0;
 }

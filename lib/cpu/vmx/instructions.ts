@@ -25,7 +25,7 @@ import {
 } from "./capabilities.ts";
 import * as E from "./errors.ts";
 import { lookupField, TYPE_EXIT_INFO } from "./fields.ts";
-import { NO_VMCS, vmxState } from "./state.ts";
+import { currentVmcs, makeCurrent, NO_VMCS, vmxState, writeBackVmcs } from "./state.ts";
 import { LAUNCH_CLEAR, LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
 import { vmEntry } from "./entry.ts";
 import { eptpValid } from "./ept.ts";
@@ -109,6 +109,7 @@ function vmxon(cpu: Cpu, i: Insn): void {
 function vmxoff(cpu: Cpu): void {
   commonChecks(cpu, X.EXIT_VMXOFF);
   const s = vmxState(cpu);
+  writeBackVmcs(cpu, s.currentVmcs);
   s.operation = false;
   s.currentVmcs = NO_VMCS;
   E.vmSucceed(cpu);
@@ -120,7 +121,8 @@ function vmclear(cpu: Cpu, i: Insn): void {
   const addr = pageOperand(cpu, i);
   if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMCLEAR_INVALID_ADDRESS);
   if (addr === s.vmxonPointer) return E.vmFail(cpu, E.VMXERR_VMCLEAR_VMXON_POINTER);
-  // The VMCS data already lives in memory; clearing it is setting its launch state.
+  // The processor's copy of an active VMCS goes back to memory, then its launch state is clear.
+  writeBackVmcs(cpu, addr);
   new Vmcs(cpu.bus, addr).launchState = LAUNCH_CLEAR;
   if (addr === s.currentVmcs) s.currentVmcs = NO_VMCS;
   E.vmSucceed(cpu);
@@ -136,7 +138,7 @@ function vmptrld(cpu: Cpu, i: Insn): void {
   if ((cpu.bus.read32(addr) >>> 0) !== VMCS_REVISION) {
     return E.vmFail(cpu, E.VMXERR_VMPTRLD_INCORRECT_REVISION);
   }
-  s.currentVmcs = addr;
+  makeCurrent(cpu, addr);
   E.vmSucceed(cpu);
 }
 
@@ -156,7 +158,7 @@ function vmread(cpu: Cpu, i: Insn): void {
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
   const hit = lookupField(cpu.regs[i.reg]);
   if (!hit) return E.vmFail(cpu, E.VMXERR_UNSUPPORTED_VMCS_COMPONENT);
-  const vmcs = new Vmcs(cpu.bus, p);
+  const vmcs = currentVmcs(cpu);
   cpu.writeE(i, 2, hit.high ? vmcs.readHigh(hit.field) : vmcs.readLow(hit.field));
   E.vmSucceed(cpu);
 }
@@ -172,7 +174,7 @@ function vmwrite(cpu: Cpu, i: Insn): void {
   if (hit.field.type === TYPE_EXIT_INFO && !anyField) {
     return E.vmFail(cpu, E.VMXERR_VMWRITE_READ_ONLY_COMPONENT);
   }
-  const vmcs = new Vmcs(cpu.bus, p);
+  const vmcs = currentVmcs(cpu);
   if (hit.high) vmcs.writeHigh(hit.field, value);
   else vmcs.writeLow(hit.field, value);
   E.vmSucceed(cpu);
@@ -188,7 +190,7 @@ function vmlaunch(cpu: Cpu, resume: boolean): void {
   commonChecks(cpu, resume ? X.EXIT_VMRESUME : X.EXIT_VMLAUNCH);
   const p = vmxState(cpu).currentVmcs;
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
-  const vmcs = new Vmcs(cpu.bus, p);
+  const vmcs = currentVmcs(cpu);
   const state = vmcs.launchState;
   if (!resume && state !== LAUNCH_CLEAR) return E.vmFail(cpu, E.VMXERR_VMLAUNCH_NONCLEAR_VMCS);
   if (resume && state !== LAUNCH_LAUNCHED) return E.vmFail(cpu, E.VMXERR_VMRESUME_NONLAUNCHED_VMCS);

@@ -43,15 +43,10 @@ import {
   instructionExit,
 } from "./exit.ts";
 import { F } from "./fields.ts";
-import { vmxState } from "./state.ts";
-import { Vmcs } from "./vmcs.ts";
-
-function current(cpu: Cpu): Vmcs {
-  return new Vmcs(cpu.bus, vmxState(cpu).currentVmcs);
-}
+import { currentVmcs } from "./state.ts";
 
 function procControls(cpu: Cpu): number {
-  return current(cpu).get(F.CPU_BASED_VM_EXEC_CONTROL);
+  return currentVmcs(cpu).get(F.CPU_BASED_VM_EXEC_CONTROL);
 }
 
 /**
@@ -80,7 +75,7 @@ export function vmxHlt(cpu: Cpu): void {
  * direction, string, REP and immediate forms, read back from the instruction's bytes.
  */
 export function vmxIo(cpu: Cpu, port: number, bytes: number): void {
-  const vmcs = current(cpu), controls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
+  const vmcs = currentVmcs(cpu), controls = vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL);
   if (controls & CPU_USE_IO_BITMAPS) {
     // Bitmap A covers ports 0-7FFF, B 8000-FFFF; an access wrapping past FFFF always exits.
     let exits = port + bytes > 0x10000;
@@ -128,7 +123,7 @@ const SEGMENT_PREFIXES = [0x26, 0x2e, 0x36, 0x3e, 0x64, 0x65];
  * guest/host mask) keep their current value (SDM 26.3, "Changes to Instruction Behavior").
  */
 export function vmxMovToCr(cpu: Cpu, cr: number, value: number, gpr: number): number {
-  const vmcs = current(cpu);
+  const vmcs = currentVmcs(cpu);
   let exits = false, mask = 0;
   if (cr === 3) exits = (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_CR3_LOAD_EXITING) !== 0;
   else if (cr === 0 || cr === 4) {
@@ -142,7 +137,7 @@ export function vmxMovToCr(cpu: Cpu, cr: number, value: number, gpr: number): nu
 
 /** MOV from CR: CR3 may exit; CR0/CR4 read the shadow in host-owned bits. */
 export function vmxMovFromCr(cpu: Cpu, cr: number, gpr: number): number {
-  const vmcs = current(cpu);
+  const vmcs = currentVmcs(cpu);
   if (cr === 3 && (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_CR3_STORE_EXITING)) {
     instructionExit(cpu, EXIT_CR_ACCESS, 3 | (1 << 4) | (gpr << 8));
   }
@@ -154,7 +149,7 @@ export function vmxMovFromCr(cpu: Cpu, cr: number, gpr: number): number {
 
 /** CR0 as SMSW reads it in non-root operation: host-owned bits from the read shadow, no exit. */
 export function vmxCr0Shadowed(cpu: Cpu): number {
-  const vmcs = current(cpu);
+  const vmcs = currentVmcs(cpu);
   const mask = vmcs.get(F.CR0_GUEST_HOST_MASK);
   return (cpu.cr[0] & ~mask) | (vmcs.get(F.CR0_READ_SHADOW) & mask);
 }
@@ -165,7 +160,7 @@ export function vmxCr0Shadowed(cpu: Cpu): number {
  * C0000000-C0001FFF; any other MSR exits.
  */
 export function vmxMsr(cpu: Cpu, msr: number, write: boolean): void {
-  const vmcs = current(cpu);
+  const vmcs = currentVmcs(cpu);
   let exits = true;
   if (vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_USE_MSR_BITMAPS) {
     const high = msr >= 0xc0000000 && msr <= 0xc0001fff;
@@ -186,7 +181,7 @@ export function vmxMsr(cpu: Cpu, msr: number, write: boolean): void {
  * in bits 29:28 (`identity`: SGDT/SLDT 0, SIDT/STR 1, LGDT/LLDT 2, LIDT/LTR 3).
  */
 export function vmxDescriptorTable(cpu: Cpu, i: Insn, ldtrOrTr: boolean, identity: number): void {
-  const vmcs = current(cpu);
+  const vmcs = currentVmcs(cpu);
   if (!(vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY)) return;
   if (!(vmcs.get(F.SECONDARY_VM_EXEC_CONTROL) & SEC_DESC_TABLE_EXITING)) return;
   let info = vmxInstructionInfo(i, false) | (identity << 28);

@@ -15,7 +15,7 @@ export { type EptMemory, eptTranslate } from "./ept.ts";
 export { EptWalker } from "./ept.ts";
 export type { PendingExit } from "./exit.ts";
 export { isVmxMsr, vmxCr0Fault, vmxCr4Fault, vmxReadMsr, vmxWriteMsr } from "./hooks.ts";
-export { inVmxOperation, NO_VMCS, vmxState } from "./state.ts";
+export { currentVmcs, inVmxOperation, makeCurrent, NO_VMCS, vmxState } from "./state.ts";
 export { Vmcs } from "./vmcs.ts";
 export { F, FIELDS, lookupField } from "./fields.ts";
 export { hasVmx, VMCS_REVISION, VMX_MSRS } from "./capabilities.ts";

@@ -8,6 +8,7 @@ import type { Cpu } from "../cpu.ts";
 import type { PendingExit } from "./exit.ts";
 import type { EptWalker } from "./ept.ts";
 import { registerStatePart } from "../state.ts";
+import { Vmcs } from "./vmcs.ts";
 
 /** The current-VMCS pointer's "no current VMCS" value (FFFFFFFF_FFFFFFFFH), as -1 here. */
 export const NO_VMCS = -1;
@@ -19,6 +20,11 @@ export class VmxState {
   nonRoot = false;
   vmxonPointer = 0;
   currentVmcs = NO_VMCS;
+  /**
+   * The current VMCS as the processor holds it (active, its fields on chip: vmcs.ts), once
+   * something used it; undefined, or another address than `currentVmcs`, until then.
+   */
+  vmcs: Vmcs | undefined = undefined;
   /** The exit a non-root hook decided, until the run loop hands it to vmxException. */
   pending: PendingExit | undefined = undefined;
   /**
@@ -60,6 +66,37 @@ export function inVmxOperation(cpu: Cpu): boolean {
   return STATES.get(cpu)?.operation === true;
 }
 
+/** The current VMCS, made active (its fields loaded on chip) at its first use since VMPTRLD. */
+export function currentVmcs(cpu: Cpu): Vmcs {
+  const s = vmxState(cpu);
+  const v = s.vmcs;
+  if (v !== undefined && v.address === s.currentVmcs) return v;
+  return s.vmcs = new Vmcs(cpu.bus, s.currentVmcs).activate();
+}
+
+/**
+ * Makes a VMCS current (VMPTRLD). The one current before stays active in this processor model
+ * only as long as it is current: its data is written back now, so memory holds it again.
+ * An L0 in TypeScript passes its own VMCS objects, which stay active all their life (nobody
+ * else reads kvm_intel's pages), so switching between them writes nothing back.
+ */
+export function makeCurrent(cpu: Cpu, vmcs: Vmcs | number): void {
+  const s = vmxState(cpu);
+  const address = typeof vmcs === "number" ? vmcs : vmcs.address;
+  const old = s.vmcs;
+  if (old !== undefined && old.address !== address && typeof vmcs === "number") old.writeBack();
+  s.currentVmcs = address;
+  s.vmcs = typeof vmcs === "number" ? (old?.address === address ? old : undefined) : vmcs.activate();
+}
+
+/** VMCLEAR (and VMXOFF for the current one): the on-chip data goes back to memory. */
+export function writeBackVmcs(cpu: Cpu, address: number): void {
+  const s = vmxState(cpu);
+  if (s.vmcs?.address !== address) return;
+  s.vmcs.writeBack();
+  s.vmcs = undefined;
+}
+
 /** RESET leaves VMX operation and forgets the VMXON and current-VMCS pointers. */
 export function vmxReset(cpu: Cpu): void {
   STATES.delete(cpu);
@@ -73,7 +110,10 @@ export function vmxReset(cpu: Cpu): void {
  */
 export const nonRootHooks: { install: (cpu: Cpu) => void } = { install: () => {} };
 
-/** What a snapshot carries: the VMCS itself lives in guest memory, so the pointers suffice. */
+/**
+ * What a snapshot carries: the VMCS itself lives in guest memory (written back at save), so the
+ * pointers suffice.
+ */
 interface VmxSnapshot {
   nonRoot: boolean;
   vmxonPointer: number;
@@ -87,6 +127,8 @@ registerStatePart("vmx", {
   save: (state) => {
     const cpu = state as Cpu, s = STATES.get(cpu);
     if (!s?.operation) return undefined;
+    // The snapshot's RAM must hold the current VMCS as the processor has it.
+    s.vmcs?.writeBack(true);
     const left = s.timerDeadline === Infinity ? null : Math.max(0, s.timerDeadline - cpu.bus.nowNs());
     const out: VmxSnapshot = {
       nonRoot: s.nonRoot,

@@ -9,7 +9,7 @@ import { MODELS, withFeatures } from "../../../lib/cpu/models.ts";
 import type { Cpu } from "../../../lib/cpu/cpu.ts";
 import type { Bus } from "../../../lib/devices/bus.ts";
 import assert from "node:assert/strict";
-import { F, Vmcs, VMCS_REVISION } from "../../../lib/cpu/vmx/mod.ts";
+import { currentVmcs, F, type Vmcs, VMCS_REVISION } from "../../../lib/cpu/vmx/mod.ts";
 
 export const CODE = 0x1000, GDT = 0x2000, IDT = 0x3000, STUBS = 0x4000, VECTOR_AT = 0x5000;
 export const PAGE_DIR = 0x10000;
@@ -123,7 +123,9 @@ export function setup(): { m: Machine; vmcs: Vmcs } {
     ...asm.vmptrld(OPERAND + 8),
   ]);
   assert.deepEqual(r, { vector: -1, flags: 0 });
-  const vmcs = new Vmcs(m.bus, VMCS_A);
+  // The test plays the VMM's VMWRITEs on the processor's copy of the active VMCS (SDM 25.11:
+  // software must not write an active VMCS in memory).
+  const vmcs = currentVmcs(m.cpu);
   const { cpu } = m;
   vmcs.set(F.PIN_BASED_VM_EXEC_CONTROL, 0x16);
   vmcs.set(F.CPU_BASED_VM_EXEC_CONTROL, 0x04006172 | (1 << 7) | (1 << 24));

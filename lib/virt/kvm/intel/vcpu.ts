@@ -47,6 +47,7 @@ import {
 import {
   exits as X,
   F,
+  makeCurrent,
   type PendingExit,
   Vmcs,
   VMCS_REVISION,
@@ -125,7 +126,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     this.cpu = new Cpu(vm.host.bus);
     this.cpu.model = withFeatures(HOST_MODEL, { vmx: true });
     this.cpu.fpu = new X87(this.cpu);
-    this.vmcs01 = new Vmcs(vm.host.bus, vm.host.allocPage());
+    this.vmcs01 = new Vmcs(vm.host.bus, vm.host.allocPage()).activate();
     this.currentVmcs = this.vmcs01;
     this.shadow = ctx.params.ept ? undefined : new ShadowMmu(this);
     this.#setupVmcs01();
@@ -133,7 +134,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     // The CPU is in VMX root operation with vmcs01 current, as after kvm_intel's VMXON/VMPTRLD.
     s.operation = true;
     s.vmxonPointer = vm.host.allocPage();
-    s.currentVmcs = this.vmcs01.address;
+    makeCurrent(this.cpu, this.vmcs01);
     // L0 changed its EPT under a present mapping: INVEPT, as ept_sync_context does.
     vm.ept.onChange(() => inveptTlb(this.cpu, INVEPT_SINGLE_CONTEXT, vm.ept.eptp));
     s.onExit = (exit) => {
@@ -291,7 +292,7 @@ export class VmxVcpu implements VendorVcpu, L0Vcpu {
     this.#exit = undefined;
     this.#eventHandled = false;
     bus.stopRequested = false;
-    vmxState(cpu).currentVmcs = vmcs.address;
+    makeCurrent(cpu, vmcs);
     const injected = vmcs.get(F.VM_ENTRY_INTR_INFO_FIELD);
     this.#untrackedTlbFlush(vmcs);
     vmEntry(cpu, vmcs);

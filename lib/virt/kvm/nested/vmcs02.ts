@@ -89,6 +89,7 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
   if (!s.vmcs02) {
     s.vmcs02 = new Vmcs(vcpu.cpu.bus, vcpu.host.allocPage());
     s.vmcs02.bus.write32(s.vmcs02.address, VMCS_REVISION);
+    s.vmcs02.activate();
   }
   const v02 = s.vmcs02;
   copy(v12, v02, GUEST_FIELDS);
