@@ -19,7 +19,11 @@ export interface OpenDrive {
   driver: BlockDriver;
 }
 
-function open(path: string, options: { format?: string; readOnly: boolean }, location: string): BlockDriver {
+function open(
+  path: string,
+  options: { format?: string; readOnly: boolean; unmap?: boolean },
+  location: string,
+): BlockDriver {
   try {
     return openImage(path, options);
   } catch (e) {
@@ -64,14 +68,18 @@ export function openDrives(
         ]);
       }
     }
-    let driver = open(drive.file, { format, readOnly: drive.readOnly || snapshot }, location);
+    let driver = open(
+      drive.file,
+      { format, readOnly: drive.readOnly || snapshot, unmap: drive.unmap },
+      location,
+    );
     if (snapshot && !drive.readOnly) {
       const overlay = Deno.makeTempFileSync({ prefix: "vl.", dir: Deno.env.get("TMPDIR") ?? "/var/tmp" });
       cleanup.add(() => Deno.removeSync(overlay));
       const size = driver.size;
       driver.close();
       createImage(overlay, "qcow2", { size, backingFile: resolve(drive.file), backingFormat: format });
-      driver = open(overlay, { format: "qcow2", readOnly: false }, location);
+      driver = open(overlay, { format: "qcow2", readOnly: false, unmap: drive.unmap }, location);
     }
     const final = driver;
     cleanup.add(() => {

@@ -289,9 +289,14 @@ class Builder {
         case "node-name":
           drive.nodeName = value;
           break;
+        case "discard":
+          // bdrv_parse_discard_flags: off/ignore or on/unmap.
+          if (value === "off" || value === "ignore") drive.unmap = false;
+          else if (value === "on" || value === "unmap") drive.unmap = true;
+          else throw new CliError("Invalid discard option", { location });
+          break;
         case "id":
         case "aio":
-        case "discard":
         case "werror":
         case "rerror":
           break;
@@ -344,6 +349,7 @@ class Builder {
       readOnly: drive.readOnly ?? drive.media === "cdrom",
       cache: drive.cache ?? "writeback",
       nodeName: drive.nodeName,
+      unmap: drive.unmap,
     });
     this.driveLocations.push(location);
   }

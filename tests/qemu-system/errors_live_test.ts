@@ -53,6 +53,7 @@ export const ERROR_CASES: string[][] = [
   ["-drive", `file=${HOSTNAME_FILE},index=x`],
   ["-drive", `file=${HOSTNAME_FILE},cache=foo`],
   ["-drive", `file=${HOSTNAME_FILE},snapshot=x`],
+  ["-drive", `file=${HOSTNAME_FILE},discard=foo`],
   ["-drive", `file=${HOSTNAME_FILE},format=raw,if=ide,index=9`],
   ["-drive", `file=${HOSTNAME_FILE},format=raw`, "-drive", `file=${HOSTNAME_FILE},format=raw,index=0`],
   ["-drive", "file=/nonexistent.qcow2,format=qcow2"],

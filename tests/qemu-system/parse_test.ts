@@ -164,6 +164,14 @@ Deno.test("-drive, -hda..-hdd, -cdrom, a bare disk image, -snapshot, -boot", () 
   ], "QEMU's default empty CD-ROM at ide1-cd0");
   assert.deepEqual(parse(["disk.img", "-nodefaults"]).config.drives.map((d) => d.file), ["disk.img"]);
   assert.equal(parse(["-drive", "file=a,,b.img,format=raw"]).config.drives[0].file, "a,b.img");
+  // discard=: QEMU's default ignores the guest's discards; unmap/on passes them to the image.
+  assert.deepEqual(
+    ["unmap", "on", "ignore", "off"].map((v) =>
+      parse(["-drive", `file=a.img,discard=${v}`]).config.drives[0].unmap
+    ),
+    [true, true, false, false],
+  );
+  assert.equal(parse(["-drive", "file=a.img"]).config.drives[0].unmap, undefined);
 });
 
 Deno.test("-serial, -nographic, -display none, -monitor, -debugcon", () => {

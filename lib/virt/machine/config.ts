@@ -17,6 +17,8 @@ export interface DriveConfig {
   snapshot: boolean;
   readOnly: boolean;
   cache: "writeback" | "writethrough" | "none" | "directsync" | "unsafe";
+  /** discard=unmap|on: the guest's discards free clusters (QEMU's BDRV_O_UNMAP; default ignore). */
+  unmap?: boolean;
   /** node-name=: the block node's name for QMP (query-block, snapshot-save's devices). */
   nodeName?: string;
 }
