@@ -12,6 +12,8 @@ import { MAX_FIELD_INDEX } from "./fields.ts";
 
 /** The VMCS revision identifier KVM gives vmcs12 (VMCS12_REVISION). */
 export const VMCS_REVISION = 0x11e57ed0;
+/** Bit 31 of a VMCS region's first dword: a shadow VMCS (SDM 25.10). */
+export const SHADOW_VMCS_INDICATOR = 0x80000000 | 0;
 export const VMCS_SIZE = 4096;
 
 export const MSR_IA32_FEATURE_CONTROL = 0x3a;
@@ -43,7 +45,8 @@ export const CPU_ACTIVATE_SECONDARY = 1 << 31;
 export const SEC_ENABLE_EPT = 1 << 1,
   SEC_DESC_TABLE_EXITING = 1 << 2,
   SEC_ENABLE_VPID = 1 << 5,
-  SEC_UNRESTRICTED_GUEST = 1 << 7;
+  SEC_UNRESTRICTED_GUEST = 1 << 7,
+  SEC_SHADOW_VMCS = 1 << 14;
 // VM-exit controls (Table 25-13) and VM-entry controls (Table 25-15)
 export const EXIT_SAVE_DEBUG_CONTROLS = 1 << 2, EXIT_HOST_ADDR_SPACE_SIZE = 1 << 9;
 export const EXIT_ACK_INTR_ON_EXIT = 1 << 15, EXIT_SAVE_PREEMPTION_TIMER = 1 << 22;
@@ -68,7 +71,7 @@ export const CPU_SUPPORTED = CPU_DEFAULT1 | CPU_INTR_WINDOW_EXITING | CPU_NMI_WI
   CPU_USE_MSR_BITMAPS | CPU_PAUSE_EXITING | CPU_MONITOR_TRAP_FLAG | CPU_MONITOR_EXITING | CPU_MWAIT_EXITING |
   CPU_ACTIVATE_SECONDARY;
 export const SEC_SUPPORTED = SEC_ENABLE_EPT | SEC_DESC_TABLE_EXITING | SEC_ENABLE_VPID |
-  SEC_UNRESTRICTED_GUEST;
+  SEC_UNRESTRICTED_GUEST | SEC_SHADOW_VMCS;
 export const EXIT_SUPPORTED = EXIT_DEFAULT1 | EXIT_ACK_INTR_ON_EXIT | EXIT_SAVE_PREEMPTION_TIMER;
 export const ENTRY_SUPPORTED = ENTRY_DEFAULT1;
 
@@ -113,12 +116,16 @@ export const VMX_MSRS: ReadonlyMap<number, bigint> = new Map([
 
 /**
  * The capability MSRs a kvm_intel L0 reports to its L1 (Linux's nested_vmx_setup_ctls_msrs): this
- * CPU's, less VPID and INVVPID when L0 itself runs without VPIDs (kvm_intel vpid=0).
+ * CPU's, less VMCS shadowing (L0 does not emulate it for L1's own guests, which Linux does), and
+ * less VPID and INVVPID when L0 itself runs without VPIDs (kvm_intel vpid=0).
  */
 export function nestedVmxMsrs(vpid: boolean): ReadonlyMap<number, bigint> {
-  if (vpid) return VMX_MSRS;
   const msrs = new Map(VMX_MSRS);
-  msrs.set(MSR_IA32_VMX_PROCBASED_CTLS2, ctls(0, SEC_SUPPORTED & ~SEC_ENABLE_VPID));
+  msrs.set(
+    MSR_IA32_VMX_PROCBASED_CTLS2,
+    ctls(0, SEC_SUPPORTED & ~SEC_SHADOW_VMCS & ~(vpid ? 0 : SEC_ENABLE_VPID)),
+  );
+  if (vpid) return msrs;
   msrs.set(MSR_IA32_VMX_EPT_VPID_CAP, VMX_MSRS.get(MSR_IA32_VMX_EPT_VPID_CAP)! & ~(INVVPID_CAPS << 32n));
   return msrs;
 }

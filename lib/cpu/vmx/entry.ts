@@ -31,7 +31,10 @@ import {
   PIN_VIRTUAL_NMIS,
   SEC_ENABLE_EPT,
   SEC_ENABLE_VPID,
+  SEC_SHADOW_VMCS,
   SEC_UNRESTRICTED_GUEST,
+  SHADOW_VMCS_INDICATOR,
+  VMCS_REVISION,
   VMX_MSRS,
 } from "./capabilities.ts";
 import * as E from "./errors.ts";
@@ -101,6 +104,12 @@ function controlsOk(vmcs: Vmcs): boolean {
   }
   if ((secondary & SEC_ENABLE_EPT) && !eptpValid(vmcs.get(F.EPT_POINTER), vmcs.get(F.EPT_POINTER + 1))) {
     return false;
+  }
+  // VMCS shadowing: the VMREAD and VMWRITE bitmaps are 4K-aligned (SDM 27.2.1.1).
+  if (secondary & SEC_SHADOW_VMCS) {
+    for (const f of [F.VMREAD_BITMAP, F.VMWRITE_BITMAP]) {
+      if ((vmcs.get(f) & 0xfff) || vmcs.get(f + 1)) return false;
+    }
   }
   // IA32_VMX_MISC reports no CR3-target values.
   if (vmcs.get(F.CR3_TARGET_COUNT) !== 0) return false;
@@ -245,6 +254,18 @@ function guestSegmentsOk(vmcs: Vmcs, cr0: number, v86: boolean): boolean {
 }
 
 /**
+ * SDM 27.3.1.5: the VMCS link pointer is FFFFFFFF_FFFFFFFFH, or under "VMCS shadowing" the
+ * 4K-aligned address of a shadow VMCS (revision identifier with bit 31 set). This CPU refuses
+ * other values without shadowing, where the SDM would accept an ordinary VMCS there.
+ */
+function linkPointerOk(vmcs: Vmcs): boolean {
+  const link = vmcs.get(F.VMCS_LINK_POINTER), linkHigh = vmcs.get(F.VMCS_LINK_POINTER + 1);
+  if ((link & linkHigh) === -1) return true;
+  if (!(secondaryControls(vmcs) & SEC_SHADOW_VMCS) || linkHigh || (link & 0xfff)) return false;
+  return (vmcs.bus.read32(link >>> 0) >>> 0) === (VMCS_REVISION | SHADOW_VMCS_INDICATOR) >>> 0;
+}
+
+/**
  * The checks of VM entry before any state changes (SDM 27.2-27.3), in order: VMfailValid 7
  * (controls) or 8 (host state) as `error`, or the guest-state failure (exit reason 33, with
  * qualification 4 for the VMCS link pointer) as `qualification`; undefined when all pass. An L0
@@ -261,8 +282,7 @@ export function entryCheck(vmcs: Vmcs): { error: number } | { qualification: num
     return { error: E.VMXERR_ENTRY_INVALID_CONTROL_FIELD };
   }
   if ((changed & CHANGED_HOST) && !hostOk(vmcs)) return { error: E.VMXERR_ENTRY_INVALID_HOST_STATE_FIELD };
-  const link = vmcs.get(F.VMCS_LINK_POINTER) >>> 0, linkHigh = vmcs.get(F.VMCS_LINK_POINTER + 1) >>> 0;
-  const linkOk = link === 0xffffffff && linkHigh === 0xffffffff;
+  const linkOk = linkPointerOk(vmcs);
   if (!guestOk(vmcs, (changed & (CHANGED_CONTROLS | CHANGED_GUEST_SEGMENTS)) !== 0) || !linkOk) {
     return { qualification: linkOk ? 0 : 4 };
   }

@@ -24,9 +24,10 @@ import {
   VMX_MSRS,
 } from "./capabilities.ts";
 import * as E from "./errors.ts";
-import { lookupField, TYPE_EXIT_INFO } from "./fields.ts";
-import { currentVmcs, makeCurrent, NO_VMCS, vmxState, writeBackVmcs } from "./state.ts";
+import { F, lookupField, TYPE_EXIT_INFO } from "./fields.ts";
+import { currentVmcs, makeCurrent, NO_VMCS, shadowVmcs, vmxState, writeBackVmcs } from "./state.ts";
 import { LAUNCH_CLEAR, LAUNCH_LAUNCHED, Vmcs } from "./vmcs.ts";
+import { CPU_ACTIVATE_SECONDARY, SEC_SHADOW_VMCS, SHADOW_VMCS_INDICATOR } from "./capabilities.ts";
 import { vmEntry } from "./entry.ts";
 import { eptpValid } from "./ept.ts";
 import * as X from "./exit.ts";
@@ -68,11 +69,39 @@ export function vmxInstructionInfo(i: Insn, reg2: boolean): number {
   return info >>> 0;
 }
 
-/** The checks every VMX instruction but VMXON makes first. */
-function commonChecks(cpu: Cpu, exitReason: number, i?: Insn, reg2 = false): void {
+/**
+ * The checks every VMX instruction but VMXON makes first; `shadowed`: a VMREAD/VMWRITE that
+ * non-root operation performs on the shadow VMCS instead of exiting.
+ */
+function commonChecks(cpu: Cpu, exitReason: number, i?: Insn, reg2 = false, shadowed = false): void {
   if (!vmxState(cpu).operation || !(cpu.cr[0] & CR0_PE) || (cpu.eflags & VM)) ud();
-  if (cpu.vmxNonRoot) vmxInstructionExit(cpu, exitReason, i, reg2);
+  if (cpu.vmxNonRoot && !shadowed) vmxInstructionExit(cpu, exitReason, i, reg2);
   if (cpu.cpl > 0) gp(0);
+}
+
+/**
+ * VMCS shadowing (SDM 25.10, 30.3): in VMX non-root operation with the "VMCS shadowing" control,
+ * VMREAD/VMWRITE of a field whose bit (encoding bits 14:0) is clear in the VMREAD/VMWRITE bitmap
+ * accesses the VMCS the link pointer names instead of exiting; encodings above bit 14 exit.
+ */
+function shadowed(cpu: Cpu, encoding: number, bitmap: number): boolean {
+  const vmcs = currentVmcs(cpu);
+  if (!(vmcs.get(F.CPU_BASED_VM_EXEC_CONTROL) & CPU_ACTIVATE_SECONDARY)) return false;
+  if (!(vmcs.get(F.SECONDARY_VM_EXEC_CONTROL) & SEC_SHADOW_VMCS) || (encoding >>> 15)) return false;
+  return ((cpu.bus.read8(vmcs.get(bitmap) + (encoding >>> 3)) >> (encoding & 7)) & 1) === 0;
+}
+
+/**
+ * The VMCS a VMREAD/VMWRITE accesses: the current one in root operation, the shadow VMCS in
+ * non-root operation; undefined when that pointer is invalid (VMfailInvalid).
+ */
+function accessedVmcs(cpu: Cpu): Vmcs | undefined {
+  const s = vmxState(cpu);
+  if (s.currentVmcs === NO_VMCS) return undefined;
+  if (!cpu.vmxNonRoot) return currentVmcs(cpu);
+  const vmcs = currentVmcs(cpu);
+  const link = vmcs.get(F.VMCS_LINK_POINTER), linkHigh = vmcs.get(F.VMCS_LINK_POINTER + 1);
+  return (link & linkHigh) === -1 ? undefined : shadowVmcs(cpu, link >>> 0);
 }
 
 function vmxInstructionExit(cpu: Cpu, reason: number, i: Insn | undefined, reg2: boolean): never {
@@ -110,6 +139,7 @@ function vmxoff(cpu: Cpu): void {
   commonChecks(cpu, X.EXIT_VMXOFF);
   const s = vmxState(cpu);
   writeBackVmcs(cpu, s.currentVmcs);
+  if (s.shadow) writeBackVmcs(cpu, s.shadow.address);
   s.operation = false;
   s.currentVmcs = NO_VMCS;
   E.vmSucceed(cpu);
@@ -134,8 +164,8 @@ function vmptrld(cpu: Cpu, i: Insn): void {
   const addr = pageOperand(cpu, i);
   if (addr < 0) return E.vmFail(cpu, E.VMXERR_VMPTRLD_INVALID_ADDRESS);
   if (addr === s.vmxonPointer) return E.vmFail(cpu, E.VMXERR_VMPTRLD_VMXON_POINTER);
-  // No shadow-VMCS support: bit 31 set is a revision mismatch too.
-  if ((cpu.bus.read32(addr) >>> 0) !== VMCS_REVISION) {
+  // A shadow VMCS (bit 31 set) may be made current too: software fills it with VMWRITE.
+  if ((cpu.bus.read32(addr) & 0x7fffffff) !== VMCS_REVISION) {
     return E.vmFail(cpu, E.VMXERR_VMPTRLD_INCORRECT_REVISION);
   }
   makeCurrent(cpu, addr);
@@ -153,28 +183,28 @@ function vmptrst(cpu: Cpu, i: Insn): void {
 }
 
 function vmread(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu, X.EXIT_VMREAD, i, true);
-  const p = vmxState(cpu).currentVmcs;
-  if (p === NO_VMCS) return E.vmFailInvalid(cpu);
-  const hit = lookupField(cpu.regs[i.reg]);
+  const encoding = cpu.regs[i.reg];
+  commonChecks(cpu, X.EXIT_VMREAD, i, true, cpu.vmxNonRoot && shadowed(cpu, encoding, F.VMREAD_BITMAP));
+  const vmcs = accessedVmcs(cpu);
+  if (!vmcs) return E.vmFailInvalid(cpu);
+  const hit = lookupField(encoding);
   if (!hit) return E.vmFail(cpu, E.VMXERR_UNSUPPORTED_VMCS_COMPONENT);
-  const vmcs = currentVmcs(cpu);
   cpu.writeE(i, 2, hit.high ? vmcs.readHigh(hit.field) : vmcs.readLow(hit.field));
   E.vmSucceed(cpu);
 }
 
 function vmwrite(cpu: Cpu, i: Insn): void {
-  commonChecks(cpu, X.EXIT_VMWRITE, i, true);
-  const p = vmxState(cpu).currentVmcs;
-  if (p === NO_VMCS) return E.vmFailInvalid(cpu);
+  const encoding = cpu.regs[i.reg];
+  commonChecks(cpu, X.EXIT_VMWRITE, i, true, cpu.vmxNonRoot && shadowed(cpu, encoding, F.VMWRITE_BITMAP));
+  const vmcs = accessedVmcs(cpu);
+  if (!vmcs) return E.vmFailInvalid(cpu);
   const value = cpu.readE(i, 2);
-  const hit = lookupField(cpu.regs[i.reg]);
+  const hit = lookupField(encoding);
   if (!hit) return E.vmFail(cpu, E.VMXERR_UNSUPPORTED_VMCS_COMPONENT);
   const anyField = (VMX_MSRS.get(MSR_IA32_VMX_MISC)! & (1n << 29n)) !== 0n;
   if (hit.field.type === TYPE_EXIT_INFO && !anyField) {
     return E.vmFail(cpu, E.VMXERR_VMWRITE_READ_ONLY_COMPONENT);
   }
-  const vmcs = currentVmcs(cpu);
   if (hit.high) vmcs.writeHigh(hit.field, value);
   else vmcs.writeLow(hit.field, value);
   E.vmSucceed(cpu);
@@ -191,6 +221,8 @@ function vmlaunch(cpu: Cpu, resume: boolean): void {
   const p = vmxState(cpu).currentVmcs;
   if (p === NO_VMCS) return E.vmFailInvalid(cpu);
   const vmcs = currentVmcs(cpu);
+  // A shadow VMCS can be current (to be filled) but not entered (SDM 27.1).
+  if (vmcs.revision & SHADOW_VMCS_INDICATOR) return E.vmFailInvalid(cpu);
   const state = vmcs.launchState;
   if (!resume && state !== LAUNCH_CLEAR) return E.vmFail(cpu, E.VMXERR_VMLAUNCH_NONCLEAR_VMCS);
   if (resume && state !== LAUNCH_LAUNCHED) return E.vmFail(cpu, E.VMXERR_VMRESUME_NONLAUNCHED_VMCS);

@@ -25,6 +25,8 @@ export class VmxState {
    * something used it; undefined, or another address than `currentVmcs`, until then.
    */
   vmcs: Vmcs | undefined = undefined;
+  /** The shadow VMCS (SDM 25.10) non-root VMREAD/VMWRITE last used, active like the current one. */
+  shadow: Vmcs | undefined = undefined;
   /** The exit a non-root hook decided, until the run loop hands it to vmxException. */
   pending: PendingExit | undefined = undefined;
   /**
@@ -83,6 +85,7 @@ export function currentVmcs(cpu: Cpu): Vmcs {
 export function makeCurrent(cpu: Cpu, vmcs: Vmcs | number): void {
   const s = vmxState(cpu);
   const address = typeof vmcs === "number" ? vmcs : vmcs.address;
+  if (typeof vmcs === "number" && s.shadow?.address === address) writeBackVmcs(cpu, address);
   const old = s.vmcs;
   if (old !== undefined && old.address !== address && typeof vmcs === "number") old.writeBack();
   s.currentVmcs = address;
@@ -92,9 +95,25 @@ export function makeCurrent(cpu: Cpu, vmcs: Vmcs | number): void {
 /** VMCLEAR (and VMXOFF for the current one): the on-chip data goes back to memory. */
 export function writeBackVmcs(cpu: Cpu, address: number): void {
   const s = vmxState(cpu);
+  if (s.shadow?.address === address) {
+    s.shadow.writeBack();
+    s.shadow = undefined;
+  }
   if (s.vmcs?.address !== address) return;
   s.vmcs.writeBack();
   s.vmcs = undefined;
+}
+
+/**
+ * The shadow VMCS at `address` (the current VMCS's link pointer) as the processor holds it. An L0
+ * in TypeScript sets `shadow` to its own VMCS object instead, as with `makeCurrent`.
+ */
+export function shadowVmcs(cpu: Cpu, address: number): Vmcs {
+  const s = vmxState(cpu);
+  const v = s.shadow;
+  if (v !== undefined && v.address === address) return v;
+  v?.writeBack();
+  return s.shadow = new Vmcs(cpu.bus, address).activate();
 }
 
 /** RESET leaves VMX operation and forgets the VMXON and current-VMCS pointers. */
@@ -129,6 +148,7 @@ registerStatePart("vmx", {
     if (!s?.operation) return undefined;
     // The snapshot's RAM must hold the current VMCS as the processor has it.
     s.vmcs?.writeBack(true);
+    s.shadow?.writeBack(true);
     const left = s.timerDeadline === Infinity ? null : Math.max(0, s.timerDeadline - cpu.bus.nowNs());
     const out: VmxSnapshot = {
       nonRoot: s.nonRoot,

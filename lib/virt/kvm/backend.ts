@@ -23,6 +23,8 @@ export interface VendorParams {
   unrestrictedGuest: boolean;
   /** kvm_intel nested: VMX offered to guests. */
   nested: boolean;
+  /** kvm_intel enable_shadow_vmcs: L1's VMREAD/VMWRITE of the common fields run without exits. */
+  shadowVmcs: boolean;
   /** kvm ignore_msrs / report_ignored_msrs. */
   ignoreMsrs: boolean;
   reportIgnoredMsrs: boolean;

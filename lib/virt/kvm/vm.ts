@@ -38,6 +38,7 @@ function vendorParams(handle: DevKvm): VendorParams {
     vpid: intel && num("vpid") !== 0,
     unrestrictedGuest: unrestrictedGuest && ept,
     nested: num("nested") !== 0,
+    shadowVmcs: intel && num("enable_shadow_vmcs") !== 0,
     get ignoreMsrs() {
       return live.number("kvm", "ignore_msrs") !== 0;
     },

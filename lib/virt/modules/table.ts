@@ -137,6 +137,7 @@ export const MODULES: readonly ModuleSpec[] = [
       b("enable_apicv", "Y"),
       b("enable_ipiv", "Y"),
       b("nested", "Y"),
+      b("enable_shadow_vmcs", "Y"),
       b("pml", "Y"),
       b("error_on_inconsistent_vmcs_config", "Y"),
       b("dump_invalid_vmcs", "N", 0o644),

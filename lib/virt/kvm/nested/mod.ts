@@ -23,6 +23,7 @@ import { L1Fault, read32, write32 } from "./l1.ts";
 import { l1WantsExit } from "./reflect.ts";
 import { nestedState } from "./state.ts";
 import { procControls02, reflectExit } from "./vmcs02.ts";
+import { shadowToVmcs12, vmcs12ToShadow } from "./shadow_vmcs.ts";
 
 const EPT_R = 1, EPT_W = 2, NMI_VECTOR = 2;
 
@@ -77,12 +78,15 @@ function ept02Fault(vcpu: L0Vcpu, v12: Vmcs, exit: PendingExit): NestedVerdict {
 
 registerNestedVmx({
   vmxInstruction(vcpu, exit) {
+    const s = nestedState(vcpu);
+    shadowToVmcs12(vcpu, s);
     try {
       if (!emulateVmxInstruction(vcpu, exit)) vcpu.skipInstruction();
     } catch (e) {
       if (!(e instanceof L1Fault)) throw e;
       vcpu.injectException(e.vector, e.errorCode);
     }
+    vmcs12ToShadow(vcpu, s);
     return "handled";
   },
   guestMode: (vcpu) => nestedState(vcpu).guestMode,

@@ -16,6 +16,8 @@ export class NestedState {
   /** vmcs12: the VMCS L1 made current with VMPTRLD, an L1 guest-physical address. */
   current = NO_VMCS12;
   guestMode = false;
+  /** The vmcs12 whose shadowed fields L0's shadow VMCS holds while vmcs01 shadows (shadow_vmcs.ts). */
+  shadowed = NO_VMCS12;
   /** L0's VMCS for running L2: vmcs12's guest state and controls merged with L0's needs. */
   vmcs02: Vmcs | undefined = undefined;
   /** L2 guest-physical to host-physical, filled from EPT12 and L0's slots on EPT violations. */

@@ -16,6 +16,7 @@ import {
   PIN_NMI_EXITING,
   SEC_ENABLE_EPT,
   SEC_ENABLE_VPID,
+  SEC_SHADOW_VMCS,
 } from "../../../cpu/vmx/capabilities.ts";
 import {
   entryCheck,
@@ -30,7 +31,7 @@ import {
   Vmcs,
   VMCS_REVISION,
 } from "../../../cpu/vmx/mod.ts";
-import { TYPE_GUEST, TYPE_HOST, WIDTH_64 } from "../../../cpu/vmx/fields.ts";
+import { TYPE_GUEST, TYPE_HOST, type VmcsField, WIDTH_64 } from "../../../cpu/vmx/fields.ts";
 import { VMXERR_ENTRY_INVALID_CONTROL_FIELD } from "../../../cpu/vmx/errors.ts";
 import { LAUNCH_LAUNCHED } from "../../../cpu/vmx/vmcs.ts";
 import { BLOCKING_BY_NMI } from "../../../cpu/vmx/transfer.ts";
@@ -40,11 +41,13 @@ import { PF } from "../../../cpu/faults.ts";
 import { setL1Flags, VM_SUCCEED } from "./l1.ts";
 import type { NestedState } from "./state.ts";
 import { ept02For, flushAtExit, vpidForEntry } from "./tlb.ts";
+import { vmcs12ToShadow } from "./shadow_vmcs.ts";
 
 const GUEST_FIELDS = FIELDS.filter((f) => f.type === TYPE_GUEST);
 const HOST_FIELDS = FIELDS.filter((f) => f.type === TYPE_HOST);
 
-function copy(from: Vmcs, to: Vmcs, fields: typeof FIELDS): void {
+/** Copies fields (both halves of 64-bit ones) from one VMCS to another. */
+export function copyFields(from: Vmcs, to: Vmcs, fields: readonly VmcsField[]): void {
   for (const f of fields) {
     to.writeLow(f, from.readLow(f));
     if (f.width === WIDTH_64) to.writeHigh(f, from.readHigh(f));
@@ -92,8 +95,8 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
     s.vmcs02.activate();
   }
   const v02 = s.vmcs02;
-  copy(v12, v02, GUEST_FIELDS);
-  copy(v01, v02, HOST_FIELDS);
+  copyFields(v12, v02, GUEST_FIELDS);
+  copyFields(v01, v02, HOST_FIELDS);
   v02.set(
     F.PIN_BASED_VM_EXEC_CONTROL,
     v12.get(F.PIN_BASED_VM_EXEC_CONTROL) | PIN_EXT_INTR_EXITING | PIN_NMI_EXITING,
@@ -111,7 +114,7 @@ export function enterL2(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, fail: (error: n
   );
   v02.set(
     F.SECONDARY_VM_EXEC_CONTROL,
-    (sec12 & ~SEC_ENABLE_VPID) | SEC_ENABLE_EPT | (vpid02 ? SEC_ENABLE_VPID : 0),
+    (sec12 & ~(SEC_ENABLE_VPID | SEC_SHADOW_VMCS)) | SEC_ENABLE_EPT | (vpid02 ? SEC_ENABLE_VPID : 0),
   );
   v02.set(F.EPT_POINTER, eptp);
   v02.set(F.EPT_POINTER + 1, 0);
@@ -229,7 +232,7 @@ function vmxAbort(vcpu: L0Vcpu, v12: Vmcs, indicator: number): void {
  */
 export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: PendingExit, fromL2 = true): void {
   const v02 = s.vmcs02!;
-  copy(v02, v12, GUEST_FIELDS.filter((f) => f.encoding !== F.VMCS_LINK_POINTER));
+  copyFields(v02, v12, GUEST_FIELDS.filter((f) => f.encoding !== F.VMCS_LINK_POINTER));
   recordExitInformation(v12, exit);
   const vectoring = fromL2 ? v02.get(F.IDT_VECTORING_INFO_FIELD) : 0;
   if (vectoring & X.INTR_INFO_VALID) {
@@ -254,6 +257,7 @@ export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: Pendi
     vcpu.vmcs01.set(F.GUEST_INTERRUPTIBILITY_INFO, BLOCKING_BY_NMI);
   }
   loadL1HostMsrs(vcpu, v12);
+  vmcs12ToShadow(vcpu, s);
 }
 
 /** Descriptor rights (VMCS access-rights format) of the flat segments a VM exit loads. */
