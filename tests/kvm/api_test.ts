@@ -26,6 +26,8 @@ Deno.test("system ioctls: API version, extensions, mmap size, supported CPUID, M
   assert.equal(kvm.checkExtension(3), 1, "KVM_CAP_USER_MEMORY");
   assert.equal(kvm.checkExtension(10), 32764, "KVM_CAP_NR_MEMSLOTS");
   assert.equal(kvm.checkExtension(136), 1, "KVM_CAP_IMMEDIATE_EXIT");
+  assert.equal(kvm.checkExtension(35), 1, "KVM_CAP_PIT_STATE2");
+  assert.equal(kvm.checkExtension(24), 1, "KVM_CAP_REINJECT_CONTROL");
   assert.equal(kvm.checkExtension(157), 8320, "KVM_CAP_NESTED_STATE with nested=Y");
   assert.equal(kvm.checkExtension(9999), 0);
   assert.equal(kvm.getVcpuMmapSize(), 3 * 4096);

@@ -307,7 +307,7 @@ Deno.test("KVM_NMI is delivered through vector 2 at the next entry", () => {
   assert.equal(vcpu.stats.counters.nmi_injections, 1);
 });
 
-Deno.test("KVM_CREATE_PIT2: the PIT's ports stay in the kernel; its ticks wake the vCPU, late ones are reinjected; GET/SET_PIT2", () => {
+Deno.test("KVM_CREATE_PIT2: the PIT's ports stay in the kernel; its ticks wake the vCPU, late ones are reinjected; GET/SET_PIT2, REINJECT_CONTROL", () => {
   let now = 0;
   using g = irqchipGuest(
     [
@@ -330,6 +330,8 @@ Deno.test("KVM_CREATE_PIT2: the PIT's ports stay in the kernel; its ticks wake t
   );
   assert.equal(KVM.GET_PIT2, 0x8070ae9f);
   assert.equal(KVM.SET_PIT2, 0x4070aea0);
+  assert.equal(KVM.REINJECT_CONTROL, 0xae71);
+  assert.equal(errnoOf(() => g.vm.reinjectControl({ pit_reinject: 0 })), "ENXIO", "no PIT yet");
   assert.equal(errnoOf(() => g.vm.getPit2()), "ENXIO", "before KVM_CREATE_PIT2");
   g.vm.createPit2({ flags: 0 });
   new DataView(g.mem.buffer).setUint32(0x20 * 4, HANDLER, true); // IVT[0x20] = 0000:1100
@@ -349,14 +351,20 @@ Deno.test("KVM_CREATE_PIT2: the PIT's ports stay in the kernel; its ticks wake t
   now = 5_500_000;
   assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
   assert.equal(g.mem[MARK], 6, "none merged");
+  // KVM_REINJECT_CONTROL off: late ticks merge into the one waiting (lost_tick_policy=discard).
+  g.vm.reinjectControl({ pit_reinject: 0 });
+  now = 9_500_000;
+  assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
+  assert.equal(g.mem[MARK], 7, "four ticks due, one taken");
+  g.vm.reinjectControl({ pit_reinject: 1 });
   // The HPET's legacy replacement owns IRQ0: the PIT's channel 0 goes silent.
   g.vm.setPit2({ ...g.vm.getPit2(), flags: 1 });
   now = 20_000_000;
   assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
-  assert.equal(g.mem[MARK], 6, "no tick under KVM_PIT_FLAGS_HPET_LEGACY");
+  assert.equal(g.mem[MARK], 7, "no tick under KVM_PIT_FLAGS_HPET_LEGACY");
   g.vm.setPit2({ ...g.vm.getPit2(), flags: 0 });
   now = 21_500_000;
   assert.equal(errnoOf(() => g.vcpu.run()), "EINTR");
-  assert.equal(g.mem[MARK], 7, "SET_PIT2 restarted the count at 20 ms: one tick by 21.5 ms");
+  assert.equal(g.mem[MARK], 8, "SET_PIT2 restarted the count at 20 ms: one tick by 21.5 ms");
   assert.equal(g.vcpu.stats.counters.io_exits ?? 0, 0, "PIT and PIC ports never left the kernel");
 });

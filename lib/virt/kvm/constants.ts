@@ -49,6 +49,7 @@ export const KVM = {
   SET_IRQCHIP: ioc(READ, 0x63, SIZEOF.kvm_irqchip),
   IRQ_LINE_STATUS: ioc(READ | WRITE, 0x67, SIZEOF.kvm_irq_level),
   SET_GSI_ROUTING: ioc(WRITE, 0x6a, SIZEOF.kvm_irq_routing),
+  REINJECT_CONTROL: ioc(NONE, 0x71, 0),
   CREATE_PIT2: ioc(WRITE, 0x77, SIZEOF.kvm_pit_config),
   GET_PIT2: ioc(READ, 0x9f, SIZEOF.kvm_pit_state2),
   SET_PIT2: ioc(WRITE, 0xa0, SIZEOF.kvm_pit_state2),

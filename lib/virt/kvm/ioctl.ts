@@ -41,6 +41,7 @@ const VM = new Map<number, Handler<KvmVm>>([
   ],
   [KVM.CREATE_PIT2, (v, c: { flags: number } | undefined) => (v.createPit2(c), 0)],
   [KVM.GET_PIT2, (v) => v.getPit2()],
+  [KVM.REINJECT_CONTROL, (v, c: { pit_reinject: number }) => (v.reinjectControl(c), 0)],
   [KVM.SET_PIT2, (v, s: KvmPitState2) => (v.setPit2(s), 0)],
 ]);
 

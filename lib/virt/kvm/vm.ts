@@ -221,6 +221,14 @@ export class KvmVm implements VmInternals {
     return this.#kernelPit().getState();
   }
 
+  /**
+   * KVM_REINJECT_CONTROL: pit_reinject 0 drops the ticks that fall due while the last one waits
+   * (QEMU's lost_tick_policy=discard), non-zero keeps them (the default). ENXIO without the PIT.
+   */
+  reinjectControl(control: { pit_reinject: number }): void {
+    this.#kernelPit().setReinject(control.pit_reinject !== 0);
+  }
+
   /** KVM_SET_PIT2: every channel counts again from now (kvm_pit_load_count). */
   setPit2(state: KvmPitState2): void {
     if (state.channels.length !== 3) throw new ErrnoError("EFAULT");

@@ -36,9 +36,11 @@ export const CAPABILITIES: readonly Capability[] = [
   { name: "KVM_CAP_MP_STATE", nr: 14, value: always(1) },
   { name: "KVM_CAP_COALESCED_MMIO", nr: 15, value: always(2) },
   { name: "KVM_CAP_USER_NMI", nr: 22, value: always(1) },
+  { name: "KVM_CAP_REINJECT_CONTROL", nr: 24, value: always(1) },
   { name: "KVM_CAP_IRQ_ROUTING", nr: 25, value: always(1) },
   { name: "KVM_CAP_IRQ_INJECT_STATUS", nr: 26, value: always(1) },
   { name: "KVM_CAP_PIT2", nr: 33, value: always(1) },
+  { name: "KVM_CAP_PIT_STATE2", nr: 35, value: always(1) },
   { name: "KVM_CAP_MAX_VCPUS", nr: 66, value: always(MAX_VCPUS) },
   { name: "KVM_CAP_IMMEDIATE_EXIT", nr: 136, value: always(1) },
   // sizeof(struct kvm_nested_state) plus the vendor's saved state (two VMCS12 pages / one VMCB page).

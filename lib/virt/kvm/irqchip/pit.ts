@@ -5,12 +5,14 @@
  * kernel clock (an hrtimer). Channel 0 drives GSI 0 through the routing table. Reinjection, on in
  * Linux by default (QEMU's lost_tick_policy=delay): a tick that falls due while the last one still
  * waits in the PIC's or IOAPIC's IRR is kept and raised again when the chips acknowledge IRQ0 (the
- * PIT's irq ack notifier). KVM_PIT_FLAGS_HPET_LEGACY silences channel 0 while the HPET owns IRQ0.
+ * PIT's irq ack notifier); KVM_REINJECT_CONTROL turns it off. KVM_PIT_FLAGS_HPET_LEGACY silences
+ * channel 0 while the HPET owns IRQ0.
  * The speaker port 0x61 stays in user space: QEMU creates the PIT without KVM_PIT_SPEAKER_DUMMY and
  * reads channel 2 with KVM_GET_PIT2.
  */
 import { Pit, type PitChannel } from "../../../devices/pit.ts";
 import { IrqLine, IsaIrqRouter } from "../../../devices/irq.ts";
+import type { TickPath } from "../../../devices/lost_ticks.ts";
 import type { KernelIrqchip } from "./irqchip.ts";
 import {
   KVM_PIT_CHANNEL_FIELDS,
@@ -79,13 +81,23 @@ export class KernelPit {
     this.pit = new Pit(chip.bus, chip.clock, new IrqLine(gsi0, 0));
     // IRQ0 as the chips see it under QEMU's pc routing: PIC pin 0 and IOAPIC pin 2.
     const isa = new IsaIrqRouter(chip.pic, chip.ioapic);
-    this.pit.delayLostTicks({
+    this.#tickPath = {
       unmasked: () => !(this.#flags & KVM_PIT_FLAGS_HPET_LEGACY) && isa.unmasked(0),
       latched: () => isa.latched(0),
-    });
+    };
+    this.setReinject(true);
     isa.watchAcknowledge((irq) => {
       if (irq === 0) this.pit.acknowledged();
     });
+  }
+
+  readonly #tickPath: TickPath;
+
+  /** kvm_pit_set_reinject: keep late ticks (the ack notifier raises them again), or merge them. */
+  setReinject(reinject: boolean): void {
+    if (reinject) {
+      if (!this.pit.channels[0].ticks) this.pit.delayLostTicks(this.#tickPath);
+    } else this.pit.channels[0].ticks = undefined;
   }
 
   /** KVM_GET_PIT2 */
