@@ -331,11 +331,22 @@ function installNonRoot(cpu: Cpu, vmcs: Vmcs): void {
   cpu.selectTlb(guestTlbTag(vmcs));
   if (secondaryControls(vmcs) & SEC_ENABLE_EPT) {
     const eptp = vmcs.get(F.EPT_POINTER);
-    if (s.ept?.eptp !== eptp) s.ept = new EptWalker(cpu, eptp);
+    if (s.ept?.eptp !== eptp) s.ept = eptWalker(cpu, eptp);
     cpu.eptWalk = s.ept.walk;
     cpu.eptFetch = s.ept.fetch;
   }
 }
+/** The walker for an EPTP, from the few kept (EPT_WALKERS_KEPT). */
+function eptWalker(cpu: Cpu, eptp: number): EptWalker {
+  const walkers = vmxState(cpu).eptWalkers;
+  let w = walkers.get(eptp);
+  if (w) return w;
+  if (walkers.size >= EPT_WALKERS_KEPT) walkers.clear();
+  walkers.set(eptp, w = new EptWalker(cpu, eptp));
+  return w;
+}
+const EPT_WALKERS_KEPT = 8;
+
 nonRootHooks.install = (cpu) => installNonRoot(cpu, currentVmcs(cpu));
 
 /**

@@ -48,6 +48,11 @@ export class VmxState {
   /** The EPT walker of the EPTP entered last (kept while guests enter with the same EPTP). */
   ept: EptWalker | undefined = undefined;
   /**
+   * Walkers by EPTP, a few at most: a walker holds no translation state, and an L0 alternating
+   * between two VMCSs (vmcs01 and a nested L2's vmcs02) would otherwise build one at each entry.
+   */
+  readonly eptWalkers = new Map<number, EptWalker>();
+  /**
    * The event being delivered through the guest's IDT (interruption-information format, error
    * code, instruction length of a software event), from the start of its delivery until it
    * completes: a VM exit in between reports it as IDT-vectoring information.

@@ -263,21 +263,34 @@ export function reflectExit(vcpu: L0Vcpu, s: NestedState, v12: Vmcs, exit: Pendi
 /** Descriptor rights (VMCS access-rights format) of the flat segments a VM exit loads. */
 const AR_CODE = 0xc09b, AR_DATA = 0xc093, AR_TSS = 0x8b, AR_UNUSABLE = 0x10000;
 
+/** The segments a VM exit loads from host state, with their field encodings (looked up once). */
+const HOST_SEGMENTS = ["ES", "CS", "SS", "DS", "FS", "GS", "TR"].map((name) => ({
+  name,
+  hostSelector: F[`HOST_${name}_SELECTOR`],
+  // Only FS, GS and TR have a host base field; the others load base 0.
+  hostBase: F[`HOST_${name}_BASE`] as number | undefined,
+  selector: F[`GUEST_${name}_SELECTOR`],
+  limit: F[`GUEST_${name}_LIMIT`],
+  ar: F[`GUEST_${name}_AR_BYTES`],
+  base: F[`GUEST_${name}_BASE`],
+}));
+
 /** L1 continues from vmcs12's host-state area (SDM "Loading Host State"), written into vmcs01. */
 function loadL1HostState(vcpu: L0Vcpu, v12: Vmcs): void {
   const v01 = vcpu.vmcs01;
-  for (const cr of ["CR0", "CR3", "CR4"]) v01.set(F[`GUEST_${cr}`], v12.get(F[`HOST_${cr}`]));
+  v01.set(F.GUEST_CR0, v12.get(F.HOST_CR0));
+  v01.set(F.GUEST_CR3, v12.get(F.HOST_CR3));
+  v01.set(F.GUEST_CR4, v12.get(F.HOST_CR4));
   v01.set(F.CR0_READ_SHADOW, v12.get(F.HOST_CR0));
   v01.set(F.CR4_READ_SHADOW, v12.get(F.HOST_CR4));
   v01.set(F.GUEST_DR7, 0x400);
-  for (const seg of ["ES", "CS", "SS", "DS", "FS", "GS", "TR"]) {
-    const sel = v12.get(F[`HOST_${seg}_SELECTOR`]);
-    v01.set(F[`GUEST_${seg}_SELECTOR`], sel);
-    v01.set(F[`GUEST_${seg}_LIMIT`], seg === "TR" ? 0x67 : -1);
-    const ar = seg === "CS" ? AR_CODE : seg === "TR" ? AR_TSS : sel === 0 ? AR_UNUSABLE : AR_DATA;
-    v01.set(F[`GUEST_${seg}_AR_BYTES`], ar);
-    const base = seg === "FS" || seg === "GS" || seg === "TR" ? v12.get(F[`HOST_${seg}_BASE`]) : 0;
-    v01.set(F[`GUEST_${seg}_BASE`], base);
+  for (const seg of HOST_SEGMENTS) {
+    const sel = v12.get(seg.hostSelector);
+    v01.set(seg.selector, sel);
+    v01.set(seg.limit, seg.name === "TR" ? 0x67 : -1);
+    const ar = seg.name === "CS" ? AR_CODE : seg.name === "TR" ? AR_TSS : sel === 0 ? AR_UNUSABLE : AR_DATA;
+    v01.set(seg.ar, ar);
+    v01.set(seg.base, seg.hostBase === undefined ? 0 : v12.get(seg.hostBase));
   }
   v01.set(F.GUEST_LDTR_SELECTOR, 0);
   v01.set(F.GUEST_LDTR_AR_BYTES, AR_UNUSABLE);
