@@ -34,9 +34,25 @@ import { enterL2 } from "./vmcs02.ts";
 
 const MSR_IA32_FEATURE_CONTROL = 0x3a, CR4_VMXE = 1 << 13;
 
-/** vmcs12 as a Vmcs over the host page behind L1's current-VMCS pointer. */
+/**
+ * vmcs12, L1's current VMCS, as L0 keeps it (Linux's cached_vmcs12): its fields loaded from the
+ * host page behind L1's current-VMCS pointer at first use, written back when L1 clears it, loads
+ * another or leaves VMX operation (releaseVmcs12). L1 must not touch an active VMCS in memory
+ * (SDM 25.11), so the copy is what L1's VMREAD/VMWRITE and L0's VM entries see.
+ */
 export function vmcs12(vcpu: L0Vcpu, s: NestedState): Vmcs {
-  return new Vmcs(vcpu.cpu.bus, hpa(vcpu, s.current));
+  const c = s.cached12;
+  if (c !== undefined && s.cachedAt === s.current) return c;
+  releaseVmcs12(s);
+  s.cachedAt = s.current;
+  return s.cached12 = new Vmcs(vcpu.cpu.bus, hpa(vcpu, s.current)).activate();
+}
+
+/** Writes L0's copy of vmcs12 back into L1 memory and forgets it. */
+function releaseVmcs12(s: NestedState): void {
+  s.cached12?.writeBack();
+  s.cached12 = undefined;
+  s.cachedAt = NO_VMCS12;
 }
 
 function vmFail(vcpu: L0Vcpu, s: NestedState, error: number): void {
@@ -68,6 +84,7 @@ export function emulateVmxInstruction(vcpu: L0Vcpu, exit: PendingExit): boolean 
       vmxon(vcpu, s, exit);
       break;
     case X.EXIT_VMXOFF:
+      releaseVmcs12(s);
       s.vmxon = false;
       s.current = NO_VMCS12;
       setL1Flags(vcpu, VM_SUCCEED);
@@ -77,6 +94,7 @@ export function emulateVmxInstruction(vcpu: L0Vcpu, exit: PendingExit): boolean 
       if (p < 0) vmFail(vcpu, s, E.VMXERR_VMCLEAR_INVALID_ADDRESS);
       else if (p === s.vmxonPointer) vmFail(vcpu, s, E.VMXERR_VMCLEAR_VMXON_POINTER);
       else {
+        if (p === s.cachedAt) releaseVmcs12(s);
         new Vmcs(vcpu.cpu.bus, hpa(vcpu, p)).launchState = LAUNCH_CLEAR;
         if (p === s.current) s.current = NO_VMCS12;
         setL1Flags(vcpu, VM_SUCCEED);
@@ -90,6 +108,7 @@ export function emulateVmxInstruction(vcpu: L0Vcpu, exit: PendingExit): boolean 
       else if ((read32(vcpu, p) >>> 0) !== VMCS_REVISION) {
         vmFail(vcpu, s, E.VMXERR_VMPTRLD_INCORRECT_REVISION);
       } else {
+        if (p !== s.cachedAt) releaseVmcs12(s);
         s.current = p;
         setL1Flags(vcpu, VM_SUCCEED);
       }

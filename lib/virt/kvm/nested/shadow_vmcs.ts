@@ -16,7 +16,7 @@ import { lookupField, type VmcsField } from "../../../cpu/vmx/fields.ts";
 import type { L0Vcpu } from "../intel/nested_seam.ts";
 import { type NestedState, NO_VMCS12 } from "./state.ts";
 import { copyFields } from "./vmcs02.ts";
-import { hpa } from "./l1.ts";
+import { vmcs12 } from "./instructions.ts";
 
 /** Fields L1 reads without an exit (Linux's SHADOW_FIELD_RO, less the 64-bit-host ones). */
 const READ_ONLY = [
@@ -100,14 +100,11 @@ function shadowOf(vcpu: L0Vcpu, s: NestedState): Shadow {
   return sh;
 }
 
-function vmcs12At(vcpu: L0Vcpu, address: number): Vmcs {
-  return new Vmcs(vcpu.cpu.bus, hpa(vcpu, address));
-}
-
 /** Before L0 emulates a VMX instruction of L1: what L1 wrote to the shadow goes into vmcs12. */
 export function shadowToVmcs12(vcpu: L0Vcpu, s: NestedState): void {
+  // The shadow always holds the current vmcs12's fields: it is refreshed after every instruction.
   if (s.shadowed === NO_VMCS12) return;
-  copyFields(shadowOf(vcpu, s).vmcs, vmcs12At(vcpu, s.shadowed), READ_WRITE_FIELDS);
+  copyFields(shadowOf(vcpu, s).vmcs, vmcs12(vcpu, s), READ_WRITE_FIELDS);
 }
 
 /**
@@ -128,7 +125,7 @@ export function vmcs12ToShadow(vcpu: L0Vcpu, s: NestedState): void {
     return;
   }
   const sh = shadowOf(vcpu, s);
-  copyFields(vmcs12At(vcpu, s.current), sh.vmcs, ALL_FIELDS);
+  copyFields(vmcs12(vcpu, s), sh.vmcs, ALL_FIELDS);
   // The CPU's non-root VMREAD/VMWRITE use L0's object for the shadow, as makeCurrent for vmcs01.
   vmxState(vcpu.cpu).shadow = sh.vmcs;
   if (s.shadowed !== NO_VMCS12) {

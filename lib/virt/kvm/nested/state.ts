@@ -16,6 +16,9 @@ export class NestedState {
   /** vmcs12: the VMCS L1 made current with VMPTRLD, an L1 guest-physical address. */
   current = NO_VMCS12;
   guestMode = false;
+  /** L0's copy of a vmcs12 (instructions.ts vmcs12), and the L1 address it came from. */
+  cached12: Vmcs | undefined = undefined;
+  cachedAt = NO_VMCS12;
   /** The vmcs12 whose shadowed fields L0's shadow VMCS holds while vmcs01 shadows (shadow_vmcs.ts). */
   shadowed = NO_VMCS12;
   /** L0's VMCS for running L2: vmcs12's guest state and controls merged with L0's needs. */
