@@ -24,8 +24,9 @@ const BOOT_SECTOR = Deno.readFileSync(join(PROJECT, "tests", "guests", "pc", "bo
 const TMP = Deno.makeTempDirSync({ prefix: "qemu-system-seabios-" });
 const decoder = new TextDecoder();
 
-function bootDisk(): string {
-  const disk = join(TMP, "disk.qcow2");
+/** A qcow2 disk holding the boot sector: one file a run, as each running QEMU locks its image. */
+function bootDisk(name: string): string {
+  const disk = join(TMP, `${name}.qcow2`);
   createImage(disk, "qcow2", { size: 1 << 20 });
   const driver = openImage(disk, { format: "qcow2" });
   driver.write(0, BOOT_SECTOR);
@@ -63,7 +64,7 @@ Deno.test({
       "-bios",
       SEABIOS!,
       "-drive",
-      `file=${bootDisk()},format=qcow2`,
+      `file=${bootDisk("boot")},format=qcow2`,
     ]);
     assert.match(result.stdout, /SeaBIOS \(version [^)]+\)\r\n/);
     // SeaBIOS prints progress dots (and a line break after them) as time passes, as the comparison below says.
@@ -79,15 +80,21 @@ for (const [what, media] of [["a qcow2 disk", "disk"], ["an El Torito CD", "cdro
     }`,
     ignore: !SEABIOS || !REAL_QEMU_I386,
     async fn() {
-      let args: string[];
-      if (media === "disk") args = ["-drive", `file=${bootDisk()},format=qcow2`];
-      else {
-        const iso = join(TMP, "boot.iso");
-        Deno.writeFileSync(iso, elToritoImage(BOOT_SECTOR));
-        args = ["-cdrom", iso, "-boot", "d"];
-      }
-      args.push("-nographic", "-nodefaults", "-serial", "stdio", "-bios", SEABIOS!);
-      const [real, mine] = await Promise.all([run([REAL_QEMU_I386!], args), run(ours(), args)]);
+      // The two run at once, each on its own copy: a read-write disk is locked by whoever opens it first.
+      const argsFor = (who: string) => {
+        let args: string[];
+        if (media === "disk") args = ["-drive", `file=${bootDisk(`compare-${who}`)},format=qcow2`];
+        else {
+          const iso = join(TMP, "boot.iso");
+          Deno.writeFileSync(iso, elToritoImage(BOOT_SECTOR));
+          args = ["-cdrom", iso, "-boot", "d"];
+        }
+        return [...args, "-nographic", "-nodefaults", "-serial", "stdio", "-bios", SEABIOS!];
+      };
+      const [real, mine] = await Promise.all([
+        run([REAL_QEMU_I386!], argsFor("real")),
+        run(ours(), argsFor("ours")),
+      ]);
       assert.match(real.stdout, /Hello from the boot sector\./);
       assert.equal(foldSeabiosProgress(mine.stdout), foldSeabiosProgress(real.stdout));
       assert.equal(mine.code, real.code, mine.stderr);
