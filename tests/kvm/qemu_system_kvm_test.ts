@@ -7,7 +7,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { createImage, openImage } from "../../lib/image/formats.ts";
-import { foldSeabiosProgress, HEADLESS_DEBUG_EXIT, PROJECT, SEABIOS, skipReason } from "../support/tools.ts";
+import {
+  foldSeabiosProgress,
+  HEADLESS_DEBUG_EXIT,
+  PROJECT,
+  SEABIOS,
+  SEABIOS_BOOTING,
+  skipReason,
+} from "../support/tools.ts";
 import { kctl, rootWith } from "./support/setup.ts";
 
 const root = await rootWith(["kvm_intel"]);
@@ -145,7 +152,7 @@ Deno.test({
     const tcg = await output(args);
     assert.equal(kvm.code, 0, kvm.stderr);
     assert.match(kvm.stdout, /SeaBIOS \(version [^)]+\)/);
-    assert.match(kvm.stdout, /Booting from Hard Disk\.\.+(\r\n)?Hello from the boot sector\./);
+    assert.match(kvm.stdout, SEABIOS_BOOTING);
     assert.equal(foldSeabiosProgress(kvm.stdout), foldSeabiosProgress(tcg.stdout));
     Deno.removeSync(dir, { recursive: true });
   },

@@ -32,11 +32,15 @@ export const SEABIOS = installed("/usr/share/seabios/bios.bin") ? "/usr/share/se
 export const NASM = onPath("nasm");
 
 /**
- * SeaBIOS's serial console prints progress dots while it waits, and a line break after them once enough
- * time has passed, so "Booting from ..." lines are timing-dependent; this folds them to one form.
+ * SeaBIOS's serial console prints progress dots while it waits, and sends cursor moves lazily from its
+ * timer: the line break after "Booting from ...", written as a teletype CR then LF, reaches the serial
+ * port as nothing, "\r" or "\r\n" depending on which timer tick came before the boot sector's CLI.
+ * So "Booting from ..." lines are timing-dependent; this folds them to one form.
  */
+export const SEABIOS_BOOTING = /Booting from Hard Disk\.\.+(\r\n?)?Hello from the boot sector\./;
+
 export function foldSeabiosProgress(text: string): string {
-  return text.replace(/(Booting from [^.\r\n]+)\.+(\r\n)?/g, "$1...");
+  return text.replace(/(Booting from [^.\r\n]+)\.+(\r\n?)?/g, "$1...");
 }
 
 /** qemu-system arguments for a headless guest that prints on COM1 (stdout) and ends through isa-debug-exit. */
