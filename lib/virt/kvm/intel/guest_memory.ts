@@ -39,9 +39,17 @@ export class GuestPageFault {
   constructor(readonly errorCode: number) {}
 }
 
-/** The current guest's paging structures in guest-physical memory, for the one page walk (page_walk.ts). */
+/**
+ * The current guest's paging structures in guest-physical memory, for the one page walk (page_walk.ts).
+ * A walk's #PF is a GuestPageFault unless the caller raises it its own way (the task-switch emulator's).
+ */
 export class GuestTables implements PagingMemory {
-  constructor(readonly v: VmxVcpu) {}
+  constructor(
+    readonly v: VmxVcpu,
+    readonly fault: (lin: number, errorCode: number) => never = (_lin, errorCode) => {
+      throw new GuestPageFault(errorCode);
+    },
+  ) {}
   entryAddress(gpa: number): number {
     return gpa;
   }
@@ -51,8 +59,8 @@ export class GuestTables implements PagingMemory {
   write32(at: number, value: number): void {
     write32(this.v, at, value);
   }
-  pageFault(_lin: number, errorCode: number): never {
-    throw new GuestPageFault(errorCode);
+  pageFault(lin: number, errorCode: number): never {
+    return this.fault(lin, errorCode);
   }
 }
 

@@ -20,7 +20,7 @@
  */
 import { Cpu } from "../../../cpu/mod.ts";
 import { CpuFault, GP, PF } from "../../../cpu/faults.ts";
-import { ACC_WRITE, pageWalk, type PagingMemory, walked } from "../../../cpu/page_walk.ts";
+import { ACC_WRITE, pageWalk, walked } from "../../../cpu/page_walk.ts";
 import { TASK_CALL, TASK_INT, TASK_IRET, TASK_JMP, taskSwitch } from "../../../cpu/task.ts";
 import { CR0_PG } from "../../../cpu/state.ts";
 import { exits as X, F, type PendingExit, Vmcs } from "../../../cpu/vmx/mod.ts";
@@ -28,7 +28,7 @@ import { saveSegments } from "../../../cpu/vmx/segments.ts";
 import { loadGuestState } from "../../../cpu/vmx/transfer.ts";
 import { INVVPID_SINGLE_CONTEXT, invvpidTlb } from "../../../cpu/vmx/tlb.ts";
 import { KVM_MEM_READONLY } from "../constants.ts";
-import { read32, write32 } from "./guest_memory.ts";
+import { GuestTables } from "./guest_memory.ts";
 import { CR0_NE } from "./guest_state.ts";
 import type { VmxVcpu } from "./vcpu.ts";
 
@@ -54,19 +54,14 @@ class Emulator {
   readonly cpu: Cpu;
   /** Guest-physical pages the switch wrote (the vCPU's decoded-code cache must hear of them). */
   readonly written = new Set<number>();
-  readonly #tables: PagingMemory;
+  readonly #tables: GuestTables;
 
   constructor(readonly v: VmxVcpu) {
     const cpu = this.cpu = new Cpu(v.host.bus);
-    this.#tables = {
-      entryAddress: (gpa) => gpa,
-      read32: (at) => read32(v, at) ?? 0,
-      write32: (at, value) => write32(v, at, value),
-      pageFault: (lin, errorCode) => {
-        cpu.pfLinear = lin | 0;
-        throw new CpuFault(PF, errorCode);
-      },
-    };
+    this.#tables = new GuestTables(v, (lin, errorCode) => {
+      cpu.pfLinear = lin | 0;
+      throw new CpuFault(PF, errorCode);
+    });
     // Every linear access: the guest's paging with the emulator's own CR0/CR3/CR4 (the new task's
     // CR3 once loaded), then the memory slots.
     cpu.eptWalk = (lin, access, user) => {
